@@ -1,0 +1,160 @@
+/* engine: pure compute for BERT-family encoders and GPT-family decoders with head gates.
+ *
+ * Knows nothing of files, MPI, HDF5 or GLUE. Input: packed token ids, token types, sequence
+ * lengths, head gates, labels. Output: logits, per-example loss, per-example gate gradients,
+ * per-example attention entropy and, on request, attention probabilities and hidden states.
+ *
+ * Shapes use these names throughout:
+ *   L layers, D d_model, H heads per layer as configured, dh head size, Hl heads present in
+ *   layer l (pruning removes heads), Dl = Hl*dh, F d_ff, V vocab, P max positions,
+ *   C labels, B sequences in a batch, T_b length of sequence b, N = sum_b T_b tokens.
+ * Sequences are packed without padding: token i of sequence b sits at row off_b + i of every
+ * [N, ...] buffer, off_b = T_0 + ... + T_{b-1}.
+ */
+#ifndef BERTOLOGY_ENGINE_H
+#define BERTOLOGY_ENGINE_H
+
+#include <stddef.h>
+
+#include "bertology/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BT_MAX_LAYERS 64
+#define BT_MAX_HEADS 64
+
+typedef enum {
+    BT_ARCH_BERT = 0, /* post-LayerNorm encoder, bidirectional (BERT, RoBERTa, DistilBERT) */
+    BT_ARCH_GPT2 = 1, /* pre-LayerNorm decoder, causal, final ln_f */
+    BT_ARCH_GPT = 2   /* post-LayerNorm decoder, causal (openai-gpt) */
+} bt_arch;
+
+typedef enum {
+    BT_ACT_GELU = 0,      /* x/2 (1 + erf(x/sqrt 2)) */
+    BT_ACT_GELU_TANH = 1, /* gelu_new: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+    BT_ACT_RELU = 2
+} bt_act;
+
+typedef enum {
+    BT_HEAD_NONE = 0,     /* encoder only (BertModel): forward and tensor dumps, no loss */
+    BT_HEAD_CLASSIFY = 1, /* pooler (if has_pooler) + linear classifier, cross-entropy */
+    BT_HEAD_REGRESS = 2,  /* as CLASSIFY with C = 1 and squared error */
+    BT_HEAD_LM = 3        /* tied LM head, mean next-token cross-entropy */
+} bt_head_kind;
+
+typedef struct {
+    int arch;            /* bt_arch */
+    int n_layers;        /* L */
+    int d_model;         /* D */
+    int n_heads;         /* H, as configured (before pruning) */
+    int d_head;          /* dh = D / H */
+    int d_ff;            /* F */
+    int vocab_size;      /* V */
+    int max_pos;         /* P, rows of the position table */
+    int type_vocab;      /* rows of the token-type table; 0 = the model has none */
+    int pos_offset;      /* position id of a sequence's first token (RoBERTa: padding_idx + 1) */
+    int n_labels;        /* C (1 for regression, 0 for BT_HEAD_NONE / BT_HEAD_LM) */
+    int head;            /* bt_head_kind */
+    int has_pooler;      /* BERT pooler tanh(W h[CLS] + b) before the classifier */
+    int act;             /* bt_act */
+    float ln_eps;
+    int layer_heads[BT_MAX_LAYERS];                    /* Hl */
+    signed char head_id[BT_MAX_LAYERS][BT_MAX_HEADS];  /* original index of present head j */
+} bt_config;
+
+/* Fills layer_heads = H and head_id = identity for every layer (an unpruned model). */
+void bt_config_unpruned(bt_config *cfg);
+
+/* Checks dimensions for consistency (D = H*dh, head ids distinct and < H, limits). */
+int bt_config_check(const bt_config *cfg, bt_error *err);
+
+/* Views into the one contiguous parameter block. Matrices are row-major [out, in] (a linear
+ * layer computes y = x W^T + b), whatever layout the checkpoint stored. */
+typedef struct {
+    float *wqkv, *bqkv;   /* [3*Dl, D], [3*Dl]: query rows of every present head, then key, value */
+    float *wo, *bo;       /* [D, Dl], [D] */
+    float *ln1_g, *ln1_b; /* [D]: BERT after attention; GPT-2 before attention */
+    float *w1, *b1;       /* [F, D], [F] */
+    float *w2, *b2;       /* [D, F], [D] */
+    float *ln2_g, *ln2_b; /* [D]: BERT after the FFN; GPT-2 before the FFN */
+} bt_layer_params;
+
+typedef struct {
+    float *wte;                 /* [V, D] */
+    float *wpe;                 /* [P, D] */
+    float *wtt;                 /* [type_vocab, D] or NULL */
+    float *emb_ln_g, *emb_ln_b; /* [D] embedding LayerNorm (BERT) or NULL */
+    bt_layer_params layer[BT_MAX_LAYERS];
+    float *lnf_g, *lnf_b;       /* [D] final LayerNorm (GPT-2) or NULL */
+    float *pool_w, *pool_b;     /* [D, D], [D] or NULL */
+    float *cls_w, *cls_b;       /* [C, D], [C] or NULL (LM head is tied to wte) */
+} bt_params;
+
+/* Number of floats of the parameter block for cfg. */
+size_t bt_params_count(const bt_config *cfg);
+/* Points every view of p into block (which holds bt_params_count(cfg) floats). */
+void bt_params_map(const bt_config *cfg, float *block, bt_params *p);
+
+/* What the engine must be able to hold; buffers are sized once from these. */
+typedef struct {
+    int max_tokens;    /* N per batch */
+    int max_seqs;      /* B per batch */
+    int max_len;       /* longest T_b (<= P - pos_offset) */
+    int backward;      /* keep what the backward pass to the gates needs */
+    int attentions;    /* keep every layer's attention probabilities for bt_engine_copy_attention */
+    int hidden;        /* keep every layer's hidden states for bt_engine_copy_hidden */
+} bt_engine_limits;
+
+typedef struct {
+    int n_seqs;         /* B */
+    const int *lens;    /* [B] T_b >= 1 */
+    const int *ids;     /* [N] token ids */
+    const int *types;   /* [N] token-type ids, or NULL for all 0 */
+    const int *labels;  /* [B] class ids (BT_HEAD_CLASSIFY), or NULL */
+    const float *targets; /* [B] regression targets (BT_HEAD_REGRESS), or NULL */
+} bt_batch;
+
+enum {
+    BT_FWD_ENTROPY = 1 /* compute the per-head attention entropy */
+};
+
+typedef struct bt_engine bt_engine;
+
+/* params is borrowed and must outlive the engine. */
+int bt_engine_create(const bt_config *cfg, const bt_params *params, const bt_engine_limits *lim,
+                     bt_engine **out, bt_error *err);
+void bt_engine_free(bt_engine *e);
+/* Bytes of activation buffers the engine allocated (parameters not included). */
+size_t bt_engine_bytes(const bt_engine *e);
+
+/* Threads for BLAS and for the engine's own loops (process-wide setting). */
+void bt_engine_set_threads(int n);
+
+/* gates: [L, H] indexed by original head id, or NULL for all ones. Labels/targets are needed
+ * only for the loss; without them loss is not computed and backward is refused. */
+int bt_engine_forward(bt_engine *e, const bt_batch *batch, const float *gates, int flags,
+                      bt_error *err);
+/* Backward from the sum of the per-example losses down to the gates of layer 0. Because the
+ * sequences do not interact, this gives every example's own gate gradient. */
+int bt_engine_backward(bt_engine *e, bt_error *err);
+
+/* Results of the last forward/backward, valid until the next forward. */
+const float *bt_engine_logits(const bt_engine *e);        /* [B, C] */
+const double *bt_engine_loss(const bt_engine *e);         /* [B] */
+const double *bt_engine_gate_grad(const bt_engine *e);    /* [B, L, H] g[l,h](x); absent heads 0 */
+const double *bt_engine_gate_grad_tok(const bt_engine *e);/* [B, L, H] sum_t |<dL/d(xi ctx)_t, ctx_t>| */
+const double *bt_engine_entropy(const bt_engine *e);      /* [B, L, H] sum over query tokens */
+
+/* Gated attention probabilities of sequence b in layer l into dst [H, T_b, T_b] (absent heads
+ * zero); needs limits.attentions. */
+int bt_engine_copy_attention(const bt_engine *e, int b, int l, float *dst, bt_error *err);
+/* Hidden state l (0 = embeddings output, l = output of layer l-1) of sequence b into
+ * dst [T_b, D]; needs limits.hidden. */
+int bt_engine_copy_hidden(const bt_engine *e, int b, int l, float *dst, bt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

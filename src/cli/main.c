@@ -1,0 +1,43 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+typedef struct {
+    const char *name;
+    bt_command_fn fn;
+    const char *help;
+} command;
+
+static const command COMMANDS[] = {
+    {"importance", bt_cmd_importance, "head importance and attention entropy on a GLUE split"},
+    {"mask", bt_cmd_mask, "masking search: switch off heads by importance until the score drops"},
+    {"prune", bt_cmd_prune, "remove masked heads from the weights, write a smaller model"},
+    {"ablate", bt_cmd_ablate, "score change when each single head is masked"},
+    {"eval", bt_cmd_eval, "score a model (optionally head-masked) on a GLUE split"},
+    {"tokenize", bt_cmd_tokenize, "print the token ids of lines read from stdin"},
+    {"forward", bt_cmd_forward, "run the engine on token ids and write its raw outputs (.npy)"},
+    {"bench", bt_cmd_bench, "engine speed against the sgemm rate of this machine"},
+};
+#define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: bertology <command> [options]   (bertology <command> --help)\n\ncommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (COMMANDS[i].fn) fprintf(f, "  %-11s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(argv[1], COMMANDS[i].name)) continue;
+        if (!COMMANDS[i].fn) break;
+        return COMMANDS[i].fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "bertology: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

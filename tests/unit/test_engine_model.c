@@ -1,0 +1,224 @@
+/* The whole engine on a small random BERT: gate gradients against central finite differences of
+ * the engine's own per-example loss, packing invariance, pruned layers, and bad input. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bertology/engine.h"
+#include "testutil.h"
+
+static unsigned rng = 777u;
+static float frand(void) {
+    rng = rng * 1664525u + 1013904223u;
+    return (float)((rng >> 8) * (1.0 / 8388608.0)) - 1.0f;
+}
+
+typedef struct {
+    bt_config cfg;
+    float *block;
+    bt_params p;
+} model;
+
+static void make_model(model *m, int L, int D, int H, int F, int C, int act, int pruned) {
+    memset(m, 0, sizeof *m);
+    bt_config *c = &m->cfg;
+    c->arch = BT_ARCH_BERT;
+    c->n_layers = L, c->d_model = D, c->n_heads = H, c->d_head = D / H, c->d_ff = F;
+    c->vocab_size = 50, c->max_pos = 24, c->type_vocab = 2, c->pos_offset = 0;
+    c->n_labels = C, c->head = C == 1 ? BT_HEAD_REGRESS : BT_HEAD_CLASSIFY, c->has_pooler = 1;
+    c->act = act, c->ln_eps = 1e-12f;
+    bt_config_unpruned(c);
+    if (pruned) { /* layer 0 keeps heads 1 and 3; layer 1 loses every head */
+        c->layer_heads[0] = 2, c->head_id[0][0] = 1, c->head_id[0][1] = 3;
+        c->layer_heads[1] = 0;
+    }
+    const size_t n = bt_params_count(c);
+    m->block = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+    for (size_t i = 0; i < n; i++) m->block[i] = 0.4f * frand();
+    bt_params_map(c, m->block, &m->p);
+    for (int i = 0; i < D; i++) m->p.emb_ln_g[i] = 1.0f + 0.2f * frand();
+    for (int l = 0; l < L; l++)
+        for (int i = 0; i < D; i++) {
+            m->p.layer[l].ln1_g[i] = 1.0f + 0.2f * frand();
+            m->p.layer[l].ln2_g[i] = 1.0f + 0.2f * frand();
+        }
+}
+
+enum { NSEQ = 3 };
+static const int LENS[NSEQ] = {7, 1, 12};
+static int IDS[20], TYPES[20], LABELS[NSEQ];
+static float TARGETS[NSEQ] = {0.5f, -1.0f, 2.0f};
+
+static void make_inputs(int C) {
+    for (int i = 0; i < 20; i++) IDS[i] = (int)((frand() + 1.0f) * 25.0f) % 50, TYPES[i] = i % 3 == 0;
+    IDS[0] = 0, IDS[19] = 49;
+    for (int b = 0; b < NSEQ; b++) LABELS[b] = b % (C > 1 ? C : 1);
+}
+
+static bt_engine *new_engine(const model *m, int backward) {
+    bt_engine_limits lim = {.max_tokens = 64, .max_seqs = 8, .max_len = 20, .backward = backward,
+                            .attentions = 1, .hidden = 1};
+    bt_engine *e = NULL;
+    bt_error err;
+    ck_assert_int_eq(bt_engine_create(&m->cfg, &m->p, &lim, &e, &err), BT_OK);
+    return e;
+}
+
+static bt_batch batch_of(int C) {
+    return (bt_batch){.n_seqs = NSEQ, .lens = LENS, .ids = IDS, .types = TYPES,
+                      .labels = C > 1 ? LABELS : NULL, .targets = C == 1 ? TARGETS : NULL};
+}
+
+/* cfg: 0 = gelu 3 labels, 1 = gelu_tanh regression, 2 = relu 2 labels, 3 = pruned */
+START_TEST(gate_gradient_matches_finite_differences) {
+    const int acts[4] = {BT_ACT_GELU, BT_ACT_GELU_TANH, BT_ACT_RELU, BT_ACT_GELU};
+    const int labels[4] = {3, 1, 2, 2};
+    model m;
+    make_model(&m, _i == 3 ? 2 : 3, 16, 4, 24, labels[_i], acts[_i], _i == 3);
+    make_inputs(labels[_i]);
+    bt_engine *e = new_engine(&m, 1);
+    const int L = m.cfg.n_layers, H = m.cfg.n_heads;
+    float gates[64];
+    for (int i = 0; i < L * H; i++) gates[i] = i % 5 == 2 ? 0.0f : (i % 5 == 3 ? 0.6f : 1.0f);
+    bt_batch bt = batch_of(labels[_i]);
+    bt_error err;
+    ck_assert_int_eq(bt_engine_forward(e, &bt, gates, 0, &err), BT_OK);
+    ck_assert_int_eq(bt_engine_backward(e, &err), BT_OK);
+    double g[NSEQ * 64];
+    memcpy(g, bt_engine_gate_grad(e), sizeof(double) * NSEQ * L * H);
+    double gmax = 0;
+    for (int i = 0; i < NSEQ * L * H; i++) gmax = fmax(gmax, fabs(g[i]));
+    ck_assert(gmax > 1e-3); /* the test means nothing if every gradient vanished */
+    const float eps = 1e-2f;
+    double worst = 0;
+    for (int k = 0; k < L * H; k++) {
+        const float g0 = gates[k];
+        double lp[NSEQ], lm[NSEQ];
+        gates[k] = g0 + eps;
+        ck_assert_int_eq(bt_engine_forward(e, &bt, gates, 0, &err), BT_OK);
+        memcpy(lp, bt_engine_loss(e), sizeof lp);
+        gates[k] = g0 - eps;
+        ck_assert_int_eq(bt_engine_forward(e, &bt, gates, 0, &err), BT_OK);
+        memcpy(lm, bt_engine_loss(e), sizeof lm);
+        gates[k] = g0;
+        for (int b = 0; b < NSEQ; b++) {
+            const double fd = (lp[b] - lm[b]) / (2 * eps);
+            worst = fmax(worst, fabs(fd - g[b * L * H + k]));
+        }
+    }
+    printf("config %d: max |g| %.4g, max |fd - g| %.3g\n", _i, gmax, worst);
+    ck_assert(worst < 2e-3 * fmax(1.0, gmax));
+    if (_i == 3) { /* absent heads: gradient exactly 0 */
+        for (int b = 0; b < NSEQ; b++) {
+            ck_assert(g[b * L * H + 0] == 0.0 && g[b * L * H + 2] == 0.0);
+            for (int h = 0; h < H; h++) ck_assert(g[b * L * H + H + h] == 0.0);
+        }
+    }
+    bt_engine_free(e);
+    free(m.block);
+}
+END_TEST
+
+START_TEST(packed_equals_alone) {
+    model m;
+    make_model(&m, 3, 16, 4, 24, 3, BT_ACT_GELU, 0);
+    make_inputs(3);
+    bt_engine *e = new_engine(&m, 1);
+    const int L = m.cfg.n_layers, H = m.cfg.n_heads, D = m.cfg.d_model;
+    bt_batch bt = batch_of(3);
+    bt_error err;
+    ck_assert_int_eq(bt_engine_forward(e, &bt, NULL, BT_FWD_ENTROPY, &err), BT_OK);
+    ck_assert_int_eq(bt_engine_backward(e, &err), BT_OK);
+    double loss[NSEQ], g[NSEQ * 64], ent[NSEQ * 64];
+    float logits[NSEQ * 3], hid[NSEQ][20 * 16];
+    memcpy(loss, bt_engine_loss(e), sizeof loss);
+    memcpy(g, bt_engine_gate_grad(e), sizeof(double) * NSEQ * L * H);
+    memcpy(ent, bt_engine_entropy(e), sizeof(double) * NSEQ * L * H);
+    memcpy(logits, bt_engine_logits(e), sizeof logits);
+    for (int b = 0; b < NSEQ; b++) ck_assert_int_eq(bt_engine_copy_hidden(e, b, L, hid[b], &err), BT_OK);
+    double worst = 0;
+    int off = 0;
+    for (int b = 0; b < NSEQ; b++) {
+        bt_batch one = {.n_seqs = 1, .lens = &LENS[b], .ids = IDS + off, .types = TYPES + off, .labels = &LABELS[b]};
+        ck_assert_int_eq(bt_engine_forward(e, &one, NULL, BT_FWD_ENTROPY, &err), BT_OK);
+        ck_assert_int_eq(bt_engine_backward(e, &err), BT_OK);
+        worst = fmax(worst, fabs(bt_engine_loss(e)[0] - loss[b]));
+        for (int c = 0; c < 3; c++) worst = fmax(worst, fabs(bt_engine_logits(e)[c] - logits[b * 3 + c]));
+        for (int k = 0; k < L * H; k++) {
+            worst = fmax(worst, fabs(bt_engine_gate_grad(e)[k] - g[b * L * H + k]));
+            worst = fmax(worst, fabs(bt_engine_entropy(e)[k] - ent[b * L * H + k]));
+        }
+        float h1[20 * 16];
+        ck_assert_int_eq(bt_engine_copy_hidden(e, 0, L, h1, &err), BT_OK);
+        for (int i = 0; i < LENS[b] * D; i++) worst = fmax(worst, fabs(h1[i] - hid[b][i]));
+        off += LENS[b];
+    }
+    printf("alone vs packed: max abs difference %.3g\n", worst);
+    ck_assert(worst < 1e-5);
+    bt_engine_free(e);
+    free(m.block);
+}
+END_TEST
+
+START_TEST(bad_input_is_refused) {
+    model m;
+    make_model(&m, 2, 16, 4, 24, 3, BT_ACT_GELU, 0);
+    make_inputs(3);
+    bt_engine *e = new_engine(&m, 1);
+    bt_batch bt = batch_of(3);
+    bt_error err;
+    IDS[3] = 50;
+    ck_assert_int_eq(bt_engine_forward(e, &bt, NULL, 0, &err), BT_EINPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "token id 50"));
+    IDS[3] = 1;
+    LABELS[1] = 3;
+    ck_assert_int_eq(bt_engine_forward(e, &bt, NULL, 0, &err), BT_EINPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "label 3"));
+    LABELS[1] = 1;
+    int long_len[1] = {21};
+    bt_batch lng = {.n_seqs = 1, .lens = long_len, .ids = IDS};
+    ck_assert_int_eq(bt_engine_forward(e, &lng, NULL, 0, &err), BT_EINPUT);
+    bt_batch nolabel = bt;
+    nolabel.labels = NULL;
+    ck_assert_int_eq(bt_engine_forward(e, &nolabel, NULL, 0, &err), BT_OK);
+    ck_assert_int_eq(bt_engine_backward(e, &err), BT_EINPUT);
+    bt_engine_free(e);
+    bt_engine_limits too_long = {.max_tokens = 64, .max_seqs = 4, .max_len = 25, .backward = 1};
+    ck_assert_int_eq(bt_engine_create(&m.cfg, &m.p, &too_long, &e, &err), BT_EINPUT);
+    free(m.block);
+}
+END_TEST
+
+START_TEST(forward_only_engine_matches) {
+    model m;
+    make_model(&m, 3, 16, 4, 24, 3, BT_ACT_GELU, 0);
+    make_inputs(3);
+    bt_engine *a = new_engine(&m, 1);
+    bt_engine_limits lim = {.max_tokens = 64, .max_seqs = 8, .max_len = 20};
+    bt_engine *f = NULL;
+    bt_error err;
+    ck_assert_int_eq(bt_engine_create(&m.cfg, &m.p, &lim, &f, &err), BT_OK);
+    ck_assert(bt_engine_bytes(f) < bt_engine_bytes(a));
+    bt_batch bt = batch_of(3);
+    ck_assert_int_eq(bt_engine_forward(a, &bt, NULL, 0, &err), BT_OK);
+    ck_assert_int_eq(bt_engine_forward(f, &bt, NULL, 0, &err), BT_OK);
+    ck_assert_mem_eq(bt_engine_logits(a), bt_engine_logits(f), sizeof(float) * NSEQ * 3);
+    bt_engine_free(a);
+    bt_engine_free(f);
+    free(m.block);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("engine_model");
+    TCase *tc = tcase_create("model");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, gate_gradient_matches_finite_differences, 0, 4);
+    tcase_add_test(tc, packed_equals_alone);
+    tcase_add_test(tc, bad_input_is_refused);
+    tcase_add_test(tc, forward_only_engine_matches);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}

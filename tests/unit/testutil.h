@@ -1,0 +1,18 @@
+/* Small helpers shared by the Check suites. */
+#ifndef BT_TESTUTIL_H
+#define BT_TESTUTIL_H
+
+#include <stddef.h>
+
+/* Directories from the environment ctest sets (fall back to paths relative to the cwd). */
+const char *tu_source_dir(void);
+const char *tu_shared_dir(void);
+/* A fresh temporary directory (removed by the OS's tmp cleaning; tests keep them small). */
+const char *tu_tmpdir(void);
+/* Writes len bytes to dir/name; returns the full path in a static rotating buffer. */
+const char *tu_write_file(const char *dir, const char *name, const void *data, size_t len);
+/* Runs the standard Check runner on a suite; returns the process exit code. */
+struct Suite;
+int tu_run_suite(struct Suite *s);
+
+#endif
