@@ -1,0 +1,53 @@
+/* GLUE examples -> packed token ids. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bertology/dataset.h"
+
+void bt_dataset_free(bt_dataset *d) {
+    free(d->len), free(d->off), free(d->ids), free(d->types), free(d->labels), free(d->targets), free(d->line);
+    memset(d, 0, sizeof *d);
+}
+
+int bt_dataset_encode(const bt_glue_examples *ex, bt_tok *tok, int max_len, bt_dataset *d, bt_error *err) {
+    memset(d, 0, sizeof *d);
+    const int n = (int)ex->n;
+    const int regression = ex->task && ex->task->is_regression;
+    d->n = n;
+    d->len = malloc(sizeof(int) * (n ? n : 1));
+    d->off = malloc(sizeof(int64_t) * (n ? n : 1));
+    d->line = malloc(sizeof(int64_t) * (n ? n : 1));
+    /* worst case every example fills max_len; shrunk at the end */
+    d->ids = malloc(sizeof(int) * ((size_t)n * max_len + 1));
+    d->types = malloc(sizeof(int) * ((size_t)n * max_len + 1));
+    if (ex->labelled && !regression) d->labels = malloc(sizeof(int) * (n ? n : 1));
+    if (ex->labelled && regression) d->targets = malloc(sizeof(float) * (n ? n : 1));
+    if (!d->len || !d->off || !d->line || !d->ids || !d->types ||
+        (ex->labelled && !d->labels && !d->targets)) {
+        bt_dataset_free(d);
+        return bt_error_set(err, BT_EINTERNAL, "out of memory tokenising %d examples", n);
+    }
+    int64_t pos = 0;
+    for (int i = 0; i < n; i++) {
+        const bt_glue_example *e = &ex->ex[i];
+        int len = 0;
+        const int rc = bt_tok_encode(tok, e->text_a, e->text_b, max_len, d->ids + pos, d->types + pos, &len, err);
+        if (rc) {
+            bt_error_prefix(err, "%s:%lld", ex->path, (long long)e->line);
+            bt_dataset_free(d);
+            return rc;
+        }
+        d->len[i] = len;
+        d->off[i] = pos;
+        d->line[i] = e->line;
+        if (d->labels) d->labels[i] = e->label;
+        if (d->targets) d->targets[i] = e->target;
+        d->max_len = len > d->max_len ? len : d->max_len;
+        pos += len;
+    }
+    d->n_tokens = pos;
+    int *ids = realloc(d->ids, sizeof(int) * (pos + 1)), *types = realloc(d->types, sizeof(int) * (pos + 1));
+    if (ids) d->ids = ids;
+    if (types) d->types = types;
+    return BT_OK;
+}

@@ -1,0 +1,26 @@
+/* Predictions of one example, gathered to rank 0 for the GLUE metrics. */
+#ifndef BT_SWEEP_SCORE_H
+#define BT_SWEEP_SCORE_H
+
+#include <mpi.h>
+
+#include "bertology/engine.h"
+#include "bertology/metrics.h"
+#include "bertology/plan.h"
+#include "bertology/sweep.h"
+
+typedef struct {
+    int pred;     /* argmax of the logits (first maximum, as numpy.argmax) */
+    int label;    /* gold class or -1 */
+    float value;  /* the logit itself for regression */
+    float target; /* regression target or NaN */
+} sweep_record;
+
+void sweep_record_set(sweep_record *r, const float *logits, int C, int label, float target);
+
+/* Gathers every rank's records into example order on rank 0, computes the metrics of set
+ * (NULL: none) there and broadcasts them into res. Collective. */
+int sweep_score(MPI_Comm comm, const bt_plan *plan, const bt_plan_assignment *asg, const sweep_record *mine,
+                const bt_metric_set *set, const bt_config *cfg, bt_sweep_result *res, bt_error *err);
+
+#endif
