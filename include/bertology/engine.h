@@ -136,6 +136,15 @@ void bt_engine_set_threads(int n);
  * only for the loss; without them loss is not computed and backward is refused. */
 int bt_engine_forward(bt_engine *e, const bt_batch *batch, const float *gates, int flags,
                       bt_error *err);
+/* The same forward, starting at layer `first` from a given hidden state x_in [N, D] (the input of
+ * layer `first`, as bt_engine_copy_hidden(..., first, ...) returned it for the same batch). Layers
+ * below `first` are not run: for ablation, whose masks differ only from some layer up. Entropy
+ * of the skipped layers is reported as 0. */
+int bt_engine_forward_from(bt_engine *e, const bt_batch *batch, const float *gates, int flags,
+                           int first, const float *x_in, bt_error *err);
+/* The packed hidden state l of the last forward, [N, D] (needs limits.hidden, or l = L). */
+const float *bt_engine_hidden(const bt_engine *e, int l);
+
 /* Backward from the sum of the per-example losses down to the gates of layer 0. Because the
  * sequences do not interact, this gives every example's own gate gradient. */
 int bt_engine_backward(bt_engine *e, bt_error *err);

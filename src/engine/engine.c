@@ -191,11 +191,14 @@ static void scatter_heads(const bt_engine *e, int l, double *dst, const double *
     }
 }
 
-int bt_engine_forward(bt_engine *e, const bt_batch *bt, const float *gates, int flags, bt_error *err) {
+static int forward_impl(bt_engine *e, const bt_batch *bt, const float *gates, int flags, int first,
+                        const float *x_in, bt_error *err) {
     const bt_config *c = &e->cfg;
     e->have_forward = 0;
     int rc = check_batch(e, bt, err);
     if (rc) return rc;
+    if (first < 0 || first > c->n_layers || (first > 0 && !x_in))
+        return bt_error_set(err, BT_EINPUT, "forward from layer %d needs that layer's input", first);
     const int B = bt->n_seqs, D = c->d_model, L = c->n_layers, H = c->n_heads;
     e->B = B;
     int N = 0;
@@ -213,16 +216,18 @@ int bt_engine_forward(bt_engine *e, const bt_batch *bt, const float *gates, int 
         for (int j = 0; j < c->layer_heads[l]; j++)
             e->gate[l][j] = gates ? gates[l * H + c->head_id[l][j]] : 1.0f;
     e->want_entropy = (flags & BT_FWD_ENTROPY) != 0;
+    memset(e->ent, 0, (size_t)B * L * H * sizeof(double));
 
-    /* embeddings */
-    op_embed_forward(e->a, bt->ids, bt->types, e->w->wte, e->w->wpe, e->w->wtt, &e->seqs, c->pos_offset, D);
-    op_layernorm_forward(e->hidden[0], NULL, NULL, e->a, e->w->emb_ln_g, e->w->emb_ln_b, N, D, c->ln_eps);
-
-    for (int l = 0; l < L; l++) {
+    if (first == 0) {
+        op_embed_forward(e->a, bt->ids, bt->types, e->w->wte, e->w->wpe, e->w->wtt, &e->seqs, c->pos_offset, D);
+        op_layernorm_forward(e->hidden[0], NULL, NULL, e->a, e->w->emb_ln_g, e->w->emb_ln_b, N, D, c->ln_eps);
+    } else if (x_in != e->hidden[first]) {
+        memcpy(e->hidden[first], x_in, (size_t)N * D * sizeof(float));
+    }
+    for (int l = first; l < L; l++) {
         bert_layer_forward(e, l, e->hidden[l], e->hidden[l + 1]);
         if (e->want_entropy) scatter_heads(e, l, e->ent, e->le);
     }
-    if (!e->want_entropy) memset(e->ent, 0, (size_t)B * L * H * sizeof(double));
 
     /* sequence head on the first token */
     e->have_loss = 0;
@@ -242,15 +247,30 @@ int bt_engine_forward(bt_engine *e, const bt_batch *bt, const float *gates, int 
             e->have_loss = 1;
         }
     }
-    e->have_forward = 1;
+    /* a backward after a partial forward would miss the lower layers' activations */
+    e->have_forward = first == 0 ? 1 : 2;
     return BT_OK;
+}
+
+int bt_engine_forward(bt_engine *e, const bt_batch *bt, const float *gates, int flags, bt_error *err) {
+    return forward_impl(e, bt, gates, flags, 0, NULL, err);
+}
+
+int bt_engine_forward_from(bt_engine *e, const bt_batch *bt, const float *gates, int flags, int first,
+                           const float *x_in, bt_error *err) {
+    return forward_impl(e, bt, gates, flags, first, x_in, err);
+}
+
+const float *bt_engine_hidden(const bt_engine *e, int l) {
+    if (l < 0 || l > e->cfg.n_layers || (!e->lim.hidden && l < e->cfg.n_layers - 1)) return NULL;
+    return e->hidden[l];
 }
 
 int bt_engine_backward(bt_engine *e, bt_error *err) {
     const bt_config *c = &e->cfg;
     if (!e->lim.backward) return bt_error_set(err, BT_EINPUT, "engine created without backward buffers");
-    if (!e->have_forward || !e->have_loss)
-        return bt_error_set(err, BT_EINPUT, "backward needs a forward pass with labels");
+    if (e->have_forward != 1 || !e->have_loss)
+        return bt_error_set(err, BT_EINPUT, "backward needs a full forward pass with labels");
     const int B = e->B, N = e->N, D = c->d_model, C = c->n_labels, L = c->n_layers;
 
     /* head: logits <- pooler <- first token of each sequence */

@@ -211,6 +211,41 @@ START_TEST(forward_only_engine_matches) {
 }
 END_TEST
 
+/* Ablation's shortcut: gates that differ only from layer l up need only layers l.. recomputed. */
+START_TEST(forward_from_layer_matches_full_forward) {
+    model m;
+    make_model(&m, 3, 16, 4, 24, 3, BT_ACT_GELU, 0);
+    make_inputs(3);
+    bt_engine *e = new_engine(&m, 1);
+    const int L = m.cfg.n_layers, H = m.cfg.n_heads, N = 20, D = 16;
+    bt_batch bt = batch_of(3);
+    bt_error err;
+    float gates[12];
+    for (int first = 1; first < L; first++) {
+        for (int i = 0; i < L * H; i++) gates[i] = 1.0f;
+        ck_assert_int_eq(bt_engine_forward(e, &bt, gates, 0, &err), BT_OK);
+        float cache[20 * 16];
+        memcpy(cache, bt_engine_hidden(e, first), sizeof(float) * N * D);
+        gates[first * H + 1] = 0.0f; /* mask one head at or above `first` */
+        gates[(L - 1) * H + 2] = 0.0f;
+        ck_assert_int_eq(bt_engine_forward(e, &bt, gates, BT_FWD_ENTROPY, &err), BT_OK);
+        float full[NSEQ * 3];
+        double full_loss[NSEQ], full_ent[NSEQ * 12];
+        memcpy(full, bt_engine_logits(e), sizeof full);
+        memcpy(full_loss, bt_engine_loss(e), sizeof full_loss);
+        memcpy(full_ent, bt_engine_entropy(e), sizeof full_ent);
+        ck_assert_int_eq(bt_engine_forward_from(e, &bt, gates, BT_FWD_ENTROPY, first, cache, &err), BT_OK);
+        ck_assert_mem_eq(bt_engine_logits(e), full, sizeof full);
+        ck_assert_mem_eq(bt_engine_loss(e), full_loss, sizeof full_loss);
+        for (int b = 0; b < NSEQ; b++)
+            for (int k = first * H; k < L * H; k++) ck_assert(bt_engine_entropy(e)[b * L * H + k] == full_ent[b * L * H + k]);
+        ck_assert_int_eq(bt_engine_backward(e, &err), BT_EINPUT); /* lower layers were not run */
+    }
+    bt_engine_free(e);
+    free(m.block);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("engine_model");
     TCase *tc = tcase_create("model");
@@ -219,6 +254,7 @@ int main(void) {
     tcase_add_test(tc, packed_equals_alone);
     tcase_add_test(tc, bad_input_is_refused);
     tcase_add_test(tc, forward_only_engine_matches);
+    tcase_add_test(tc, forward_from_layer_matches_full_forward);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

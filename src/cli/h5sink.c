@@ -1,0 +1,80 @@
+#include "h5sink.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+bt_store_layout h5sink_layout(const run_opts *o, const run_ctx *x, int has_loss) {
+    const bt_config *c = &x->model.cfg;
+    const int seq_head = c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS;
+    bt_store_layout l = {.n_layers = c->n_layers, .n_heads = c->n_heads,
+                         .n_labels = seq_head ? c->n_labels : 0, .regression = c->head == BT_HEAD_REGRESS,
+                         .has_loss = has_loss, .has_entropy = 1, .d_model = c->d_model,
+                         .n_examples = x->data.n, .lengths = x->data.len,
+                         .n_attn_layers = o->save_attentions ? x->n_attn_layers : 0, .attn_layers = x->attn_layers,
+                         .n_hidden_layers = o->save_hidden ? x->n_hidden_layers : 0, .hidden_layers = x->hidden_layers,
+                         .tensor_dtype = o->dtype_f16 ? BT_STORE_F16 : BT_STORE_F32, .independent = 0};
+    return l;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 0;
+    void *q = realloc(*p, need * elem);
+    if (!q) return -1;
+    *p = q;
+    *cap = need;
+    return 0;
+}
+
+int h5sink_write(void *ctx, const bt_sweep_batch *b, bt_error *err) {
+    h5sink *s = ctx;
+    const run_ctx *x = s->x;
+    const bt_config *c = &x->model.cfg;
+    const int H = c->n_heads, D = c->d_model;
+    bt_store_rows r = {0};
+    if (b->n > 0) {
+        size_t ntok = 0, nattn = 0, nhid = 0;
+        for (int k = 0; k < b->n; k++) {
+            const size_t T = (size_t)x->data.len[b->examples[k]];
+            ntok += T;
+            nattn += (size_t)x->n_attn_layers * H * T * T;
+            nhid += (size_t)x->n_hidden_layers * T * D;
+        }
+        size_t cap_l = s->cap_rows, cap_t = s->cap_rows;
+        if (grow((void **)&s->labels, &cap_l, b->n, sizeof(int)) ||
+            grow((void **)&s->targets, &cap_t, b->n, sizeof(float)) ||
+            grow((void **)&s->rows, &s->cap_rows, b->n, sizeof(int64_t)) ||
+            grow((void **)&s->tokens, &s->cap_tokens, ntok, sizeof(int)) ||
+            (s->save_attentions && grow((void **)&s->attn, &s->cap_attn, nattn, sizeof(float))) ||
+            (s->save_hidden && grow((void **)&s->hidden, &s->cap_hidden, nhid, sizeof(float))))
+            return bt_error_set(err, BT_EINTERNAL, "out of memory for a batch of %d examples", b->n);
+        size_t t = 0, a = 0, h = 0;
+        int rc = 0;
+        for (int k = 0; k < b->n; k++) {
+            const int i = b->examples[k], T = x->data.len[i];
+            s->rows[k] = i;
+            s->labels[k] = x->data.labels ? x->data.labels[i] : -1;
+            s->targets[k] = x->data.targets ? x->data.targets[i] : 0.0f;
+            memcpy(s->tokens + t, x->data.ids + x->data.off[i], sizeof(int) * T);
+            t += T;
+            for (int j = 0; s->save_attentions && j < x->n_attn_layers && !rc; j++) {
+                rc = bt_engine_copy_attention(b->engine, k, x->attn_layers[j], s->attn + a, err);
+                a += (size_t)H * T * T;
+            }
+            for (int j = 0; s->save_hidden && j < x->n_hidden_layers && !rc; j++) {
+                rc = bt_engine_copy_hidden(b->engine, k, x->hidden_layers[j], s->hidden + h, err);
+                h += (size_t)T * D;
+            }
+            if (rc) return rc;
+        }
+        r = (bt_store_rows){.n = b->n, .rows = s->rows, .index = s->rows, .token_ids = s->tokens,
+                            .labels = x->data.labels ? s->labels : NULL, .targets = x->data.targets ? s->targets : NULL,
+                            .logits = b->logits, .loss = b->loss, .gate_grad = b->gate_grad, .entropy = b->entropy,
+                            .attentions = s->save_attentions ? s->attn : NULL, .hidden = s->save_hidden ? s->hidden : NULL};
+    }
+    return bt_store_write_examples(s->store, &r, err);
+}
+
+void h5sink_free(h5sink *s) {
+    free(s->rows), free(s->tokens), free(s->labels), free(s->targets), free(s->attn), free(s->hidden);
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,33 @@
+#include "report.h"
+
+static void header(FILE *f, const char *title, int H) {
+    if (title) fprintf(f, "%s\n", title);
+    fprintf(f, "lv, h >");
+    for (int h = 0; h < H; h++) fprintf(f, "\t%d", h + 1);
+    fprintf(f, "\n");
+}
+
+void report_table_f(FILE *f, const char *title, const float *v, int L, int H) {
+    header(f, title, H);
+    for (int l = 0; l < L; l++) {
+        fprintf(f, "layer %d:", l + 1);
+        for (int h = 0; h < H; h++) fprintf(f, "\t%.5f", v[l * H + h]);
+        fprintf(f, "\n");
+    }
+}
+
+void report_table_i(FILE *f, const char *title, const int *v, int L, int H) {
+    header(f, title, H);
+    for (int l = 0; l < L; l++) {
+        fprintf(f, "layer %d:", l + 1);
+        for (int h = 0; h < H; h++) fprintf(f, "\t%d", v[l * H + h]);
+        fprintf(f, "\n");
+    }
+}
+
+void report_summary(FILE *f, const char *what, const bt_sweep_result *r, int n_ranks) {
+    for (int k = 0; k < r->n_metrics; k++) fprintf(f, "%s = %.6f\n", r->metric_names[k], r->metric_values[k]);
+    fprintf(f, "%s: %lld examples, %lld tokens, %.2f s, %.0f tokens/s, %d rank%s\n", what,
+            (long long)r->n_examples, (long long)r->n_tokens, r->seconds,
+            r->seconds > 0 ? r->n_tokens / r->seconds : 0.0, n_ranks, n_ranks == 1 ? "" : "s");
+}
