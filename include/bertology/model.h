@@ -47,9 +47,17 @@ int bt_model_save(const bt_model *m, const char *dir, bt_error *err);
 size_t bt_model_param_count(const bt_model *m);
 
 /* Gives m a zeroed, 64-byte aligned block for cfg (copied into m->cfg; n_params = its floats)
- * and points m->params into it; frees a block m already had. For code that builds a model in
- * memory (e.g. a pruned copy) and then calls bt_model_save; bt_model_free releases it. */
+ * and points m->params into it, freeing the block m had (m must be zero-initialised or a
+ * loaded model). For code that builds a model in memory (e.g. a pruned copy) before
+ * bt_model_save; set model_type and config_json (strdup) to keep the original's config keys.
+ * bt_model_free releases everything. */
 int bt_model_alloc(bt_model *m, const bt_config *cfg, bt_error *err);
+
+/* dst = src without the heads whose mask entry is 0. mask is [L, H] by original head id, as a
+ * head_mask.npy; heads src no longer has stay absent whatever their entry. dst gets its own
+ * block and config text, so bt_model_save(dst) writes the pruned model with pruned_heads as
+ * the union of the old and the new. */
+int bt_model_prune(const bt_model *src, const float *mask, bt_model *dst, bt_error *err);
 
 #ifdef __cplusplus
 }

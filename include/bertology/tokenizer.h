@@ -1,0 +1,80 @@
+/* tokenizer: text -> token ids for a Hugging Face model directory.
+ *
+ * One interface for every tokenizer kind; bt_tok_load picks the implementation from the files
+ * in the directory:
+ *   vocab.txt (+ tokenizer_config.json, special_tokens_map.json)  -> WordPiece, exactly as
+ *       transformers' BertTokenizer (BasicTokenizer + WordpieceTokenizer, slow Python version)
+ *   vocab.json + merges.txt                                        -> byte-level BPE (GPT-2)
+ *
+ * A bt_tok owns scratch buffers that grow to the longest input seen, so after warm-up encoding
+ * does not allocate. For the same reason a bt_tok is not thread-safe: load one per thread.
+ */
+#ifndef BERTOLOGY_TOKENIZER_H
+#define BERTOLOGY_TOKENIZER_H
+
+#include <stddef.h>
+
+#include "bertology/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bt_tok bt_tok;
+
+typedef enum {
+    BT_TOK_WORDPIECE = 1,
+    BT_TOK_BPE = 2
+} bt_tok_kind;
+
+/* Roles of special tokens, for bt_tok_special_id. */
+typedef enum {
+    BT_TOK_UNK = 0,
+    BT_TOK_CLS = 1,
+    BT_TOK_SEP = 2,
+    BT_TOK_PAD = 3,
+    BT_TOK_MASK = 4,
+    BT_TOK_N_SPECIAL = 5
+} bt_tok_special;
+
+/* Loads the tokenizer of model_dir into *out (NULL on failure). Errors (BT_EINPUT) name the
+ * file and the line or field at fault. */
+int bt_tok_load(const char *model_dir, bt_tok **out, bt_error *err);
+void bt_tok_free(bt_tok *tok);
+
+int bt_tok_kind_of(const bt_tok *tok);
+int bt_tok_vocab_size(const bt_tok *tok);
+/* model_max_length of tokenizer_config.json (clamped to INT_MAX), 0 when absent. */
+int bt_tok_model_max_length(const bt_tok *tok);
+/* Id of a special token role, -1 if the model has none. */
+int bt_tok_special_id(const bt_tok *tok, int role);
+
+/* The token string of id (not NUL-terminated in general: use *len), NULL if id is out of range. */
+const char *bt_tok_id_to_token(const bt_tok *tok, int id, size_t *len);
+/* The id of an exact token string, -1 if it is not in the vocabulary. */
+int bt_tok_token_to_id(const bt_tok *tok, const char *token, size_t len);
+
+/* Token ids of one text (len bytes of UTF-8, may contain NUL bytes) without special tokens
+ * added. At most cap ids are produced: tokenization stops there, so a huge text costs only what
+ * is kept. *n = ids written. Invalid UTF-8 -> BT_EINPUT naming the byte offset (the caller
+ * prefixes file:line). */
+int bt_tok_tokenize(bt_tok *tok, const char *text, size_t len, int *ids, int cap, int *n,
+                    bt_error *err);
+
+/* Model input for a text or a text pair, as transformers' tokenizer(text_a, text_b,
+ * truncation=True, max_length=max_len) builds it. WordPiece: [CLS] a [SEP] (b [SEP]),
+ * token types 0 for [CLS] a [SEP] and 1 for b [SEP]; when too long, truncation 'longest_first'
+ * removes the last token of the longer of a and b, of b on a tie, until the total fits.
+ * text_b may be NULL (single sequence). ids and types (types may be NULL) hold max_len entries;
+ * max_len must leave room for at least the special tokens (>= 2 single, >= 3 pair). */
+int bt_tok_encode(bt_tok *tok, const char *text_a, const char *text_b, int max_len, int *ids,
+                  int *types, int *n, bt_error *err);
+/* The same with explicit byte lengths (texts may contain NUL bytes); b_len is ignored when
+ * text_b is NULL. */
+int bt_tok_encode_n(bt_tok *tok, const char *text_a, size_t a_len, const char *text_b,
+                    size_t b_len, int max_len, int *ids, int *types, int *n, bt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,267 @@
+/* bertology tokenize: token ids of lines read from stdin, one output line per input line.
+ * With --bench FILE it times the tokenizer on a file instead and prints lines/s. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bertology/tokenizer.h"
+#include "commands.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: bertology tokenize --model DIR [--pair] [--max-seq-length N] [--types]\n"
+            "       bertology tokenize --model DIR --bench FILE [--pair] [--skip-header]\n"
+            "                          [--max-seq-length N]\n"
+            "\n"
+            "Reads lines from stdin and prints, per line, the model input ids ([CLS] a [SEP]\n"
+            "(b [SEP]) for BERT) separated by spaces.\n"
+            "  --model DIR          model directory with vocab.txt (+ tokenizer_config.json)\n"
+            "  --pair               each line holds two texts separated by one tab\n"
+            "  --max-seq-length N   truncate to N tokens, longest first for pairs (default 128)\n"
+            "  --types              also print the token types, after a tab\n"
+            "  --bench FILE         time the tokenization of FILE's lines (first tab-separated\n"
+            "                       field; first two with --pair) and print lines/s\n"
+            "  --skip-header        with --bench: ignore FILE's first line\n");
+}
+
+static int parse_int(const char *s, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > 1 << 24) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* Appends the decimal digits of v (v >= 0) to buf at *k. */
+static void put_int(char *buf, size_t *k, int v) {
+    char tmp[12];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) buf[(*k)++] = tmp[--n];
+}
+
+/* Splits a line into text a and text b at the first tab (pair mode). Returns the number of
+ * tab-separated fields found. */
+static int split_pair(char *line, size_t len, size_t *a_len, char **b, size_t *b_len) {
+    char *tab = memchr(line, '\t', len);
+    if (!tab) return 1;
+    *a_len = (size_t)(tab - line);
+    *b = tab + 1;
+    *b_len = len - *a_len - 1;
+    int fields = 2;
+    for (char *p = *b; (p = memchr(p, '\t', (size_t)(line + len - p))); p++) fields++;
+    return fields;
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int bench(bt_tok *tok, const char *path, int pair, int skip_header, int max_len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "bertology tokenize: %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    /* Load the lines first so that only tokenization is timed. */
+    char *data = NULL;
+    size_t n_data = 0, cap = 0;
+    for (;;) {
+        if (n_data + 65536 > cap) {
+            cap = cap ? 2 * cap : 1 << 20;
+            char *d = realloc(data, cap);
+            if (!d) {
+                free(data);
+                fclose(f);
+                fprintf(stderr, "bertology tokenize: out of memory\n");
+                return 1;
+            }
+            data = d;
+        }
+        size_t r = fread(data + n_data, 1, cap - n_data, f);
+        n_data += r;
+        if (r == 0) break;
+    }
+    fclose(f);
+
+    int *ids = malloc((size_t)max_len * sizeof *ids);
+    if (!ids) {
+        free(data);
+        fprintf(stderr, "bertology tokenize: out of memory\n");
+        return 1;
+    }
+    double best = 1e30;
+    long lines = 0, tokens = 0, bytes = 0;
+    int rc = 0;
+    for (int rep = 0; rep < 3 && !rc; rep++) {
+        lines = tokens = bytes = 0;
+        double t0 = now();
+        size_t i = 0;
+        long line_no = 0;
+        while (i < n_data && !rc) {
+            char *nl = memchr(data + i, '\n', n_data - i);
+            size_t len = nl ? (size_t)(nl - (data + i)) : n_data - i;
+            char *line = data + i;
+            i += len + 1;
+            line_no++;
+            if (len && line[len - 1] == '\r') len--;
+            if (skip_header && line_no == 1) continue;
+            char *tab = memchr(line, '\t', len);
+            size_t a_len = tab ? (size_t)(tab - line) : len;
+            char *b = NULL;
+            size_t b_len = 0;
+            if (pair) {
+                if (!tab) {
+                    fprintf(stderr, "bertology tokenize: %s:%ld: expected 2 tab-separated "
+                            "fields, found 1\n", path, line_no);
+                    rc = 2;
+                    break;
+                }
+                b = tab + 1;
+                char *tab2 = memchr(b, '\t', (size_t)(line + len - b));
+                b_len = tab2 ? (size_t)(tab2 - b) : (size_t)(line + len - b);
+            }
+            bt_error err = {0};
+            int n;
+            if (bt_tok_encode_n(tok, line, a_len, b, b_len, max_len, ids, NULL, &n, &err)) {
+                fprintf(stderr, "bertology tokenize: %s:%ld: %s\n", path, line_no, err.msg);
+                rc = err.code;
+                break;
+            }
+            lines++;
+            tokens += n;
+            bytes += (long)(a_len + b_len);
+        }
+        double dt = now() - t0;
+        if (dt < best) best = dt;
+    }
+    if (!rc)
+        printf("bench tokenize: file=%s lines=%ld tokens=%ld bytes=%ld seconds=%.4f "
+               "lines/s=%.0f MB/s=%.2f\n",
+               path, lines, tokens, bytes, best, lines / best, bytes / best / 1e6);
+    free(ids);
+    free(data);
+    return rc;
+}
+
+int bt_cmd_tokenize(int argc, char **argv) {
+    const char *model = NULL, *bench_file = NULL;
+    int pair = 0, max_len = 128, with_types = 0, skip_header = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--pair")) {
+            pair = 1;
+        } else if (!strcmp(a, "--types")) {
+            with_types = 1;
+        } else if (!strcmp(a, "--skip-header")) {
+            skip_header = 1;
+        } else if (!strcmp(a, "--model") && i + 1 < argc) {
+            model = argv[++i];
+        } else if (!strcmp(a, "--bench") && i + 1 < argc) {
+            bench_file = argv[++i];
+        } else if (!strcmp(a, "--max-seq-length") && i + 1 < argc) {
+            if (parse_int(argv[++i], &max_len) || max_len < 3) {
+                fprintf(stderr, "bertology tokenize: --max-seq-length: '%s' is not an integer "
+                        "between 3 and 16777216\n", argv[i]);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "bertology tokenize: unknown or incomplete option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!model) {
+        fprintf(stderr, "bertology tokenize: --model DIR is required\n");
+        usage(stderr);
+        return 2;
+    }
+
+    bt_error err = {0};
+    bt_tok *tok;
+    if (bt_tok_load(model, &tok, &err)) {
+        fprintf(stderr, "bertology tokenize: %s\n", err.msg);
+        return err.code;
+    }
+    if (bench_file) {
+        int rc = bench(tok, bench_file, pair, skip_header, max_len);
+        bt_tok_free(tok);
+        return rc;
+    }
+
+    int *ids = malloc((size_t)max_len * sizeof *ids);
+    int *types = malloc((size_t)max_len * sizeof *types);
+    /* one output line: up to 11 digits + a separator per id, twice with --types */
+    char *out = malloc((size_t)max_len * 24 + 4);
+    char *line = NULL;
+    size_t line_cap = 0;
+    int rc = 0;
+    if (!ids || !types || !out) {
+        fprintf(stderr, "bertology tokenize: out of memory\n");
+        rc = 1;
+    }
+    long line_no = 0;
+    ssize_t got;
+    while (!rc && (got = getline(&line, &line_cap, stdin)) >= 0) {
+        size_t len = (size_t)got;
+        line_no++;
+        if (len && line[len - 1] == '\n') len--;
+        if (len && line[len - 1] == '\r') len--;
+        size_t a_len = len, b_len = 0;
+        char *b = NULL;
+        if (pair) {
+            int fields = split_pair(line, len, &a_len, &b, &b_len);
+            if (fields != 2) {
+                fprintf(stderr, "bertology tokenize: <stdin>:%ld: expected 2 tab-separated "
+                        "fields, found %d\n", line_no, fields);
+                rc = 2;
+                break;
+            }
+        }
+        int n;
+        if (bt_tok_encode_n(tok, line, a_len, b, b_len, max_len, ids, types, &n, &err)) {
+            fprintf(stderr, "bertology tokenize: <stdin>:%ld: %s\n", line_no, err.msg);
+            rc = err.code;
+            break;
+        }
+        size_t k = 0;
+        for (int i = 0; i < n; i++) {
+            if (i) out[k++] = ' ';
+            put_int(out, &k, ids[i]);
+        }
+        if (with_types) {
+            out[k++] = '\t';
+            for (int i = 0; i < n; i++) {
+                if (i) out[k++] = ' ';
+                put_int(out, &k, types[i]);
+            }
+        }
+        out[k++] = '\n';
+        if (fwrite(out, 1, k, stdout) != k) break;
+    }
+    if (!rc && ferror(stdin)) {
+        fprintf(stderr, "bertology tokenize: <stdin>: read error\n");
+        rc = 1;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "bertology tokenize: <stdout>: write error\n");
+        if (!rc) rc = 1;
+    }
+    free(line);
+    free(out);
+    free(ids);
+    free(types);
+    bt_tok_free(tok);
+    return rc;
+}

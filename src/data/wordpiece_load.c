@@ -1,0 +1,310 @@
+/* Reading a WordPiece model directory: vocab.txt, tokenizer_config.json and
+ * special_tokens_map.json, with the defaults of transformers' BertTokenizer. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "wordpiece.h"
+
+#define MAX_FILE_BYTES ((size_t)1 << 30)
+
+/* Whole file into a NUL-terminated buffer. Returns 0, or -1 with errno for a missing file. */
+static int slurp(const char *path, char **out, size_t *len, bt_error *err) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return bt_error_set(err, BT_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            fclose(f);
+            return bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
+        }
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (n < cap - 1) break;
+        if (cap >= MAX_FILE_BYTES) {
+            free(buf);
+            fclose(f);
+            return bt_error_set(err, BT_EINPUT, "%s: larger than 1 GiB", path);
+        }
+        char *b = realloc(buf, cap * 2);
+        if (!b) free(buf);
+        buf = b;
+        cap *= 2;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return bt_error_set(err, BT_EINPUT, "%s: read error", path);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return BT_OK;
+}
+
+static int valid_utf8(const char *s, size_t len) {
+    const uint8_t *p = (const uint8_t *)s;
+    size_t i = 0;
+    while (i < len) {
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (k < 0) return 0;
+        i += (size_t)k;
+    }
+    return 1;
+}
+
+int bt_wp_vocab_read(const char *path, bt_wp_table *vocab, bt_error *err) {
+    char *buf;
+    size_t len;
+    int rc = slurp(path, &buf, &len, err);
+    if (rc) return rc;
+    /* Lines end at \n, \r\n or \r: Python's universal newlines, which load_vocab reads with. */
+    size_t i = 0;
+    int line = 1;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && buf[j] != '\n' && buf[j] != '\r') j++;
+        if (!valid_utf8(buf + i, j - i)) {
+            free(buf);
+            return bt_error_set(err, BT_EINPUT, "%s:%d: invalid UTF-8", path, line);
+        }
+        if (bt_wp_table_add(vocab, buf + i, j - i) < 0) {
+            free(buf);
+            return bt_error_set(err, BT_EINTERNAL, "%s:%d: out of memory", path, line);
+        }
+        if (j < len && buf[j] == '\r' && j + 1 < len && buf[j + 1] == '\n') j++;
+        i = j + 1;
+        line++;
+    }
+    free(buf);
+    if (vocab->n == 0) return bt_error_set(err, BT_EINPUT, "%s: no tokens", path);
+    return BT_OK;
+}
+
+static void set_str(char **dst, const char *s) {
+    free(*dst);
+    *dst = s ? strdup(s) : NULL;
+}
+
+static const char *const SPECIAL_KEYS[BT_TOK_N_SPECIAL] = {"unk_token", "cls_token", "sep_token",
+                                                           "pad_token", "mask_token"};
+static const char *const SPECIAL_DEFAULTS[BT_TOK_N_SPECIAL] = {"[UNK]", "[CLS]", "[SEP]",
+                                                               "[PAD]", "[MASK]"};
+
+static int get_bool(const cJSON *root, const char *key, int *dst, const char *path,
+                    bt_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!v) return BT_OK;
+    if (!cJSON_IsBool(v))
+        return bt_error_set(err, BT_EINPUT, "%s: field '%s' must be true or false", path, key);
+    *dst = cJSON_IsTrue(v);
+    return BT_OK;
+}
+
+/* A special token is a string, an AddedToken object {"content": ...}, or null (none). */
+static int get_special(const cJSON *root, int role, bt_wp_config *cfg, const char *path,
+                       bt_error *err) {
+    const char *key = SPECIAL_KEYS[role];
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!v) return BT_OK;
+    if (cJSON_IsNull(v)) {
+        set_str(&cfg->special[role], NULL);
+        return BT_OK;
+    }
+    if (cJSON_IsObject(v)) v = cJSON_GetObjectItemCaseSensitive(v, "content");
+    if (!cJSON_IsString(v) || !v->valuestring[0])
+        return bt_error_set(err, BT_EINPUT, "%s: field '%s' must be a non-empty string or an "
+                            "object with a 'content' string", path, key);
+    set_str(&cfg->special[role], v->valuestring);
+    return cfg->special[role] ? BT_OK : bt_error_set(err, BT_EINTERNAL, "out of memory");
+}
+
+static int read_json(const char *dir, const char *name, cJSON **root, char *path, size_t pcap,
+                     bt_error *err) {
+    *root = NULL;
+    snprintf(path, pcap, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return BT_OK; /* optional file */
+    fclose(f);
+    char *buf;
+    size_t len;
+    int rc = slurp(path, &buf, &len, err);
+    if (rc) return rc;
+    const char *end = NULL;
+    *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+    if (!*root) {
+        long at = end ? (long)(end - buf) : 0;
+        free(buf);
+        return bt_error_set(err, BT_EINPUT, "%s: invalid JSON near byte %ld", path, at);
+    }
+    free(buf);
+    if (!cJSON_IsObject(*root)) {
+        cJSON_Delete(*root);
+        *root = NULL;
+        return bt_error_set(err, BT_EINPUT, "%s: top level is not a JSON object", path);
+    }
+    return BT_OK;
+}
+
+static int apply_config(const cJSON *root, bt_wp_config *cfg, const char *path, bt_error *err) {
+    int rc;
+    if ((rc = get_bool(root, "do_lower_case", &cfg->do_lower_case, path, err)) ||
+        (rc = get_bool(root, "do_basic_tokenize", &cfg->do_basic_tokenize, path, err)) ||
+        (rc = get_bool(root, "tokenize_chinese_chars", &cfg->tokenize_chinese_chars, path, err)))
+        return rc;
+
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "strip_accents");
+    if (v && !cJSON_IsNull(v)) {
+        if (!cJSON_IsBool(v))
+            return bt_error_set(err, BT_EINPUT, "%s: field 'strip_accents' must be true, false "
+                                "or null", path);
+        cfg->strip_accents = cJSON_IsTrue(v);
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(root, "model_max_length");
+    if (v && !cJSON_IsNull(v)) {
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1)
+            return bt_error_set(err, BT_EINPUT, "%s: field 'model_max_length' must be a "
+                                "positive number", path);
+        /* transformers writes 1e30 for "no limit" */
+        cfg->model_max_length = v->valuedouble >= (double)INT_MAX ? INT_MAX : (long)v->valuedouble;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(root, "never_split");
+    if (v && !cJSON_IsNull(v)) {
+        if (!cJSON_IsArray(v))
+            return bt_error_set(err, BT_EINPUT, "%s: field 'never_split' must be a list of "
+                                "strings", path);
+        int n = cJSON_GetArraySize(v), k = 0;
+        char **list = calloc((size_t)n + 1, sizeof *list);
+        if (!list) return bt_error_set(err, BT_EINTERNAL, "out of memory");
+        const cJSON *e;
+        cJSON_ArrayForEach(e, v) {
+            if (!cJSON_IsString(e)) {
+                for (int i = 0; i < k; i++) free(list[i]);
+                free(list);
+                return bt_error_set(err, BT_EINPUT, "%s: never_split[%d] is not a string",
+                                    path, k);
+            }
+            list[k++] = strdup(e->valuestring);
+        }
+        for (int i = 0; i < cfg->n_never_split; i++) free(cfg->never_split[i]);
+        free(cfg->never_split);
+        cfg->never_split = list;
+        cfg->n_never_split = k;
+        for (int i = 0; i < k; i++)
+            if (!list[i]) return bt_error_set(err, BT_EINTERNAL, "out of memory");
+    }
+
+    for (int r = 0; r < BT_TOK_N_SPECIAL; r++)
+        if ((rc = get_special(root, r, cfg, path, err))) return rc;
+    return BT_OK;
+}
+
+int bt_wp_config_read(const char *dir, bt_wp_config *cfg, bt_error *err) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->do_lower_case = 1;
+    cfg->do_basic_tokenize = 1;
+    cfg->tokenize_chinese_chars = 1;
+    cfg->strip_accents = -1;
+    for (int r = 0; r < BT_TOK_N_SPECIAL; r++) {
+        cfg->special[r] = strdup(SPECIAL_DEFAULTS[r]);
+        if (!cfg->special[r]) return bt_error_set(err, BT_EINTERNAL, "out of memory");
+    }
+
+    /* special_tokens_map.json is applied last: transformers lets it override the config. */
+    static const char *const files[2] = {"tokenizer_config.json", "special_tokens_map.json"};
+    char path[4096];
+    for (int f = 0; f < 2; f++) {
+        cJSON *root;
+        int rc = read_json(dir, files[f], &root, path, sizeof path, err);
+        if (rc) return rc;
+        if (!root) continue;
+        if (f == 0) {
+            rc = apply_config(root, cfg, path, err);
+        } else {
+            for (int r = 0; r < BT_TOK_N_SPECIAL && !rc; r++)
+                rc = get_special(root, r, cfg, path, err);
+        }
+        cJSON_Delete(root);
+        if (rc) return rc;
+    }
+    return BT_OK;
+}
+
+void bt_wp_config_free(bt_wp_config *cfg) {
+    for (int r = 0; r < BT_TOK_N_SPECIAL; r++) free(cfg->special[r]);
+    for (int i = 0; i < cfg->n_never_split; i++) free(cfg->never_split[i]);
+    free(cfg->never_split);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+int bt_wp_load(const char *dir, bt_wordpiece *wp, bt_error *err) {
+    memset(wp, 0, sizeof *wp);
+    bt_wp_config cfg;
+    int rc = bt_wp_config_read(dir, &cfg, err);
+    if (rc) {
+        bt_wp_config_free(&cfg);
+        return rc;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    rc = bt_wp_vocab_read(path, &wp->vocab, err);
+
+    wp->do_lower = cfg.do_lower_case;
+    wp->strip = cfg.do_lower_case ? cfg.strip_accents != 0 : cfg.strip_accents == 1;
+    wp->chinese = cfg.tokenize_chinese_chars;
+    wp->basic = cfg.do_basic_tokenize;
+    wp->model_max_length = cfg.model_max_length;
+
+    for (int r = 0; r < BT_TOK_N_SPECIAL && !rc; r++) {
+        const char *s = cfg.special[r];
+        if (s && !valid_utf8(s, strlen(s))) {
+            rc = bt_error_set(err, BT_EINPUT, "%s: the %s is not valid UTF-8", dir,
+                              SPECIAL_KEYS[r]);
+            break;
+        }
+        wp->special_id[r] = s ? bt_wp_table_find(&wp->vocab, s, strlen(s)) : -1;
+        if (s && bt_wp_table_add(&wp->special, s, strlen(s)) < 0)
+            rc = bt_error_set(err, BT_EINTERNAL, "out of memory");
+        /* Encoding cannot go on without these three. */
+        if (!rc && wp->special_id[r] < 0 &&
+            (r == BT_TOK_UNK || r == BT_TOK_CLS || r == BT_TOK_SEP)) {
+            if (s)
+                rc = bt_error_set(err, BT_EINPUT, "%s: no token '%s' (the %s)", path, s,
+                                  SPECIAL_KEYS[r]);
+            else
+                rc = bt_error_set(err, BT_EINPUT, "%s: the %s is null in the tokenizer "
+                                  "config, WordPiece needs one", dir, SPECIAL_KEYS[r]);
+        }
+    }
+    for (int i = 0; i < cfg.n_never_split && !rc; i++)
+        if (!valid_utf8(cfg.never_split[i], strlen(cfg.never_split[i])))
+            rc = bt_error_set(err, BT_EINPUT, "%s: never_split[%d] is not valid UTF-8", dir, i);
+        else if (bt_wp_table_add(&wp->never, cfg.never_split[i], strlen(cfg.never_split[i])) < 0)
+            rc = bt_error_set(err, BT_EINTERNAL, "out of memory");
+    bt_wp_config_free(&cfg);
+    if (rc) bt_wp_free(wp);
+    return rc;
+}
+
+void bt_wp_free(bt_wordpiece *wp) {
+    bt_wp_table_free(&wp->vocab);
+    bt_wp_table_free(&wp->never);
+    bt_wp_table_free(&wp->special);
+    free(wp->cp);
+    free(wp->cp2);
+    free(wp->u8);
+    memset(wp, 0, sizeof *wp);
+}

@@ -1,0 +1,147 @@
+/* A model directory's weights: one safetensors file or a sharded set. */
+#include "model/checkpoint.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model/model_internal.h"
+
+static int exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static int cmp_entry(const void *a, const void *b) {
+    return strcmp(((const bt_ckpt_entry *)a)->name, ((const bt_ckpt_entry *)b)->name);
+}
+
+/* Shard names come from a file we do not control: keep them inside the model directory. */
+static int shard_name_ok(const char *s) {
+    return s[0] != '\0' && strchr(s, '/') == NULL && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+static int open_sharded(const char *dir, bt_ckpt *c, bt_error *err) {
+    size_t len = 0;
+    char *text = NULL;
+    int rc = bt_read_text_file(c->path, &text, &len, err);
+    if (rc) return rc;
+    cJSON *root;
+    rc = bt_json_parse(text, len, c->path, &root, err);
+    free(text);
+    if (rc) return rc;
+    const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    if (!cJSON_IsObject(wm)) {
+        cJSON_Delete(root);
+        return bt_error_set(err, BT_EINPUT, "%s: no \"weight_map\" object", c->path);
+    }
+    int n = cJSON_GetArraySize(wm);
+    /* distinct shard names, in order of first appearance; a model has a handful */
+    const char **shard = calloc((size_t)n + 1, sizeof *shard);
+    size_t name_bytes = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, wm) name_bytes += strlen(e->string) + 1;
+    c->entries = calloc((size_t)n + 1, sizeof *c->entries);
+    c->names = malloc(name_bytes + 1);
+    if (!shard || !c->entries || !c->names) {
+        rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", c->path);
+        goto done;
+    }
+    char *np = c->names;
+    cJSON_ArrayForEach(e, wm) {
+        if (!cJSON_IsString(e) || !shard_name_ok(e->valuestring)) {
+            rc = bt_error_set(err, BT_EINPUT, "%s: weight_map[\"%s\"] is not a file name in the model directory",
+                              c->path, e->string);
+            goto done;
+        }
+        int s = 0;
+        while (s < c->n_files && strcmp(shard[s], e->valuestring) != 0) s++;
+        if (s == c->n_files) shard[c->n_files++] = e->valuestring;
+        size_t nl = strlen(e->string) + 1;
+        memcpy(np, e->string, nl);
+        c->entries[c->n_entries].name = np;
+        c->entries[c->n_entries].shard = s;
+        c->n_entries++;
+        np += nl;
+    }
+    qsort(c->entries, (size_t)c->n_entries, sizeof *c->entries, cmp_entry);
+    for (int i = 1; i < c->n_entries; i++)
+        if (strcmp(c->entries[i - 1].name, c->entries[i].name) == 0) {
+            rc = bt_error_set(err, BT_EINPUT, "%s: weight_map lists %s twice", c->path, c->entries[i].name);
+            goto done;
+        }
+    c->files = calloc((size_t)c->n_files + 1, sizeof *c->files);
+    if (!c->files) {
+        rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", c->path);
+        goto done;
+    }
+    for (int s = 0; s < c->n_files; s++) {
+        char p[2100];
+        snprintf(p, sizeof p, "%s/%s", dir, shard[s]);
+        if (!exists(p)) {
+            rc = bt_error_set(err, BT_EINPUT, "%s: shard %s is missing", c->path, shard[s]);
+            goto done;
+        }
+        if ((rc = bt_st_open(p, &c->files[s], err))) goto done;
+    }
+    for (int i = 0; i < c->n_entries; i++)
+        if (!bt_st_find(&c->files[c->entries[i].shard], c->entries[i].name)) {
+            rc = bt_error_set(err, BT_EINPUT, "%s: tensor %s, listed in %s, is not in the file",
+                              c->files[c->entries[i].shard].path, c->entries[i].name, c->path);
+            goto done;
+        }
+done:
+    free(shard);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int bt_ckpt_open(const char *dir, bt_ckpt *c, bt_error *err) {
+    memset(c, 0, sizeof *c);
+    int rc;
+    snprintf(c->path, sizeof c->path, "%s/model.safetensors", dir);
+    if (exists(c->path)) {
+        c->files = calloc(1, sizeof *c->files);
+        if (!c->files) return bt_error_set(err, BT_EINTERNAL, "%s: out of memory", c->path);
+        c->n_files = 1;
+        rc = bt_st_open(c->path, &c->files[0], err);
+    } else {
+        snprintf(c->path, sizeof c->path, "%s/model.safetensors.index.json", dir);
+        if (exists(c->path)) {
+            rc = open_sharded(dir, c, err);
+        } else {
+            char bin[1100];
+            snprintf(bin, sizeof bin, "%s/pytorch_model.bin", dir);
+            rc = bt_error_set(err, BT_EINPUT, "%s: no model.safetensors or model.safetensors.index.json%s", dir,
+                              exists(bin) ? " (pytorch_model.bin is not read: convert it to safetensors)" : "");
+        }
+    }
+    if (rc) bt_ckpt_close(c);
+    return rc;
+}
+
+void bt_ckpt_close(bt_ckpt *c) {
+    for (int s = 0; s < c->n_files; s++) bt_st_close(&c->files[s]);
+    free(c->files);
+    free(c->entries);
+    free(c->names);
+    memset(c, 0, sizeof *c);
+}
+
+const bt_st_tensor *bt_ckpt_find(const bt_ckpt *c, const char *name, const char **file) {
+    int shard = 0;
+    if (c->entries) {
+        bt_ckpt_entry key = {name, 0};
+        const bt_ckpt_entry *e = bsearch(&key, c->entries, (size_t)c->n_entries, sizeof key, cmp_entry);
+        if (!e) return NULL;
+        shard = e->shard;
+    } else if (c->n_files != 1) {
+        return NULL;
+    }
+    const bt_st_tensor *t = bt_st_find(&c->files[shard], name);
+    if (t && file) *file = c->files[shard].path;
+    return t;
+}

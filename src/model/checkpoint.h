@@ -1,0 +1,29 @@
+/* The weights of a model directory: model.safetensors, or the shards that
+ * model.safetensors.index.json lists, behind one lookup by tensor name. */
+#ifndef BT_MODEL_CHECKPOINT_H
+#define BT_MODEL_CHECKPOINT_H
+
+#include "model/safetensors.h"
+
+typedef struct {
+    const char *name; /* points into names */
+    int shard;
+} bt_ckpt_entry;
+
+typedef struct {
+    char path[1100]; /* model.safetensors or the index: what errors about the set name */
+    int n_files;
+    bt_st_file *files;
+    int n_entries; /* sharded only: the weight_map, sorted by name */
+    bt_ckpt_entry *entries;
+    char *names;
+} bt_ckpt;
+
+/* Opens dir/model.safetensors if it exists (as transformers prefers it), else the sharded
+ * index; every shard is opened and validated and every weight_map entry must exist in its shard. */
+int bt_ckpt_open(const char *dir, bt_ckpt *c, bt_error *err);
+void bt_ckpt_close(bt_ckpt *c);
+/* NULL if absent; *file (if file is not NULL) names the file that holds it. */
+const bt_st_tensor *bt_ckpt_find(const bt_ckpt *c, const char *name, const char **file);
+
+#endif

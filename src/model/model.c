@@ -1,0 +1,269 @@
+/* bt_model: a Hugging Face model directory <-> config + one contiguous F32 parameter block. */
+#include "bertology/model.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model/model_internal.h"
+
+static void config_path(const char *dir, char *buf, size_t n) { snprintf(buf, n, "%s/config.json", dir); }
+
+int bt_model_read_config(const char *dir, bt_config *cfg, bt_model *m, bt_error *err) {
+    char path[1100], mt[32], an[96];
+    config_path(dir, path, sizeof path);
+    char *text;
+    size_t len;
+    int rc = bt_read_text_file(path, &text, &len, err);
+    if (rc) return rc;
+    rc = bt_config_parse(text, len, path, cfg, mt, sizeof mt, an, sizeof an, NULL, err);
+    free(text);
+    if (rc) return rc;
+    bt_config_set_head(cfg, strstr(an, "ForSequenceClassification") != NULL);
+    if ((rc = bt_config_check(cfg, err))) {
+        bt_error_prefix(err, "%s", path);
+        return rc;
+    }
+    if (m) {
+        snprintf(m->model_type, sizeof m->model_type, "%s", mt);
+        snprintf(m->arch_name, sizeof m->arch_name, "%s", an);
+    }
+    return BT_OK;
+}
+
+int bt_model_alloc(bt_model *m, const bt_config *cfg, bt_error *err) {
+    free(m->block);
+    m->block = NULL;
+    m->cfg = *cfg;
+    m->n_params = bt_params_count(cfg);
+    const size_t bytes = (m->n_params * sizeof(float) + 63) / 64 * 64;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0)
+        return bt_error_set(err, BT_EINTERNAL, "out of memory for %zu parameters", m->n_params);
+    /* zero, so that the alignment gaps between tensors hold no garbage */
+    memset(p, 0, bytes);
+    m->block = p;
+    bt_params_map(&m->cfg, m->block, &m->params);
+    return BT_OK;
+}
+
+/* The tensor list of m's model type; *n receives its length. */
+static bt_tensor_spec *specs_of(const bt_arch_ops *ops, const bt_config *cfg, const bt_params *p, const char *prefix,
+                                int *n) {
+    *n = ops->tensors(cfg, p, prefix, NULL);
+    bt_tensor_spec *s = calloc((size_t)*n + 1, sizeof *s);
+    if (s) ops->tensors(cfg, p, prefix, s);
+    return s;
+}
+
+static int64_t spec_numel(const bt_tensor_spec *s) { return s->shape[0] * (s->ndim == 2 ? s->shape[1] : 1); }
+
+static void shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
+    size_t k = (size_t)snprintf(buf, n, "[");
+    for (int d = 0; d < ndim && k < n; d++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld", d ? "," : "", (long long)shape[d]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+}
+
+/* Finds s in the checkpoint, checks it and converts it into its view. */
+static int load_tensor(const bt_ckpt *ck, const bt_tensor_spec *s, const char *cfg_path, int *dtype, bt_error *err) {
+    const char *file = ck->path;
+    const char *name = s->name;
+    const bt_st_tensor *t = bt_ckpt_find(ck, s->name, &file);
+    if (!t && s->alt[0] && (t = bt_ckpt_find(ck, s->alt, &file))) name = s->alt;
+    if (!t) return bt_error_set(err, BT_EINPUT, "%s: missing tensor %s", ck->path, s->name);
+    if (!bt_st_dtype_is_float(t->dtype))
+        return bt_error_set(err, BT_EINPUT, "%s: tensor %s has dtype %s; weights must be F32, F16, BF16 or F64", file,
+                            name, bt_st_dtype_name(t->dtype));
+    int same = t->ndim == s->ndim;
+    for (int d = 0; same && d < s->ndim; d++) same = t->shape[d] == s->shape[d];
+    if (!same) {
+        char got[160], want[64];
+        shape_str(t->ndim, t->shape, got, sizeof got);
+        shape_str(s->ndim, s->shape, want, sizeof want);
+        return bt_error_set(err, BT_EINPUT, "%s: tensor %s has shape %s, %s says %s", file, name, got, cfg_path, want);
+    }
+    *dtype = *dtype == -1 || *dtype == t->dtype ? t->dtype : -2;
+    int64_t bad = bt_st_to_f32(t, s->dst, s->transpose);
+    if (bad >= 0)
+        return bt_error_set(err, BT_EINPUT, "%s: tensor %s has a non-finite value (%g) at element %lld", file, name,
+                            (double)bt_st_elem_f32(t, bad), (long long)bad);
+    return BT_OK;
+}
+
+int bt_model_load(const char *dir, bt_model *m, bt_error *err) {
+    memset(m, 0, sizeof *m);
+    char path[1100], prefix[32] = "";
+    config_path(dir, path, sizeof path);
+    snprintf(m->dir, sizeof m->dir, "%s", dir);
+    size_t len;
+    const bt_arch_ops *ops;
+    bt_ckpt ck;
+    bt_config cfg;
+    bt_tensor_spec *specs = NULL;
+    int rc = bt_read_text_file(path, &m->config_json, &len, err);
+    if (rc) goto fail;
+    if ((rc = bt_config_parse(m->config_json, len, path, &cfg, m->model_type, sizeof m->model_type, m->arch_name,
+                              sizeof m->arch_name, &ops, err)))
+        goto fail;
+    if ((rc = bt_ckpt_open(dir, &ck, err))) goto fail;
+    if ((rc = ops->inspect(&ck, m->arch_name, &cfg, prefix, sizeof prefix, err))) goto fail_ck;
+    if ((rc = bt_config_check(&cfg, err))) {
+        bt_error_prefix(err, "%s", path);
+        goto fail_ck;
+    }
+    if ((rc = bt_model_alloc(m, &cfg, err))) goto fail_ck;
+    int n, dtype = -1;
+    specs = specs_of(ops, &m->cfg, &m->params, prefix, &n);
+    if (!specs) {
+        rc = bt_error_set(err, BT_EINTERNAL, "out of memory");
+        goto fail_ck;
+    }
+    for (int i = 0; i < n && !rc; i++) rc = load_tensor(&ck, &specs[i], path, &dtype, err);
+    if (rc) goto fail_ck;
+    snprintf(m->dtype, sizeof m->dtype, "%s", dtype == -2 ? "mixed" : bt_st_dtype_name(dtype));
+    free(specs);
+    bt_ckpt_close(&ck);
+    return BT_OK;
+fail_ck:
+    free(specs);
+    bt_ckpt_close(&ck);
+fail:
+    bt_model_free(m);
+    return rc;
+}
+
+void bt_model_free(bt_model *m) {
+    if (!m) return;
+    free(m->block);
+    free(m->config_json);
+    memset(m, 0, sizeof *m);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *dir, bt_error *err) {
+    char p[1024];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1;; s++) {
+        const int end = *s == '\0';
+        if (*s == '/' || end) {
+            *s = '\0';
+            if (mkdir(p, 0777) != 0 && errno != EEXIST)
+                return bt_error_set(err, BT_EINTERNAL, "%s: cannot create directory: %s", p, strerror(errno));
+            if (end) break;
+            *s = '/';
+        }
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return bt_error_set(err, BT_EINTERNAL, "%s: not a directory", dir);
+    return BT_OK;
+}
+
+static const bt_arch_ops *ops_of(const bt_model *m) {
+    if (m->model_type[0]) return bt_arch_find(m->model_type);
+    return m->cfg.arch == BT_ARCH_BERT ? &bt_bert_ops : NULL;
+}
+
+/* cJSON indents with tabs and writes "key":<tab>value; transformers writes two spaces and
+ * "key": value. Raw tabs only come from the formatting (cJSON escapes those inside strings). */
+static char *indent_like_hf(const char *s) {
+    char *out = malloc(2 * strlen(s) + 1), *o = out;
+    if (!out) return NULL;
+    for (const char *p = s; *p; p++) {
+        if (*p != '\t')
+            *o++ = *p;
+        else if (p > s && p[-1] == ':')
+            *o++ = ' ';
+        else
+            *o++ = ' ', *o++ = ' ';
+    }
+    *o = '\0';
+    return out;
+}
+
+static int write_config(const bt_model *m, const bt_arch_ops *ops, const char *path, bt_error *err) {
+    cJSON *root = m->config_json ? cJSON_Parse(m->config_json) : cJSON_CreateObject();
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return bt_error_set(err, BT_EINPUT, "%s: the model's config text is not a JSON object", path);
+    }
+    int rc = BT_OK;
+    if (!cJSON_GetObjectItemCaseSensitive(root, "model_type") &&
+        !cJSON_AddStringToObject(root, "model_type", ops->model_type))
+        rc = bt_error_set(err, BT_EINTERNAL, "out of memory writing %s", path);
+    if (!rc) rc = ops->write_config(root, &m->cfg, err);
+    if (!rc) rc = bt_config_write_labels(root, &m->cfg, err);
+    if (!rc) rc = bt_config_write_pruned(root, &m->cfg, err);
+    char *raw = rc ? NULL : cJSON_Print(root);
+    cJSON_Delete(root);
+    if (rc) return rc;
+    char *text = raw ? indent_like_hf(raw) : NULL;
+    cJSON_free(raw);
+    if (!text) return bt_error_set(err, BT_EINTERNAL, "out of memory writing %s", path);
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    int e = errno;
+    if (f && fclose(f) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    free(text);
+    if (!ok || rename(tmp, path) != 0) {
+        if (ok) e = errno;
+        remove(tmp);
+        return bt_error_set(err, BT_EINTERNAL, "%s: write failed: %s", path, strerror(e));
+    }
+    return BT_OK;
+}
+
+int bt_model_save(const bt_model *m, const char *dir, bt_error *err) {
+    const bt_arch_ops *ops = ops_of(m);
+    if (!ops)
+        return bt_error_set(err, BT_EINPUT, "model_type \"%s\" cannot be saved (supported: %s)", m->model_type,
+                            bt_arch_supported());
+    if (!m->block) return bt_error_set(err, BT_EINPUT, "%s: the model has no parameters to save", dir);
+    int rc = bt_config_check(&m->cfg, err);
+    if (rc) return rc;
+    if ((rc = make_dirs(dir, err))) return rc;
+    int n;
+    bt_tensor_spec *specs = specs_of(ops, &m->cfg, &m->params, ops->save_prefix(&m->cfg), &n);
+    bt_st_out *out = calloc((size_t)n + 1, sizeof *out);
+    if (!specs || !out) {
+        free(specs);
+        free(out);
+        return bt_error_set(err, BT_EINTERNAL, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        out[i].name = specs[i].name;
+        out[i].ndim = specs[i].ndim;
+        out[i].shape[0] = specs[i].shape[0];
+        out[i].shape[1] = specs[i].shape[1];
+        out[i].src = specs[i].dst;
+        out[i].transpose = specs[i].transpose;
+    }
+    char path[1100];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    rc = bt_st_write_f32(path, out, n, err);
+    free(out);
+    free(specs);
+    if (rc) return rc;
+    config_path(dir, path, sizeof path);
+    return write_config(m, ops, path, err);
+}
+
+size_t bt_model_param_count(const bt_model *m) {
+    const bt_arch_ops *ops = ops_of(m);
+    if (!ops) return 0;
+    bt_params none;
+    memset(&none, 0, sizeof none);
+    int n;
+    bt_tensor_spec *specs = specs_of(ops, &m->cfg, &none, "", &n);
+    size_t total = 0;
+    for (int i = 0; specs && i < n; i++) total += (size_t)spec_numel(&specs[i]);
+    free(specs);
+    return total;
+}
