@@ -44,6 +44,11 @@ typedef enum {
     BT_HEAD_LM = 3        /* tied LM head, mean next-token cross-entropy */
 } bt_head_kind;
 
+typedef enum {
+    BT_POOL_TANH = 0,
+    BT_POOL_RELU = 1
+} bt_pooler_act;
+
 typedef struct {
     int arch;            /* bt_arch */
     int n_layers;        /* L */
@@ -57,7 +62,10 @@ typedef struct {
     int pos_offset;      /* position id of a sequence's first token (RoBERTa: padding_idx + 1) */
     int n_labels;        /* C (1 for regression, 0 for BT_HEAD_NONE / BT_HEAD_LM) */
     int head;            /* bt_head_kind */
-    int has_pooler;      /* BERT pooler tanh(W h[CLS] + b) before the classifier */
+    int has_pooler;      /* a dense layer act(W h + b) before the classifier: BERT's pooler, RoBERTa's
+                            classifier.dense (tanh), DistilBERT's pre_classifier (relu) */
+    int pooler_act;      /* bt_pooler_act */
+    int cls_last;        /* classify from the last token (GPT-2) instead of the first (BERT) */
     int act;             /* bt_act */
     float ln_eps;
     int layer_heads[BT_MAX_LAYERS];                    /* Hl */
@@ -89,7 +97,8 @@ typedef struct {
     bt_layer_params layer[BT_MAX_LAYERS];
     float *lnf_g, *lnf_b;       /* [D] final LayerNorm (GPT-2) or NULL */
     float *pool_w, *pool_b;     /* [D, D], [D] or NULL */
-    float *cls_w, *cls_b;       /* [C, D], [C] or NULL (LM head is tied to wte) */
+    float *cls_w, *cls_b;       /* [C, D], [C] or NULL (LM head is tied to wte); a checkpoint
+                                   without a classifier bias (GPT-2's score) loads zeros */
 } bt_params;
 
 /* Number of floats of the parameter block for cfg. */

@@ -169,7 +169,9 @@ int bt_cmd_forward(int argc, char **argv) {
             goto out;
         }
     }
-    const int train = labels_path != NULL && (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS);
+    /* a language model's loss is next-token: it needs no labels */
+    const int train = c->head == BT_HEAD_LM ||
+                      (labels_path != NULL && (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS));
     bt_engine_limits lim = {.max_tokens = batch_tokens, .max_seqs = B, .max_len = maxT,
                             .backward = train, .attentions = want_attn, .hidden = want_hidden};
     rc = bt_engine_create(c, &m.params, &lim, &e, &err);

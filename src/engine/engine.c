@@ -74,6 +74,15 @@ static size_t carve(bt_engine *e, float *base) {
         TAKE(e->dqkv, N * 3 * Dmax);
         TAKE(e->dp, (size_t)e->n_threads * TT);
     }
+    if (c->arch == BT_ARCH_GPT2) {
+        TAKE(e->xf, N * D);
+        TAKE(e->lnf_mean, N);
+        TAKE(e->lnf_rstd, N);
+    }
+    if (c->head == BT_HEAD_LM) {
+        TAKE(e->lm_scratch, (size_t)LM_CHUNK * c->vocab_size);
+        if (lim->backward) TAKE(e->dlm, N * D);
+    }
     TAKE(e->cls, B * D);
     TAKE(e->pooled, B * D);
     TAKE(e->logits, B * C);
@@ -101,9 +110,8 @@ int bt_engine_create(const bt_config *cfg, const bt_params *params, const bt_eng
     *out = NULL;
     int rc = bt_config_check(cfg, err);
     if (rc) return rc;
-    if (cfg->arch != BT_ARCH_BERT || cfg->head == BT_HEAD_LM)
-        return bt_error_set(err, BT_EINPUT, "engine: architecture %d / head %d not supported yet",
-                            cfg->arch, cfg->head);
+    if (cfg->head == BT_HEAD_LM && cfg->arch == BT_ARCH_BERT)
+        return bt_error_set(err, BT_EINPUT, "engine: a language-model head needs a causal (GPT) model");
     if (lim->max_tokens < 1 || lim->max_seqs < 1 || lim->max_len < 1)
         return bt_error_set(err, BT_EINPUT, "engine: limits must be positive (tokens %d, seqs %d, len %d)",
                             lim->max_tokens, lim->max_seqs, lim->max_len);
@@ -218,26 +226,37 @@ static int forward_impl(bt_engine *e, const bt_batch *bt, const float *gates, in
     e->want_entropy = (flags & BT_FWD_ENTROPY) != 0;
     memset(e->ent, 0, (size_t)B * L * H * sizeof(double));
 
+    const int gpt2 = c->arch == BT_ARCH_GPT2;
     if (first == 0) {
-        op_embed_forward(e->a, bt->ids, bt->types, e->w->wte, e->w->wpe, e->w->wtt, &e->seqs, c->pos_offset, D);
-        op_layernorm_forward(e->hidden[0], NULL, NULL, e->a, e->w->emb_ln_g, e->w->emb_ln_b, N, D, c->ln_eps);
+        if (e->w->emb_ln_g) {
+            op_embed_forward(e->a, bt->ids, bt->types, e->w->wte, e->w->wpe, e->w->wtt, &e->seqs, c->pos_offset, D);
+            op_layernorm_forward(e->hidden[0], NULL, NULL, e->a, e->w->emb_ln_g, e->w->emb_ln_b, N, D, c->ln_eps);
+        } else {
+            op_embed_forward(e->hidden[0], bt->ids, bt->types, e->w->wte, e->w->wpe, e->w->wtt, &e->seqs,
+                             c->pos_offset, D);
+        }
     } else if (x_in != e->hidden[first]) {
         memcpy(e->hidden[first], x_in, (size_t)N * D * sizeof(float));
     }
     for (int l = first; l < L; l++) {
-        bert_layer_forward(e, l, e->hidden[l], e->hidden[l + 1]);
+        /* GPT-2's last hidden state is reported after ln_f (as Hugging Face does) */
+        if (gpt2) gpt2_layer_forward(e, l, e->hidden[l], l == L - 1 ? e->xf : e->hidden[l + 1]);
+        else bert_layer_forward(e, l, e->hidden[l], e->hidden[l + 1]);
         if (e->want_entropy) scatter_heads(e, l, e->ent, e->le);
     }
+    if (gpt2)
+        op_layernorm_forward(e->hidden[L], e->lnf_mean, e->lnf_rstd, e->xf, e->w->lnf_g, e->w->lnf_b, N, D, c->ln_eps);
 
     /* sequence head on the first token */
     e->have_loss = 0;
     if (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS) {
         const int C = c->n_labels;
-        op_gather_first(e->cls, e->hidden[L], &e->seqs, D);
+        op_gather_token(e->cls, e->hidden[L], &e->seqs, D, c->cls_last);
         const float *feat = e->cls;
         if (c->has_pooler) {
             op_linear_forward(e->pooled, e->cls, e->w->pool_w, e->w->pool_b, B, D, D);
-            op_tanh_forward(e->pooled, e->pooled, (size_t)B * D);
+            if (c->pooler_act == BT_POOL_RELU) op_act_forward(e->pooled, e->pooled, (size_t)B * D, BT_ACT_RELU);
+            else op_tanh_forward(e->pooled, e->pooled, (size_t)B * D);
             feat = e->pooled;
         }
         op_linear_forward(e->logits, feat, e->w->cls_w, e->w->cls_b, B, D, C);
@@ -246,6 +265,11 @@ static int forward_impl(bt_engine *e, const bt_batch *bt, const float *gates, in
             op_loss_forward_backward(e->loss, e->dlogits, e->logits, bt->labels, bt->targets, B, C);
             e->have_loss = 1;
         }
+    } else if (c->head == BT_HEAD_LM) {
+        /* next-token loss needs no labels; its gradient is taken here, while the logits exist */
+        op_lm_head_forward_backward(e->loss, e->lim.backward ? e->dlm : NULL, e->hidden[L], bt->ids, e->w->wte,
+                                    &e->seqs, c->vocab_size, D, e->lm_scratch, LM_CHUNK);
+        e->have_loss = 1;
     }
     /* a backward after a partial forward would miss the lower layers' activations */
     e->have_forward = first == 0 ? 1 : 2;
@@ -273,18 +297,31 @@ int bt_engine_backward(bt_engine *e, bt_error *err) {
         return bt_error_set(err, BT_EINPUT, "backward needs a full forward pass with labels");
     const int B = e->B, N = e->N, D = c->d_model, C = c->n_labels, L = c->n_layers;
 
-    /* head: logits <- pooler <- first token of each sequence */
-    op_linear_backward(e->dpooled, e->dlogits, e->w->cls_w, B, D, C, 0);
-    if (c->has_pooler) {
-        op_tanh_backward(e->dpooled, e->pooled, (size_t)B * D);
-        op_linear_backward(e->cls, e->dpooled, e->w->pool_w, B, D, D, 0); /* cls now holds dL/dcls */
-        op_scatter_first(e->dxa, e->cls, &e->seqs, N, D);
-    } else {
-        op_scatter_first(e->dxa, e->dpooled, &e->seqs, N, D);
-    }
     float *dy = e->dxa, *dx = e->dxb;
+    if (c->head == BT_HEAD_LM) {
+        memcpy(dy, e->dlm, (size_t)N * D * sizeof(float));
+    } else {
+        /* logits <- pooler <- first (or last) token of each sequence */
+        op_linear_backward(e->dpooled, e->dlogits, e->w->cls_w, B, D, C, 0);
+        if (c->has_pooler) {
+            if (c->pooler_act == BT_POOL_RELU) op_act_backward(e->dpooled, e->pooled, (size_t)B * D, BT_ACT_RELU);
+            else op_tanh_backward(e->dpooled, e->pooled, (size_t)B * D);
+            op_linear_backward(e->cls, e->dpooled, e->w->pool_w, B, D, D, 0); /* cls now holds dL/dh */
+            op_scatter_token(dy, e->cls, &e->seqs, N, D, c->cls_last);
+        } else {
+            op_scatter_token(dy, e->dpooled, &e->seqs, N, D, c->cls_last);
+        }
+    }
+    const int gpt2 = c->arch == BT_ARCH_GPT2;
+    if (gpt2) { /* through ln_f */
+        op_layernorm_backward(dx, dy, e->xf, e->lnf_mean, e->lnf_rstd, e->w->lnf_g, N, D);
+        float *t = dy;
+        dy = dx;
+        dx = t;
+    }
     for (int l = L - 1; l >= 0; l--) {
-        bert_layer_backward(e, l, dy, l > 0 ? dx : NULL);
+        if (gpt2) gpt2_layer_backward(e, l, dy, l > 0 ? dx : NULL);
+        else bert_layer_backward(e, l, dy, l > 0 ? dx : NULL);
         scatter_heads(e, l, e->ggrad, e->lg);
         scatter_heads(e, l, e->gtok, e->lt);
         float *t = dy;
@@ -294,7 +331,7 @@ int bt_engine_backward(bt_engine *e, bt_error *err) {
     return BT_OK;
 }
 
-const float *bt_engine_logits(const bt_engine *e) { return e->logits; }
+const float *bt_engine_logits(const bt_engine *e) { return e->cfg.head == BT_HEAD_LM ? NULL : e->logits; }
 const double *bt_engine_loss(const bt_engine *e) { return e->loss; }
 const double *bt_engine_gate_grad(const bt_engine *e) { return e->ggrad; }
 const double *bt_engine_gate_grad_tok(const bt_engine *e) { return e->gtok; }

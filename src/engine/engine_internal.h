@@ -38,6 +38,9 @@ struct bt_engine {
     double *loss;                                     /* [B] */
     double *ggrad, *gtok, *ent;                       /* [B, L, H] */
     double *lg, *lt, *le;                             /* [B, Hmax] one layer's op output */
+    /* GPT-2's final LayerNorm input and stats; the LM head's logits chunk and dL/dh */
+    float *xf, *lnf_mean, *lnf_rstd; /* [N,D] [N] [N] */
+    float *lm_scratch, *dlm;         /* [chunk, V] [N, D] */
 
     /* the current batch */
     int B, N;
@@ -48,9 +51,15 @@ struct bt_engine {
     int have_loss, have_forward, want_entropy;
 };
 
-/* layer_bert.c: the post-LayerNorm encoder layer. x: input [N,D]; y: output [N,D]. */
+/* rows of logits the LM head computes at once */
+#define LM_CHUNK 64
+
+/* layer_bert.c: the post-LayerNorm layer (BERT, GPT). x: input [N,D]; y: output [N,D]. */
 void bert_layer_forward(bt_engine *e, int l, const float *x, float *y);
 /* dy: dL/dy [N,D] in, overwritten; dx (nullable for layer 0): dL/dx [N,D] out. Fills e->lg/lt. */
 void bert_layer_backward(bt_engine *e, int l, float *dy, float *dx);
+/* layer_gpt2.c: the pre-LayerNorm decoder layer (same contract). */
+void gpt2_layer_forward(bt_engine *e, int l, const float *x, float *y);
+void gpt2_layer_backward(bt_engine *e, int l, float *dy, float *dx);
 
 #endif

@@ -1,4 +1,5 @@
-/* BERT's post-LayerNorm encoder layer, forward and backward to the gates and to its input:
+/* The post-LayerNorm layer of BERT (bidirectional) and GPT (causal), forward and backward to the
+ * gates and to its input:
  *   qkv = x Wqkv^T + b;  ctx = attention(qkv);  r1 = x + (gate*ctx) Wo^T + bo;  a = LN1(r1)
  *   f1 = a W1^T + b1;    r2 = a + act(f1) W2^T + b2;  y = LN2(r2)
  */
@@ -14,7 +15,7 @@ void bert_layer_forward(bt_engine *e, int l, const float *x, float *y) {
 
     op_linear_forward(s->qkv, x, w->wqkv, w->bqkv, N, D, 3 * Dl);
     op_attention_forward(s->p, s->ctx, e->ctxg, e->want_entropy ? e->le : NULL, s->qkv, e->gate[l],
-                         &e->seqs, Hl, c->d_head, 0);
+                         &e->seqs, Hl, c->d_head, c->arch != BT_ARCH_BERT);
     op_linear_forward(s->r1, e->ctxg, w->wo, w->bo, N, Dl, D);
     op_add_inplace(s->r1, x, (size_t)N * D);
     op_layernorm_forward(e->a, s->mean1, s->rstd1, s->r1, w->ln1_g, w->ln1_b, N, D, c->ln_eps);

@@ -59,10 +59,10 @@ void op_attention_backward(float *dqkv, double *ggrad, double *gtok, const float
 void op_embed_forward(float *x, const int *ids, const int *types, const float *wte,
                       const float *wpe, const float *wtt, const op_seqs *s, int pos_offset, int D);
 
-/* rows[B,D] = x[off[b], :] (the first token of each sequence) */
-void op_gather_first(float *rows, const float *x, const op_seqs *s, int D);
-/* dx[N,D] = 0 except dx[off[b], :] = drows[b, :] */
-void op_scatter_first(float *dx, const float *drows, const op_seqs *s, int N, int D);
+/* rows[B,D] = x[off[b], :], the first token of each sequence (last != 0: its last token) */
+void op_gather_token(float *rows, const float *x, const op_seqs *s, int D, int last);
+/* dx[N,D] = 0 except at those rows, which get drows[b, :] */
+void op_scatter_token(float *dx, const float *drows, const op_seqs *s, int N, int D, int last);
 
 /* out[n] = tanh(in[n]) (in place allowed) and its backward d *= 1 - out^2 */
 void op_tanh_forward(float *out, const float *in, size_t n);
@@ -72,5 +72,13 @@ void op_tanh_backward(float *d, const float *out, size_t n);
  * targets[b] (C == 1). dlogits[B,C] (nullable) gets d loss_b / d logits_b. */
 void op_loss_forward_backward(double *loss, float *dlogits, const float *logits, const int *labels,
                               const float *targets, int B, int C);
+
+/* Tied LM head: logits_t = h_t wte^T [V]; loss_b = mean over t < T_b - 1 of the cross-entropy
+ * of ids[t+1] (a sequence of one token has loss 0). Processed in chunks of rows so the [N, V]
+ * logits never exist at once: scratch holds chunk*V floats. dh[N,D] (nullable) gets
+ * d(sum_b loss_b)/dh. */
+void op_lm_head_forward_backward(double *loss, float *dh, const float *h, const int *ids,
+                                 const float *wte, const op_seqs *s, int V, int D, float *scratch,
+                                 int chunk);
 
 #endif

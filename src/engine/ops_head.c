@@ -1,4 +1,5 @@
 /* Embeddings in, sequence-level heads out: gather of the first token, pooler tanh, losses. */
+#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -25,15 +26,19 @@ void op_embed_forward(float *x, const int *ids, const int *types, const float *w
     }
 }
 
-void op_gather_first(float *rows, const float *x, const op_seqs *s, int D) {
-    for (int b = 0; b < s->B; b++)
-        memcpy(rows + (size_t)b * D, x + (size_t)s->off[b] * D, (size_t)D * sizeof(float));
+static size_t token_row(const op_seqs *s, int b, int last) {
+    return (size_t)s->off[b] + (last ? (size_t)s->len[b] - 1 : 0);
 }
 
-void op_scatter_first(float *dx, const float *drows, const op_seqs *s, int N, int D) {
+void op_gather_token(float *rows, const float *x, const op_seqs *s, int D, int last) {
+    for (int b = 0; b < s->B; b++)
+        memcpy(rows + (size_t)b * D, x + token_row(s, b, last) * D, (size_t)D * sizeof(float));
+}
+
+void op_scatter_token(float *dx, const float *drows, const op_seqs *s, int N, int D, int last) {
     memset(dx, 0, (size_t)N * D * sizeof(float));
     for (int b = 0; b < s->B; b++)
-        memcpy(dx + (size_t)s->off[b] * D, drows + (size_t)b * D, (size_t)D * sizeof(float));
+        memcpy(dx + token_row(s, b, last) * D, drows + (size_t)b * D, (size_t)D * sizeof(float));
 }
 
 void op_tanh_forward(float *out, const float *in, size_t n) {
@@ -63,5 +68,44 @@ void op_loss_forward_backward(double *loss, float *dlogits, const float *logits,
         loss[b] = lse - z[labels[b]];
         if (dz)
             for (int c = 0; c < C; c++) dz[c] = (float)(exp(z[c] - lse) - (c == labels[b] ? 1.0 : 0.0));
+    }
+}
+
+void op_lm_head_forward_backward(double *loss, float *dh, const float *h, const int *ids,
+                                 const float *wte, const op_seqs *s, int V, int D, float *scratch,
+                                 int chunk) {
+    for (int b = 0; b < s->B; b++) {
+        const int T = s->len[b], n_pred = T - 1;
+        const size_t row0 = (size_t)s->off[b];
+        double total = 0.0;
+        if (dh) memset(dh + row0 * D, 0, (size_t)T * D * sizeof(float));
+        for (int t0 = 0; t0 < n_pred; t0 += chunk) {
+            const int nc = n_pred - t0 < chunk ? n_pred - t0 : chunk;
+            const float *hc = h + (row0 + t0) * D;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nc, V, D, 1.0f, hc, D, wte, D, 0.0f, scratch, V);
+            double part = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : part)
+            for (int r = 0; r < nc; r++) {
+                float *z = scratch + (size_t)r * V;
+                const int target = ids[row0 + t0 + r + 1];
+                float m = z[0];
+                for (int v = 1; v < V; v++) m = z[v] > m ? z[v] : m;
+                double sum = 0.0;
+                for (int v = 0; v < V; v++) sum += expf(z[v] - m);
+                const double lse = m + log(sum);
+                part += lse - z[target];
+                if (dh) { /* d loss_b / d z = (softmax - onehot) / n_pred */
+                    const float inv = (float)(1.0 / n_pred);
+                    const float lsef = (float)lse;
+                    for (int v = 0; v < V; v++) z[v] = expf(z[v] - lsef) * inv;
+                    z[target] -= inv;
+                }
+            }
+            total += part;
+            if (dh)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, D, V, 1.0f, scratch, V, wte, D, 0.0f,
+                            dh + (row0 + t0) * D, D);
+        }
+        loss[b] = n_pred > 0 ? total / n_pred : 0.0;
     }
 }

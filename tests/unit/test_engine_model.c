@@ -21,13 +21,18 @@ typedef struct {
     bt_params p;
 } model;
 
-static void make_model(model *m, int L, int D, int H, int F, int C, int act, int pruned) {
+/* family: 0 BERT, 1 GPT-2 LM, 2 GPT LM, 3 GPT-2 classifier (last token, no pooler),
+ * 4 DistilBERT/RoBERTa-like (relu pre-classifier, no token types, positions offset by 2) */
+static void make_family(model *m, int family, int L, int D, int H, int F, int C, int act, int pruned) {
     memset(m, 0, sizeof *m);
     bt_config *c = &m->cfg;
-    c->arch = BT_ARCH_BERT;
+    c->arch = family == 1 || family == 3 ? BT_ARCH_GPT2 : family == 2 ? BT_ARCH_GPT : BT_ARCH_BERT;
     c->n_layers = L, c->d_model = D, c->n_heads = H, c->d_head = D / H, c->d_ff = F;
-    c->vocab_size = 50, c->max_pos = 24, c->type_vocab = 2, c->pos_offset = 0;
-    c->n_labels = C, c->head = C == 1 ? BT_HEAD_REGRESS : BT_HEAD_CLASSIFY, c->has_pooler = 1;
+    c->vocab_size = 50, c->max_pos = 24, c->type_vocab = family == 0 ? 2 : 0, c->pos_offset = family == 4 ? 2 : 0;
+    c->n_labels = C, c->head = C == 1 ? BT_HEAD_REGRESS : BT_HEAD_CLASSIFY, c->has_pooler = family == 0 || family == 4;
+    if (family == 1 || family == 2) c->head = BT_HEAD_LM, c->n_labels = 0;
+    c->pooler_act = family == 4 ? BT_POOL_RELU : BT_POOL_TANH;
+    c->cls_last = family == 3;
     c->act = act, c->ln_eps = 1e-12f;
     bt_config_unpruned(c);
     if (pruned) { /* layer 0 keeps heads 1 and 3; layer 1 loses every head */
@@ -38,12 +43,17 @@ static void make_model(model *m, int L, int D, int H, int F, int C, int act, int
     m->block = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
     for (size_t i = 0; i < n; i++) m->block[i] = 0.4f * frand();
     bt_params_map(c, m->block, &m->p);
-    for (int i = 0; i < D; i++) m->p.emb_ln_g[i] = 1.0f + 0.2f * frand();
+    for (int i = 0; i < D && m->p.emb_ln_g; i++) m->p.emb_ln_g[i] = 1.0f + 0.2f * frand();
+    for (int i = 0; i < D && m->p.lnf_g; i++) m->p.lnf_g[i] = 1.0f + 0.2f * frand();
     for (int l = 0; l < L; l++)
         for (int i = 0; i < D; i++) {
             m->p.layer[l].ln1_g[i] = 1.0f + 0.2f * frand();
             m->p.layer[l].ln2_g[i] = 1.0f + 0.2f * frand();
         }
+}
+
+static void make_model(model *m, int L, int D, int H, int F, int C, int act, int pruned) {
+    make_family(m, 0, L, D, H, F, C, act, pruned);
 }
 
 enum { NSEQ = 3 };
@@ -67,22 +77,26 @@ static bt_engine *new_engine(const model *m, int backward) {
 }
 
 static bt_batch batch_of(int C) {
-    return (bt_batch){.n_seqs = NSEQ, .lens = LENS, .ids = IDS, .types = TYPES,
+    return (bt_batch){.n_seqs = NSEQ, .lens = LENS, .ids = IDS, .types = C < 0 ? NULL : TYPES,
                       .labels = C > 1 ? LABELS : NULL, .targets = C == 1 ? TARGETS : NULL};
 }
 
-/* cfg: 0 = gelu 3 labels, 1 = gelu_tanh regression, 2 = relu 2 labels, 3 = pruned */
+/* cfg: 0 = gelu 3 labels, 1 = gelu_tanh regression, 2 = relu 2 labels, 3 = pruned,
+ * 4 = GPT-2 LM, 5 = GPT LM, 6 = GPT-2 classifier, 7 = DistilBERT/RoBERTa-like */
 START_TEST(gate_gradient_matches_finite_differences) {
-    const int acts[4] = {BT_ACT_GELU, BT_ACT_GELU_TANH, BT_ACT_RELU, BT_ACT_GELU};
-    const int labels[4] = {3, 1, 2, 2};
+    const int acts[8] = {BT_ACT_GELU, BT_ACT_GELU_TANH, BT_ACT_RELU, BT_ACT_GELU,
+                         BT_ACT_GELU_TANH, BT_ACT_GELU, BT_ACT_GELU_TANH, BT_ACT_GELU};
+    const int labels[8] = {3, 1, 2, 2, 0, 0, 2, 3};
+    const int family[8] = {0, 0, 0, 0, 1, 2, 3, 4};
     model m;
-    make_model(&m, _i == 3 ? 2 : 3, 16, 4, 24, labels[_i], acts[_i], _i == 3);
+    make_family(&m, family[_i], _i == 3 ? 2 : 3, 16, 4, 24, labels[_i], acts[_i], _i == 3);
     make_inputs(labels[_i]);
     bt_engine *e = new_engine(&m, 1);
     const int L = m.cfg.n_layers, H = m.cfg.n_heads;
     float gates[64];
     for (int i = 0; i < L * H; i++) gates[i] = i % 5 == 2 ? 0.0f : (i % 5 == 3 ? 0.6f : 1.0f);
-    bt_batch bt = batch_of(labels[_i]);
+    bt_batch bt = batch_of(family[_i] == 0 ? labels[_i] : -1);
+    if (family[_i] != 0) bt.labels = labels[_i] > 1 ? LABELS : NULL;
     bt_error err;
     ck_assert_int_eq(bt_engine_forward(e, &bt, gates, 0, &err), BT_OK);
     ck_assert_int_eq(bt_engine_backward(e, &err), BT_OK);
@@ -250,7 +264,7 @@ int main(void) {
     Suite *s = suite_create("engine_model");
     TCase *tc = tcase_create("model");
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, gate_gradient_matches_finite_differences, 0, 4);
+    tcase_add_loop_test(tc, gate_gradient_matches_finite_differences, 0, 8);
     tcase_add_test(tc, packed_equals_alone);
     tcase_add_test(tc, bad_input_is_refused);
     tcase_add_test(tc, forward_only_engine_matches);

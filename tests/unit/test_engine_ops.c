@@ -256,13 +256,58 @@ START_TEST(embed_and_first_token) {
     for (int n = 0; n < 5; n++)
         for (int i = 0; i < D; i++)
             ck_assert_float_eq_tol(x[n * D + i], wte[ids[n] * D + i] + wpe[(2 + pos[n]) * D + i] + wtt[types[n] * D + i], 1e-6);
-    op_gather_first(rows, x, &s, D);
+    op_gather_token(rows, x, &s, D, 0);
     ck_assert_mem_eq(rows, x, D * sizeof(float));
     ck_assert_mem_eq(rows + D, x + 2 * D, D * sizeof(float));
-    op_scatter_first(back, rows, &s, 5, D);
+    op_scatter_token(back, rows, &s, 5, D, 0);
     ck_assert_float_eq(back[D], 0.0f);
     ck_assert_mem_eq(back + 2 * D, rows + D, D * sizeof(float));
+    op_gather_token(rows, x, &s, D, 1); /* last tokens: rows 1 and 4 */
+    ck_assert_mem_eq(rows, x + D, D * sizeof(float));
+    ck_assert_mem_eq(rows + D, x + 4 * D, D * sizeof(float));
+    op_scatter_token(back, rows, &s, 5, D, 1);
+    ck_assert_float_eq(back[0], 0.0f);
+    ck_assert_mem_eq(back + 4 * D, rows + D, D * sizeof(float));
     free(wte), free(wpe), free(wtt);
+}
+END_TEST
+
+/* LM head: loss against a double loop, dh against finite differences of the loss. */
+START_TEST(lm_head_forward_backward) {
+    const int V = 11, D = 6, N = 9;
+    int len[3] = {4, 1, 4}, off[3] = {0, 4, 5}, ids[9] = {1, 5, 10, 0, 3, 2, 2, 7, 9};
+    size_t sq[3] = {0, 16, 17};
+    op_seqs s = {3, len, off, sq};
+    float *h = rnd(N * D, 1.5), *wte = rnd(V * D, 1), *dh = rnd(N * D, 1), scratch[3 * 11];
+    double loss[3];
+    op_lm_head_forward_backward(loss, dh, h, ids, wte, &s, V, D, scratch, 3); /* chunk 3 < 4 */
+    for (int b = 0; b < 3; b++) {
+        double tot = 0;
+        for (int t = 0; t < len[b] - 1; t++) {
+            const int r = off[b] + t;
+            double z[11], m = -1e300, sum = 0;
+            for (int v = 0; v < V; v++) z[v] = dot(h + r * D, wte + v * D, D), m = fmax(m, z[v]);
+            for (int v = 0; v < V; v++) sum += exp(z[v] - m);
+            tot += m + log(sum) - z[ids[r + 1]];
+        }
+        ck_assert_double_eq_tol(loss[b], len[b] > 1 ? tot / (len[b] - 1) : 0.0, 1e-5);
+    }
+    for (int k = 0; k < D * 4; k++) ck_assert_float_eq(dh[4 * D + (k % D)], 0.0f); /* one-token sequence */
+    for (int t = 0; t < 3; t++) ck_assert_float_eq(dh[(off[0] + 3) * D + t], 0.0f);  /* last token predicts nothing */
+    const float eps = 1e-2f;
+    for (int k = 0; k < N * D; k += 2) {
+        const float x0 = h[k];
+        double lp[3], lm[3];
+        h[k] = x0 + eps;
+        op_lm_head_forward_backward(lp, NULL, h, ids, wte, &s, V, D, scratch, 3);
+        h[k] = x0 - eps;
+        op_lm_head_forward_backward(lm, NULL, h, ids, wte, &s, V, D, scratch, 3);
+        h[k] = x0;
+        double fd = 0;
+        for (int b = 0; b < 3; b++) fd += (lp[b] - lm[b]) / (2 * eps);
+        ck_assert_double_eq_tol(dh[k], fd, 1e-3);
+    }
+    free(h), free(wte), free(dh);
 }
 END_TEST
 
@@ -277,6 +322,7 @@ int main(void) {
     tcase_add_loop_test(tc, attention_backward, 0, 2);
     tcase_add_test(tc, loss_forward_backward);
     tcase_add_test(tc, embed_and_first_token);
+    tcase_add_test(tc, lm_head_forward_backward);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
