@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "vmath.h"
 #include "threads.h"
 
 typedef struct {
@@ -37,30 +38,30 @@ static unit_view view_of(const float *qkv, float *p, const op_seqs *s, int Hl, i
 }
 
 /* Row-wise softmax of P[T,T] in place (causal: entries k > t become 0). Returns the sum over
- * rows of the row entropy -sum p log p (0 log 0 = 0) when want_entropy. */
+ * rows of the row entropy when want_entropy. With x_k = s_k - max and Z = sum_k e^{x_k}:
+ *   H = -sum_k p_k log p_k = log Z - (sum_k e^{x_k} x_k) / Z,
+ * one log per row instead of one per entry, and underflowed entries (p = 0) add exactly 0. */
 static double softmax_rows(float *P, int T, int causal, int want_entropy) {
     double ent = 0.0;
     for (int t = 0; t < T; t++) {
         float *r = P + (size_t)t * T;
         const int n = causal ? t + 1 : T;
         float m = r[0];
+#pragma omp simd reduction(max : m)
         for (int k = 1; k < n; k++) m = r[k] > m ? r[k] : m;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
+        float sum = 0.0f, wsum = 0.0f;
+#pragma omp simd reduction(+ : sum, wsum)
         for (int k = 0; k < n; k++) {
-            r[k] = expf(r[k] - m);
-            sum += r[k];
+            const float x = r[k] - m, ex = expf(x);
+            r[k] = ex;
+            sum += ex;
+            wsum += ex * x;
         }
         const float inv = 1.0f / sum;
 #pragma omp simd
         for (int k = 0; k < n; k++) r[k] *= inv;
-        for (int k = n; k < T; k++) r[k] = 0.0f;
-        if (want_entropy) {
-            float h = 0.0f;
-#pragma omp simd reduction(+ : h)
-            for (int k = 0; k < n; k++) h -= r[k] > 0.0f ? r[k] * logf(r[k]) : 0.0f;
-            ent += h;
-        }
+        if (n < T) memset(r + n, 0, (size_t)(T - n) * sizeof(float));
+        if (want_entropy) ent += log((double)sum) - (double)wsum / sum;
     }
     return ent;
 }

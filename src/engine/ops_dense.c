@@ -5,6 +5,7 @@
 
 #include "bertology/engine.h"
 #include "ops.h"
+#include "vmath.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* linear: y = x W^T + b */
