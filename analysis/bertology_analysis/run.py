@@ -1,0 +1,282 @@
+"""Reading a bertology run.h5 (layout: docs/run_h5.md) into numpy.
+
+    run = load_run("out/run.h5")
+    a = run.attention(17)          # [Lsel, H, T, T] float32; a[k] is layer run.attn_layers[k]
+    run.tokens(17)                 # the example's tokens as strings
+    run.importance                 # [L, H] normalised head importance (= head_importance.npy)
+
+Layers and heads are 0-based here, as in the file; the figures and the summary print them
+1-based, like bertology's (and Hugging Face's) printed tables.
+"""
+import json
+import os
+
+import h5py
+import numpy as np
+
+from .vocab import load_vocab
+
+SUPPORTED_FORMAT_VERSION = 1
+
+
+class RunError(ValueError):
+    """A run file that cannot be read: the message names the file and the dataset at fault."""
+
+
+class Run:
+    def __init__(self, path, vocab=None, allow_incomplete=False):
+        """path: run.h5. vocab: a vocabulary file or model directory overriding the file's
+        model_dir attribute. allow_incomplete: read a file whose status is not "complete"."""
+        self.path = path
+        try:
+            self.f = h5py.File(path, "r")
+        except OSError as e:
+            raise RunError("%s: cannot open as HDF5 (%s)" % (path, e)) from None
+        a = self.f.attrs
+        if a.get("format") != "bertology-run":
+            self.close()
+            raise RunError("%s: root attribute format is %r, not 'bertology-run'"
+                           % (path, a.get("format")))
+        if int(a.get("format_version", 0)) > SUPPORTED_FORMAT_VERSION:
+            self.close()
+            raise RunError("%s: format_version %d is newer than this reader (%d)"
+                           % (path, int(a["format_version"]), SUPPORTED_FORMAT_VERSION))
+        self.status = str(a.get("status", ""))
+        if self.status != "complete" and not allow_incomplete:
+            self.close()
+            raise RunError("%s: status is %r, not 'complete' (the run did not finish)"
+                           % (path, self.status))
+        for name in ("n_layers", "n_heads", "n_examples"):
+            if name not in a:
+                self.close()
+                raise RunError("%s: root attribute %s is missing" % (path, name))
+        self.n_layers = int(a["n_layers"])
+        self.n_heads = int(a["n_heads"])
+        self.n_examples = int(a["n_examples"])
+        self.task = str(a.get("task", ""))
+        self.split = str(a.get("split", ""))
+        self.model_dir = str(a.get("model_dir", ""))
+        self.command_line = str(a.get("command_line", ""))
+        self.created = str(a.get("created", ""))
+        self.version = str(a.get("bertology_version", ""))
+        self.n_ranks = int(a.get("n_ranks", 1))
+        self.options = _json_attr(a, "options", path)
+        self.config = _json_attr(a, "model_config", path)
+        self.lengths = self._small("examples/length", (self.n_examples,)).astype(np.int64)
+        if self.n_examples and self.lengths.min() < 1:
+            raise RunError("%s: /examples/length has a value < 1 at row %d"
+                           % (path, int(np.argmin(self.lengths))))
+        self._token_offset = self._small("examples/token_offset", (self.n_examples,))
+        self.attn_layers = np.zeros(0, dtype=np.int64)
+        if "attentions" in self.f:
+            g = self.f["attentions"]
+            self.attn_layers = np.asarray(g.attrs.get("layers", []), dtype=np.int64).reshape(-1)
+            if int(g.attrs.get("n_heads", self.n_heads)) != self.n_heads:
+                raise RunError("%s: /attentions n_heads %d != root n_heads %d"
+                               % (path, int(g.attrs["n_heads"]), self.n_heads))
+            bad = (self.attn_layers < 0) | (self.attn_layers >= self.n_layers)
+            if bad.any():
+                raise RunError("%s: /attentions layers %s outside 0..%d"
+                               % (path, self.attn_layers.tolist(), self.n_layers - 1))
+            self._attn_offset = self._small("attentions/offset", (self.n_examples,))
+            self._attn_data = self.f["attentions/data"]
+        self._vocab_src = vocab
+        self._vocab = None
+        self._vocab_error = None
+
+    # ---- small helpers -------------------------------------------------------------------
+
+    def _small(self, name, shape=None):
+        if name not in self.f:
+            raise RunError("%s: dataset /%s is missing" % (self.path, name))
+        v = self.f[name][()]
+        if shape is not None and v.shape != shape:
+            raise RunError("%s: /%s has shape %s, expected %s" % (self.path, name, v.shape, shape))
+        return v
+
+    def get(self, name):
+        """A whole dataset as a numpy array, or None when the file does not hold it."""
+        ok = name in self.f and isinstance(self.f[name], h5py.Dataset)
+        return self.f[name][()] if ok else None
+
+    def close(self):
+        self.f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _row(self, i):
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+            raise TypeError("example row must be an integer, not %r" % (i,))
+        if not 0 <= i < self.n_examples:
+            raise IndexError("%s: example row %d outside 0..%d"
+                             % (self.path, i, self.n_examples - 1))
+        return int(i)
+
+    # ---- per-run summaries ---------------------------------------------------------------
+
+    @property
+    def shape(self):
+        return (self.n_layers, self.n_heads)
+
+    @property
+    def importance(self):
+        """[L, H] float32 normalised importance, or None."""
+        return self.get("importance/normalized")
+
+    @property
+    def importance_raw(self):
+        return self.get("importance/raw")
+
+    @property
+    def ranks(self):
+        return self.get("importance/ranks")
+
+    @property
+    def entropy(self):
+        """[L, H] mean attention entropy per query token (nats), or None."""
+        return self.get("entropy/normalized")
+
+    @property
+    def metrics(self):
+        if "metrics" not in self.f:
+            return {}
+        return {k: float(v) for k, v in self.f["metrics"].attrs.items()}
+
+    def group(self, name):
+        """Every dataset of a group (e.g. "masking", "ablation") as {relative path: array}
+        plus the group's attributes under "@name", or None when the group is absent."""
+        if name not in self.f or not isinstance(self.f[name], h5py.Group):
+            return None
+        out = {"@" + k: _attr_value(v) for k, v in self.f[name].attrs.items()}
+
+        def visit(rel, obj):
+            if isinstance(obj, h5py.Dataset):
+                out[rel] = obj[()]
+                for k, v in obj.attrs.items():
+                    out[rel + "@" + k] = _attr_value(v)
+        self.f[name].visititems(visit)
+        return out
+
+    # ---- per-example data ----------------------------------------------------------------
+
+    @property
+    def has_attentions(self):
+        return self.attn_layers.size > 0
+
+    def token_ids(self, i):
+        i = self._row(i)
+        o, T = int(self._token_offset[i]), int(self.lengths[i])
+        ids = self.f["examples/token_ids"]
+        if o < 0 or o + T > ids.shape[0]:
+            raise RunError("%s: /examples/token_offset[%d] = %d (+%d) outside /examples/token_ids"
+                           " of %d" % (self.path, i, o, T, ids.shape[0]))
+        return ids[o:o + T].astype(np.int64)
+
+    @property
+    def vocab(self):
+        """The model's vocabulary, or None (vocab_error says why)."""
+        if self._vocab is None and self._vocab_error is None:
+            try:
+                self._vocab = load_vocab(self._vocab_source())
+            except (OSError, ValueError) as e:
+                self._vocab_error = str(e)
+        return self._vocab
+
+    @property
+    def vocab_error(self):
+        self.vocab
+        return self._vocab_error
+
+    def _vocab_source(self):
+        if self._vocab_src:
+            return self._vocab_src
+        if not self.model_dir:
+            raise FileNotFoundError("%s: no model_dir attribute; pass a vocabulary" % self.path)
+        if os.path.isabs(self.model_dir):
+            return self.model_dir
+        # model_dir is as typed on the command line, relative to wherever bertology ran: try the
+        # current directory, then the run file's directory and its parent (out/ next to model/).
+        here = os.path.dirname(os.path.abspath(self.path))
+        for base in (os.getcwd(), here, os.path.dirname(here)):
+            p = os.path.join(base, self.model_dir)
+            if os.path.isdir(p):
+                return p
+        raise FileNotFoundError("%s: model_dir %r not found from the current directory or next"
+                                " to the run file; pass a vocabulary" % (self.path, self.model_dir))
+
+    def tokens(self, i):
+        """The example's tokens as strings ("<id>" for each id when no vocabulary is found)."""
+        ids = self.token_ids(i)
+        v = self.vocab
+        return v.decode(ids) if v else ["<%d>" % t for t in ids]
+
+    def _attn_span(self, i):
+        if not self.has_attentions:
+            raise RunError("%s: no /attentions (run with --save-attentions)" % self.path)
+        T = int(self.lengths[i])
+        n = self.attn_layers.size * self.n_heads * T * T
+        o = int(self._attn_offset[i])
+        if o < 0 or o + n > self._attn_data.shape[0]:
+            raise RunError("%s: /attentions/offset[%d] = %d (+%d) outside /attentions/data of %d"
+                           % (self.path, i, o, n, self._attn_data.shape[0]))
+        return o, n, T
+
+    def attention(self, i, dtype=np.float32):
+        """Example i's attention probabilities, a new array [Lsel, H, T, T]: a[k, h, t, s] is
+        how much query t attends to key s in head h of layer attn_layers[k] (Lsel = L unless
+        bertology ran with --layers). Probabilities are after the head gates: a masked or
+        pruned head is all zeros."""
+        i = self._row(i)
+        o, n, T = self._attn_span(i)
+        return self._attn_data[o:o + n].astype(dtype).reshape(-1, self.n_heads, T, T)
+
+    def iter_attentions(self, rows=None, max_values=1 << 24, dtype=np.float32):
+        """Yields (row, attention [Lsel, H, T, T]) for rows (default all, in order), reading runs
+        of consecutive rows in one HDF5 read of at most max_values elements when possible."""
+        rows = range(self.n_examples) if rows is None else [self._row(r) for r in rows]
+        rows = list(rows)
+        k = 0
+        while k < len(rows):
+            o0, n0, _ = self._attn_span(rows[k])
+            end, j = o0 + n0, k + 1
+            # extend while the next row is the next block of the file
+            while j < len(rows) and end - o0 < max_values:
+                o, n, _ = self._attn_span(rows[j])
+                if o != end or end + n - o0 > max_values:
+                    break
+                end, j = o + n, j + 1
+            block = self._attn_data[o0:end]
+            for r in rows[k:j]:
+                o, n, T = self._attn_span(r)
+                yield r, block[o - o0:o - o0 + n].astype(dtype).reshape(-1, self.n_heads, T, T)
+            k = j
+
+
+def load_run(path, vocab=None, allow_incomplete=False):
+    """Opens a run.h5 (see Run). vocab: vocabulary file or model directory, if the file's
+    model_dir attribute does not lead to one."""
+    return Run(path, vocab=vocab, allow_incomplete=allow_incomplete)
+
+
+def _json_attr(attrs, name, path):
+    s = attrs.get(name)
+    if s is None or s == "":
+        return {}
+    try:
+        return json.loads(s)
+    except (TypeError, json.JSONDecodeError) as e:
+        raise RunError("%s: root attribute %s is not JSON (%s)" % (path, name, e)) from None
+
+
+def _attr_value(v):
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, np.ndarray) and v.size == 1:
+        return v.reshape(()).item()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
