@@ -1,0 +1,775 @@
+/* run.h5: creation, collective writes, commit. Layout in docs/run_h5.md.
+ *
+ * Every dataset is contiguous, allocated at creation and never filled: its size is known up
+ * front (the lengths of all examples are), each example's block in it is contiguous, and a fill
+ * pass would write the whole file twice. Memory types equal file types (f16 is converted here),
+ * so no HDF5 type conversion can break collective I/O. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "run_h5_internal.h"
+
+typedef struct {
+    int64_t row, k; /* file row, position in the call */
+} bt_row_order;
+
+struct bt_store {
+    MPI_Comm comm;
+    int rank, n_ranks;
+    bt_store_layout lay;        /* copy; its pointers are not kept */
+    int *lengths;               /* [n] */
+    int *attn_layers, *hidden_layers;
+    int64_t *off[DS_COUNT];     /* [n+1] element offsets, for the flat datasets only */
+    bt_ds_desc desc[DS_COUNT];
+    hid_t file, ds[DS_COUNT], f16, dxpl_coll, dxpl_rows, dxpl_tensor;
+    H5E_auto2_t old_efunc;
+    void *old_edata;
+    /* per-call work arrays, grown to the largest call then kept */
+    bt_row_order *order;        /* the call's examples sorted by row */
+    int64_t *src_off;
+    size_t order_cap, src_off_cap;
+    void *scratch;
+    size_t scratch_cap;
+    char tmp_path[4096], final_path[4096];
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* HDF5 helpers */
+
+static herr_t first_error(unsigned n, const H5E_error2_t *e, void *data) {
+    if (n == 0) snprintf(data, 384, "%s (in %s)", e->desc ? e->desc : "?", e->func_name);
+    return 0;
+}
+
+/* Message for a failed HDF5 call: the innermost entry of HDF5's error stack says why. */
+static int h5_fail(const bt_store *s, bt_error *err, const char *what, const char *obj) {
+    char why[384] = "no HDF5 error recorded";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_error, why);
+    H5Eclear2(H5E_DEFAULT);
+    return bt_error_set(err, BT_EINTERNAL, "%s: %s %s failed: %s", s->tmp_path, what, obj, why);
+}
+
+static hid_t mem_type(const bt_store *s, bt_h5_type t) {
+    switch (t) {
+    case T_I32: return H5T_NATIVE_INT32;
+    case T_I64: return H5T_NATIVE_INT64;
+    case T_F32: return H5T_NATIVE_FLOAT;
+    case T_F64: return H5T_NATIVE_DOUBLE;
+    case T_TENSOR: return s->lay.tensor_dtype == BT_STORE_F16 ? s->f16 : H5T_NATIVE_FLOAT;
+    }
+    return -1;
+}
+
+static hid_t file_type(const bt_store *s, bt_h5_type t) {
+    switch (t) {
+    case T_I32: return H5T_STD_I32LE;
+    case T_I64: return H5T_STD_I64LE;
+    case T_F32: return H5T_IEEE_F32LE;
+    case T_F64: return H5T_IEEE_F64LE;
+    case T_TENSOR: return s->lay.tensor_dtype == BT_STORE_F16 ? s->f16 : H5T_IEEE_F32LE;
+    }
+    return -1;
+}
+
+/* A UTF-8 variable-length string attribute, as h5py writes str (reads back as str). */
+static int attr_str(hid_t loc, const char *name, const char *value) {
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR), a = -1;
+    int ok = t >= 0 && sp >= 0 && H5Tset_size(t, H5T_VARIABLE) >= 0 &&
+             H5Tset_cset(t, H5T_CSET_UTF8) >= 0;
+    if (ok) {
+        a = H5Aexists(loc, name) > 0 ? H5Aopen(loc, name, H5P_DEFAULT)
+                                     : H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+        const char *v = value ? value : "";
+        ok = a >= 0 && H5Awrite(a, t, &v) >= 0;
+    }
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    return ok ? 0 : -1;
+}
+
+/* A numeric attribute: scalar when n == 1 and !as_array, else a 1-D array of n. */
+static int attr_num(hid_t loc, const char *name, hid_t ftype, hid_t mtype, const void *v,
+                    hsize_t n, int as_array) {
+    hid_t sp = as_array ? H5Screate_simple(1, &n, NULL) : H5Screate(H5S_SCALAR), a = -1;
+    int ok = sp >= 0;
+    if (ok) {
+        a = H5Aexists(loc, name) > 0 ? H5Aopen(loc, name, H5P_DEFAULT)
+                                     : H5Acreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
+        ok = a >= 0 && H5Awrite(a, mtype, v) >= 0;
+    }
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    return ok ? 0 : -1;
+}
+
+static int attr_i64(hid_t loc, const char *name, int64_t v) {
+    return attr_num(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v, 1, 0);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* MPI helpers: attributes must be written with identical values on every rank */
+
+/* Rank 0's string s on every rank (malloc'd; NULL if rank 0 passed NULL or memory ran out).
+ * Sent in fixed chunks so that a rank short of memory still makes the same MPI calls. */
+static char *bcast_str(MPI_Comm comm, int rank, const char *s) {
+    enum { CHUNK = 1 << 16 };
+    if (comm == MPI_COMM_NULL) return s ? strdup(s) : NULL; /* the size estimate's dry run */
+    long long n = rank == 0 ? (s ? (long long)strlen(s) : -1) : 0;
+    MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, comm);
+    if (n < 0) return NULL;
+    char *out = malloc((size_t)n + 1), junk[CHUNK];
+    if (rank == 0 && out) memcpy(out, s, (size_t)n);
+    for (long long o = 0; o < n; o += CHUNK) {
+        int len = n - o < CHUNK ? (int)(n - o) : CHUNK;
+        char *dst = out ? out + o : junk;
+        if (rank == 0 && !out) memcpy(junk, s + o, (size_t)len);
+        MPI_Bcast(dst, len, MPI_CHAR, 0, comm);
+    }
+    if (out) out[n] = '\0';
+    return out;
+}
+
+static int set_status(const char *path, const char *status);
+
+/* ---------------------------------------------------------------------------------------- */
+/* open */
+
+static void close_ids(bt_store *s) {
+    for (int i = 0; i < DS_COUNT; i++)
+        if (s->ds[i] >= 0) {
+            H5Dclose(s->ds[i]);
+            s->ds[i] = -1;
+        }
+    if (s->f16 >= 0) H5Tclose(s->f16);
+    if (s->dxpl_coll >= 0) H5Pclose(s->dxpl_coll);
+    if (s->dxpl_rows >= 0) H5Pclose(s->dxpl_rows);
+    if (s->dxpl_tensor >= 0) H5Pclose(s->dxpl_tensor);
+    s->f16 = s->dxpl_coll = s->dxpl_rows = s->dxpl_tensor = -1;
+}
+
+static void store_free(bt_store *s) {
+    if (!s) return;
+    H5Eset_auto2(H5E_DEFAULT, s->old_efunc, s->old_edata);
+    if (s->comm != MPI_COMM_NULL) MPI_Comm_free(&s->comm);
+    for (int i = 0; i < DS_COUNT; i++) free(s->off[i]);
+    free(s->lengths);
+    free(s->attn_layers);
+    free(s->hidden_layers);
+    free(s->order);
+    free(s->src_off);
+    free(s->scratch);
+    free(s);
+}
+
+/* Root attributes: who wrote the file, from what, with what. */
+static int write_root_attrs(bt_store *s, const bt_store_meta *meta) {
+    const bt_store_meta m0 = {0};
+    if (!meta) meta = &m0;
+    char created[64] = "", mpi[600] = "";
+    if (s->rank == 0) {
+        time_t now = time(NULL);
+        struct tm tm;
+        strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+        int ver, sub, len;
+        char lib[MPI_MAX_LIBRARY_VERSION_STRING];
+        MPI_Get_version(&ver, &sub);
+        MPI_Get_library_version(lib, &len);
+        lib[strcspn(lib, "\n")] = '\0';
+        snprintf(mpi, sizeof mpi, "MPI %d.%d; %s", ver, sub, lib);
+    }
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    char h5ver[32];
+    snprintf(h5ver, sizeof h5ver, "%u.%u.%u", maj, min, rel);
+    struct { const char *name, *value; } str[] = {
+        {"format", BT_ROOT_FORMAT}, {"status", "running"}, {"task", meta->task},
+        {"split", meta->split}, {"model_dir", meta->model_dir},
+        {"model_config", meta->model_config_json}, {"options", meta->options_json},
+        {"command_line", meta->command_line}, {"bertology_version", meta->program_version},
+        {"openblas_version", meta->openblas_version}, {"hdf5_version", h5ver},
+        {"mpi_version", mpi}, {"created", created},
+    };
+    for (size_t i = 0; i < sizeof str / sizeof str[0]; i++) {
+        char *v = bcast_str(s->comm, s->rank, str[i].value);
+        int bad = attr_str(s->file, str[i].name, v);
+        free(v);
+        if (bad) return -1;
+    }
+    struct { const char *name; int64_t value; } ints[] = {
+        {"format_version", BT_STORE_FORMAT_VERSION}, {"n_ranks", s->n_ranks},
+        {"n_layers", s->lay.n_layers}, {"n_heads", s->lay.n_heads},
+        {"n_labels", s->lay.n_labels}, {"n_examples", s->lay.n_examples},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        if (attr_i64(s->file, ints[i].name, ints[i].value)) return -1;
+    return 0;
+}
+
+/* IEEE binary16, built as h5py does so that h5py reads it as numpy float16. */
+static hid_t make_f16(void) {
+    hid_t t = H5Tcopy(H5T_IEEE_F32LE);
+    if (t >= 0 && (H5Tset_fields(t, 15, 10, 5, 0, 10) < 0 || H5Tset_size(t, 2) < 0 ||
+                   H5Tset_ebias(t, 15) < 0)) {
+        H5Tclose(t);
+        return -1;
+    }
+    return t;
+}
+
+static int create_datasets(bt_store *s, bt_error *err) {
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (dcpl < 0 || H5Pset_layout(dcpl, H5D_CONTIGUOUS) < 0 ||
+        H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) < 0 ||
+        H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0) {
+        if (dcpl >= 0) H5Pclose(dcpl);
+        return h5_fail(s, err, "setting up", "dataset properties");
+    }
+    int rc = BT_OK;
+    for (int i = 0; i < DS_COUNT && !rc; i++) {
+        bt_ds_desc *d = &s->desc[i];
+        if (!d->present) continue;
+        hid_t sp = H5Screate_simple(d->rank, d->dims, NULL);
+        s->ds[i] = sp < 0 ? -1
+                          : H5Dcreate2(s->file, d->path, file_type(s, d->type), sp, H5P_DEFAULT,
+                                       dcpl, H5P_DEFAULT);
+        if (sp >= 0) H5Sclose(sp);
+        if (s->ds[i] < 0) rc = h5_fail(s, err, "creating dataset", d->path);
+    }
+    H5Pclose(dcpl);
+    return rc;
+}
+
+/* Groups, and the attributes that describe the flat tensors and the summary counts. */
+static int create_groups(bt_store *s) {
+    struct { int on; const char *path; } g[] = {
+        {1, "/examples"}, {1, "/importance"}, {1, "/entropy"}, {1, "/metrics"},
+        {s->lay.n_attn_layers > 0, "/attentions"}, {s->lay.n_hidden_layers > 0, "/hidden"}};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof g / sizeof g[0] && !bad; i++) {
+        if (!g[i].on) continue;
+        hid_t id = H5Gcreate2(s->file, g[i].path, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (id < 0) return -1;
+        if (i == 1 || i == 2) /* filled in by bt_store_write_summary */
+            bad = attr_i64(id, "n_tokens", 0) || attr_i64(id, "n_examples", 0);
+        if (i == 4)
+            bad = attr_str(id, "block_shape", "layers,heads,T,T") ||
+                  attr_i64(id, "n_heads", s->lay.n_heads) ||
+                  attr_num(id, "layers", H5T_STD_I32LE, H5T_NATIVE_INT32, s->attn_layers,
+                           (hsize_t)s->lay.n_attn_layers, 1) ||
+                  attr_str(id, "dtype", s->lay.tensor_dtype == BT_STORE_F16 ? "float16"
+                                                                            : "float32");
+        if (i == 5)
+            bad = attr_str(id, "block_shape", "layers,T,d_model") ||
+                  attr_i64(id, "d_model", s->lay.d_model) ||
+                  attr_num(id, "layers", H5T_STD_I32LE, H5T_NATIVE_INT32, s->hidden_layers,
+                           (hsize_t)s->lay.n_hidden_layers, 1) ||
+                  attr_str(id, "dtype", s->lay.tensor_dtype == BT_STORE_F16 ? "float16"
+                                                                            : "float32");
+        H5Gclose(id);
+    }
+    return bad ? -1 : 0;
+}
+
+/* Rank 0 writes a whole small dataset; the others take part with an empty selection. */
+static int write_from_root(bt_store *s, hid_t ds, hid_t mtype, const void *buf) {
+    hid_t fs = H5Dget_space(ds);
+    if (fs < 0) return -1;
+    if (H5Sget_simple_extent_npoints(fs) == 0) { /* nothing to write (same on every rank) */
+        H5Sclose(fs);
+        return 0;
+    }
+    hid_t ms = H5Scopy(fs);
+    if (s->rank != 0) {
+        H5Sselect_none(fs);
+        H5Sselect_none(ms);
+    }
+    static const char dummy[8];
+    herr_t r = H5Dwrite(ds, mtype, ms, fs, s->dxpl_coll, s->rank == 0 ? buf : dummy);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    return r < 0 ? -1 : 0;
+}
+
+int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *layout,
+                  const bt_store_meta *meta, bt_store **out, bt_error *err) {
+    *out = NULL;
+    int rc = bt_run_h5_check_layout(layout, err);
+    if (rc) return rc;
+    bt_store *s = calloc(1, sizeof *s);
+    if (!s) return bt_error_set(err, BT_EINTERNAL, "%s: out of memory", final_path);
+    s->comm = MPI_COMM_NULL;
+    s->file = s->f16 = s->dxpl_coll = s->dxpl_rows = s->dxpl_tensor = -1;
+    for (int i = 0; i < DS_COUNT; i++) s->ds[i] = -1;
+    /* the library never prints: HDF5's automatic error report is off while a store is open */
+    H5Eget_auto2(H5E_DEFAULT, &s->old_efunc, &s->old_edata);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    MPI_Comm_dup(comm, &s->comm);
+    MPI_Comm_rank(s->comm, &s->rank);
+    MPI_Comm_size(s->comm, &s->n_ranks);
+    snprintf(s->final_path, sizeof s->final_path, "%s", final_path);
+
+    /* one name for all ranks: the job id under Slurm, else rank 0's pid */
+    char tmp[4200] = "";
+    if (s->rank == 0) {
+        const char *job = getenv("SLURM_JOB_ID");
+        if (job && *job && strlen(job) < 32 && !strchr(job, '/'))
+            snprintf(tmp, sizeof tmp, "%s.tmp-%s", final_path, job);
+        else
+            snprintf(tmp, sizeof tmp, "%s.tmp-%ld", final_path, (long)getpid());
+    }
+    MPI_Bcast(tmp, sizeof tmp, MPI_CHAR, 0, s->comm);
+    if (strlen(tmp) >= sizeof s->tmp_path) {
+        store_free(s);
+        return bt_error_set(err, BT_EINPUT, "%s: output path too long", final_path);
+    }
+    memcpy(s->tmp_path, tmp, strlen(tmp) + 1);
+
+    s->lay = *layout;
+    s->lay.lengths = s->lay.attn_layers = s->lay.hidden_layers = NULL;
+    bt_run_h5_describe(layout, s->desc);
+    int64_t n = layout->n_examples;
+    s->lengths = malloc(sizeof(int) * (size_t)(n ? n : 1));
+    s->off[DS_TOKEN_IDS] = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    s->off[DS_ATTN] = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    s->off[DS_HID] = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    s->attn_layers = malloc(sizeof(int) * (size_t)(layout->n_attn_layers + 1));
+    s->hidden_layers = malloc(sizeof(int) * (size_t)(layout->n_hidden_layers + 1));
+    if (!s->lengths || !s->off[DS_TOKEN_IDS] || !s->off[DS_ATTN] || !s->off[DS_HID] ||
+        !s->attn_layers || !s->hidden_layers) {
+        store_free(s);
+        return bt_error_set(err, BT_EINTERNAL, "%s: out of memory for %lld examples",
+                            final_path, (long long)n);
+    }
+    if (n) memcpy(s->lengths, layout->lengths, sizeof(int) * (size_t)n);
+    bt_run_h5_offsets(layout, s->off[DS_TOKEN_IDS], s->off[DS_ATTN], s->off[DS_HID]);
+    if (layout->n_attn_layers)
+        memcpy(s->attn_layers, layout->attn_layers, sizeof(int) * layout->n_attn_layers);
+    if (layout->n_hidden_layers)
+        memcpy(s->hidden_layers, layout->hidden_layers, sizeof(int) * layout->n_hidden_layers);
+
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    /* v18 object headers: attributes above 64 KB (a long model config) go to dense storage;
+     * still readable by HDF5 1.8. Metadata I/O collective: no per-rank small reads/writes. */
+    if (fapl < 0 || H5Pset_fapl_mpio(fapl, s->comm, MPI_INFO_NULL) < 0 ||
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0 ||
+        H5Pset_all_coll_metadata_ops(fapl, 1) < 0 || H5Pset_coll_metadata_write(fapl, 1) < 0) {
+        rc = h5_fail(s, err, "setting up", "MPI-IO file access");
+    } else {
+        s->file = H5Fcreate(s->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        if (s->file < 0) rc = h5_fail(s, err, "creating", "the file");
+    }
+    if (fapl >= 0) H5Pclose(fapl);
+    if (!rc) {
+        s->f16 = make_f16();
+        s->dxpl_coll = H5Pcreate(H5P_DATASET_XFER);
+        s->dxpl_rows = H5Pcreate(H5P_DATASET_XFER);
+        s->dxpl_tensor = H5Pcreate(H5P_DATASET_XFER);
+        int coll = layout->io_mode == BT_STORE_IO_COLLECTIVE;
+        H5FD_mpio_xfer_t rows = coll ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT;
+        /* The tensors' per-example blocks are large and contiguous: each rank writes its own
+         * with individual MPI-IO under the collective call (two-phase buffering would only
+         * copy them through an aggregator: 30% slower, docs/run_h5.md). The small per-example
+         * rows interleave across ranks, which is what two-phase collective I/O is for. */
+        if (s->f16 < 0 || s->dxpl_coll < 0 || s->dxpl_rows < 0 || s->dxpl_tensor < 0 ||
+            H5Pset_dxpl_mpio(s->dxpl_coll, H5FD_MPIO_COLLECTIVE) < 0 ||
+            H5Pset_dxpl_mpio(s->dxpl_rows, rows) < 0 ||
+            H5Pset_dxpl_mpio(s->dxpl_tensor, rows) < 0 ||
+            (coll &&
+             H5Pset_dxpl_mpio_collective_opt(s->dxpl_tensor, H5FD_MPIO_INDIVIDUAL_IO) < 0))
+            rc = h5_fail(s, err, "setting up", "types and transfer properties");
+    }
+    if (!rc && write_root_attrs(s, meta)) rc = h5_fail(s, err, "writing", "root attributes");
+    if (!rc && create_groups(s)) rc = h5_fail(s, err, "creating", "groups");
+    if (!rc) rc = create_datasets(s, err);
+    /* what the layout alone determines: lengths and offsets */
+    if (!rc && (write_from_root(s, s->ds[DS_LENGTH], H5T_NATIVE_INT32, s->lengths) ||
+                write_from_root(s, s->ds[DS_TOKEN_OFFSET], H5T_NATIVE_INT64,
+                                s->off[DS_TOKEN_IDS]) ||
+                (s->ds[DS_ATTN_OFFSET] >= 0 &&
+                 write_from_root(s, s->ds[DS_ATTN_OFFSET], H5T_NATIVE_INT64, s->off[DS_ATTN])) ||
+                (s->ds[DS_HID_OFFSET] >= 0 &&
+                 write_from_root(s, s->ds[DS_HID_OFFSET], H5T_NATIVE_INT64, s->off[DS_HID]))))
+        rc = h5_fail(s, err, "writing", "lengths and offsets");
+    if (rc) {
+        close_ids(s);
+        if (s->file >= 0) H5Fclose(s->file);
+        store_free(s);
+        return rc;
+    }
+    *out = s;
+    return BT_OK;
+}
+
+const char *bt_store_tmp_path(const bt_store *s) { return s->tmp_path; }
+
+static uint64_t meta_bytes(const bt_store_meta *m) {
+    if (!m) return 0;
+    const char *v[] = {m->task, m->split, m->model_dir, m->model_config_json, m->options_json,
+                       m->command_line, m->program_version, m->openblas_version};
+    uint64_t n = 0;
+    for (int i = 0; i < 8; i++) n += v[i] ? strlen(v[i]) : 0;
+    return n;
+}
+
+/* The metadata's size depends on HDF5 internals (object headers, heaps, the global heap
+ * collections that hold the strings, free space left in aggregator blocks), so HDF5 measures
+ * it: the same groups, attributes and datasets, with zero-sized datasets, are written to a
+ * scratch file in $TMPDIR (a few KB); it is closed, reopened to set the status as commit does,
+ * and its size plus the datasets' raw bytes is the estimate. */
+uint64_t bt_store_estimate_bytes(const bt_store_layout *layout, const bt_store_meta *meta) {
+    if (bt_run_h5_check_layout(layout, NULL)) return 0;
+    uint64_t raw = bt_run_h5_raw_bytes(layout);
+    bt_store s = {.comm = MPI_COMM_NULL, .rank = 0, .n_ranks = 1, .lay = *layout,
+                  .attn_layers = (int *)layout->attn_layers,
+                  .hidden_layers = (int *)layout->hidden_layers};
+    static int serial;
+    const char *dir = getenv("TMPDIR");
+    snprintf(s.tmp_path, sizeof s.tmp_path, "%s/bt_store_estimate.%ld.%d.h5",
+             dir && *dir ? dir : "/tmp", (long)getpid(), serial++);
+    bt_run_h5_describe(layout, s.desc);
+    for (int i = 0; i < DS_COUNT; i++) {
+        s.desc[i].dims[0] = 0; /* same headers, no data */
+        s.ds[i] = -1;
+    }
+    H5E_auto2_t efunc;
+    void *edata;
+    H5Eget_auto2(H5E_DEFAULT, &efunc, &edata);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
+    s.file = H5Fcreate(s.tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    s.f16 = make_f16();
+    int bad = s.file < 0 || s.f16 < 0 || write_root_attrs(&s, meta) || create_groups(&s) ||
+              create_datasets(&s, NULL);
+    for (int i = 0; i < DS_COUNT; i++)
+        if (s.ds[i] >= 0) H5Dclose(s.ds[i]);
+    if (s.f16 >= 0) H5Tclose(s.f16);
+    if (s.file >= 0 && H5Fclose(s.file) < 0) bad = 1;
+    H5Pclose(fapl);
+    struct stat st;
+    if (bad || set_status(s.tmp_path, "complete") || stat(s.tmp_path, &st)) bad = 1;
+    unlink(s.tmp_path);
+    H5Eclear2(H5E_DEFAULT);
+    H5Eset_auto2(H5E_DEFAULT, efunc, edata);
+    /* without HDF5's answer (no writable $TMPDIR), a generous allowance for the metadata */
+    return raw + (bad ? 65536 + 2 * meta_bytes(meta) : (uint64_t)st.st_size);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* per-example rows */
+
+/* Elements of dataset id that example row r owns. */
+static int64_t row_elems(const bt_store *s, int id, int64_t r) {
+    const bt_ds_desc *d = &s->desc[id];
+    if (d->kind == K_ROW) return d->per_row;
+    return s->off[id][r + 1] - s->off[id][r];
+}
+
+static int grow(void **p, size_t *cap, size_t need) {
+    if (need <= *cap) return 0;
+    void *q = realloc(*p, need);
+    if (!q) return -1;
+    *p = q;
+    *cap = need;
+    return 0;
+}
+
+static int by_row(const void *a, const void *b) {
+    int64_t x = ((const bt_row_order *)a)->row, y = ((const bt_row_order *)b)->row;
+    return (x > y) - (x < y);
+}
+
+/* Validates a call and sorts its examples by row into s->order; local, no communication. */
+static int prepare_rows(bt_store *s, const bt_store_rows *r, bt_error *err) {
+    if (r->n < 0) return bt_error_set(err, BT_EINTERNAL, "%s: write of %d rows", s->tmp_path,
+                                      r->n);
+    if (r->n == 0) return BT_OK;
+    if (!r->rows) return bt_error_set(err, BT_EINTERNAL, "%s: rows is NULL", s->tmp_path);
+    if (grow((void **)&s->order, &s->order_cap, sizeof(bt_row_order) * r->n) ||
+        grow((void **)&s->src_off, &s->src_off_cap, sizeof(int64_t) * r->n))
+        return bt_error_set(err, BT_EINTERNAL, "%s: out of memory", s->tmp_path);
+    for (int i = 0; i < r->n; i++) {
+        if (r->rows[i] < 0 || r->rows[i] >= s->lay.n_examples)
+            return bt_error_set(err, BT_EINTERNAL, "%s: rows[%d] = %lld outside 0..%lld",
+                                s->tmp_path, i, (long long)r->rows[i],
+                                (long long)s->lay.n_examples - 1);
+        s->order[i] = (bt_row_order){r->rows[i], i};
+    }
+    qsort(s->order, (size_t)r->n, sizeof *s->order, by_row);
+    for (int i = 1; i < r->n; i++)
+        if (s->order[i].row == s->order[i - 1].row)
+            return bt_error_set(err, BT_EINTERNAL, "%s: row %lld written twice in one call",
+                                s->tmp_path, (long long)s->order[i].row);
+    return BT_OK;
+}
+
+static const void *rows_field(const bt_store *s, const bt_store_rows *r, int id) {
+    switch (id) {
+    case DS_INDEX: return r->index;
+    case DS_TOKEN_IDS: return r->token_ids;
+    case DS_LABEL: return s->lay.regression ? (const void *)r->targets : (const void *)r->labels;
+    case DS_LOGITS: return r->logits;
+    case DS_LOSS: return r->loss;
+    case DS_GATE_GRAD: return r->gate_grad;
+    case DS_ENTROPY: return r->entropy;
+    case DS_ATTN: return r->attentions;
+    case DS_HID: return r->hidden;
+    }
+    return NULL; /* written at open or by the summary */
+}
+
+/* The file selection of the call's rows in dataset id: one hyperslab per run of consecutive
+ * rows (consecutive rows are adjacent blocks in every dataset). */
+static hid_t select_rows(const bt_store *s, int id, int n) {
+    hid_t fs = H5Dget_space(s->ds[id]);
+    if (fs < 0) return -1;
+    H5Sselect_none(fs);
+    const bt_ds_desc *d = &s->desc[id];
+    for (int i = 0; i < n;) {
+        int64_t r0 = s->order[i].row;
+        int j = i + 1;
+        while (j < n && s->order[j].row == r0 + (j - i)) j++;
+        int64_t len = j - i;
+        hsize_t start[3] = {0, 0, 0}, count[3] = {0, 0, 0};
+        if (d->kind == K_ROW) {
+            start[0] = (hsize_t)r0;
+            count[0] = (hsize_t)len;
+            for (int k = 1; k < d->rank; k++) count[k] = d->dims[k];
+        } else {
+            start[0] = (hsize_t)s->off[id][r0];
+            count[0] = (hsize_t)(s->off[id][r0 + len] - s->off[id][r0]);
+        }
+        if (count[0] && H5Sselect_hyperslab(fs, H5S_SELECT_OR, start, NULL, count, NULL) < 0) {
+            H5Sclose(fs);
+            return -1;
+        }
+        i = j;
+    }
+    return fs;
+}
+
+/* Writes one dataset's part of a call. n == 0 or src == NULL: an empty collective part. */
+static int write_rows_ds(bt_store *s, int id, const bt_store_rows *r, int n, const void *src,
+                         bt_error *err) {
+    const bt_ds_desc *d = &s->desc[id];
+    if (d->dims[0] == 0) return BT_OK; /* an empty dataset: every rank skips it */
+    int isz = bt_run_h5_type_size(&s->lay, d->type);
+    int f16 = d->type == T_TENSOR && s->lay.tensor_dtype == BT_STORE_F16;
+    if (!src) n = 0;
+    int64_t total = 0, sorted = 1;
+    for (int i = 0; i < n; i++) {
+        s->src_off[i] = total; /* in call order */
+        total += row_elems(s, id, r->rows[i]);
+        if (i && r->rows[i] < r->rows[i - 1]) sorted = 0;
+    }
+    const void *buf = src;
+    int oom = 0;
+    if (n && (f16 || !sorted)) { /* gather in row order (and convert) into scratch */
+        if (grow(&s->scratch, &s->scratch_cap, (size_t)total * isz + 1)) {
+            oom = bt_error_set(err, BT_EINTERNAL, "%s: %s: out of memory for %lld bytes",
+                               s->tmp_path, d->path, (long long)total * isz);
+            n = 0; /* still take part in the collective */
+        } else {
+            char *dst = s->scratch;
+            const int src_isz = f16 ? 4 : isz;
+            for (int i = 0; i < n; i++) {
+                int64_t k = s->order[i].k, m = row_elems(s, id, s->order[i].row);
+                const char *from = (const char *)src + s->src_off[k] * src_isz;
+                if (f16) bt_store_f32_to_f16((const float *)(const void *)from,
+                                             (uint16_t *)(void *)dst, m);
+                else memcpy(dst, from, (size_t)m * isz);
+                dst += m * isz;
+            }
+            buf = s->scratch;
+        }
+    }
+    hid_t fs = select_rows(s, id, n);
+    hsize_t count = n ? (hsize_t)total : 1;
+    hid_t ms = H5Screate_simple(1, &count, NULL);
+    if (ms >= 0 && !n) H5Sselect_none(ms);
+    static const char dummy[8];
+    herr_t w = fs < 0 || ms < 0 ? -1
+                                : H5Dwrite(s->ds[id], mem_type(s, d->type), ms, fs,
+                                           d->type == T_TENSOR ? s->dxpl_tensor : s->dxpl_rows,
+                                           n ? buf : dummy);
+    if (ms >= 0) H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    return w < 0 ? h5_fail(s, err, "writing", d->path) : oom;
+}
+
+int bt_store_write_examples(bt_store *s, const bt_store_rows *r, bt_error *err) {
+    static const bt_store_rows none = {0};
+    /* an invalid call still takes part (with nothing) so that no other rank hangs */
+    int rc = prepare_rows(s, r ? r : &none, err);
+    if (rc || !r) r = &none;
+    for (int id = 0; id < DS_COUNT; id++) {
+        if (!s->desc[id].present || s->desc[id].kind == K_SMALL) continue;
+        if (id == DS_LENGTH || id == DS_TOKEN_OFFSET || id == DS_ATTN_OFFSET ||
+            id == DS_HID_OFFSET)
+            continue;
+        const void *src = rows_field(s, r, id);
+        if (s->lay.io_mode != BT_STORE_IO_COLLECTIVE && (!src || !r->n)) continue;
+        int e = write_rows_ds(s, id, r, r->n, src, rc ? NULL : err);
+        if (!rc) rc = e;
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* summary, extra arrays */
+
+int bt_store_write_summary(bt_store *s, const bt_store_summary *sum, bt_error *err) {
+    static const bt_store_summary none = {0};
+    if (!sum) sum = &none;
+    /* rank 0 decides what is written; everyone needs the same list to make the same calls */
+    enum { MAX_METRICS = 256 };
+    int nm = sum->n_metrics;
+    if (nm < 0 || nm > MAX_METRICS || (nm && (!sum->metric_names || !sum->metric_values))) nm = 0;
+    long long hdr[5] = {0, sum->n_tokens, sum->n_examples, nm, nm != sum->n_metrics};
+    const void *src[5] = {sum->importance_raw, sum->importance_norm, sum->importance_rank,
+                          sum->entropy_raw, sum->entropy_norm};
+    const int ids[5] = {DS_IMP_RAW, DS_IMP_NORM, DS_IMP_RANK, DS_ENT_RAW, DS_ENT_NORM};
+    for (int i = 0; i < 5; i++)
+        if (src[i]) hdr[0] |= 1 << i;
+    MPI_Bcast(hdr, 5, MPI_LONG_LONG, 0, s->comm);
+    int rc = hdr[4] ? bt_error_set(err, BT_EINTERNAL, "%s: summary: %d metrics without names "
+                                   "or values (at most %d)", s->tmp_path, sum->n_metrics,
+                                   MAX_METRICS)
+                    : BT_OK;
+    for (int i = 0; i < 5; i++) {
+        if (!(hdr[0] >> i & 1)) continue;
+        const bt_ds_desc *d = &s->desc[ids[i]];
+        if (write_from_root(s, s->ds[ids[i]], mem_type(s, d->type), src[i]) && !rc)
+            rc = h5_fail(s, err, "writing", d->path);
+    }
+    const char *gname[2] = {"/importance", "/entropy"};
+    for (int i = 0; i < 2; i++) {
+        hid_t g = H5Gopen2(s->file, gname[i], H5P_DEFAULT);
+        if ((g < 0 || attr_i64(g, "n_tokens", hdr[1]) || attr_i64(g, "n_examples", hdr[2])) &&
+            !rc)
+            rc = h5_fail(s, err, "writing counts of", gname[i]);
+        if (g >= 0) H5Gclose(g);
+    }
+    nm = (int)hdr[3];
+    double vals[MAX_METRICS];
+    if (s->rank == 0 && nm > 0) memcpy(vals, sum->metric_values, sizeof(double) * nm);
+    if (nm > 0) MPI_Bcast(vals, nm, MPI_DOUBLE, 0, s->comm);
+    hid_t g = H5Gopen2(s->file, "/metrics", H5P_DEFAULT);
+    for (int i = 0; i < nm; i++) {
+        char *name = bcast_str(s->comm, s->rank, s->rank == 0 ? sum->metric_names[i] : NULL);
+        if ((g < 0 || !name || !*name ||
+             attr_num(g, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &vals[i], 1, 0)) && !rc)
+            rc = name && *name ? h5_fail(s, err, "writing metric", name)
+                               : bt_error_set(err, BT_EINTERNAL, "%s: metric %d has no name",
+                                              s->tmp_path, i);
+        free(name);
+    }
+    if (g >= 0) H5Gclose(g);
+    return rc;
+}
+
+int bt_store_write_array(bt_store *s, const char *path, bt_npy_dtype dtype, int ndim,
+                         const int64_t *shape, const void *data, bt_error *err) {
+    long long hdr[2 + BT_NPY_MAX_DIMS] = {dtype, ndim};
+    if (s->rank == 0)
+        for (int i = 0; i < ndim && i < BT_NPY_MAX_DIMS; i++) hdr[2 + i] = shape[i];
+    MPI_Bcast(hdr, 2 + BT_NPY_MAX_DIMS, MPI_LONG_LONG, 0, s->comm);
+    char *p = bcast_str(s->comm, s->rank, path);
+    static const bt_h5_type map[] = {T_F32, T_F64, T_I32, T_I64};
+    int rc = BT_OK;
+    if (!p || p[0] != '/' || hdr[0] < 0 || hdr[0] > 3 || hdr[1] < 0 || hdr[1] > BT_NPY_MAX_DIMS)
+        rc = bt_error_set(err, BT_EINTERNAL, "%s: extra array '%s': bad path, dtype or rank",
+                          s->tmp_path, p ? p : "(null)");
+    hsize_t dims[BT_NPY_MAX_DIMS];
+    for (int i = 0; !rc && i < hdr[1]; i++) {
+        if (hdr[2 + i] < 0) rc = bt_error_set(err, BT_EINTERNAL, "%s: %s: negative dimension",
+                                              s->tmp_path, p);
+        dims[i] = (hsize_t)hdr[2 + i];
+    }
+    if (!rc) {
+        hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_create_intermediate_group(lcpl, 1);
+        H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+        hid_t sp = hdr[1] ? H5Screate_simple((int)hdr[1], dims, NULL) : H5Screate(H5S_SCALAR);
+        hid_t ds = H5Dcreate2(s->file, p, file_type(s, map[hdr[0]]), sp, lcpl, dcpl, H5P_DEFAULT);
+        if (ds < 0 || write_from_root(s, ds, mem_type(s, map[hdr[0]]), data))
+            rc = h5_fail(s, err, "writing extra array", p);
+        if (ds >= 0) H5Dclose(ds);
+        H5Sclose(sp);
+        H5Pclose(dcpl);
+        H5Pclose(lcpl);
+    }
+    free(p);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* commit / abort */
+
+/* Rank 0 alone, after the collective close: rewrite the status attribute. */
+static int set_status(const char *path, const char *status) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    int bad = f < 0 || attr_str(f, "status", status);
+    if (f >= 0 && H5Fclose(f) < 0) bad = 1;
+    return bad ? -1 : 0;
+}
+
+static int fsync_path(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+int bt_store_commit(bt_store *s, bt_error *err) {
+    bt_error e = {BT_OK, ""}; /* rank 0's outcome, sent to every rank */
+    close_ids(s);
+    int rc = H5Fclose(s->file) < 0 ? h5_fail(s, &e, "closing", "the file") : BT_OK;
+    s->file = -1;
+    int any;
+    MPI_Allreduce(&rc, &any, 1, MPI_INT, MPI_MAX, s->comm);
+    if (s->rank == 0) {
+        if (any && !rc) {
+            bt_error_set(&e, any, "%s: closing failed on another rank", s->tmp_path);
+        } else if (any) {
+            /* e holds rank 0's own close failure */
+        } else if (set_status(s->tmp_path, "complete")) {
+            h5_fail(s, &e, "marking complete", "the file");
+        } else if (fsync_path(s->tmp_path) || rename(s->tmp_path, s->final_path)) {
+            bt_error_set(&e, BT_EINTERNAL, "%s: cannot sync and rename to %s: %s", s->tmp_path,
+                         s->final_path, strerror(errno));
+        } else {
+            /* make the rename itself durable */
+            char dir[4096];
+            memcpy(dir, s->final_path, sizeof dir);
+            char *slash = strrchr(dir, '/');
+            if (slash) *slash = '\0';
+            fsync_path(slash ? (*dir ? dir : "/") : ".");
+        }
+    }
+    MPI_Bcast(&e, sizeof e, MPI_BYTE, 0, s->comm);
+    store_free(s);
+    if (e.code) return bt_error_set(err, e.code, "%s", e.msg);
+    return BT_OK;
+}
+
+void bt_store_abort(bt_store *s) {
+    if (!s) return;
+    close_ids(s);
+    int bad = H5Fclose(s->file) < 0;
+    H5Eclear2(H5E_DEFAULT);
+    int any;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, s->comm);
+    if (s->rank == 0 && !any) set_status(s->tmp_path, "aborted");
+    H5Eclear2(H5E_DEFAULT);
+    MPI_Barrier(s->comm);
+    store_free(s);
+}

@@ -1,0 +1,127 @@
+/* What a layout contains: dataset table, per-row offsets, checks and the file size estimate.
+ * Pure functions of the layout, so every rank computes the same thing without talking. */
+#include <string.h>
+
+#include "run_h5_internal.h"
+
+#define MAX_DIM (1 << 20) /* generous bound on L, H, C, D and T so products cannot overflow */
+
+int bt_run_h5_check_layout(const bt_store_layout *lay, bt_error *err) {
+#define BAD(...) return bt_error_set(err, BT_EINTERNAL, "store layout: " __VA_ARGS__)
+    if (!lay) BAD("NULL layout");
+    if (lay->n_layers < 1 || lay->n_layers > 4096) BAD("n_layers %d", lay->n_layers);
+    if (lay->n_heads < 1 || lay->n_heads > 4096) BAD("n_heads %d", lay->n_heads);
+    if (lay->n_labels < 0 || lay->n_labels > MAX_DIM) BAD("n_labels %d", lay->n_labels);
+    if (lay->regression && lay->n_labels != 1) BAD("regression needs n_labels 1, not %d",
+                                                   lay->n_labels);
+    if (lay->n_examples < 0) BAD("n_examples %lld", (long long)lay->n_examples);
+    if (lay->n_examples > 0 && !lay->lengths) BAD("lengths is NULL");
+    for (int64_t i = 0; i < lay->n_examples; i++)
+        if (lay->lengths[i] < 1 || lay->lengths[i] > MAX_DIM)
+            BAD("lengths[%lld] = %d", (long long)i, lay->lengths[i]);
+    if (lay->n_attn_layers < 0 || lay->n_attn_layers > lay->n_layers ||
+        (lay->n_attn_layers && !lay->attn_layers))
+        BAD("n_attn_layers %d", lay->n_attn_layers);
+    for (int i = 0; i < lay->n_attn_layers; i++) {
+        if (lay->attn_layers[i] < 0 || lay->attn_layers[i] >= lay->n_layers)
+            BAD("attn_layers[%d] = %d outside 0..%d", i, lay->attn_layers[i], lay->n_layers - 1);
+        if (i && lay->attn_layers[i] <= lay->attn_layers[i - 1])
+            BAD("attn_layers not increasing at [%d]", i);
+    }
+    if (lay->n_hidden_layers < 0 || lay->n_hidden_layers > lay->n_layers + 1 ||
+        (lay->n_hidden_layers && !lay->hidden_layers))
+        BAD("n_hidden_layers %d", lay->n_hidden_layers);
+    for (int i = 0; i < lay->n_hidden_layers; i++) {
+        if (lay->hidden_layers[i] < 0 || lay->hidden_layers[i] > lay->n_layers)
+            BAD("hidden_layers[%d] = %d outside 0..%d", i, lay->hidden_layers[i], lay->n_layers);
+        if (i && lay->hidden_layers[i] <= lay->hidden_layers[i - 1])
+            BAD("hidden_layers not increasing at [%d]", i);
+    }
+    if (lay->n_hidden_layers && (lay->d_model < 1 || lay->d_model > MAX_DIM))
+        BAD("d_model %d", lay->d_model);
+    if (lay->tensor_dtype != BT_STORE_F32 && lay->tensor_dtype != BT_STORE_F16)
+        BAD("tensor_dtype %d", lay->tensor_dtype);
+    if (lay->io_mode != BT_STORE_IO_INDEPENDENT && lay->io_mode != BT_STORE_IO_COLLECTIVE)
+        BAD("io_mode %d", lay->io_mode);
+    return BT_OK;
+#undef BAD
+}
+
+void bt_run_h5_offsets(const bt_store_layout *lay, int64_t *tok, int64_t *attn, int64_t *hid) {
+    int64_t t = 0, a = 0, h = 0;
+    int64_t per_attn = (int64_t)lay->n_attn_layers * lay->n_heads;
+    int64_t per_hid = (int64_t)lay->n_hidden_layers * lay->d_model;
+    for (int64_t i = 0; i <= lay->n_examples; i++) {
+        if (tok) tok[i] = t;
+        if (attn) attn[i] = a;
+        if (hid) hid[i] = h;
+        if (i == lay->n_examples) break;
+        int64_t T = lay->lengths[i];
+        t += T;
+        a += per_attn * T * T;
+        h += per_hid * T;
+    }
+}
+
+int bt_run_h5_describe(const bt_store_layout *lay, bt_ds_desc d[DS_COUNT]) {
+    memset(d, 0, sizeof(bt_ds_desc) * DS_COUNT);
+    int64_t tok, attn, hid;
+    /* totals without allocating: the last offset */
+    tok = attn = hid = 0;
+    for (int64_t i = 0; i < lay->n_examples; i++) {
+        int64_t T = lay->lengths[i];
+        tok += T;
+        attn += (int64_t)lay->n_attn_layers * lay->n_heads * T * T;
+        hid += (int64_t)lay->n_hidden_layers * lay->d_model * T;
+    }
+    hsize_t n = (hsize_t)lay->n_examples, L = lay->n_layers, H = lay->n_heads;
+    int has_lab = lay->n_labels > 0, has_attn = lay->n_attn_layers > 0,
+        has_hid = lay->n_hidden_layers > 0;
+#define DS(id, p, k, pres, ty, r, a, b, c)                                                    \
+    d[id] = (bt_ds_desc){p, k, pres, r, {a, b, c}, 0, ty};                                   \
+    d[id].per_row = (int64_t)((r) > 1 ? (b) : 1) * ((r) > 2 ? (c) : 1)
+    DS(DS_INDEX, "/examples/index", K_ROW, 1, T_I64, 1, n, 0, 0);
+    DS(DS_LENGTH, "/examples/length", K_ROW, 1, T_I32, 1, n, 0, 0);
+    DS(DS_TOKEN_OFFSET, "/examples/token_offset", K_ROW, 1, T_I64, 1, n, 0, 0);
+    DS(DS_TOKEN_IDS, "/examples/token_ids", K_TOK, 1, T_I32, 1, (hsize_t)tok, 0, 0);
+    DS(DS_LABEL, "/examples/label", K_ROW, has_lab, lay->regression ? T_F32 : T_I32, 1, n, 0, 0);
+    DS(DS_LOGITS, "/examples/logits", K_ROW, has_lab, T_F32, 2, n, (hsize_t)lay->n_labels, 0);
+    DS(DS_LOSS, "/examples/loss", K_ROW, lay->has_loss, T_F64, 1, n, 0, 0);
+    DS(DS_GATE_GRAD, "/examples/gate_grad", K_ROW, lay->has_loss, T_F64, 3, n, L, H);
+    DS(DS_ENTROPY, "/examples/entropy", K_ROW, lay->has_entropy, T_F64, 3, n, L, H);
+    DS(DS_ATTN, "/attentions/data", K_ATTN, has_attn, T_TENSOR, 1, (hsize_t)attn, 0, 0);
+    DS(DS_ATTN_OFFSET, "/attentions/offset", K_ROW, has_attn, T_I64, 1, n, 0, 0);
+    DS(DS_HID, "/hidden/data", K_HID, has_hid, T_TENSOR, 1, (hsize_t)hid, 0, 0);
+    DS(DS_HID_OFFSET, "/hidden/offset", K_ROW, has_hid, T_I64, 1, n, 0, 0);
+    DS(DS_IMP_RAW, "/importance/raw", K_SMALL, 1, T_F64, 2, L, H, 0);
+    DS(DS_IMP_NORM, "/importance/normalized", K_SMALL, 1, T_F32, 2, L, H, 0);
+    DS(DS_IMP_RANK, "/importance/ranks", K_SMALL, 1, T_I32, 2, L, H, 0);
+    DS(DS_ENT_RAW, "/entropy/raw", K_SMALL, 1, T_F64, 2, L, H, 0);
+    DS(DS_ENT_NORM, "/entropy/normalized", K_SMALL, 1, T_F32, 2, L, H, 0);
+#undef DS
+    int count = 0;
+    for (int i = 0; i < DS_COUNT; i++) count += d[i].present;
+    return count;
+}
+
+int bt_run_h5_type_size(const bt_store_layout *lay, bt_h5_type t) {
+    switch (t) {
+    case T_I32: case T_F32: return 4;
+    case T_I64: case T_F64: return 8;
+    case T_TENSOR: return lay->tensor_dtype == BT_STORE_F16 ? 2 : 4;
+    }
+    return 0;
+}
+
+uint64_t bt_run_h5_raw_bytes(const bt_store_layout *lay) {
+    bt_ds_desc d[DS_COUNT];
+    bt_run_h5_describe(lay, d);
+    uint64_t bytes = 0;
+    for (int i = 0; i < DS_COUNT; i++) {
+        if (!d[i].present) continue;
+        uint64_t e = 1;
+        for (int r = 0; r < d[i].rank; r++) e *= d[i].dims[r];
+        bytes += e * (uint64_t)bt_run_h5_type_size(lay, d[i].type);
+    }
+    return bytes;
+}
