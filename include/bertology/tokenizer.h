@@ -4,7 +4,11 @@
  * in the directory:
  *   vocab.txt (+ tokenizer_config.json, special_tokens_map.json)  -> WordPiece, exactly as
  *       transformers' BertTokenizer (BasicTokenizer + WordpieceTokenizer, slow Python version)
- *   vocab.json + merges.txt                                        -> byte-level BPE (GPT-2)
+ *   vocab.json + merges.txt                                        -> byte-level BPE, exactly
+ *       as transformers' GPT2Tokenizer / RobertaTokenizer (slow Python versions; for plain text
+ *       also openai/gpt-2's encoder.py). The family comes from tokenizer_config.json's
+ *       tokenizer_class, else config.json's model_type (gpt2, roberta), else GPT-2. Added
+ *       tokens (<|endoftext|>, <s>, <mask>, ...) written in the text are kept whole, as HF does.
  *
  * A bt_tok owns scratch buffers that grow to the longest input seen, so after warm-up encoding
  * does not allocate. For the same reason a bt_tok is not thread-safe: load one per thread.
@@ -46,8 +50,14 @@ int bt_tok_kind_of(const bt_tok *tok);
 int bt_tok_vocab_size(const bt_tok *tok);
 /* model_max_length of tokenizer_config.json (clamped to INT_MAX), 0 when absent. */
 int bt_tok_model_max_length(const bt_tok *tok);
-/* Id of a special token role, -1 if the model has none. */
+/* Id of a special token role, -1 if the model has none. GPT-2 has only BT_TOK_UNK
+ * (<|endoftext|>, id 50256, which is also its bos and eos) unless its files name more. */
 int bt_tok_special_id(const bt_tok *tok, int role);
+/* How many special tokens bt_tok_encode adds (HF num_special_tokens_to_add): BERT 2 / 3 (pair),
+ * RoBERTa 2 / 4, GPT-2 0. */
+int bt_tok_num_special_tokens(const bt_tok *tok, int pair);
+/* "WordPiece (BERT)", "byte-level BPE (GPT-2)" or "byte-level BPE (RoBERTa)", for messages. */
+const char *bt_tok_name(const bt_tok *tok);
 
 /* The token string of id (not NUL-terminated in general: use *len), NULL if id is out of range. */
 const char *bt_tok_id_to_token(const bt_tok *tok, int id, size_t *len);
@@ -63,10 +73,12 @@ int bt_tok_tokenize(bt_tok *tok, const char *text, size_t len, int *ids, int cap
 
 /* Model input for a text or a text pair, as transformers' tokenizer(text_a, text_b,
  * truncation=True, max_length=max_len) builds it. WordPiece: [CLS] a [SEP] (b [SEP]),
- * token types 0 for [CLS] a [SEP] and 1 for b [SEP]; when too long, truncation 'longest_first'
- * removes the last token of the longer of a and b, of b on a tie, until the total fits.
- * text_b may be NULL (single sequence). ids and types (types may be NULL) hold max_len entries;
- * max_len must leave room for at least the special tokens (>= 2 single, >= 3 pair). */
+ * token types 0 for [CLS] a [SEP] and 1 for b [SEP]. RoBERTa: <s> a </s> (</s> b </s>);
+ * GPT-2: a (b), nothing added; both with token types all 0 (neither model takes them).
+ * When too long, truncation 'longest_first' removes the last token of the longer of a and b,
+ * of b on a tie, until the total fits. text_b may be NULL (single sequence). ids and types
+ * (types may be NULL) hold max_len entries; max_len must be >= 1 and leave room for the
+ * special tokens (bt_tok_num_special_tokens). */
 int bt_tok_encode(bt_tok *tok, const char *text_a, const char *text_b, int max_len, int *ids,
                   int *types, int *n, bt_error *err);
 /* The same with explicit byte lengths (texts may contain NUL bytes); b_len is ignored when

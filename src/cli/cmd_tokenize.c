@@ -16,13 +16,16 @@ static void usage(FILE *f) {
             "                          [--max-seq-length N]\n"
             "\n"
             "Reads lines from stdin and prints, per line, the model input ids ([CLS] a [SEP]\n"
-            "(b [SEP]) for BERT) separated by spaces.\n"
-            "  --model DIR          model directory with vocab.txt (+ tokenizer_config.json)\n"
+            "(b [SEP]) for BERT, <s> a </s>(</s> b </s>) for RoBERTa, a (b) for GPT-2)\n"
+            "separated by spaces.\n"
+            "  --model DIR          model directory with vocab.txt (WordPiece) or vocab.json +\n"
+            "                       merges.txt (byte-level BPE), + tokenizer_config.json\n"
             "  --pair               each line holds two texts separated by one tab\n"
             "  --max-seq-length N   truncate to N tokens, longest first for pairs (default 128)\n"
             "  --types              also print the token types, after a tab\n"
             "  --bench FILE         time the tokenization of FILE's lines (first tab-separated\n"
-            "                       field; first two with --pair) and print lines/s\n"
+            "                       field; first two with --pair) and print lines/s and\n"
+            "                       tokens/s\n"
             "  --skip-header        with --bench: ignore FILE's first line\n");
 }
 
@@ -145,8 +148,9 @@ static int bench(bt_tok *tok, const char *path, int pair, int skip_header, int m
     }
     if (!rc)
         printf("bench tokenize: file=%s lines=%ld tokens=%ld bytes=%ld seconds=%.4f "
-               "lines/s=%.0f MB/s=%.2f\n",
-               path, lines, tokens, bytes, best, lines / best, bytes / best / 1e6);
+               "lines/s=%.0f tokens/s=%.0f MB/s=%.2f\n",
+               path, lines, tokens, bytes, best, lines / best, tokens / best,
+               bytes / best / 1e6);
     free(ids);
     free(data);
     return rc;

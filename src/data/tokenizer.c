@@ -7,11 +7,13 @@
 #include <sys/stat.h>
 
 #include "bertology/tokenizer.h"
+#include "bpe.h"
 #include "wordpiece.h"
 
 struct bt_tok {
     int kind;
     bt_wordpiece wp;
+    bt_bpe bpe;
     int *scratch; /* ids of text_a then text_b before truncation, 2 * scratch_cap */
     int scratch_cap;
 };
@@ -21,6 +23,28 @@ static int is_file(const char *dir, const char *name) {
     struct stat st;
     snprintf(path, sizeof path, "%s/%s", dir, name);
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* build_inputs_with_special_tokens of GPT2Tokenizer (a + b, nothing added) and of
+ * RobertaTokenizer (<s> a </s>, <s> a </s></s> b </s>). Neither model takes token types
+ * (model_input_names has no token_type_ids), so they are all 0. Returns the length. */
+static int bpe_inputs(const bt_bpe *bpe, const int *a, int na, const int *b, int nb, int *ids,
+                      int *types) {
+    const int roberta = bpe->style == BT_BPE_ROBERTA;
+    const int cls = bpe->special_id[BT_TOK_CLS], sep = bpe->special_id[BT_TOK_SEP];
+    int k = 0;
+    if (roberta) ids[k++] = cls;
+    memcpy(ids + k, a, (size_t)na * sizeof *ids);
+    k += na;
+    if (roberta) ids[k++] = sep;
+    if (b) {
+        if (roberta) ids[k++] = sep;
+        memcpy(ids + k, b, (size_t)nb * sizeof *ids);
+        k += nb;
+        if (roberta) ids[k++] = sep;
+    }
+    if (types) memset(types, 0, (size_t)k * sizeof *types);
+    return k;
 }
 
 int bt_tok_load(const char *model_dir, bt_tok **out, bt_error *err) {
@@ -35,8 +59,8 @@ int bt_tok_load(const char *model_dir, bt_tok **out, bt_error *err) {
         tok->kind = BT_TOK_WORDPIECE;
         rc = bt_wp_load(model_dir, &tok->wp, err);
     } else if (is_file(model_dir, "vocab.json") && is_file(model_dir, "merges.txt")) {
-        rc = bt_error_set(err, BT_EINPUT, "%s: byte-level BPE tokenizers (vocab.json + "
-                          "merges.txt) are not supported yet", model_dir);
+        tok->kind = BT_TOK_BPE;
+        rc = bt_bpe_load(model_dir, &tok->bpe, err);
     } else {
         rc = bt_error_set(err, BT_EINPUT, "%s: no tokenizer files (vocab.txt, or vocab.json "
                           "+ merges.txt)", model_dir);
@@ -52,24 +76,40 @@ int bt_tok_load(const char *model_dir, bt_tok **out, bt_error *err) {
 void bt_tok_free(bt_tok *tok) {
     if (!tok) return;
     bt_wp_free(&tok->wp);
+    bt_bpe_free(&tok->bpe);
     free(tok->scratch);
     free(tok);
 }
 
 int bt_tok_kind_of(const bt_tok *tok) { return tok->kind; }
 
-int bt_tok_vocab_size(const bt_tok *tok) { return tok->wp.vocab.n; }
+int bt_tok_vocab_size(const bt_tok *tok) {
+    return tok->kind == BT_TOK_BPE ? tok->bpe.n_ids : tok->wp.vocab.n;
+}
 
 int bt_tok_model_max_length(const bt_tok *tok) {
-    return tok->wp.model_max_length > INT_MAX ? INT_MAX : (int)tok->wp.model_max_length;
+    const long m = tok->kind == BT_TOK_BPE ? tok->bpe.model_max_length : tok->wp.model_max_length;
+    return m > INT_MAX ? INT_MAX : (int)m;
 }
 
 int bt_tok_special_id(const bt_tok *tok, int role) {
     if (role < 0 || role >= BT_TOK_N_SPECIAL) return -1;
-    return tok->wp.special_id[role];
+    return tok->kind == BT_TOK_BPE ? tok->bpe.special_id[role] : tok->wp.special_id[role];
+}
+
+int bt_tok_num_special_tokens(const bt_tok *tok, int pair) {
+    if (tok->kind == BT_TOK_BPE) return tok->bpe.style == BT_BPE_ROBERTA ? (pair ? 4 : 2) : 0;
+    return pair ? 3 : 2;
+}
+
+const char *bt_tok_name(const bt_tok *tok) {
+    if (tok->kind == BT_TOK_WORDPIECE) return "WordPiece (BERT)";
+    return tok->bpe.style == BT_BPE_ROBERTA ? "byte-level BPE (RoBERTa)"
+                                            : "byte-level BPE (GPT-2)";
 }
 
 const char *bt_tok_id_to_token(const bt_tok *tok, int id, size_t *len) {
+    if (tok->kind == BT_TOK_BPE) return bt_bpe_id_to_token(&tok->bpe, id, len);
     const bt_wp_table *v = &tok->wp.vocab;
     if (id < 0 || id >= v->n) return NULL;
     if (len) *len = (size_t)v->len[id];
@@ -77,11 +117,13 @@ const char *bt_tok_id_to_token(const bt_tok *tok, int id, size_t *len) {
 }
 
 int bt_tok_token_to_id(const bt_tok *tok, const char *token, size_t len) {
+    if (tok->kind == BT_TOK_BPE) return bt_bpe_token_to_id(&tok->bpe, token, len);
     return bt_wp_table_find(&tok->wp.vocab, token, len);
 }
 
 int bt_tok_tokenize(bt_tok *tok, const char *text, size_t len, int *ids, int cap, int *n,
                     bt_error *err) {
+    if (tok->kind == BT_TOK_BPE) return bt_bpe_tokenize(&tok->bpe, text, len, ids, cap, n, err);
     return bt_wp_tokenize(&tok->wp, text, len, ids, cap, n, err);
 }
 
@@ -95,8 +137,8 @@ int bt_tok_encode_n(bt_tok *tok, const char *text_a, size_t a_len, const char *t
                     size_t b_len, int max_len, int *ids, int *types, int *n, bt_error *err) {
     *n = 0;
     const int pair = text_b != NULL;
-    const int n_special = pair ? 3 : 2;
-    if (max_len < n_special)
+    const int n_special = bt_tok_num_special_tokens(tok, pair);
+    if (max_len < n_special || max_len < 1)
         return bt_error_set(err, BT_EINPUT, "max length %d leaves no room for the %d special "
                             "tokens", max_len, n_special);
     if (max_len > tok->scratch_cap) {
@@ -129,6 +171,10 @@ int bt_tok_encode_n(bt_tok *tok, const char *text_a, size_t a_len, const char *t
             nb--;
     }
 
+    if (tok->kind == BT_TOK_BPE) {
+        *n = bpe_inputs(&tok->bpe, a, na, pair ? b : NULL, nb, ids, types);
+        return BT_OK;
+    }
     const int cls = tok->wp.special_id[BT_TOK_CLS], sep = tok->wp.special_id[BT_TOK_SEP];
     int k = 0;
     ids[k++] = cls;

@@ -174,9 +174,10 @@ static int check_batch(const bt_engine *e, const bt_batch *bt, bt_error *err) {
         if (bt->ids[n] < 0 || bt->ids[n] >= c->vocab_size)
             return bt_error_set(err, BT_EINPUT, "token id %d at position %ld outside the vocabulary of %d",
                                 bt->ids[n], n, c->vocab_size);
-        if (bt->types && (bt->types[n] < 0 || bt->types[n] >= (c->type_vocab > 0 ? c->type_vocab : 1)))
+        /* a model without a token-type table (GPT-2, DistilBERT) ignores the types */
+        if (bt->types && c->type_vocab > 0 && (bt->types[n] < 0 || bt->types[n] >= c->type_vocab))
             return bt_error_set(err, BT_EINPUT, "token type %d at position %ld outside 0..%d", bt->types[n],
-                                n, (c->type_vocab > 0 ? c->type_vocab : 1) - 1);
+                                n, c->type_vocab - 1);
     }
     for (int b = 0; bt->labels && c->head == BT_HEAD_CLASSIFY && b < bt->n_seqs; b++)
         if (bt->labels[b] < 0 || bt->labels[b] >= c->n_labels)

@@ -7,10 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/families.h"
 #include "model/model_internal.h"
 
 /* The extension point: gpt2, openai-gpt, roberta and distilbert go here when implemented. */
-static const bt_arch_ops *const arch_table[] = {&bt_bert_ops};
+static const bt_arch_ops *const arch_table[] = {
+    &bt_bert_ops,
+    &bt_gpt2_ops,
+    &bt_openai_gpt_ops,
+    &bt_roberta_ops,
+    &bt_distilbert_ops,
+};
 #define N_ARCH ((int)(sizeof arch_table / sizeof arch_table[0]))
 
 const bt_arch_ops *bt_arch_find(const char *model_type) {
@@ -260,7 +267,8 @@ int bt_config_write_pruned(cJSON *root, const bt_config *cfg, bt_error *err) {
 /* bt_config_parse leaves the head as if the model classified; this drops it when it does not. */
 void bt_config_set_head(bt_config *cfg, int classify) {
     if (!classify) {
-        cfg->head = BT_HEAD_NONE;
+        /* decoders always have their LM head: it is tied to the token embeddings */
+        cfg->head = cfg->arch == BT_ARCH_BERT ? BT_HEAD_NONE : BT_HEAD_LM;
         cfg->n_labels = 0;
     }
 }

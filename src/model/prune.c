@@ -30,6 +30,7 @@ static void prune_attention(const bt_config *oc, const bt_config *nc, int l, con
 
 int bt_model_prune(const bt_model *src, const float *mask, bt_model *dst, bt_error *err) {
     memset(dst, 0, sizeof *dst);
+    if (!src->block || !mask) return bt_error_set(err, BT_EINPUT, "prune: %s", !mask ? "no head mask" : "no model");
     const bt_config *oc = &src->cfg;
     bt_config nc = *oc;
     for (int l = 0; l < oc->n_layers; l++) {
