@@ -4,6 +4,7 @@
  * elsewhere. Sequences are packed in file order into batches of at most --batch-tokens tokens. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,8 @@ static int read_lines(const char *path, number_lines *out, bt_error *err) {
             errno = 0;
             const double v = strtod(p, &end);
             if (end == p || errno) {
-                rc = bt_error_set(err, BT_EINPUT, "%s:%d: '%.20s' is not a number", path, out->n + 1, p);
+                const int w = (int)strcspn(p, " \t\r\n");
+                rc = bt_error_set(err, BT_EINPUT, "%s:%d: '%.*s' is not a number", path, out->n + 1, w < 32 ? w : 32, p);
                 goto done;
             }
             if (out->total == cap_v) out->val = realloc(out->val, (cap_v *= 2) * sizeof(double));
@@ -153,6 +155,38 @@ int bt_cmd_forward(int argc, char **argv) {
             rc = bt_error_set(&err, BT_EINPUT, "%s:%d: expected one label", labels_path, b + 1);
             goto out;
         }
+        if (ids.len[b] > c->max_pos - c->pos_offset) {
+            rc = bt_error_set(&err, BT_EINPUT, "%s:%d: %d tokens exceed the model's %d positions", ids_path, b + 1,
+                              ids.len[b], c->max_pos - c->pos_offset);
+            goto out;
+        }
+        /* checked here, not only by the engine, so that the message names the file and line */
+        for (int t = 0; t < ids.len[b]; t++) {
+            const double id = ids.val[ids.off[b] + t];
+            if (id != (int)id || id < 0 || id >= c->vocab_size) {
+                rc = bt_error_set(&err, BT_EINPUT, "%s:%d: token %d is %g, outside the vocabulary 0..%d", ids_path, b + 1,
+                                  t + 1, id, c->vocab_size - 1);
+                goto out;
+            }
+            const double ty = types_path ? types.val[types.off[b] + t] : 0;
+            if (types_path && (ty != (int)ty || ty < 0 || ty >= (c->type_vocab > 0 ? c->type_vocab : 1))) {
+                rc = bt_error_set(&err, BT_EINPUT, "%s:%d: token type %g outside 0..%d", types_path, b + 1, ty,
+                                  (c->type_vocab > 0 ? c->type_vocab : 1) - 1);
+                goto out;
+            }
+        }
+        if (labels_path && c->head == BT_HEAD_CLASSIFY) {
+            const double y = labels.val[b];
+            if (y != (int)y || y < 0 || y >= c->n_labels) {
+                rc = bt_error_set(&err, BT_EINPUT, "%s:%d: label %g outside the model's classes 0..%d", labels_path, b + 1, y,
+                                  c->n_labels - 1);
+                goto out;
+            }
+        }
+        if (labels_path && c->head == BT_HEAD_REGRESS && !isfinite(labels.val[b])) {
+            rc = bt_error_set(&err, BT_EINPUT, "%s:%d: regression target is not a finite number", labels_path, b + 1);
+            goto out;
+        }
         maxT = ids.len[b] > maxT ? ids.len[b] : maxT;
     }
     if (batch_tokens <= 0) batch_tokens = ids.total;
@@ -168,6 +202,11 @@ int bt_cmd_forward(int argc, char **argv) {
             rc = bt_error_set(&err, BT_EINPUT, "%s: gates must have shape [%d, %d]", gates_path, L, H);
             goto out;
         }
+        for (int i = 0; i < L * H; i++)
+            if (!isfinite(gates[i])) {
+                rc = bt_error_set(&err, BT_EINPUT, "%s: gate [%d, %d] is not a finite number", gates_path, i / H, i % H);
+                goto out;
+            }
     }
     /* a language model's loss is next-token: it needs no labels */
     const int train = c->head == BT_HEAD_LM ||

@@ -19,7 +19,7 @@ enum {
     O_MODEL = 256, O_TASK, O_DATA, O_OUT, O_SPLIT, O_MAXLEN, O_SUBSET, O_BTOK, O_BSIZE, O_THREADS,
     O_GRAN, O_HF, O_NO_LAYER, O_NO_GLOBAL, O_NO_TOKEN, O_MASKFILE, O_SAVE_ATT, O_SAVE_HID, O_LAYERS,
     O_DTYPE, O_MAXGB, O_QUIET, O_VERBOSE, O_SKIP, O_THRESH, O_AMOUNT, O_METRIC, O_PERCENTS, O_EXACT,
-    O_MINHEADS, O_HELP
+    O_MINHEADS, O_HELP, O_TEXT, O_TOKENIZER
 };
 
 typedef struct {
@@ -34,6 +34,8 @@ static const flag FLAGS[] = {
     {{"data", required_argument, 0, O_DATA}, ALL, "DIR", "GLUE data: the task directory or the GLUE root"},
     {{"out", required_argument, 0, O_OUT}, ALL, "DIR", "output directory (prune: the pruned model directory)"},
     {{"split", required_argument, 0, O_SPLIT}, ALL, "NAME", "dev (default), train, test, dev_mismatched ..."},
+    {{"text", required_argument, 0, O_TEXT}, SWEEPS, "FILE", "language-model data instead of a GLUE task: one document per line"},
+    {{"tokenizer", required_argument, 0, O_TOKENIZER}, ALL, "DIR", "tokenizer files, if not in the model directory"},
     {{"max-seq-length", required_argument, 0, O_MAXLEN}, ALL, "N", "truncate to N tokens, HF longest_first (default 128)"},
     {{"subset", required_argument, 0, O_SUBSET}, ALL, "N", "only the first N examples (HF's --data_subset)"},
     {{"batch-tokens", required_argument, 0, O_BTOK}, ALL, "N", "length-sorted batches of at most N real tokens (default 2048)"},
@@ -137,6 +139,8 @@ int run_opts_parse(run_opts *o, int command, const char *name, int argc, char **
         case O_DATA: o->data = optarg; break;
         case O_OUT: o->out = optarg; break;
         case O_SPLIT: o->split = optarg; break;
+        case O_TEXT: o->text = optarg; break;
+        case O_TOKENIZER: o->tokenizer = optarg; break;
         case O_MAXLEN:
             if (parse_int(optarg, 3, 1 << 20, &o->max_seq_length)) FAIL("--max-seq-length %s: need an integer >= 3", optarg);
             break;
@@ -198,8 +202,9 @@ int run_opts_parse(run_opts *o, int command, const char *name, int argc, char **
     }
     if (optind < argc) FAIL("unexpected argument '%s'", argv[optind]);
     if (!o->model) FAIL("--model is required");
-    if (command != CMD_PRUNE || o->task || o->data) {
-        if (!o->task) FAIL("--task is required");
+    if (o->text && (o->task || o->data)) FAIL("--text replaces --task/--data: give one or the other");
+    if (!o->text && (command != CMD_PRUNE || o->task || o->data)) {
+        if (!o->task) FAIL("--task is required (or --text FILE for a language model)");
         if (!o->data) FAIL("--data is required");
     }
     if (!o->out && command != CMD_EVAL) FAIL("--out is required");
@@ -271,9 +276,21 @@ static int setup_local(const run_opts *o, run_ctx *x, bt_error *err) {
     x->n_hidden_layers = 0;
     if (!o->layers_spec[0]) x->hidden_layers[x->n_hidden_layers++] = 0;
     for (int i = 0; i < x->n_attn_layers; i++) x->hidden_layers[x->n_hidden_layers++] = x->attn_layers[i] + 1;
+    if (o->text) {
+        if (c->head != BT_HEAD_LM)
+            return bt_error_set(err, BT_EINPUT, "%s: --text scores a language model, but this model has %s", o->model,
+                                c->head == BT_HEAD_NONE ? "no head" : "a classification head (use --task)");
+        rc = bt_tok_load(o->tokenizer ? o->tokenizer : o->model, &x->tok, err);
+        if (rc) return rc;
+        return bt_dataset_from_text(o->text, x->tok, o->max_seq_length, &x->data, &x->text_stats, err);
+    }
     if (!o->task) return BT_OK;
     x->task = bt_glue_task_find(o->task, err);
     if (!x->task) return BT_EINPUT;
+    if (c->head == BT_HEAD_LM)
+        return bt_error_set(err, BT_EINPUT, "%s: %s is a language model without a classification head: it cannot "
+                            "score the %s task%s (use --text FILE, or a ForSequenceClassification checkpoint)",
+                            o->model, x->model.model_type, x->task->name, x->task->is_pair ? " (sentence pairs)" : "");
     if (x->task->is_regression != (c->head == BT_HEAD_REGRESS) && c->head != BT_HEAD_NONE)
         return bt_error_set(err, BT_EINPUT, "%s: a %s model (num_labels %d) cannot score %s, a %s task", o->model,
                             c->head == BT_HEAD_REGRESS ? "regression" : "classification", c->n_labels,
@@ -281,7 +298,7 @@ static int setup_local(const run_opts *o, run_ctx *x, bt_error *err) {
     if (!x->task->is_regression && c->head == BT_HEAD_CLASSIFY && c->n_labels != x->task->num_labels)
         return bt_error_set(err, BT_EINPUT, "%s: the model has %d labels, task %s has %d", o->model, c->n_labels,
                             x->task->name, x->task->num_labels);
-    rc = bt_tok_load(o->model, &x->tok, err);
+    rc = bt_tok_load(o->tokenizer ? o->tokenizer : o->model, &x->tok, err);
     if (rc) return rc;
     bt_glue_read_opts ro = {.skip_bad_lines = o->skip_bad_lines, .max_examples = (size_t)o->subset};
     rc = bt_glue_read(x->task, o->data, o->split, &ro, &x->examples, err);
@@ -299,6 +316,13 @@ int run_setup(MPI_Comm comm, const run_opts *o, run_ctx *x) {
     if (rc) {
         run_fail(rank, o->name, &err);
         return rc;
+    }
+    if (rank == 0 && o->text && !o->quiet) {
+        const bt_lmtext_stats *t = &x->text_stats;
+        fprintf(stderr, "%s: %lld lines, %lld windows of at most %d tokens (%lld from %lld lines split across windows), "
+                "%lld one-token windows skipped, %lld empty lines\n", o->text, (long long)t->lines, (long long)t->windows,
+                o->max_seq_length, (long long)t->split_windows, (long long)t->split_lines, (long long)t->short_windows,
+                (long long)t->empty_lines);
     }
     if (rank == 0 && x->examples.skipped)
         fprintf(stderr, "bertology %s: skipped %zu bad lines of %s (first: %s)\n", o->name, x->examples.skipped,
@@ -360,7 +384,9 @@ char *run_opts_json(const run_opts *o) {
     cJSON_AddStringToObject(j, "model", o->model ? o->model : "");
     cJSON_AddStringToObject(j, "task", o->task ? o->task : "");
     cJSON_AddStringToObject(j, "data", o->data ? o->data : "");
-    cJSON_AddStringToObject(j, "split", o->split);
+    cJSON_AddStringToObject(j, "split", o->text ? "" : o->split);
+    cJSON_AddStringToObject(j, "text", o->text ? o->text : "");
+    cJSON_AddStringToObject(j, "tokenizer", o->tokenizer ? o->tokenizer : "");
     cJSON_AddNumberToObject(j, "max_seq_length", o->max_seq_length);
     cJSON_AddNumberToObject(j, "subset", o->subset);
     cJSON_AddNumberToObject(j, "batch_tokens", o->batch_tokens ? o->batch_tokens : (o->batch_size ? 0 : BT_PLAN_DEFAULT_BATCH_TOKENS));

@@ -25,6 +25,7 @@ typedef struct {
     int command; /* CMD_* of the running command */
     const char *name;
     const char *model, *task, *data, *out, *split, *head_mask_path;
+    const char *text, *tokenizer; /* language-model data: one document per line; tokenizer dir */
     int max_seq_length, subset, batch_tokens, batch_size, threads;
     int granularity, hf_compat, layer_norm, global_norm, token_norm, skip_bad_lines;
     int save_attentions, save_hidden, dtype_f16;
@@ -52,6 +53,7 @@ typedef struct {
     const bt_glue_task *task;
     bt_glue_examples examples;
     bt_dataset data;
+    bt_lmtext_stats text_stats; /* --text runs */
     float *head_mask;      /* [L, H] or NULL */
     int attn_layers[BT_MAX_LAYERS], n_attn_layers;
     int hidden_layers[BT_MAX_LAYERS + 1], n_hidden_layers;

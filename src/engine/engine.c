@@ -170,14 +170,16 @@ static int check_batch(const bt_engine *e, const bt_batch *bt, bt_error *err) {
     }
     if (N > e->lim.max_tokens)
         return bt_error_set(err, BT_EINPUT, "batch of %ld tokens (engine holds %d)", N, e->lim.max_tokens);
-    for (long n = 0; n < N; n++) {
-        if (bt->ids[n] < 0 || bt->ids[n] >= c->vocab_size)
-            return bt_error_set(err, BT_EINPUT, "token id %d at position %ld outside the vocabulary of %d",
-                                bt->ids[n], n, c->vocab_size);
-        /* a model without a token-type table (GPT-2, DistilBERT) ignores the types */
-        if (bt->types && c->type_vocab > 0 && (bt->types[n] < 0 || bt->types[n] >= c->type_vocab))
-            return bt_error_set(err, BT_EINPUT, "token type %d at position %ld outside 0..%d", bt->types[n],
-                                n, c->type_vocab - 1);
+    for (int b = 0, n = 0; b < bt->n_seqs; b++) {
+        for (int t = 0; t < bt->lens[b]; t++, n++) {
+            if (bt->ids[n] < 0 || bt->ids[n] >= c->vocab_size)
+                return bt_error_set(err, BT_EINPUT, "token id %d (sequence %d, position %d) outside the vocabulary of %d",
+                                    bt->ids[n], b, t, c->vocab_size);
+            /* a model without a token-type table (GPT-2, DistilBERT) ignores the types */
+            if (bt->types && c->type_vocab > 0 && (bt->types[n] < 0 || bt->types[n] >= c->type_vocab))
+                return bt_error_set(err, BT_EINPUT, "token type %d (sequence %d, position %d) outside 0..%d",
+                                    bt->types[n], b, t, c->type_vocab - 1);
+        }
     }
     for (int b = 0; bt->labels && c->head == BT_HEAD_CLASSIFY && b < bt->n_seqs; b++)
         if (bt->labels[b] < 0 || bt->labels[b] >= c->n_labels)
@@ -206,6 +208,9 @@ static int forward_impl(bt_engine *e, const bt_batch *bt, const float *gates, in
     e->have_forward = 0;
     int rc = check_batch(e, bt, err);
     if (rc) return rc;
+    for (int i = 0; gates && i < c->n_layers * c->n_heads; i++)
+        if (!isfinite(gates[i]))
+            return bt_error_set(err, BT_EINPUT, "gate [%d, %d] is not a finite number", i / c->n_heads, i % c->n_heads);
     if (first < 0 || first > c->n_layers || (first > 0 && !x_in))
         return bt_error_set(err, BT_EINPUT, "forward from layer %d needs that layer's input", first);
     const int B = bt->n_seqs, D = c->d_model, L = c->n_layers, H = c->n_heads;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "vmath.h"
 
 void op_embed_forward(float *x, const int *ids, const int *types, const float *wte,
                       const float *wpe, const float *wtt, const op_seqs *s, int pos_offset, int D) {
@@ -88,16 +89,22 @@ void op_lm_head_forward_backward(double *loss, float *dh, const float *h, const 
             for (int r = 0; r < nc; r++) {
                 float *z = scratch + (size_t)r * V;
                 const int target = ids[row0 + t0 + r + 1];
+                const float zt = z[target];
                 float m = z[0];
+#pragma omp simd reduction(max : m)
                 for (int v = 1; v < V; v++) m = z[v] > m ? z[v] : m;
-                double sum = 0.0;
-                for (int v = 0; v < V; v++) sum += expf(z[v] - m);
-                const double lse = m + log(sum);
-                part += lse - z[target];
+                /* one exponential per logit: kept in place for the gradient */
+                float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+                for (int v = 0; v < V; v++) {
+                    z[v] = expf(z[v] - m);
+                    sum += z[v];
+                }
+                part += m + log((double)sum) - zt;
                 if (dh) { /* d loss_b / d z = (softmax - onehot) / n_pred */
-                    const float inv = (float)(1.0 / n_pred);
-                    const float lsef = (float)lse;
-                    for (int v = 0; v < V; v++) z[v] = expf(z[v] - lsef) * inv;
+                    const float inv = 1.0f / (float)n_pred, scale = inv / sum;
+#pragma omp simd
+                    for (int v = 0; v < V; v++) z[v] *= scale;
                     z[target] -= inv;
                 }
             }

@@ -49,10 +49,11 @@ static int check_options(const bt_model *m, const bt_dataset *d, const bt_sweep_
         return bt_error_set(err, BT_EINPUT, "--hf-compat reproduces HF's per-batch gradient: it needs --granularity batch");
     if (o->granularity == BT_GRAN_BATCH && o->plan.mode != BT_PLAN_BY_SIZE)
         return bt_error_set(err, BT_EINPUT, "--granularity batch needs --batch-size (batches in data order)");
-    if (o->importance && m->cfg.head != BT_HEAD_CLASSIFY && m->cfg.head != BT_HEAD_REGRESS)
-        return bt_error_set(err, BT_EINPUT, "%s: importance needs a model with a classification head (%s has none)",
+    const int lm = m->cfg.head == BT_HEAD_LM;
+    if (o->importance && !lm && m->cfg.head != BT_HEAD_CLASSIFY && m->cfg.head != BT_HEAD_REGRESS)
+        return bt_error_set(err, BT_EINPUT, "%s: importance needs a model with a classification or LM head (%s has none)",
                             m->dir, m->arch_name[0] ? m->arch_name : m->model_type);
-    if (o->importance && !d->labels && !d->targets)
+    if (o->importance && !lm && !d->labels && !d->targets)
         return bt_error_set(err, BT_EINPUT, "importance needs labelled data (the split has no labels)");
     if (m->cfg.head == BT_HEAD_CLASSIFY && d->labels)
         for (int i = 0; i < d->n; i++)
@@ -87,7 +88,8 @@ int bt_sweep_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
     if (!rc) rc = bt_plan_assign(&asg, &plan, n_ranks, &local);
     const int backward = o->importance;
     const int sequence_head = c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS;
-    const int labelled = d->labels || d->targets;
+    /* a language model's next-token loss needs no labels */
+    const int labelled = d->labels || d->targets || c->head == BT_HEAD_LM;
     int my_batches = 0, max_batches = 0, my_examples = 0;
     if (!rc) {
         my_batches = bt_plan_rank_count(&asg, rank);
@@ -148,7 +150,7 @@ int bt_sweep_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
             } else {
                 double *p = buf.partial + (size_t)slot * K, *g = buf.batch_g + (size_t)slot * LH;
                 const double *gg = backward ? bt_engine_gate_grad(e) : NULL, *gt = bt_engine_gate_grad_tok(e);
-                const double *en = bt_engine_entropy(e), *loss = labelled && sequence_head ? bt_engine_loss(e) : NULL;
+                const double *en = bt_engine_entropy(e), *loss = labelled ? bt_engine_loss(e) : NULL;
                 const float *logits = sequence_head ? bt_engine_logits(e) : NULL;
                 for (int k = 0; k < pb->n_seqs; k++) {
                     for (int j = 0; j < LH && gg; j++) {

@@ -2,6 +2,7 @@
  * per example) rather than reducing confusion counts keeps one code path for every metric,
  * Spearman included, and makes the order of floating-point sums independent of the ranks. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,21 @@ int sweep_score(MPI_Comm comm, const bt_plan *plan, const bt_plan_assignment *as
     res->n_metrics = 0;
     res->score = NAN;
     const int classify = cfg->head == BT_HEAD_CLASSIFY, regress = cfg->head == BT_HEAD_REGRESS;
+    if (cfg->head == BT_HEAD_LM && res->n_examples > 0) {
+        /* The Python GPT-2 script scores by 1/loss (its loss is a sum over batches, which only
+         * rescales the score, not the masking threshold's ratio); perplexity too, inverted so
+         * that for every metric larger is better. */
+        const double mean = res->loss_sum / (double)res->n_examples;
+        static const char *names[4] = {"loss", "perplexity", "inv_loss", "inv_perplexity"};
+        const double values[4] = {mean, exp(mean), 1.0 / mean, exp(-mean)};
+        res->n_metrics = 4;
+        for (int k = 0; k < 4; k++) {
+            snprintf(res->metric_names[k], sizeof res->metric_names[k], "%s", names[k]);
+            res->metric_values[k] = values[k];
+        }
+        res->score = values[2];
+        return BT_OK;
+    }
     if (!set || (!classify && !regress)) return BT_OK;
     const int n = plan->n_examples;
     sweep_record *all = rank == 0 ? malloc(sizeof(sweep_record) * (n ? n : 1)) : NULL;
