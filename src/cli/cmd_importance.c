@@ -45,6 +45,7 @@ int bt_cmd_importance(int argc, char **argv) {
         return 1;
     }
     MPI_Comm comm = MPI_COMM_WORLD;
+    const double t_start = MPI_Wtime();
     int rank, n_ranks;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &n_ranks);
@@ -71,7 +72,7 @@ int bt_cmd_importance(int argc, char **argv) {
     versions(ver, sizeof ver);
     char *opts_json = run_opts_json(&o);
     bt_store_layout layout = h5sink_layout(&o, &x, 1);
-    bt_store_meta meta = {.task = x.task->name, .split = o.split, .model_dir = o.model,
+    bt_store_meta meta = {.task = x.task ? x.task->name : "text", .split = o.text ? o.text : o.split, .model_dir = o.model,
                           .model_config_json = x.model.config_json, .options_json = opts_json,
                           .command_line = o.command_line, .program_version = ver,
                           .openblas_version = openblas_get_config()};
@@ -79,7 +80,7 @@ int bt_cmd_importance(int argc, char **argv) {
     h5sink sink = {.x = &x, .save_attentions = o.save_attentions, .save_hidden = o.save_hidden};
     bt_sweep_result res = {0};
     if (gb > o.max_output_gb) {
-        rc = bt_error_set(&err, BT_EINPUT, "%s would be %.2f GB, above --max-output-gb %.2f (fewer --layers, --dtype f16 or --subset)",
+        rc = bt_error_set(&err, BT_EINPUT, "%s would be %.3g GB, above --max-output-gb %g (fewer --layers, --dtype f16 or --subset)",
                           h5path, gb, o.max_output_gb);
         run_fail(rank, o.name, &err);
         goto done;
@@ -87,6 +88,7 @@ int bt_cmd_importance(int argc, char **argv) {
     if (o.verbose && rank == 0)
         fprintf(stderr, "importance: %d examples, %lld tokens (longest %d), run.h5 about %.3f GB, %d rank(s)\n",
                 x.data.n, (long long)x.data.n_tokens, x.data.max_len, gb, n_ranks);
+    const double t_setup = MPI_Wtime();
     bt_error local = {0};
     int lrc = bt_store_open(h5path, comm, &layout, &meta, &sink.store, &local);
     rc = bt_dist_agree(comm, lrc, &local, &err);
@@ -96,6 +98,7 @@ int bt_cmd_importance(int argc, char **argv) {
         goto done;
     }
 
+    const double t_open = MPI_Wtime();
     bt_sweep_options so = run_sweep_options(&o, &x);
     so.importance = 1;
     so.entropy = 1;
@@ -105,6 +108,7 @@ int bt_cmd_importance(int argc, char **argv) {
         run_fail(rank, o.name, &err);
         goto done;
     }
+    const double t_pass = MPI_Wtime();
     lrc = 0;
     if (rank == 0) lrc = write_npys(&o, &res, &local);
     const char *names[8];
@@ -124,6 +128,18 @@ int bt_cmd_importance(int argc, char **argv) {
     if (rc) {
         run_fail(rank, o.name, &err);
         goto done;
+    }
+    if (o.verbose) {
+        /* where the time goes beyond the engine: the slowest rank's seconds per phase (the
+         * sweep's own overhead is the pass minus the engine; see docs/sweep.md) */
+        double t[2] = {sink.seconds, MPI_Wtime() - t_pass}, tmax[2];
+        MPI_Reduce(t, tmax, 2, MPI_DOUBLE, MPI_MAX, 0, comm);
+        if (rank == 0)
+            fprintf(stderr,
+                    "importance: seconds: setup %.3f (model, tokenizer, data), open run.h5 %.3f, pass %.3f "
+                    "(of which run.h5 rows %.3f), summary+npy+commit %.3f, total %.3f; run.h5 %.1f MB\n",
+                    t_setup - t_start, t_open - t_setup, t_pass - t_open, tmax[0], tmax[1],
+                    MPI_Wtime() - t_start, gb * 1e3);
     }
     if (rank == 0) {
         report_table_f(stdout, "Attention entropies", res.entropy, L, H);

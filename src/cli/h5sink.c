@@ -12,7 +12,11 @@ bt_store_layout h5sink_layout(const run_opts *o, const run_ctx *x, int has_loss)
                          .n_examples = x->data.n, .lengths = x->data.len,
                          .n_attn_layers = o->save_attentions ? x->n_attn_layers : 0, .attn_layers = x->attn_layers,
                          .n_hidden_layers = o->save_hidden ? x->n_hidden_layers : 0, .hidden_layers = x->hidden_layers,
-                         .tensor_dtype = o->dtype_f16 ? BT_STORE_F16 : BT_STORE_F32, .independent = 0};
+                         .tensor_dtype = o->dtype_f16 ? BT_STORE_F16 : BT_STORE_F32,
+                         /* independent writes: a rank never waits for another at a batch
+                          * (collective ones cost 35 % more CPU at np=2 in spin-waits on a
+                          * shared node, docs/sweep.md) */
+                         .io_mode = BT_STORE_IO_INDEPENDENT};
     return l;
 }
 
@@ -25,8 +29,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     return 0;
 }
 
-int h5sink_write(void *ctx, const bt_sweep_batch *b, bt_error *err) {
-    h5sink *s = ctx;
+static int sink_write(h5sink *s, const bt_sweep_batch *b, bt_error *err) {
     const run_ctx *x = s->x;
     const bt_config *c = &x->model.cfg;
     const int H = c->n_heads, D = c->d_model;
@@ -72,6 +75,14 @@ int h5sink_write(void *ctx, const bt_sweep_batch *b, bt_error *err) {
                             .attentions = s->save_attentions ? s->attn : NULL, .hidden = s->save_hidden ? s->hidden : NULL};
     }
     return bt_store_write_examples(s->store, &r, err);
+}
+
+int h5sink_write(void *ctx, const bt_sweep_batch *b, bt_error *err) {
+    h5sink *s = ctx;
+    const double t0 = MPI_Wtime();
+    const int rc = sink_write(s, b, err);
+    s->seconds += MPI_Wtime() - t0;
+    return rc;
 }
 
 void h5sink_free(h5sink *s) {

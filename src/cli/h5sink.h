@@ -15,6 +15,7 @@ typedef struct {
     int *tokens, *labels;
     float *targets, *attn, *hidden;
     size_t cap_rows, cap_tokens, cap_attn, cap_hidden;
+    double seconds; /* spent in h5sink_write on this rank (copies + collective writes) */
 } h5sink;
 
 /* The store layout of a run over ctx's data. */

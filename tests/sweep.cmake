@@ -1,0 +1,45 @@
+# sweep (issue 4): `bertology importance` end to end under mpirun, checked against independent
+# references (PyTorch re-implementation of HF's loop, `bertology forward`, NumPy, h5py, the HDF5
+# tools), plus the job scripts of jobs/. Scripts in tests/sweep; see docs/sweep.md.
+# Every mpirun inside the scripts runs under a timeout, so a hang fails instead of blocking.
+set(BT_SWEEP_MPIEXEC ${MPIEXEC_EXECUTABLE})
+if(NOT BT_SWEEP_MPIEXEC)
+  set(BT_SWEEP_MPIEXEC mpirun)
+endif()
+set(BT_SWEEP_ARGS --bertology $<TARGET_FILE:bertology> --mpiexec ${BT_SWEEP_MPIEXEC}
+    --shared ${PROJECT_SOURCE_DIR}/../shared)
+set(BT_SWEEP_DIR ${CMAKE_CURRENT_SOURCE_DIR}/sweep)
+set(BT_SWEEP_WORK ${CMAKE_CURRENT_BINARY_DIR}/sweep_work)
+
+# np = 1..4 give the same bits: .npy files, every run.h5 dataset, h5diff np=1 vs np=3
+add_test(NAME sweep.ranks_bitwise
+  COMMAND ${BT_PYTHON} ${BT_SWEEP_DIR}/check_ranks.py ${BT_SWEEP_ARGS} --work ${BT_SWEEP_WORK}/ranks)
+# run.h5 read back with h5py = `bertology forward` per example; docs/run_h5.md snippet; h5ls/h5dump
+add_test(NAME sweep.readback
+  COMMAND ${BT_PYTHON} ${BT_SWEEP_DIR}/check_readback.py ${BT_SWEEP_ARGS}
+          --source ${PROJECT_SOURCE_DIR} --work ${BT_SWEEP_WORK}/readback)
+# --hf-compat = a PyTorch re-implementation of HF's compute_heads_importance (B = 1, 4)
+add_test(NAME sweep.hf_compat
+  COMMAND ${BT_PYTHON} ${BT_SWEEP_DIR}/check_hf_compat.py ${BT_SWEEP_ARGS} --work ${BT_SWEEP_WORK}/hf)
+# bad files, flags and option combinations at np = 3: every rank exits 2, one message, no run.h5
+add_test(NAME sweep.bad_input
+  COMMAND ${BT_PYTHON} ${BT_SWEEP_DIR}/check_bad_input.py ${BT_SWEEP_ARGS} --work ${BT_SWEEP_WORK}/bad)
+# SIGTERM / SIGKILL to mpirun while run.h5 is written: no run.h5, only the tmp file
+add_test(NAME sweep.interrupt
+  COMMAND ${BT_PYTHON} ${BT_SWEEP_DIR}/check_interrupt.py ${BT_SWEEP_ARGS} --work ${BT_SWEEP_WORK}/interrupt)
+# jobs/: bash -n, shellcheck, run_local.sh and the sbatch scripts (fake srun -> mpirun) end to end
+add_test(NAME sweep.jobs
+  COMMAND ${BT_PYTHON} ${BT_SWEEP_DIR}/check_jobs.py ${BT_SWEEP_ARGS}
+          --source ${PROJECT_SOURCE_DIR} --work ${BT_SWEEP_WORK}/jobs)
+
+set(BT_SWEEP_TESTS sweep.ranks_bitwise sweep.readback sweep.hf_compat sweep.bad_input
+    sweep.interrupt sweep.jobs)
+# All of them run mpirun and oversubscribe the 2 cores: never alongside each other.
+set_tests_properties(${BT_SWEEP_TESTS} PROPERTIES LABELS "mpi;sweep" TIMEOUT 900 RUN_SERIAL TRUE)
+# The bad-input runs are quick and exercise every error path: worth running under ASan/UBSan.
+set_tests_properties(sweep.bad_input PROPERTIES LABELS "mpi;sweep;sanitize")
+if(BT_SANITIZE)
+  # Open MPI's plugins leak at MPI_Finalize in ways LeakSanitizer cannot attribute (see
+  # dist.cmake); address and UB checks stay on.
+  set_tests_properties(${BT_SWEEP_TESTS} PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+endif()
