@@ -261,10 +261,15 @@ static int setup_local(const run_opts *o, run_ctx *x, bt_error *err) {
         bt_npy_info info;
         rc = bt_npy_read_f32(o->head_mask_path, &info, &x->head_mask, err);
         if (rc) return rc;
-        if (info.ndim != 2 || info.shape[0] != c->n_layers || info.shape[1] != c->n_heads)
+        if (info.ndim != 2 || info.shape[0] != c->n_layers || info.shape[1] != c->n_heads) {
+            char shape[128] = "[";
+            for (int d = 0; d < info.ndim && d < 8; d++)
+                snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", d ? ", " : "",
+                         (long long)info.shape[d]);
+            strcat(shape, "]");
             return bt_error_set(err, BT_EINPUT, "%s: head mask has shape %s, the model needs [%d, %d]",
-                                o->head_mask_path, info.ndim == 2 ? "of the wrong size" : "of the wrong rank",
-                                c->n_layers, c->n_heads);
+                                o->head_mask_path, shape, c->n_layers, c->n_heads);
+        }
         for (int i = 0; i < c->n_layers * c->n_heads; i++)
             if (x->head_mask[i] != 0.0f && x->head_mask[i] != 1.0f)
                 return bt_error_set(err, BT_EINPUT, "%s: entry [%d, %d] is %g; a head mask holds 0 or 1",
@@ -370,8 +375,23 @@ int run_make_out_dir(MPI_Comm comm, const run_opts *o) {
     MPI_Comm_rank(comm, &rank);
     bt_error local = {0}, err = {0};
     int rc = 0;
-    if (rank == 0 && mkdir(o->out, 0777) && errno != EEXIST)
-        rc = bt_error_set(&local, BT_EINPUT, "%s: cannot create the output directory: %s", o->out, strerror(errno));
+    if (rank == 0) {
+        /* mkdir -p: a job script's OUT=/scratch/$USER/run/task should not need its parents made */
+        char path[4096];
+        snprintf(path, sizeof path, "%s", o->out);
+        for (char *p = path + 1; *p && !rc; p++) {
+            if (*p != '/') continue;
+            *p = '\0';
+            if (mkdir(path, 0777) && errno != EEXIST)
+                rc = bt_error_set(&local, BT_EINPUT, "%s: cannot create the output directory: %s", path, strerror(errno));
+            *p = '/';
+        }
+        if (!rc && mkdir(path, 0777) && errno != EEXIST)
+            rc = bt_error_set(&local, BT_EINPUT, "%s: cannot create the output directory: %s", o->out, strerror(errno));
+        struct stat st;
+        if (!rc && (stat(path, &st) || !S_ISDIR(st.st_mode)))
+            rc = bt_error_set(&local, BT_EINPUT, "%s: not a directory", o->out);
+    }
     rc = bt_dist_agree(comm, rc, &local, &err);
     if (rc) run_fail(rank, o->name, &err);
     return rc;

@@ -29,9 +29,10 @@ static void hms(char *buf, size_t n, double s) {
         snprintf(buf, n, "?");
         return;
     }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+    /* s <= 359999 keeps every field small: int, and the compiler can see it fits */
+    const int t = (int)(s + 0.5), h = t / 3600 % 100, m = t / 60 % 60, sec = t % 60;
+    if (t >= 3600) snprintf(buf, n, "%d:%02d:%02d", h, m, sec);
+    else snprintf(buf, n, "%d:%02d", m, sec);
 }
 
 void bt_dist_progress_begin(bt_dist_progress *p, MPI_Comm comm, const bt_plan *plan,
