@@ -96,6 +96,95 @@ void bt_sweep_normalize(const double *raw, int L, int H, int64_t n_tokens, int t
                         int layer_norm, int global_norm, float *out);
 void bt_sweep_rank(const float *importance, int n, int *ranks);
 
+/* ---- masking search (../shared/SPEC.md "Masking search"; mask.c) ---------------------------- */
+
+typedef enum {
+    BT_MASK_STOP_THRESHOLD = 0, /* a step scored below threshold * s0: the step before is returned */
+    BT_MASK_STOP_NAN = 1,       /* a step scored NaN (e.g. constant STS-B predictions): as below */
+    BT_MASK_STOP_HEADS = 2,     /* fewer than n heads could still be masked */
+    BT_MASK_STOP_SCHEDULE = 3,  /* Michel's --percents list is done */
+    BT_MASK_STOP_NAN_START = 4  /* the starting mask scores NaN: nothing to compare against */
+} bt_sweep_mask_stop;
+
+typedef struct {
+    double threshold;        /* keep masking while score >= threshold * s0; inside (0, 1) */
+    double amount;           /* HF: n = max(1, floor(L*H*amount)) heads per step; inside (0, 1) */
+    const double *percents;  /* Michel's schedule: percent of all heads masked after each step,
+                                increasing, in (0, 100]; NULL = the HF loop */
+    int n_percents;
+    int exact;               /* with percents: re-compute importance after every step (else the
+                                first pass's importance ranks every step) */
+    int min_heads_per_layer; /* never leave a layer with fewer heads on (0 = no limit) */
+    bt_sweep_options pass;   /* options of every pass; pass.head_mask is the starting mask (NULL =
+                                all on) and pass.metrics->default_metric the metric watched */
+} bt_sweep_mask_options;
+
+typedef struct {
+    int n_layers, n_heads;
+    int n_steps;          /* step 0 is the starting mask */
+    float *masks;         /* [n_steps, L, H] 1 on, 0 masked */
+    float *importance;    /* [n_steps, L, H] normalised importance at that mask (NaN if not computed) */
+    double *scores;       /* [n_steps] the watched metric */
+    int *heads_on;        /* [n_steps] */
+    int final_step;       /* the step whose mask is the answer */
+    int stop;             /* bt_sweep_mask_stop */
+    int per_step;         /* heads masked per step (HF loop), 0 for a schedule */
+    double target;        /* threshold * s0 */
+    bt_sweep_result first; /* the first pass: importance, entropy, metrics of the starting mask */
+    double seconds;
+} bt_sweep_mask_result;
+
+void bt_sweep_mask_result_free(bt_sweep_mask_result *r);
+
+/* Checks the options against a model of L x H heads (threshold, amount, percents, the
+ * --min-heads-per-layer constraint against the schedule and the starting mask). */
+int bt_sweep_mask_check(const bt_sweep_mask_options *o, int L, int H, bt_error *err);
+
+/* Switches off, in mask [L, H], the n heads still on with the lowest importance (ties: lower
+ * (layer, head) first; NaN counts as most important), skipping in every layer the
+ * min_per_layer heads still on with the highest importance (ties: lower head kept). Returns n;
+ * when fewer than n heads can go, returns how many could and leaves mask unchanged. */
+int bt_sweep_mask_select(const float *importance, int L, int H, int n, int min_per_layer, float *mask);
+/* How many heads bt_sweep_mask_select could switch off at most. */
+int bt_sweep_mask_candidates(const float *mask, int L, int H, int min_per_layer);
+
+/* The search. The first pass (backward, entropy as in o->pass) goes through sink; later passes
+ * have no sink and no entropy. Every step's head choice is made on rank 0 and broadcast.
+ * on_step (may be NULL) is called on every rank after every step, for progress lines.
+ * Collective, errors as bt_sweep_pass. */
+typedef void (*bt_sweep_mask_step_fn)(void *ctx, const bt_sweep_mask_result *r);
+int bt_sweep_mask(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt_sweep_mask_options *o,
+                  bt_sweep_sink sink, void *sink_ctx, bt_sweep_mask_step_fn on_step, void *step_ctx,
+                  bt_sweep_mask_result *res, bt_error *err);
+
+/* ---- single-head ablation (ablate.c) ---------------------------------------------------------- */
+
+typedef struct {
+    int n_layers, n_heads;
+    double base_score;    /* the task's default metric at the base mask (o->head_mask or all on) */
+    double *without;      /* [L, H] score with head (l, h) masked on top of the base mask */
+    double *delta;        /* [L, H] without - base_score */
+    double *only;         /* [L, H] score when layer l keeps only head h (Michel's table) */
+    bt_sweep_result base; /* entropy, counts and metrics of the base forward (no importance) */
+    int64_t layer_forwards;       /* encoder layers run, summed over batches and ranks */
+    int64_t naive_layer_forwards; /* what 1 + 2*L*H full passes would run */
+    size_t cache_bytes;           /* hidden states kept per rank: (L+1) * batch tokens * D floats */
+    double base_forward_seconds;  /* time of the base forwards, summed over ranks */
+    double busy_seconds;          /* time of base forwards + configurations, summed over ranks */
+    double seconds;               /* wall time (slowest rank) */
+} bt_sweep_ablation;
+
+void bt_sweep_ablation_free(bt_sweep_ablation *r);
+
+/* Every batch of the plan runs once unmasked (keeping the input of every layer), then, for
+ * l = L-1 down to 0, the 2*H configurations that differ from the base only from layer l up run
+ * from layer l's cached input: bt_engine_forward_from(first = l). Predictions of each
+ * configuration are gathered in example order, so results do not depend on the number of ranks.
+ * The base forward's per-example results (logits, entropy) go through sink. Forward only:
+ * o->importance is ignored. Collective, errors as bt_sweep_pass. */
+int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt_sweep_options *o,
+                    bt_sweep_sink sink, void *sink_ctx, bt_sweep_ablation *res, bt_error *err);
+
 #ifdef __cplusplus
 }
 #endif

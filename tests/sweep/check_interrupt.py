@@ -2,8 +2,8 @@
 """A run killed mid-way never leaves a run.h5.
 
 `mpirun -np 2 bertology importance --save-attentions --save-hidden` on SST-2 dev is started in
-its own session; a third of a run's time after the temporary file run.h5.tmp-* appeared (so
-while rows are being written), mpirun alone gets
+its own session; shortly after the temporary file run.h5.tmp-* appeared (so while rows are
+being written), mpirun alone gets
 SIGTERM (what Slurm's scancel and a Ctrl-C send) or SIGKILL (the ranks then lose their launcher
 and must go down by themselves). Then, after waiting longer than a whole undisturbed run takes:
 mpirun exited non-zero, no rank is left running, there is no run.h5, the tmp file is still
@@ -59,7 +59,8 @@ def run_and_kill(args, m, name, sig, full_secs):
         tmp = found[0] if found else None
         time.sleep(0.02)
     if tmp:
-        time.sleep(full_secs / 3)
+        # early enough that a fast machine is still in the pass (the pass is most of a run)
+        time.sleep(min(full_secs / 5, 0.5))
     size = os.path.getsize(tmp) if tmp else 0
     killed_at = time.time() - t0
     if not check(p.poll() is None and tmp is not None,
@@ -102,7 +103,8 @@ def run_and_kill(args, m, name, sig, full_secs):
 
 def main():
     args = common.setup(common.parser(__doc__).parse_args())
-    m = common.model(args, "model", layers=4, hidden=64, heads=4, seed=2)
+    # big enough that a run lasts seconds on an idle machine: the kill must land mid-pass
+    m = common.model(args, "model", layers=6, hidden=192, heads=4, seed=2)
     # how long an undisturbed run takes (the kills happen well inside it)
     t0 = time.time()
     full = common.importance(args, 2, os.path.join(args.work, "full"), m, "--batch-tokens", 256,

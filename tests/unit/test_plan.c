@@ -376,6 +376,8 @@ START_TEST(test_peak_rss) {
     char *big = malloc(n);
     ck_assert_ptr_nonnull(big);
     memset(big, 1, n); /* touched pages count, untouched ones do not */
+    /* an optimising compiler may drop a malloc/memset/free whose memory is never read */
+    __asm__ volatile("" : : "r"(big) : "memory");
     int64_t after = bt_dist_peak_rss();
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

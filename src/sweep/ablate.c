@@ -1,0 +1,241 @@
+/* Single-head ablation (Michel et al. §3.2) and their "only one head left in layer l" table.
+ *
+ * A configuration that changes the gates of layer l only cannot change layers below l, so each
+ * batch runs once at the base mask keeping the input of every layer (the engine's L+1 hidden
+ * buffers: (L+1) * batch tokens * D floats, the only cache), then the 2H configurations of layer
+ * l restart from layer l's input. Going from the top layer down, a restart overwrites only the
+ * hidden states above l, which no remaining configuration needs. Per batch that is
+ * L + H*L*(L+1) layer forwards instead of (1 + 2*L*H)*L for full passes.
+ *
+ * Work is shared as in every pass: the batches of the global plan are spread over the ranks and
+ * each rank runs every configuration on its batches; predictions are gathered in example order
+ * per configuration, so every score is the same for any number of ranks. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bertology/dist.h"
+#include "bertology/sweep.h"
+#include "score.h"
+
+void bt_sweep_ablation_free(bt_sweep_ablation *r) {
+    free(r->without), free(r->delta), free(r->only);
+    bt_sweep_result_free(&r->base);
+    memset(r, 0, sizeof *r);
+}
+
+/* Configuration c of the ablation: 0 = base, 1 + l*H + h = base without (l, h),
+ * 1 + LH + l*H + h = base with layer l reduced to head h. */
+static void config_gates(const float *base, int L, int H, int c, float *g) {
+    const int LH = L * H;
+    memcpy(g, base, sizeof(float) * LH);
+    if (c == 0) return;
+    const int i = (c - 1) % LH, l = i / H, h = i % H;
+    if (c <= LH) {
+        g[i] = 0.0f;
+    } else {
+        for (int k = 0; k < H; k++)
+            if (k != h) g[l * H + k] = 0.0f;
+    }
+}
+
+typedef struct {
+    int *ids, *types, *lens, *labels;
+    float *targets, *gates;
+    double *partial;   /* [my batches, LH + 2]: entropy, tokens, examples of the base forward */
+    sweep_record *rec; /* [configurations, my examples] */
+} ablate_buffers;
+
+static void buffers_free(ablate_buffers *b) {
+    free(b->ids), free(b->types), free(b->lens), free(b->labels), free(b->targets), free(b->gates);
+    free(b->partial), free(b->rec);
+}
+
+int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt_sweep_options *o,
+                    bt_sweep_sink sink, void *sink_ctx, bt_sweep_ablation *res, bt_error *err) {
+    int rank, n_ranks;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &n_ranks);
+    memset(res, 0, sizeof *res);
+    const bt_config *c = &m->cfg;
+    const int L = c->n_layers, H = c->n_heads, LH = L * H, C = c->n_labels, D = c->d_model;
+    const int n_cfg = 1 + 2 * LH, K = LH + 2;
+    const double t0 = MPI_Wtime();
+
+    bt_plan plan = {0};
+    bt_plan_assignment asg = {0};
+    bt_engine *e = NULL;
+    ablate_buffers buf = {0};
+    bt_error local = {0};
+    int rc = BT_OK;
+    if (c->head != BT_HEAD_CLASSIFY && c->head != BT_HEAD_REGRESS)
+        rc = bt_error_set(&local, BT_EINPUT, "%s: ablation scores a classifier or regressor, %s has no such head", m->dir,
+                          m->arch_name[0] ? m->arch_name : m->model_type);
+    else if (!d->labels && !d->targets)
+        rc = bt_error_set(&local, BT_EINPUT, "ablation needs labelled data (the split has no labels)");
+    else if (!o->metrics)
+        rc = bt_error_set(&local, BT_EINPUT, "ablation needs a metric (a GLUE task)");
+    if (!rc) rc = bt_plan_build(&plan, d->len, d->n, &o->plan, &local);
+    if (!rc) rc = bt_plan_assign(&asg, &plan, n_ranks, &local);
+    int my_batches = 0, max_batches = 0, my_examples = 0;
+    if (!rc) {
+        my_batches = bt_plan_rank_count(&asg, rank);
+        my_examples = bt_plan_rank_examples(&plan, &asg, rank);
+        for (int r = 0; r < n_ranks; r++) {
+            const int k = bt_plan_rank_count(&asg, r);
+            max_batches = k > max_batches ? k : max_batches;
+        }
+        bt_engine_limits lim = {.max_tokens = (int)(plan.max_batch_tokens > 0 ? plan.max_batch_tokens : 1),
+                                .max_seqs = plan.max_batch_seqs > 0 ? plan.max_batch_seqs : 1,
+                                .max_len = plan.max_len > 0 ? plan.max_len : 1,
+                                .hidden = 1};
+        rc = bt_engine_create(c, &m->params, &lim, &e, &local);
+        res->cache_bytes = (size_t)(L + 1) * lim.max_tokens * D * sizeof(float);
+        const size_t T = (size_t)lim.max_tokens, B = (size_t)lim.max_seqs;
+        buf.ids = malloc(T * sizeof(int));
+        buf.types = malloc(T * sizeof(int));
+        buf.lens = malloc(B * sizeof(int));
+        buf.labels = malloc(B * sizeof(int));
+        buf.targets = malloc(B * sizeof(float));
+        buf.gates = malloc((size_t)LH * sizeof(float));
+        buf.partial = calloc((size_t)(my_batches ? my_batches : 1) * K, sizeof(double));
+        buf.rec = calloc((size_t)n_cfg * (my_examples ? my_examples : 1), sizeof(sweep_record));
+        if (!rc && (!buf.ids || !buf.types || !buf.lens || !buf.labels || !buf.targets || !buf.gates ||
+                    !buf.partial || !buf.rec))
+            rc = bt_error_set(&local, BT_EINTERNAL, "out of memory for the predictions of %d configurations x %d examples",
+                              n_cfg, my_examples);
+    }
+    rc = bt_dist_agree(comm, rc, &local, err);
+    if (rc) goto out;
+
+    float *base = malloc(sizeof(float) * LH);
+    for (int i = 0; i < LH; i++) base[i] = o->head_mask ? o->head_mask[i] : 1.0f;
+    int64_t forwards = 0;
+    double t_base = 0.0, t_all = 0.0;
+    bt_dist_progress prog;
+    bt_dist_progress_begin(&prog, comm, &plan, &asg, o->label ? o->label : "ablate", rank == 0 ? o->progress : NULL, 0);
+    const int *mine = bt_plan_rank_batches(&asg, rank);
+    const int stride = my_examples; /* records of configuration k start at rec + k * stride */
+    int rec_i = 0;
+    for (int slot = 0; slot < max_batches; slot++) {
+        bt_sweep_batch out = {0};
+        const int b = slot < my_batches ? mine[slot] : -1;
+        const bt_plan_batch *pb = b >= 0 ? &plan.batches[b] : NULL;
+        const int *ex = b >= 0 ? bt_plan_batch_examples(&plan, b) : NULL;
+        bt_batch batch = {0};
+        const double tb = MPI_Wtime();
+        if (pb && !rc) {
+            int pos = 0;
+            for (int k = 0; k < pb->n_seqs; k++) {
+                const int i = ex[k];
+                memcpy(buf.ids + pos, d->ids + d->off[i], sizeof(int) * d->len[i]);
+                memcpy(buf.types + pos, d->types + d->off[i], sizeof(int) * d->len[i]);
+                buf.lens[k] = d->len[i];
+                if (d->labels) buf.labels[k] = d->labels[i];
+                if (d->targets) buf.targets[k] = d->targets[i];
+                pos += d->len[i];
+            }
+            batch = (bt_batch){.n_seqs = pb->n_seqs, .lens = buf.lens, .ids = buf.ids, .types = buf.types,
+                               .labels = d->labels ? buf.labels : NULL, .targets = d->targets ? buf.targets : NULL};
+            rc = bt_engine_forward(e, &batch, base, o->entropy ? BT_FWD_ENTROPY : 0, &local);
+            if (rc) {
+                bt_error_prefix(&local, "batch %d", b);
+            } else {
+                forwards += L;
+                const float *logits = bt_engine_logits(e);
+                const double *en = bt_engine_entropy(e);
+                double *p = buf.partial + (size_t)slot * K;
+                for (int k = 0; k < pb->n_seqs; k++) {
+                    for (int j = 0; j < LH && o->entropy; j++) p[j] += en[(size_t)k * LH + j];
+                    p[LH] += buf.lens[k];
+                    p[LH + 1] += 1;
+                    sweep_record_set(&buf.rec[rec_i + k], logits + (size_t)k * C, C, d->labels ? buf.labels[k] : -1,
+                                     d->targets ? buf.targets[k] : NAN);
+                }
+                out = (bt_sweep_batch){.n = pb->n_seqs, .examples = ex, .logits = logits,
+                                       .entropy = o->entropy ? en : NULL, .engine = e};
+            }
+            t_base += MPI_Wtime() - tb;
+        }
+        /* the sink sees the base forward before the configurations overwrite the engine */
+        if (sink) {
+            const int src = sink(sink_ctx, &out, rc ? NULL : &local);
+            if (!rc && src) rc = src;
+        }
+        if (!pb || rc) continue;
+        for (int l = L - 1; l >= 0 && !rc; l--) {
+            const float *x = bt_engine_hidden(e, l);
+            for (int kind = 0; kind < 2 && !rc; kind++)
+                for (int h = 0; h < H && !rc; h++) {
+                    const int cfg = 1 + kind * LH + l * H + h;
+                    config_gates(base, L, H, cfg, buf.gates);
+                    rc = bt_engine_forward_from(e, &batch, buf.gates, 0, l, x, &local);
+                    if (rc) {
+                        bt_error_prefix(&local, "batch %d, layer %d head %d %s", b, l, h, kind ? "alone" : "masked");
+                        break;
+                    }
+                    forwards += L - l;
+                    const float *logits = bt_engine_logits(e);
+                    sweep_record *r = buf.rec + (size_t)cfg * stride + rec_i;
+                    for (int k = 0; k < pb->n_seqs; k++)
+                        sweep_record_set(&r[k], logits + (size_t)k * C, C, d->labels ? buf.labels[k] : -1,
+                                         d->targets ? buf.targets[k] : NAN);
+                }
+        }
+        rec_i += pb->n_seqs;
+        t_all += MPI_Wtime() - tb;
+        bt_dist_progress_batch(&prog, &plan, b);
+    }
+    free(base);
+    bt_dist_progress_finish(&prog, comm);
+    rc = bt_dist_agree(comm, rc, &local, err);
+    if (rc) goto out;
+
+    /* base pass summary, as bt_sweep_pass would give it without importance */
+    double *sum = calloc(K, sizeof(double));
+    bt_sweep_result *bs = &res->base;
+    bs->n_layers = L, bs->n_heads = H;
+    bs->entropy_raw = calloc(LH, sizeof(double));
+    bs->entropy = calloc(LH, sizeof(float));
+    res->n_layers = L, res->n_heads = H;
+    res->without = malloc(sizeof(double) * LH);
+    res->delta = malloc(sizeof(double) * LH);
+    res->only = malloc(sizeof(double) * LH);
+    rc = bt_dist_agree(comm, sum && bs->entropy_raw && bs->entropy && res->without && res->delta && res->only
+                                 ? BT_OK : bt_error_set(&local, BT_EINTERNAL, "out of memory"), &local, err);
+    if (!rc) rc = bt_dist_reduce_ordered(comm, &asg, buf.partial, K, sum, err);
+    if (!rc) {
+        memcpy(bs->entropy_raw, sum, sizeof(double) * LH);
+        bs->n_tokens = (int64_t)sum[LH];
+        bs->n_examples = (int64_t)sum[LH + 1];
+        for (int j = 0; j < LH; j++)
+            bs->entropy[j] = (float)(bs->n_tokens > 0 ? bs->entropy_raw[j] / (double)bs->n_tokens : 0.0);
+    }
+    free(sum);
+    for (int cfg = 0; cfg < n_cfg && !rc; cfg++) {
+        bt_sweep_result r = {0};
+        rc = sweep_score(comm, &plan, &asg, buf.rec + (size_t)cfg * stride, o->metrics, c, cfg ? &r : bs, err);
+        if (cfg == 0) res->base_score = bs->score;
+        else if (cfg <= LH) res->without[cfg - 1] = r.score, res->delta[cfg - 1] = r.score - res->base_score;
+        else res->only[cfg - 1 - LH] = r.score;
+    }
+    int64_t sums[2] = {forwards, 0}, total[2];
+    MPI_Allreduce(sums, total, 2, MPI_INT64_T, MPI_SUM, comm);
+    res->layer_forwards = total[0];
+    res->naive_layer_forwards = (int64_t)plan.n_batches * n_cfg * L;
+    double times[2] = {t_base, t_all}, tsum[2], secs = MPI_Wtime() - t0;
+    MPI_Allreduce(times, tsum, 2, MPI_DOUBLE, MPI_SUM, comm);
+    MPI_Allreduce(&secs, &res->seconds, 1, MPI_DOUBLE, MPI_MAX, comm);
+    res->base_forward_seconds = tsum[0];
+    res->busy_seconds = tsum[1];
+    int64_t rss = bt_dist_peak_rss();
+    MPI_Allreduce(&rss, &bs->peak_rss, 1, MPI_INT64_T, MPI_MAX, comm);
+    bs->seconds = res->seconds;
+out:
+    if (rc) bt_sweep_ablation_free(res);
+    bt_engine_free(e);
+    buffers_free(&buf);
+    bt_plan_assignment_free(&asg);
+    bt_plan_free(&plan);
+    return rc;
+}
