@@ -7,11 +7,11 @@
 #include "bertology/dist.h"
 #include "bertology/npy.h"
 #include "commands.h"
-#include "exp_store.h"
+#include "run_store.h"
 #include "report.h"
 #include "run_opts.h"
 
-static int write_results(exp_store *st, const run_opts *o, const bt_sweep_ablation *a, int rank, bt_error *err) {
+static int write_results(run_store *st, const run_opts *o, const bt_sweep_ablation *a, int rank, bt_error *err) {
     const int L = a->n_layers, H = a->n_heads, LH = L * H;
     const int64_t shape[2] = {L, H};
     int rc = bt_store_write_array(st->sink.store, "/ablation/score_without_head", BT_NPY_F64, 2, shape, a->without, err);
@@ -79,11 +79,11 @@ int bt_cmd_ablate(int argc, char **argv) {
         bt_dist_finalize();
         return rc < 0 ? 0 : rc;
     }
-    exp_store st = {0};
+    run_store st = {0};
     bt_sweep_ablation ab = {0};
     rc = run_setup(comm, &o, &x);
     if (!rc) rc = run_make_out_dir(comm, &o);
-    if (!rc) rc = exp_store_open(comm, &o, &x, 0, &st);
+    if (!rc) rc = run_store_open(comm, &o, &x, 0, &st);
     if (rc) goto done;
     bt_sweep_options so = run_sweep_options(&o, &x);
     so.importance = 0;
@@ -94,16 +94,16 @@ int bt_cmd_ablate(int argc, char **argv) {
         goto done;
     }
     bt_error local = {0};
-    int lrc = exp_store_summary(&st, &ab.base, &local);
+    int lrc = run_store_summary(&st, &ab.base, &local);
     if (!lrc) lrc = write_results(&st, &o, &ab, rank, &local);
-    rc = exp_store_commit(comm, &o, &st, lrc, &local);
+    rc = run_store_commit(comm, &o, &st, lrc, &local);
     if (rc) goto done;
     if (rank == 0) {
         print_results(&ab, bt_metric_name(x.task->metrics.default_metric), n_ranks);
         fflush(stdout);
     }
 done:
-    exp_store_free(&st);
+    run_store_free(&st);
     bt_sweep_ablation_free(&ab);
     run_ctx_free(&x);
     bt_dist_finalize();

@@ -7,7 +7,7 @@
 
 #include "bertology/dist.h"
 #include "commands.h"
-#include "exp_store.h"
+#include "run_store.h"
 #include "report.h"
 #include "run_opts.h"
 
@@ -79,12 +79,12 @@ int bt_cmd_eval(int argc, char **argv) {
         bt_dist_finalize();
         return rc < 0 ? 0 : rc;
     }
-    exp_store st = {0};
+    run_store st = {0};
     bt_sweep_result res = {0};
     float *logits = NULL, *all = NULL;
     rc = run_setup(comm, &o, &x);
     if (!rc && o.out) rc = run_make_out_dir(comm, &o);
-    if (!rc && o.out) rc = exp_store_open(comm, &o, &x, 0, &st);
+    if (!rc && o.out) rc = run_store_open(comm, &o, &x, 0, &st);
     if (rc) goto done;
     const bt_config *c = &x.model.cfg;
     const int C = c->n_labels > 0 ? c->n_labels : 1, n = x.data.n;
@@ -110,10 +110,10 @@ int bt_cmd_eval(int argc, char **argv) {
     /* every example was computed by exactly one rank: the sum of the ranks' rows is that row */
     MPI_Reduce(logits, all, n * C, MPI_FLOAT, MPI_SUM, 0, comm);
     if (o.out) {
-        int lrc = exp_store_summary(&st, &res, &local);
+        int lrc = run_store_summary(&st, &res, &local);
         if (!lrc && rank == 0 && (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS))
             lrc = write_predictions(o.out, &x, all, &local);
-        rc = exp_store_commit(comm, &o, &st, lrc, &local);
+        rc = run_store_commit(comm, &o, &st, lrc, &local);
         if (rc) goto done;
     }
     if (rank == 0) {
@@ -128,7 +128,7 @@ int bt_cmd_eval(int argc, char **argv) {
         fflush(stdout);
     }
 done:
-    exp_store_free(&st);
+    run_store_free(&st);
     free(logits), free(all);
     bt_sweep_result_free(&res);
     run_ctx_free(&x);

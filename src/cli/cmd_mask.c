@@ -10,7 +10,7 @@
 #include "bertology/dist.h"
 #include "bertology/npy.h"
 #include "commands.h"
-#include "exp_store.h"
+#include "run_store.h"
 #include "report.h"
 #include "run_opts.h"
 
@@ -55,7 +55,7 @@ static void log_step(void *ctx, const bt_sweep_mask_result *r) {
             100.0 * (LH - r->heads_on[s]) / LH, lg->metric, r->scores[s], r->target);
 }
 
-static int write_outputs(exp_store *st, const run_opts *o, const bt_sweep_mask_result *r, int rank, bt_error *err) {
+static int write_outputs(run_store *st, const run_opts *o, const bt_sweep_mask_result *r, int rank, bt_error *err) {
     const int L = r->n_layers, H = r->n_heads, LH = L * H, S = r->n_steps;
     const float *final = r->masks + (size_t)r->final_step * LH;
     double *pct = malloc(sizeof(double) * S);
@@ -135,7 +135,7 @@ int bt_cmd_mask(int argc, char **argv) {
         bt_dist_finalize();
         return rc < 0 ? 0 : rc;
     }
-    exp_store st = {0};
+    run_store st = {0};
     bt_sweep_mask_result mr = {0};
     double percents[MAX_PERCENTS];
     int n_percents = 0;
@@ -172,7 +172,7 @@ int bt_cmd_mask(int argc, char **argv) {
         goto done;
     }
     rc = run_make_out_dir(comm, &o);
-    if (!rc) rc = exp_store_open(comm, &o, &x, 1, &st);
+    if (!rc) rc = run_store_open(comm, &o, &x, 1, &st);
     if (rc) goto done;
     const char *mname = bt_metric_name(ms.default_metric);
     step_log lg = {.metric = mname, .f = rank == 0 && !o.quiet ? stderr : NULL};
@@ -182,16 +182,16 @@ int bt_cmd_mask(int argc, char **argv) {
         goto done;
     }
     bt_error local = {0};
-    int lrc = exp_store_summary(&st, &mr.first, &local);
+    int lrc = run_store_summary(&st, &mr.first, &local);
     if (!lrc) lrc = write_outputs(&st, &o, &mr, rank, &local);
-    rc = exp_store_commit(comm, &o, &st, lrc, &local);
+    rc = run_store_commit(comm, &o, &st, lrc, &local);
     if (rc) goto done;
     if (rank == 0) {
         print_outputs(&mr, &o, mname, n_ranks);
         fflush(stdout);
     }
 done:
-    exp_store_free(&st);
+    run_store_free(&st);
     bt_sweep_mask_result_free(&mr);
     run_ctx_free(&x);
     bt_dist_finalize();

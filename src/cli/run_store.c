@@ -1,4 +1,4 @@
-#include "exp_store.h"
+#include "run_store.h"
 
 #include <cblas.h>
 #include <hdf5.h>
@@ -10,7 +10,7 @@
 
 #define BT_VERSION "0.1.0"
 
-void exp_versions(char *buf, size_t n) {
+void run_versions(char *buf, size_t n) {
     unsigned maj, min, rel;
     H5get_libversion(&maj, &min, &rel);
     char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
@@ -22,13 +22,13 @@ void exp_versions(char *buf, size_t n) {
              openblas_get_config());
 }
 
-int exp_store_open(MPI_Comm comm, const run_opts *o, const run_ctx *x, int has_loss, exp_store *s) {
+int run_store_open(MPI_Comm comm, const run_opts *o, const run_ctx *x, int has_loss, run_store *s) {
     int rank;
     MPI_Comm_rank(comm, &rank);
     memset(s, 0, sizeof *s);
     snprintf(s->path, sizeof s->path, "%s/run.h5", o->out);
     char ver[1024];
-    exp_versions(ver, sizeof ver);
+    run_versions(ver, sizeof ver);
     s->opts_json = run_opts_json(o);
     s->sink = (h5sink){.x = x, .save_attentions = o->save_attentions, .save_hidden = o->save_hidden};
     bt_store_layout layout = h5sink_layout(o, x, has_loss);
@@ -40,7 +40,7 @@ int exp_store_open(MPI_Comm comm, const run_opts *o, const run_ctx *x, int has_l
     /* the estimate is the same on every rank, so all skip the collective open together */
     const double gb = bt_store_estimate_bytes(&layout, &meta) / 1e9;
     int lrc = gb > o->max_output_gb
-                  ? bt_error_set(&local, BT_EINPUT, "%s would be %.2f GB, above --max-output-gb %.2f (fewer --layers, "
+                  ? bt_error_set(&local, BT_EINPUT, "%s would be %.3g GB, above --max-output-gb %g (fewer --layers, "
                                  "--dtype f16 or --subset)", s->path, gb, o->max_output_gb)
                   : bt_store_open(s->path, comm, &layout, &meta, &s->sink.store, &local);
     const int rc = bt_dist_agree(comm, lrc, &local, &err);
@@ -52,7 +52,7 @@ int exp_store_open(MPI_Comm comm, const run_opts *o, const run_ctx *x, int has_l
     return rc;
 }
 
-int exp_store_summary(exp_store *s, const bt_sweep_result *r, bt_error *err) {
+int run_store_summary(run_store *s, const bt_sweep_result *r, bt_error *err) {
     const char *names[8];
     for (int k = 0; k < r->n_metrics; k++) names[k] = r->metric_names[k];
     bt_store_summary sum = {.importance_raw = r->importance_raw, .importance_norm = r->importance,
@@ -62,7 +62,7 @@ int exp_store_summary(exp_store *s, const bt_sweep_result *r, bt_error *err) {
     return bt_store_write_summary(s->sink.store, &sum, err);
 }
 
-int exp_store_commit(MPI_Comm comm, const run_opts *o, exp_store *s, int lrc, const bt_error *local) {
+int run_store_commit(MPI_Comm comm, const run_opts *o, run_store *s, int lrc, const bt_error *local) {
     int rank;
     MPI_Comm_rank(comm, &rank);
     bt_error err = {0};
@@ -77,7 +77,7 @@ int exp_store_commit(MPI_Comm comm, const run_opts *o, exp_store *s, int lrc, co
     return rc;
 }
 
-void exp_store_free(exp_store *s) {
+void run_store_free(run_store *s) {
     if (s->sink.store) bt_store_abort(s->sink.store);
     h5sink_free(&s->sink);
     free(s->opts_json);

@@ -1,7 +1,7 @@
-/* run.h5 for the experiment commands (eval, mask, ablate): open, summary, commit, each step
+/* run.h5 for the commands over a split (importance, eval, mask, ablate): open, summary, commit, each step
  * agreed by all ranks, with the message printed once on rank 0 when something fails. */
-#ifndef BT_CLI_EXP_STORE_H
-#define BT_CLI_EXP_STORE_H
+#ifndef BT_CLI_RUN_STORE_H
+#define BT_CLI_RUN_STORE_H
 
 #include <mpi.h>
 
@@ -14,20 +14,20 @@ typedef struct {
     h5sink sink; /* sink.store is the open file, NULL once committed or aborted */
     char path[4096];
     char *opts_json;
-} exp_store;
+} run_store;
 
 /* Opens o->out/run.h5 for per-example rows of x's data (has_loss: loss and gate_grad rows).
  * Collective; returns the agreed code, the message already printed. */
-int exp_store_open(MPI_Comm comm, const run_opts *o, const run_ctx *x, int has_loss, exp_store *s);
+int run_store_open(MPI_Comm comm, const run_opts *o, const run_ctx *x, int has_loss, run_store *s);
 /* The summary of a pass (importance fields only when r has them). Collective; local code. */
-int exp_store_summary(exp_store *s, const bt_sweep_result *r, bt_error *err);
+int run_store_summary(run_store *s, const bt_sweep_result *r, bt_error *err);
 /* Agrees on lrc (this rank's outcome of the writes since open), then commits or aborts.
  * Collective; returns the agreed code, the message already printed. */
-int exp_store_commit(MPI_Comm comm, const run_opts *o, exp_store *s, int lrc, const bt_error *local);
+int run_store_commit(MPI_Comm comm, const run_opts *o, run_store *s, int lrc, const bt_error *local);
 /* Aborts a file still open (after a failed pass) and frees everything. */
-void exp_store_free(exp_store *s);
+void run_store_free(run_store *s);
 
 /* "bertology X; HDF5 a.b.c; Open MPI ...; OpenBLAS ..." */
-void exp_versions(char *buf, size_t n);
+void run_versions(char *buf, size_t n);
 
 #endif
