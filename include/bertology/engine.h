@@ -141,6 +141,12 @@ size_t bt_engine_bytes(const bt_engine *e);
 /* Threads for BLAS and for the engine's own loops (process-wide setting). */
 void bt_engine_set_threads(int n);
 
+/* NULL, or a one-line warning when OpenBLAS runs kernels far below what the CPU can do: OpenBLAS
+ * 0.3.21 (Debian bookworm) does not know recent Xeons and falls back to its generic SSE3
+ * "Prescott" kernels, about 5x slower than its AVX-512 ones, unless OPENBLAS_CORETYPE says
+ * which to use. The CLI prints it; the engine never prints. */
+const char *bt_engine_blas_warning(void);
+
 /* gates: [L, H] indexed by original head id, or NULL for all ones. Labels/targets are needed
  * only for the loss; without them loss is not computed and backward is refused. */
 int bt_engine_forward(bt_engine *e, const bt_batch *batch, const float *gates, int flags,

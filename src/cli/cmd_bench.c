@@ -170,6 +170,9 @@ int bt_cmd_bench(int argc, char **argv) {
     if (threads > 0) bt_engine_set_threads(threads);
     else bt_engine_set_threads(openblas_get_num_threads());
     threads = openblas_get_num_threads();
+    const char *warn = bt_engine_blas_warning();
+    if (warn) fprintf(stderr, "bertology bench: warning: %s\n", warn);
+    printf("bench blas=%s core=%s\n", openblas_get_config(), openblas_get_corename());
     bt_model m;
     if (dir) {
         bt_error err;

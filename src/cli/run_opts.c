@@ -329,6 +329,8 @@ int run_setup(MPI_Comm comm, const run_opts *o, run_ctx *x) {
                 o->max_seq_length, (long long)t->split_windows, (long long)t->split_lines, (long long)t->short_windows,
                 (long long)t->empty_lines);
     }
+    const char *warn = bt_engine_blas_warning();
+    if (rank == 0 && warn && !o->quiet) fprintf(stderr, "bertology %s: warning: %s\n", o->name, warn);
     if (rank == 0 && x->examples.skipped)
         fprintf(stderr, "bertology %s: skipped %zu bad lines of %s (first: %s)\n", o->name, x->examples.skipped,
                 x->examples.path, x->examples.first_skipped);

@@ -4,6 +4,8 @@
  * inside a parallel region; a pthread OpenBLAS must be told. */
 #include <cblas.h>
 #include <omp.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "bertology/engine.h"
 #include "threads.h"
@@ -27,4 +29,16 @@ void eng_blas_serial_begin(void) {
 
 void eng_blas_serial_end(void) {
     if (eng_threads() > 1 && openblas_get_parallel() == OPENBLAS_PTHREADS) openblas_set_num_threads(eng_threads());
+}
+
+const char *bt_engine_blas_warning(void) {
+    static char msg[256];
+    const char *core = openblas_get_corename();
+    if (!core || (strcmp(core, "Prescott") && strcmp(core, "Core2") && strcmp(core, "Nehalem"))) return NULL;
+    const char *better = __builtin_cpu_supports("avx512f") ? "SkylakeX" : __builtin_cpu_supports("avx2") ? "Haswell" : NULL;
+    if (!better) return NULL;
+    snprintf(msg, sizeof msg,
+             "OpenBLAS uses its generic '%s' kernels on this %s CPU (several times slower): "
+             "set OPENBLAS_CORETYPE=%s", core, better[0] == 'S' ? "AVX-512" : "AVX2", better);
+    return msg;
 }
