@@ -64,21 +64,12 @@ static void print_results(const bt_sweep_ablation *a, const char *metric, int n_
 
 int bt_cmd_ablate(int argc, char **argv) {
     bt_error err = {0};
-    if (bt_dist_init(&argc, &argv, &err)) {
-        fprintf(stderr, "bertology ablate: %s\n", err.msg);
-        return 1;
-    }
-    MPI_Comm comm = MPI_COMM_WORLD;
     int rank, n_ranks;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &n_ranks);
+    MPI_Comm comm = MPI_COMM_WORLD;
     run_opts o;
     run_ctx x;
-    int rc = run_opts_parse(&o, CMD_ABLATE, "ablate", argc, argv, rank);
-    if (rc) {
-        bt_dist_finalize();
-        return rc < 0 ? 0 : rc;
-    }
+    int rc = run_begin(&argc, &argv, CMD_ABLATE, "ablate", &o, &rank, &n_ranks);
+    if (rc) return rc < 0 ? 0 : rc;
     run_store st = {0};
     bt_sweep_ablation ab = {0};
     rc = run_setup(comm, &o, &x);

@@ -64,21 +64,12 @@ static int write_predictions(const char *dir, const run_ctx *x, const float *log
 
 int bt_cmd_eval(int argc, char **argv) {
     bt_error err = {0};
-    if (bt_dist_init(&argc, &argv, &err)) {
-        fprintf(stderr, "bertology eval: %s\n", err.msg);
-        return 1;
-    }
-    MPI_Comm comm = MPI_COMM_WORLD;
     int rank, n_ranks;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &n_ranks);
+    MPI_Comm comm = MPI_COMM_WORLD;
     run_opts o;
     run_ctx x;
-    int rc = run_opts_parse(&o, CMD_EVAL, "eval", argc, argv, rank);
-    if (rc) {
-        bt_dist_finalize();
-        return rc < 0 ? 0 : rc;
-    }
+    int rc = run_begin(&argc, &argv, CMD_EVAL, "eval", &o, &rank, &n_ranks);
+    if (rc) return rc < 0 ? 0 : rc;
     run_store st = {0};
     bt_sweep_result res = {0};
     float *logits = NULL, *all = NULL;

@@ -25,22 +25,13 @@ static int write_npys(const run_opts *o, const bt_sweep_result *r, bt_error *err
 
 int bt_cmd_importance(int argc, char **argv) {
     bt_error err = {0};
-    if (bt_dist_init(&argc, &argv, &err)) {
-        fprintf(stderr, "bertology importance: %s\n", err.msg);
-        return 1;
-    }
+    int rank, n_ranks;
     MPI_Comm comm = MPI_COMM_WORLD;
     const double t_start = MPI_Wtime();
-    int rank, n_ranks;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &n_ranks);
     run_opts o;
     run_ctx x;
-    int rc = run_opts_parse(&o, CMD_IMPORTANCE, "importance", argc, argv, rank);
-    if (rc) {
-        bt_dist_finalize();
-        return rc < 0 ? 0 : rc;
-    }
+    int rc = run_begin(&argc, &argv, CMD_IMPORTANCE, "importance", &o, &rank, &n_ranks);
+    if (rc) return rc < 0 ? 0 : rc;
     run_store st = {0};
     bt_sweep_result res = {0};
     rc = run_setup(comm, &o, &x);

@@ -120,21 +120,12 @@ static void print_outputs(const bt_sweep_mask_result *r, const run_opts *o, cons
 
 int bt_cmd_mask(int argc, char **argv) {
     bt_error err = {0};
-    if (bt_dist_init(&argc, &argv, &err)) {
-        fprintf(stderr, "bertology mask: %s\n", err.msg);
-        return 1;
-    }
-    MPI_Comm comm = MPI_COMM_WORLD;
     int rank, n_ranks;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &n_ranks);
+    MPI_Comm comm = MPI_COMM_WORLD;
     run_opts o;
     run_ctx x = {0};
-    int rc = run_opts_parse(&o, CMD_MASK, "mask", argc, argv, rank);
-    if (rc) {
-        bt_dist_finalize();
-        return rc < 0 ? 0 : rc;
-    }
+    int rc = run_begin(&argc, &argv, CMD_MASK, "mask", &o, &rank, &n_ranks);
+    if (rc) return rc < 0 ? 0 : rc;
     run_store st = {0};
     bt_sweep_mask_result mr = {0};
     double percents[MAX_PERCENTS];

@@ -115,21 +115,13 @@ static int compare(MPI_Comm comm, const run_opts *o, run_ctx *x, const bt_model 
 
 int bt_cmd_prune(int argc, char **argv) {
     bt_error err = {0};
-    if (bt_dist_init(&argc, &argv, &err)) {
-        fprintf(stderr, "bertology prune: %s\n", err.msg);
-        return 1;
-    }
+    int rank, n_ranks;
     MPI_Comm comm = MPI_COMM_WORLD;
-    int rank;
-    MPI_Comm_rank(comm, &rank);
     run_opts o;
     run_ctx x = {0};
     bt_model pruned = {0};
-    int rc = run_opts_parse(&o, CMD_PRUNE, "prune", argc, argv, rank);
-    if (rc) {
-        bt_dist_finalize();
-        return rc < 0 ? 0 : rc;
-    }
+    int rc = run_begin(&argc, &argv, CMD_PRUNE, "prune", &o, &rank, &n_ranks);
+    if (rc) return rc < 0 ? 0 : rc;
     char rm[PATH_MAX], ro[PATH_MAX];
     if (!o.head_mask_path)
         rc = bt_error_set(&err, BT_EINPUT, "--head-mask is required (the heads to remove: 0 entries)");

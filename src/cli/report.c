@@ -1,5 +1,7 @@
 #include "report.h"
 
+#include "bertology/engine.h"
+
 static void header(FILE *f, const char *title, int H) {
     if (title) fprintf(f, "%s\n", title);
     fprintf(f, "lv, h >");
@@ -30,4 +32,7 @@ void report_summary(FILE *f, const char *what, const bt_sweep_result *r, int n_r
     fprintf(f, "%s: %lld examples, %lld tokens, %.2f s, %.0f tokens/s, %d rank%s\n", what,
             (long long)r->n_examples, (long long)r->n_tokens, r->seconds,
             r->seconds > 0 ? r->n_tokens / r->seconds : 0.0, n_ranks, n_ranks == 1 ? "" : "s");
+    /* after a successful run, so that a failing one still prints exactly one line */
+    const char *warn = bt_engine_blas_warning();
+    if (warn) fprintf(stderr, "bertology %s: warning: %s\n", what, warn);
 }

@@ -216,6 +216,19 @@ int run_opts_parse(run_opts *o, int command, const char *name, int argc, char **
     return 0;
 }
 
+int run_begin(int *argc, char ***argv, int command, const char *name, run_opts *o, int *rank, int *n_ranks) {
+    bt_error err = {0};
+    if (bt_dist_init(argc, argv, &err)) {
+        fprintf(stderr, "bertology %s: %s\n", name, err.msg);
+        return BT_EINTERNAL;
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, rank);
+    MPI_Comm_size(MPI_COMM_WORLD, n_ranks);
+    const int rc = run_opts_parse(o, command, name, *argc, *argv, *rank);
+    if (rc) bt_dist_finalize();
+    return rc;
+}
+
 /* "0,3-5" -> sorted distinct layers within [0, n). */
 static int parse_layers(const char *spec, int n, int *out, int *count, bt_error *err) {
     unsigned char seen[BT_MAX_LAYERS + 1] = {0};
@@ -329,8 +342,6 @@ int run_setup(MPI_Comm comm, const run_opts *o, run_ctx *x) {
                 o->max_seq_length, (long long)t->split_windows, (long long)t->split_lines, (long long)t->short_windows,
                 (long long)t->empty_lines);
     }
-    const char *warn = bt_engine_blas_warning();
-    if (rank == 0 && warn && !o->quiet) fprintf(stderr, "bertology %s: warning: %s\n", o->name, warn);
     if (rank == 0 && x->examples.skipped)
         fprintf(stderr, "bertology %s: skipped %zu bad lines of %s (first: %s)\n", o->name, x->examples.skipped,
                 x->examples.path, x->examples.first_skipped);

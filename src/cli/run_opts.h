@@ -41,6 +41,11 @@ typedef struct {
     char command_line[4096];
 } run_opts;
 
+/* The first steps of every command: MPI start, rank and size, flags. Returns 0 to go on;
+ * otherwise MPI is finalised, any message printed, and the command returns rc < 0 ? 0 : rc
+ * (-1 after --help). */
+int run_begin(int *argc, char ***argv, int command, const char *name, run_opts *o, int *rank, int *n_ranks);
+
 /* Parses argv into o. Returns 0, or 2 after printing a one-line error (rank 0 only prints). A
  * --help prints usage and returns -1 (the caller exits 0). */
 int run_opts_parse(run_opts *o, int command, const char *name, int argc, char **argv, int rank);

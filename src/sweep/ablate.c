@@ -16,6 +16,7 @@
 
 #include "bertology/dist.h"
 #include "bertology/sweep.h"
+#include "batches.h"
 #include "score.h"
 
 void bt_sweep_ablation_free(bt_sweep_ablation *r) {
@@ -40,30 +41,28 @@ static void config_gates(const float *base, int L, int H, int c, float *g) {
 }
 
 typedef struct {
-    int *ids, *types, *lens, *labels;
-    float *targets, *gates;
+    sweep_inputs in;
+    float *gates;
     double *partial;   /* [my batches, LH + 2]: entropy, tokens, examples of the base forward */
     sweep_record *rec; /* [configurations, my examples] */
 } ablate_buffers;
 
 static void buffers_free(ablate_buffers *b) {
-    free(b->ids), free(b->types), free(b->lens), free(b->labels), free(b->targets), free(b->gates);
-    free(b->partial), free(b->rec);
+    sweep_inputs_free(&b->in);
+    free(b->gates), free(b->partial), free(b->rec);
 }
 
 int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt_sweep_options *o,
                     bt_sweep_sink sink, void *sink_ctx, bt_sweep_ablation *res, bt_error *err) {
-    int rank, n_ranks;
+    int rank;
     MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &n_ranks);
     memset(res, 0, sizeof *res);
     const bt_config *c = &m->cfg;
     const int L = c->n_layers, H = c->n_heads, LH = L * H, C = c->n_labels, D = c->d_model;
     const int n_cfg = 1 + 2 * LH, K = LH + 2;
     const double t0 = MPI_Wtime();
 
-    bt_plan plan = {0};
-    bt_plan_assignment asg = {0};
+    sweep_share sh = {0};
     bt_engine *e = NULL;
     ablate_buffers buf = {0};
     bt_error local = {0};
@@ -75,33 +74,18 @@ int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const
         rc = bt_error_set(&local, BT_EINPUT, "ablation needs labelled data (the split has no labels)");
     else if (!o->metrics)
         rc = bt_error_set(&local, BT_EINPUT, "ablation needs a metric (a GLUE task)");
-    if (!rc) rc = bt_plan_build(&plan, d->len, d->n, &o->plan, &local);
-    if (!rc) rc = bt_plan_assign(&asg, &plan, n_ranks, &local);
-    int my_batches = 0, max_batches = 0, my_examples = 0;
+    if (!rc) rc = sweep_share_build(comm, d, &o->plan, &sh, &local);
+    const int my_batches = sh.my_batches, max_batches = sh.max_batches, my_examples = sh.my_examples;
     if (!rc) {
-        my_batches = bt_plan_rank_count(&asg, rank);
-        my_examples = bt_plan_rank_examples(&plan, &asg, rank);
-        for (int r = 0; r < n_ranks; r++) {
-            const int k = bt_plan_rank_count(&asg, r);
-            max_batches = k > max_batches ? k : max_batches;
-        }
-        bt_engine_limits lim = {.max_tokens = (int)(plan.max_batch_tokens > 0 ? plan.max_batch_tokens : 1),
-                                .max_seqs = plan.max_batch_seqs > 0 ? plan.max_batch_seqs : 1,
-                                .max_len = plan.max_len > 0 ? plan.max_len : 1,
-                                .hidden = 1};
+        bt_engine_limits lim = sweep_share_limits(&sh);
+        lim.hidden = 1; /* every layer's input is cached for the configurations */
         rc = bt_engine_create(c, &m->params, &lim, &e, &local);
         res->cache_bytes = (size_t)(L + 1) * lim.max_tokens * D * sizeof(float);
-        const size_t T = (size_t)lim.max_tokens, B = (size_t)lim.max_seqs;
-        buf.ids = malloc(T * sizeof(int));
-        buf.types = malloc(T * sizeof(int));
-        buf.lens = malloc(B * sizeof(int));
-        buf.labels = malloc(B * sizeof(int));
-        buf.targets = malloc(B * sizeof(float));
+        if (!rc) rc = sweep_inputs_alloc(&buf.in, &lim, &local);
         buf.gates = malloc((size_t)LH * sizeof(float));
         buf.partial = calloc((size_t)(my_batches ? my_batches : 1) * K, sizeof(double));
         buf.rec = calloc((size_t)n_cfg * (my_examples ? my_examples : 1), sizeof(sweep_record));
-        if (!rc && (!buf.ids || !buf.types || !buf.lens || !buf.labels || !buf.targets || !buf.gates ||
-                    !buf.partial || !buf.rec))
+        if (!rc && (!buf.gates || !buf.partial || !buf.rec))
             rc = bt_error_set(&local, BT_EINTERNAL, "out of memory for the predictions of %d configurations x %d examples",
                               n_cfg, my_examples);
     }
@@ -113,30 +97,20 @@ int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const
     int64_t forwards = 0;
     double t_base = 0.0, t_all = 0.0;
     bt_dist_progress prog;
-    bt_dist_progress_begin(&prog, comm, &plan, &asg, o->label ? o->label : "ablate", rank == 0 ? o->progress : NULL, 0);
-    const int *mine = bt_plan_rank_batches(&asg, rank);
+    const bt_plan *plan = &sh.plan;
+    bt_dist_progress_begin(&prog, comm, plan, &sh.asg, o->label ? o->label : "ablate", rank == 0 ? o->progress : NULL, 0);
+    const int *mine = sh.mine;
     const int stride = my_examples; /* records of configuration k start at rec + k * stride */
     int rec_i = 0;
     for (int slot = 0; slot < max_batches; slot++) {
         bt_sweep_batch out = {0};
         const int b = slot < my_batches ? mine[slot] : -1;
-        const bt_plan_batch *pb = b >= 0 ? &plan.batches[b] : NULL;
-        const int *ex = b >= 0 ? bt_plan_batch_examples(&plan, b) : NULL;
+        const bt_plan_batch *pb = b >= 0 ? &plan->batches[b] : NULL;
+        const int *ex = b >= 0 ? bt_plan_batch_examples(plan, b) : NULL;
         bt_batch batch = {0};
         const double tb = MPI_Wtime();
         if (pb && !rc) {
-            int pos = 0;
-            for (int k = 0; k < pb->n_seqs; k++) {
-                const int i = ex[k];
-                memcpy(buf.ids + pos, d->ids + d->off[i], sizeof(int) * d->len[i]);
-                memcpy(buf.types + pos, d->types + d->off[i], sizeof(int) * d->len[i]);
-                buf.lens[k] = d->len[i];
-                if (d->labels) buf.labels[k] = d->labels[i];
-                if (d->targets) buf.targets[k] = d->targets[i];
-                pos += d->len[i];
-            }
-            batch = (bt_batch){.n_seqs = pb->n_seqs, .lens = buf.lens, .ids = buf.ids, .types = buf.types,
-                               .labels = d->labels ? buf.labels : NULL, .targets = d->targets ? buf.targets : NULL};
+            batch = sweep_inputs_pack(&buf.in, d, plan, b);
             rc = bt_engine_forward(e, &batch, base, o->entropy ? BT_FWD_ENTROPY : 0, &local);
             if (rc) {
                 bt_error_prefix(&local, "batch %d", b);
@@ -147,10 +121,10 @@ int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const
                 double *p = buf.partial + (size_t)slot * K;
                 for (int k = 0; k < pb->n_seqs; k++) {
                     for (int j = 0; j < LH && o->entropy; j++) p[j] += en[(size_t)k * LH + j];
-                    p[LH] += buf.lens[k];
+                    p[LH] += buf.in.lens[k];
                     p[LH + 1] += 1;
-                    sweep_record_set(&buf.rec[rec_i + k], logits + (size_t)k * C, C, d->labels ? buf.labels[k] : -1,
-                                     d->targets ? buf.targets[k] : NAN);
+                    sweep_record_set(&buf.rec[rec_i + k], logits + (size_t)k * C, C, d->labels ? buf.in.labels[k] : -1,
+                                     d->targets ? buf.in.targets[k] : NAN);
                 }
                 out = (bt_sweep_batch){.n = pb->n_seqs, .examples = ex, .logits = logits,
                                        .entropy = o->entropy ? en : NULL, .engine = e};
@@ -178,13 +152,13 @@ int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const
                     const float *logits = bt_engine_logits(e);
                     sweep_record *r = buf.rec + (size_t)cfg * stride + rec_i;
                     for (int k = 0; k < pb->n_seqs; k++)
-                        sweep_record_set(&r[k], logits + (size_t)k * C, C, d->labels ? buf.labels[k] : -1,
-                                         d->targets ? buf.targets[k] : NAN);
+                        sweep_record_set(&r[k], logits + (size_t)k * C, C, d->labels ? buf.in.labels[k] : -1,
+                                         d->targets ? buf.in.targets[k] : NAN);
                 }
         }
         rec_i += pb->n_seqs;
         t_all += MPI_Wtime() - tb;
-        bt_dist_progress_batch(&prog, &plan, b);
+        bt_dist_progress_batch(&prog, plan, b);
     }
     free(base);
     bt_dist_progress_finish(&prog, comm);
@@ -203,7 +177,7 @@ int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const
     res->only = malloc(sizeof(double) * LH);
     rc = bt_dist_agree(comm, sum && bs->entropy_raw && bs->entropy && res->without && res->delta && res->only
                                  ? BT_OK : bt_error_set(&local, BT_EINTERNAL, "out of memory"), &local, err);
-    if (!rc) rc = bt_dist_reduce_ordered(comm, &asg, buf.partial, K, sum, err);
+    if (!rc) rc = bt_dist_reduce_ordered(comm, &sh.asg, buf.partial, K, sum, err);
     if (!rc) {
         memcpy(bs->entropy_raw, sum, sizeof(double) * LH);
         bs->n_tokens = (int64_t)sum[LH];
@@ -214,7 +188,7 @@ int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const
     free(sum);
     for (int cfg = 0; cfg < n_cfg && !rc; cfg++) {
         bt_sweep_result r = {0};
-        rc = sweep_score(comm, &plan, &asg, buf.rec + (size_t)cfg * stride, o->metrics, c, cfg ? &r : bs, err);
+        rc = sweep_score(comm, plan, &sh.asg, buf.rec + (size_t)cfg * stride, o->metrics, c, cfg ? &r : bs, err);
         if (cfg == 0) res->base_score = bs->score;
         else if (cfg <= LH) res->without[cfg - 1] = r.score, res->delta[cfg - 1] = r.score - res->base_score;
         else res->only[cfg - 1 - LH] = r.score;
@@ -222,7 +196,7 @@ int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const
     int64_t sums[2] = {forwards, 0}, total[2];
     MPI_Allreduce(sums, total, 2, MPI_INT64_T, MPI_SUM, comm);
     res->layer_forwards = total[0];
-    res->naive_layer_forwards = (int64_t)plan.n_batches * n_cfg * L;
+    res->naive_layer_forwards = (int64_t)plan->n_batches * n_cfg * L;
     double times[2] = {t_base, t_all}, tsum[2], secs = MPI_Wtime() - t0;
     MPI_Allreduce(times, tsum, 2, MPI_DOUBLE, MPI_SUM, comm);
     MPI_Allreduce(&secs, &res->seconds, 1, MPI_DOUBLE, MPI_MAX, comm);
@@ -235,7 +209,6 @@ out:
     if (rc) bt_sweep_ablation_free(res);
     bt_engine_free(e);
     buffers_free(&buf);
-    bt_plan_assignment_free(&asg);
-    bt_plan_free(&plan);
+    sweep_share_free(&sh);
     return rc;
 }

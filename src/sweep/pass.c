@@ -7,6 +7,7 @@
 
 #include "bertology/dist.h"
 #include "bertology/sweep.h"
+#include "batches.h"
 #include "score.h"
 
 /* Layout of one batch's partial sums. */
@@ -32,15 +33,14 @@ void bt_sweep_result_free(bt_sweep_result *r) {
 
 /* Work buffers of one rank, sized from the plan once. */
 typedef struct {
-    int *ids, *types, *lens, *labels;
-    float *targets;
+    sweep_inputs in;
     double *partial;   /* [my batches, K] */
     double *batch_g;   /* [my batches, L*H] mean gate gradient of each batch (HF accumulation) */
     sweep_record *rec; /* [my examples] predictions for the metrics */
 } pass_buffers;
 
 static void buffers_free(pass_buffers *b) {
-    free(b->ids), free(b->types), free(b->lens), free(b->labels), free(b->targets);
+    sweep_inputs_free(&b->in);
     free(b->partial), free(b->batch_g), free(b->rec);
 }
 
@@ -69,80 +69,50 @@ static int check_options(const bt_model *m, const bt_dataset *d, const bt_sweep_
 
 int bt_sweep_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt_sweep_options *o,
                   bt_sweep_sink sink, void *sink_ctx, bt_sweep_result *res, bt_error *err) {
-    int rank, n_ranks;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &n_ranks);
     memset(res, 0, sizeof *res);
     const bt_config *c = &m->cfg;
     const int L = c->n_layers, H = c->n_heads, LH = L * H, C = c->n_labels;
     const int K = P_BLOCKS * LH + P_SCALARS;
     const double t0 = MPI_Wtime();
 
-    bt_plan plan = {0};
-    bt_plan_assignment asg = {0};
+    sweep_share sh = {0};
     bt_engine *e = NULL;
     pass_buffers buf = {0};
     bt_error local = {0};
-    int rc = check_options(m, d, o, &local);
-    if (!rc) rc = bt_plan_build(&plan, d->len, d->n, &o->plan, &local);
-    if (!rc) rc = bt_plan_assign(&asg, &plan, n_ranks, &local);
     const int backward = o->importance;
     const int sequence_head = c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS;
     /* a language model's next-token loss needs no labels */
     const int labelled = d->labels || d->targets || c->head == BT_HEAD_LM;
-    int my_batches = 0, max_batches = 0, my_examples = 0;
+    int rc = check_options(m, d, o, &local);
+    if (!rc) rc = sweep_share_build(comm, d, &o->plan, &sh, &local);
     if (!rc) {
-        my_batches = bt_plan_rank_count(&asg, rank);
-        my_examples = bt_plan_rank_examples(&plan, &asg, rank);
-        for (int r = 0; r < n_ranks; r++) {
-            const int k = bt_plan_rank_count(&asg, r);
-            max_batches = k > max_batches ? k : max_batches;
-        }
-        bt_engine_limits lim = {.max_tokens = (int)(plan.max_batch_tokens > 0 ? plan.max_batch_tokens : 1),
-                                .max_seqs = plan.max_batch_seqs > 0 ? plan.max_batch_seqs : 1,
-                                .max_len = plan.max_len > 0 ? plan.max_len : 1,
-                                .backward = backward,
-                                .attentions = o->keep_attentions,
-                                .hidden = o->keep_hidden};
+        bt_engine_limits lim = sweep_share_limits(&sh);
+        lim.backward = backward;
+        lim.attentions = o->keep_attentions;
+        lim.hidden = o->keep_hidden;
         rc = bt_engine_create(c, &m->params, &lim, &e, &local);
-        const size_t T = (size_t)lim.max_tokens, B = (size_t)lim.max_seqs;
-        buf.ids = malloc(T * sizeof(int));
-        buf.types = malloc(T * sizeof(int));
-        buf.lens = malloc(B * sizeof(int));
-        buf.labels = malloc(B * sizeof(int));
-        buf.targets = malloc(B * sizeof(float));
-        buf.partial = calloc((size_t)(my_batches ? my_batches : 1) * K, sizeof(double));
-        buf.batch_g = calloc((size_t)(my_batches ? my_batches : 1) * LH, sizeof(double));
-        buf.rec = calloc((size_t)(my_examples ? my_examples : 1), sizeof(sweep_record));
-        if (!rc && (!buf.ids || !buf.types || !buf.lens || !buf.labels || !buf.targets || !buf.partial ||
-                    !buf.batch_g || !buf.rec))
-            rc = bt_error_set(&local, BT_EINTERNAL, "out of memory for %d batches", my_batches);
+        if (!rc) rc = sweep_inputs_alloc(&buf.in, &lim, &local);
+        buf.partial = calloc((size_t)(sh.my_batches ? sh.my_batches : 1) * K, sizeof(double));
+        buf.batch_g = calloc((size_t)(sh.my_batches ? sh.my_batches : 1) * LH, sizeof(double));
+        buf.rec = calloc((size_t)(sh.my_examples ? sh.my_examples : 1), sizeof(sweep_record));
+        if (!rc && (!buf.partial || !buf.batch_g || !buf.rec))
+            rc = bt_error_set(&local, BT_EINTERNAL, "out of memory for %d batches", sh.my_batches);
     }
     rc = bt_dist_agree(comm, rc, &local, err);
     if (rc) goto out;
+    const bt_plan *plan = &sh.plan;
+    const int rank = sh.rank;
 
     bt_dist_progress prog;
-    bt_dist_progress_begin(&prog, comm, &plan, &asg, o->label ? o->label : "pass", rank == 0 ? o->progress : NULL, 0);
-    const int *mine = bt_plan_rank_batches(&asg, rank);
+    bt_dist_progress_begin(&prog, comm, plan, &sh.asg, o->label ? o->label : "pass", rank == 0 ? o->progress : NULL, 0);
     int rec_i = 0;
-    for (int slot = 0; slot < max_batches; slot++) {
+    for (int slot = 0; slot < sh.max_batches; slot++) {
         bt_sweep_batch out = {0};
-        if (slot < my_batches && !rc) {
-            const int b = mine[slot];
-            const bt_plan_batch *pb = &plan.batches[b];
-            const int *ex = bt_plan_batch_examples(&plan, b);
-            int pos = 0;
-            for (int k = 0; k < pb->n_seqs; k++) {
-                const int i = ex[k];
-                memcpy(buf.ids + pos, d->ids + d->off[i], sizeof(int) * d->len[i]);
-                memcpy(buf.types + pos, d->types + d->off[i], sizeof(int) * d->len[i]);
-                buf.lens[k] = d->len[i];
-                if (d->labels) buf.labels[k] = d->labels[i];
-                if (d->targets) buf.targets[k] = d->targets[i];
-                pos += d->len[i];
-            }
-            const bt_batch batch = {.n_seqs = pb->n_seqs, .lens = buf.lens, .ids = buf.ids, .types = buf.types,
-                                    .labels = d->labels ? buf.labels : NULL, .targets = d->targets ? buf.targets : NULL};
+        if (slot < sh.my_batches && !rc) {
+            const int b = sh.mine[slot];
+            const bt_plan_batch *pb = &plan->batches[b];
+            const int *ex = bt_plan_batch_examples(plan, b);
+            const bt_batch batch = sweep_inputs_pack(&buf.in, d, plan, b);
             rc = bt_engine_forward(e, &batch, o->head_mask, o->entropy ? BT_FWD_ENTROPY : 0, &local);
             if (!rc && backward) rc = bt_engine_backward(e, &local);
             if (rc) {
@@ -160,11 +130,11 @@ int bt_sweep_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
                         g[j] += v;
                     }
                     for (int j = 0; j < LH && o->entropy; j++) p[P_ENT * LH + j] += en[(size_t)k * LH + j];
-                    p[P_BLOCKS * LH + 0] += buf.lens[k];
+                    p[P_BLOCKS * LH + 0] += buf.in.lens[k];
                     p[P_BLOCKS * LH + 1] += 1;
                     if (loss) p[P_BLOCKS * LH + 2] += loss[k];
                     if (logits) sweep_record_set(&buf.rec[rec_i], logits + (size_t)k * C, C,
-                                                 d->labels ? buf.labels[k] : -1, d->targets ? buf.targets[k] : NAN);
+                                                 d->labels ? buf.in.labels[k] : -1, d->targets ? buf.in.targets[k] : NAN);
                     rec_i++;
                 }
                 /* HF's loss is the batch mean, so its gradient is the mean of the examples' */
@@ -175,7 +145,7 @@ int bt_sweep_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
                 out = (bt_sweep_batch){.n = pb->n_seqs, .examples = ex, .logits = logits, .loss = loss,
                                        .gate_grad = gg, .entropy = o->entropy ? en : NULL, .engine = e};
             }
-            bt_dist_progress_batch(&prog, &plan, b);
+            bt_dist_progress_batch(&prog, plan, b);
         }
         /* padding calls keep collective sinks in step on every rank */
         if (sink) {
@@ -196,16 +166,16 @@ int bt_sweep_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
     res->ranks = calloc(LH, sizeof(int));
     res->entropy_raw = calloc(LH, sizeof(double));
     res->entropy = calloc(LH, sizeof(float));
-    rc = bt_dist_reduce_ordered(comm, &asg, buf.partial, K, sum, err);
+    rc = bt_dist_reduce_ordered(comm, &sh.asg, buf.partial, K, sum, err);
     if (!rc && o->hf_compat && backward) {
-        double *all = rank == 0 ? malloc(sizeof(double) * (size_t)(plan.n_batches ? plan.n_batches : 1) * LH) : NULL;
-        rc = bt_dist_gather_batches(comm, &asg, buf.batch_g, LH, all, 0, err);
+        double *all = rank == 0 ? malloc(sizeof(double) * (size_t)(plan->n_batches ? plan->n_batches : 1) * LH) : NULL;
+        rc = bt_dist_gather_batches(comm, &sh.asg, buf.batch_g, LH, all, 0, err);
         if (!rc && rank == 0) {
             /* HF never zeroes head_mask.grad: after batch k it holds sum_{j<=k} G_j, and adds its
              * absolute value to the importance every batch. */
             double *run = calloc(LH, sizeof(double));
             for (int j = 0; j < LH; j++) sum[P_BATCH * LH + j] = 0.0;
-            for (int b = 0; b < plan.n_batches; b++)
+            for (int b = 0; b < plan->n_batches; b++)
                 for (int j = 0; j < LH; j++) {
                     run[j] += all[(size_t)b * LH + j];
                     sum[P_BATCH * LH + j] += fabs(run[j]);
@@ -227,7 +197,7 @@ int bt_sweep_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
         bt_sweep_rank(res->importance, LH, res->ranks);
         for (int j = 0; j < LH; j++)
             res->entropy[j] = (float)(res->n_tokens > 0 ? res->entropy_raw[j] / (double)res->n_tokens : 0.0);
-        rc = sweep_score(comm, &plan, &asg, buf.rec, o->metrics, c, res, err);
+        rc = sweep_score(comm, plan, &sh.asg, buf.rec, o->metrics, c, res, err);
     }
     free(sum);
     int64_t rss = bt_dist_peak_rss(), max_rss = 0;
@@ -240,7 +210,6 @@ out:
     if (rc) bt_sweep_result_free(res);
     bt_engine_free(e);
     buffers_free(&buf);
-    bt_plan_assignment_free(&asg);
-    bt_plan_free(&plan);
+    sweep_share_free(&sh);
     return rc;
 }

@@ -1,0 +1,69 @@
+#include "batches.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int sweep_share_build(MPI_Comm comm, const bt_dataset *d, const bt_plan_options *po, sweep_share *s,
+                      bt_error *err) {
+    memset(s, 0, sizeof *s);
+    MPI_Comm_rank(comm, &s->rank);
+    MPI_Comm_size(comm, &s->n_ranks);
+    int rc = bt_plan_build(&s->plan, d->len, d->n, po, err);
+    if (!rc) rc = bt_plan_assign(&s->asg, &s->plan, s->n_ranks, err);
+    if (rc) return rc;
+    s->my_batches = bt_plan_rank_count(&s->asg, s->rank);
+    s->my_examples = bt_plan_rank_examples(&s->plan, &s->asg, s->rank);
+    s->mine = bt_plan_rank_batches(&s->asg, s->rank);
+    for (int r = 0; r < s->n_ranks; r++) {
+        const int k = bt_plan_rank_count(&s->asg, r);
+        s->max_batches = k > s->max_batches ? k : s->max_batches;
+    }
+    return BT_OK;
+}
+
+void sweep_share_free(sweep_share *s) {
+    bt_plan_assignment_free(&s->asg);
+    bt_plan_free(&s->plan);
+    memset(s, 0, sizeof *s);
+}
+
+bt_engine_limits sweep_share_limits(const sweep_share *s) {
+    const bt_plan *p = &s->plan;
+    return (bt_engine_limits){.max_tokens = (int)(p->max_batch_tokens > 0 ? p->max_batch_tokens : 1),
+                              .max_seqs = p->max_batch_seqs > 0 ? p->max_batch_seqs : 1,
+                              .max_len = p->max_len > 0 ? p->max_len : 1};
+}
+
+int sweep_inputs_alloc(sweep_inputs *in, const bt_engine_limits *lim, bt_error *err) {
+    const size_t T = (size_t)lim->max_tokens, B = (size_t)lim->max_seqs;
+    in->ids = malloc(T * sizeof(int));
+    in->types = malloc(T * sizeof(int));
+    in->lens = malloc(B * sizeof(int));
+    in->labels = malloc(B * sizeof(int));
+    in->targets = malloc(B * sizeof(float));
+    if (in->ids && in->types && in->lens && in->labels && in->targets) return BT_OK;
+    sweep_inputs_free(in);
+    return bt_error_set(err, BT_EINTERNAL, "out of memory for batches of %zu tokens", T);
+}
+
+void sweep_inputs_free(sweep_inputs *in) {
+    free(in->ids), free(in->types), free(in->lens), free(in->labels), free(in->targets);
+    memset(in, 0, sizeof *in);
+}
+
+bt_batch sweep_inputs_pack(sweep_inputs *in, const bt_dataset *d, const bt_plan *plan, int b) {
+    const bt_plan_batch *pb = &plan->batches[b];
+    const int *ex = bt_plan_batch_examples(plan, b);
+    int pos = 0;
+    for (int k = 0; k < pb->n_seqs; k++) {
+        const int i = ex[k];
+        memcpy(in->ids + pos, d->ids + d->off[i], sizeof(int) * d->len[i]);
+        memcpy(in->types + pos, d->types + d->off[i], sizeof(int) * d->len[i]);
+        in->lens[k] = d->len[i];
+        if (d->labels) in->labels[k] = d->labels[i];
+        if (d->targets) in->targets[k] = d->targets[i];
+        pos += d->len[i];
+    }
+    return (bt_batch){.n_seqs = pb->n_seqs, .lens = in->lens, .ids = in->ids, .types = in->types,
+                      .labels = d->labels ? in->labels : NULL, .targets = d->targets ? in->targets : NULL};
+}
