@@ -33,6 +33,7 @@ void report_summary(FILE *f, const char *what, const bt_sweep_result *r, int n_r
             (long long)r->n_examples, (long long)r->n_tokens, r->seconds,
             r->seconds > 0 ? r->n_tokens / r->seconds : 0.0, n_ranks, n_ranks == 1 ? "" : "s");
     /* after a successful run, so that a failing one still prints exactly one line */
+    static int warned;
     const char *warn = bt_engine_blas_warning();
-    if (warn) fprintf(stderr, "bertology %s: warning: %s\n", what, warn);
+    if (warn && !warned++) fprintf(stderr, "bertology: warning: %s\n", warn);
 }
