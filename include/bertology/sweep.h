@@ -79,6 +79,7 @@ typedef struct {
     double metric_values[8];
     double score;            /* value of the task's default metric (NaN if none) */
     double seconds;          /* wall time of the pass (slowest rank) */
+    int n_batches;           /* batches of the global plan (fewer than a few per rank: poor balance) */
     int64_t peak_rss;        /* largest peak RSS over ranks, bytes */
 } bt_sweep_result;
 

@@ -33,6 +33,9 @@ void report_summary(FILE *f, const char *what, const bt_sweep_result *r, int n_r
             (long long)r->n_examples, (long long)r->n_tokens, r->seconds,
             r->seconds > 0 ? r->n_tokens / r->seconds : 0.0, n_ranks, n_ranks == 1 ? "" : "s");
     /* after a successful run, so that a failing one still prints exactly one line */
+    if (r->n_batches > 0 && r->n_batches < 4 * n_ranks && n_ranks > 1)
+        fprintf(stderr, "bertology: note: %d batches for %d ranks: ranks idle part of the time; a smaller "
+                "--batch-tokens (the plan does not depend on the ranks) balances better\n", r->n_batches, n_ranks);
     static int warned;
     const char *warn = bt_engine_blas_warning();
     if (warn && !warned++) fprintf(stderr, "bertology: warning: %s\n", warn);

@@ -205,6 +205,7 @@ int bt_sweep_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
     MPI_Allreduce(&rss, &max_rss, 1, MPI_INT64_T, MPI_MAX, comm);
     MPI_Allreduce(&secs, &max_secs, 1, MPI_DOUBLE, MPI_MAX, comm);
     res->peak_rss = max_rss;
+    res->n_batches = sh.plan.n_batches;
     res->seconds = max_secs;
 out:
     if (rc) bt_sweep_result_free(res);
