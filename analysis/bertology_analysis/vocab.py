@@ -107,7 +107,7 @@ def load_vocab(path):
             data = json.load(f)
         except json.JSONDecodeError as e:
             raise ValueError("%s: not JSON (line %d: %s)" % (path, e.lineno, e.msg)) from None
-    if isinstance(data, dict) and "model" in data:  # tokenizer.json
+    if isinstance(data, dict) and isinstance(data.get("model"), dict):  # tokenizer.json (GPT-2's vocab.json has a token "model")
         model = data.get("model") or {}
         vocab = model.get("vocab")
         added = {t["content"]: t["id"] for t in data.get("added_tokens") or []

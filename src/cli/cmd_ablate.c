@@ -90,7 +90,7 @@ int bt_cmd_ablate(int argc, char **argv) {
     rc = run_store_commit(comm, &o, &st, lrc, &local);
     if (rc) goto done;
     if (rank == 0) {
-        print_results(&ab, bt_metric_name(x.task->metrics.default_metric), n_ranks);
+        print_results(&ab, x.task ? bt_metric_name(x.task->metrics.default_metric) : "inv_loss", n_ranks);
         fflush(stdout);
     }
 done:

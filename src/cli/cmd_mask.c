@@ -141,8 +141,11 @@ int bt_cmd_mask(int argc, char **argv) {
     rc = run_setup(comm, &o, &x);
     if (rc) goto done;
     const bt_config *c = &x.model.cfg;
-    bt_metric_set ms = x.task->metrics;
-    if (o.metric) {
+    /* a language model (--text) is scored by 1/loss, as the Python GPT-2 script: no GLUE metric */
+    bt_metric_set ms = x.task ? x.task->metrics : (bt_metric_set){0};
+    if (o.metric && !x.task)
+        rc = bt_error_set(&err, BT_EINPUT, "--metric %s: a language model (--text) is scored by 1/loss", o.metric);
+    else if (o.metric) {
         if (bt_metric_is_regression(metric) != (c->head == BT_HEAD_REGRESS))
             rc = bt_error_set(&err, BT_EINPUT, "--metric %s: %s needs %s predictions", o.metric, o.metric,
                               bt_metric_is_regression(metric) ? "real-valued (regression)" : "class");
@@ -165,7 +168,7 @@ int bt_cmd_mask(int argc, char **argv) {
     rc = run_make_out_dir(comm, &o);
     if (!rc) rc = run_store_open(comm, &o, &x, 1, &st);
     if (rc) goto done;
-    const char *mname = bt_metric_name(ms.default_metric);
+    const char *mname = x.task ? bt_metric_name(ms.default_metric) : "inv_loss";
     step_log lg = {.metric = mname, .f = rank == 0 && !o.quiet ? stderr : NULL};
     rc = bt_sweep_mask(comm, &x.model, &x.data, &mo, h5sink_write, &st.sink, log_step, &lg, &mr, &err);
     if (rc) {

@@ -263,11 +263,26 @@ void run_fail(int rank, const char *name, const bt_error *err) {
     if (rank == 0) fprintf(stderr, "bertology %s: %s\n", name, err->msg);
 }
 
+/* A tokenizer larger than the model's embedding table would fail in the middle of the pass:
+ * refuse it here, naming the example's line. */
+static int check_vocab(const run_opts *o, const run_ctx *x, bt_error *err) {
+    const bt_dataset *d = &x->data;
+    const int V = x->model.cfg.vocab_size;
+    for (int i = 0; i < d->n; i++)
+        for (int t = 0; t < d->len[i]; t++)
+            if (d->ids[d->off[i] + t] >= V)
+                return bt_error_set(err, BT_EINPUT, "%s:%lld: token id %d from the tokenizer of %s is outside the %d "
+                                    "embeddings of %s/config.json", o->text ? o->text : x->examples.path,
+                                    (long long)d->line[i], d->ids[d->off[i] + t], o->tokenizer ? o->tokenizer : o->model,
+                                    V, o->model);
+    return BT_OK;
+}
+
 static int setup_local(const run_opts *o, run_ctx *x, bt_error *err) {
     int rc = bt_model_load(o->model, &x->model, err);
     if (rc) return rc;
     const bt_config *c = &x->model.cfg;
-    if (o->max_seq_length > c->max_pos - c->pos_offset)
+    if ((o->task || o->text) && o->max_seq_length > c->max_pos - c->pos_offset)
         return bt_error_set(err, BT_EINPUT, "--max-seq-length %d exceeds the %d positions of %s/config.json",
                             o->max_seq_length, c->max_pos - c->pos_offset, o->model);
     if (o->head_mask_path) {
@@ -300,7 +315,9 @@ static int setup_local(const run_opts *o, run_ctx *x, bt_error *err) {
                                 c->head == BT_HEAD_NONE ? "no head" : "a classification head (use --task)");
         rc = bt_tok_load(o->tokenizer ? o->tokenizer : o->model, &x->tok, err);
         if (rc) return rc;
-        return bt_dataset_from_text(o->text, x->tok, o->max_seq_length, &x->data, &x->text_stats, err);
+        rc = bt_dataset_from_text(o->text, x->tok, o->max_seq_length, &x->data, &x->text_stats, err);
+        if (!rc && o->subset > 0 && o->subset < x->data.n) x->data.n = o->subset; /* the first N windows */
+        return rc ? rc : check_vocab(o, x, err);
     }
     if (!o->task) return BT_OK;
     x->task = bt_glue_task_find(o->task, err);
@@ -321,7 +338,8 @@ static int setup_local(const run_opts *o, run_ctx *x, bt_error *err) {
     bt_glue_read_opts ro = {.skip_bad_lines = o->skip_bad_lines, .max_examples = (size_t)o->subset};
     rc = bt_glue_read(x->task, o->data, o->split, &ro, &x->examples, err);
     if (rc) return rc;
-    return bt_dataset_encode(&x->examples, x->tok, o->max_seq_length, &x->data, err);
+    rc = bt_dataset_encode(&x->examples, x->tok, o->max_seq_length, &x->data, err);
+    return rc ? rc : check_vocab(o, x, err);
 }
 
 int run_setup(MPI_Comm comm, const run_opts *o, run_ctx *x) {

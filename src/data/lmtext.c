@@ -119,7 +119,11 @@ int bt_dataset_from_text(const char *path, bt_tok *tok, int max_len, bt_dataset 
         }
         if (rc) break;
     }
-    if (!rc && ferror(f)) rc = bt_error_set(err, BT_EINPUT, "%s: read error", path);
+    /* getline's own errno: a directory opens fine and fails here with EISDIR */
+    const int read_errno = errno;
+    if (!rc && ferror(f))
+        rc = bt_error_set(err, BT_EINPUT, "%s: read error after line %lld: %s", path,
+                          (long long)st.lines, strerror(read_errno));
     fclose(f);
     free(line);
     free(ids);

@@ -59,7 +59,10 @@ int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const
     memset(res, 0, sizeof *res);
     const bt_config *c = &m->cfg;
     const int L = c->n_layers, H = c->n_heads, LH = L * H, C = c->n_labels, D = c->d_model;
-    const int n_cfg = 1 + 2 * LH, K = LH + 2;
+    /* a language model is scored by 1/mean loss: its per-configuration loss sums join the
+     * partial sums (classifiers keep predictions per configuration instead) */
+    const int lm = c->head == BT_HEAD_LM;
+    const int n_cfg = 1 + 2 * LH, K = LH + 2 + (lm ? n_cfg : 0);
     const double t0 = MPI_Wtime();
 
     sweep_share sh = {0};
@@ -67,12 +70,12 @@ int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const
     ablate_buffers buf = {0};
     bt_error local = {0};
     int rc = BT_OK;
-    if (c->head != BT_HEAD_CLASSIFY && c->head != BT_HEAD_REGRESS)
+    if (c->head != BT_HEAD_CLASSIFY && c->head != BT_HEAD_REGRESS && !lm)
         rc = bt_error_set(&local, BT_EINPUT, "%s: ablation scores a classifier or regressor, %s has no such head", m->dir,
                           m->arch_name[0] ? m->arch_name : m->model_type);
-    else if (!d->labels && !d->targets)
+    else if (!lm && !d->labels && !d->targets)
         rc = bt_error_set(&local, BT_EINPUT, "ablation needs labelled data (the split has no labels)");
-    else if (!o->metrics)
+    else if (!lm && !o->metrics)
         rc = bt_error_set(&local, BT_EINPUT, "ablation needs a metric (a GLUE task)");
     if (!rc) rc = sweep_share_build(comm, d, &o->plan, &sh, &local);
     const int my_batches = sh.my_batches, max_batches = sh.max_batches, my_examples = sh.my_examples;
@@ -123,6 +126,10 @@ int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const
                     for (int j = 0; j < LH && o->entropy; j++) p[j] += en[(size_t)k * LH + j];
                     p[LH] += buf.in.lens[k];
                     p[LH + 1] += 1;
+                    if (lm) {
+                        p[LH + 2] += bt_engine_loss(e)[k];
+                        continue;
+                    }
                     sweep_record_set(&buf.rec[rec_i + k], logits + (size_t)k * C, C, d->labels ? buf.in.labels[k] : -1,
                                      d->targets ? buf.in.targets[k] : NAN);
                 }
@@ -149,6 +156,11 @@ int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const
                         break;
                     }
                     forwards += L - l;
+                    if (lm) {
+                        double *p = buf.partial + (size_t)slot * K;
+                        for (int k = 0; k < pb->n_seqs; k++) p[LH + 2 + cfg] += bt_engine_loss(e)[k];
+                        continue;
+                    }
                     const float *logits = bt_engine_logits(e);
                     sweep_record *r = buf.rec + (size_t)cfg * stride + rec_i;
                     for (int k = 0; k < pb->n_seqs; k++)
@@ -185,8 +197,20 @@ int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const
         for (int j = 0; j < LH; j++)
             bs->entropy[j] = (float)(bs->n_tokens > 0 ? bs->entropy_raw[j] / (double)bs->n_tokens : 0.0);
     }
+    for (int cfg = 0; cfg < n_cfg && !rc && lm; cfg++) {
+        const double score = sum[LH + 2 + cfg] > 0 ? bs->n_examples / sum[LH + 2 + cfg] : NAN;
+        if (cfg == 0) {
+            bs->loss_sum = sum[LH + 2];
+            rc = sweep_score(comm, plan, &sh.asg, buf.rec, o->metrics, c, bs, err); /* loss, perplexity, ... */
+            res->base_score = bs->score;
+        } else if (cfg <= LH) {
+            res->without[cfg - 1] = score, res->delta[cfg - 1] = score - res->base_score;
+        } else {
+            res->only[cfg - 1 - LH] = score;
+        }
+    }
     free(sum);
-    for (int cfg = 0; cfg < n_cfg && !rc; cfg++) {
+    for (int cfg = 0; cfg < n_cfg && !rc && !lm; cfg++) {
         bt_sweep_result r = {0};
         rc = sweep_score(comm, plan, &sh.asg, buf.rec + (size_t)cfg * stride, o->metrics, c, cfg ? &r : bs, err);
         if (cfg == 0) res->base_score = bs->score;
