@@ -271,8 +271,8 @@ static int check_vocab(const run_opts *o, const run_ctx *x, bt_error *err) {
     for (int i = 0; i < d->n; i++)
         for (int t = 0; t < d->len[i]; t++)
             if (d->ids[d->off[i] + t] >= V)
-                return bt_error_set(err, BT_EINPUT, "%s:%lld: token id %d from the tokenizer of %s is outside the %d "
-                                    "embeddings of %s/config.json", o->text ? o->text : x->examples.path,
+                return bt_error_set(err, BT_EINPUT, "%s:%lld: token id %d from the tokenizer of %s is outside the model's "
+                                    "vocabulary of %d (vocab_size in %s/config.json)", o->text ? o->text : x->examples.path,
                                     (long long)d->line[i], d->ids[d->off[i] + t], o->tokenizer ? o->tokenizer : o->model,
                                     V, o->model);
     return BT_OK;
