@@ -17,6 +17,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "textio.h"
 #include "bpe.h"
 
 typedef struct {
@@ -258,16 +259,8 @@ int bt_bpe_tokenize(bt_bpe *b, const char *text, size_t len, int *ids, int cap, 
     *n = 0;
     const uint8_t *s = (const uint8_t *)text;
     /* Validate everything first, so that the verdict on a text does not depend on cap. */
-    for (size_t i = 0; i < len;) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &cp);
-        if (k < 0) return bt_error_set(err, BT_EINPUT, "invalid UTF-8 at byte %zu", i);
-        i += (size_t)k;
-    }
+    const size_t bad = bt_text_utf8_error(text, len);
+    if (bad < len) return bt_error_set(err, BT_EINPUT, "invalid UTF-8 at byte %zu", bad);
     if (b->add_prefix_space) {
         if (len == SIZE_MAX || grow((void **)&b->text, &b->text_cap, len + 1, 1))
             return bt_error_set(err, BT_EINTERNAL, "tokenizer: out of memory");

@@ -15,61 +15,12 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "textio.h"
 #include "bpe.h"
 
-#define MAX_FILE_BYTES ((size_t)1 << 30)
 #define MAX_ID ((1 << 24) - 1)
 
-/* Whole file into a NUL-terminated buffer. */
-static int slurp(const char *path, char **out, size_t *len, bt_error *err) {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return bt_error_set(err, BT_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) {
-            fclose(f);
-            return bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
-        }
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1) break;
-        if (cap >= MAX_FILE_BYTES) {
-            free(buf);
-            fclose(f);
-            return bt_error_set(err, BT_EINPUT, "%s: larger than 1 GiB", path);
-        }
-        char *b = realloc(buf, cap * 2);
-        if (!b) free(buf);
-        buf = b;
-        cap *= 2;
-    }
-    const int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return bt_error_set(err, BT_EINPUT, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return BT_OK;
-}
-
-static int valid_utf8(const char *s, size_t len) {
-    const uint8_t *p = (const uint8_t *)s;
-    for (size_t i = 0; i < len;) {
-        if (p[i] < 0x80) {
-            i++;
-            continue;
-        }
-        int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
-        if (k < 0) return 0;
-        i += (size_t)k;
-    }
-    return 1;
-}
+static int valid_utf8(const char *s, size_t len) { return bt_text_utf8_error(s, len) == len; }
 
 /* dir/name parsed into *root (NULL when the file is absent and optional). */
 static int read_json(const char *dir, const char *name, int optional, cJSON **root, char *path,
@@ -83,7 +34,7 @@ static int read_json(const char *dir, const char *name, int optional, cJSON **ro
     }
     char *buf;
     size_t len;
-    int rc = slurp(path, &buf, &len, err);
+    int rc = bt_text_slurp(path, &buf, &len, err);
     if (rc) return rc;
     const char *end = NULL;
     *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
@@ -350,7 +301,7 @@ static int read_merges(const char *dir, bt_bpe *b, bt_error *err) {
     snprintf(path, sizeof path, "%s/merges.txt", dir);
     char *buf;
     size_t len;
-    int rc = slurp(path, &buf, &len, err);
+    int rc = bt_text_slurp(path, &buf, &len, err);
     if (rc) return rc;
     size_t lines = 1;
     for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "textio.h"
 #include "wordpiece.h"
 
 enum { C_OTHER = 0, C_DROP = 1, C_SPACE = 2, C_CJK = 3 };
@@ -305,16 +306,8 @@ int bt_wp_tokenize(bt_wordpiece *wp, const char *text, size_t len, int *ids, int
     *n = 0;
     const uint8_t *s = (const uint8_t *)text;
     /* Validate everything first, so that the verdict on a text does not depend on cap. */
-    for (size_t i = 0; i < len;) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &cp);
-        if (k < 0) return bt_error_set(err, BT_EINPUT, "invalid UTF-8 at byte %zu", i);
-        i += (size_t)k;
-    }
+    const size_t bad = bt_text_utf8_error(text, len);
+    if (bad < len) return bt_error_set(err, BT_EINPUT, "invalid UTF-8 at byte %zu", bad);
     sink o = {ids, cap > 0 ? cap : 0, 0};
     const bt_wp_table *sp = &wp->special;
     /* Special tokens in the raw text are cut out first (the added-tokens trie of

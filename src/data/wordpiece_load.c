@@ -8,66 +8,16 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "textio.h"
 #include "wordpiece.h"
 
-#define MAX_FILE_BYTES ((size_t)1 << 30)
 
-/* Whole file into a NUL-terminated buffer. Returns 0, or -1 with errno for a missing file. */
-static int slurp(const char *path, char **out, size_t *len, bt_error *err) {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return bt_error_set(err, BT_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) {
-            fclose(f);
-            return bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
-        }
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1) break;
-        if (cap >= MAX_FILE_BYTES) {
-            free(buf);
-            fclose(f);
-            return bt_error_set(err, BT_EINPUT, "%s: larger than 1 GiB", path);
-        }
-        char *b = realloc(buf, cap * 2);
-        if (!b) free(buf);
-        buf = b;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return bt_error_set(err, BT_EINPUT, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return BT_OK;
-}
-
-static int valid_utf8(const char *s, size_t len) {
-    const uint8_t *p = (const uint8_t *)s;
-    size_t i = 0;
-    while (i < len) {
-        if (p[i] < 0x80) {
-            i++;
-            continue;
-        }
-        int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
-        if (k < 0) return 0;
-        i += (size_t)k;
-    }
-    return 1;
-}
+static int valid_utf8(const char *s, size_t len) { return bt_text_utf8_error(s, len) == len; }
 
 int bt_wp_vocab_read(const char *path, bt_wp_table *vocab, bt_error *err) {
     char *buf;
     size_t len;
-    int rc = slurp(path, &buf, &len, err);
+    int rc = bt_text_slurp(path, &buf, &len, err);
     if (rc) return rc;
     /* Lines end at \n, \r\n or \r: Python's universal newlines, which load_vocab reads with. */
     size_t i = 0;
@@ -139,7 +89,7 @@ static int read_json(const char *dir, const char *name, cJSON **root, char *path
     fclose(f);
     char *buf;
     size_t len;
-    int rc = slurp(path, &buf, &len, err);
+    int rc = bt_text_slurp(path, &buf, &len, err);
     if (rc) return rc;
     const char *end = NULL;
     *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
