@@ -40,6 +40,7 @@ typedef struct {
     bt_plan_options plan;
     const float *head_mask; /* [L, H] gates, NULL = all ones */
     const bt_metric_set *metrics; /* metrics to compute from the gathered predictions, or NULL */
+    int lm_perplexity;      /* language models: score = 1/perplexity instead of 1/loss */
     int keep_attentions, keep_hidden; /* engine buffers the sink will read */
     FILE *progress;         /* progress lines (rank 0), NULL for none */
     const char *label;      /* progress label */

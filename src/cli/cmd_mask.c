@@ -133,7 +133,12 @@ int bt_cmd_mask(int argc, char **argv) {
     bt_metric_id metric = 0;
     /* option checks that need no model: same verdict on every rank */
     if (o.percents) rc = parse_percents(o.percents, percents, &n_percents, &err);
-    if (!rc && o.metric) rc = bt_metric_find(o.metric, &metric, &err);
+    /* language models (--text): 1/loss as the Python GPT-2 script, or 1/perplexity */
+    const int lm_metric = o.metric && (!strcmp(o.metric, "inv_loss") || !strcmp(o.metric, "inv_perplexity"));
+    if (!rc && o.metric && o.text && !lm_metric)
+        rc = bt_error_set(&err, BT_EINPUT, "--metric %s: a language model (--text) is scored by inv_loss or inv_perplexity",
+                          o.metric);
+    else if (!rc && o.metric && !o.text) rc = bt_metric_find(o.metric, &metric, &err);
     if (rc) {
         run_fail(rank, o.name, &err);
         goto done;
@@ -143,9 +148,7 @@ int bt_cmd_mask(int argc, char **argv) {
     const bt_config *c = &x.model.cfg;
     /* a language model (--text) is scored by 1/loss, as the Python GPT-2 script: no GLUE metric */
     bt_metric_set ms = x.task ? x.task->metrics : (bt_metric_set){0};
-    if (o.metric && !x.task)
-        rc = bt_error_set(&err, BT_EINPUT, "--metric %s: a language model (--text) is scored by 1/loss", o.metric);
-    else if (o.metric) {
+    if (o.metric && x.task) {
         if (bt_metric_is_regression(metric) != (c->head == BT_HEAD_REGRESS))
             rc = bt_error_set(&err, BT_EINPUT, "--metric %s: %s needs %s predictions", o.metric, o.metric,
                               bt_metric_is_regression(metric) ? "real-valued (regression)" : "class");
@@ -156,6 +159,7 @@ int bt_cmd_mask(int argc, char **argv) {
     }
     bt_sweep_options so = run_sweep_options(&o, &x);
     so.metrics = &ms;
+    so.lm_perplexity = lm_metric && !strcmp(o.metric, "inv_perplexity");
     so.entropy = 1;
     bt_sweep_mask_options mo = {.threshold = o.threshold, .amount = o.amount, .percents = o.percents ? percents : NULL,
                                 .n_percents = n_percents, .exact = o.exact,
@@ -168,7 +172,7 @@ int bt_cmd_mask(int argc, char **argv) {
     rc = run_make_out_dir(comm, &o);
     if (!rc) rc = run_store_open(comm, &o, &x, 1, &st);
     if (rc) goto done;
-    const char *mname = x.task ? bt_metric_name(ms.default_metric) : "inv_loss";
+    const char *mname = x.task ? bt_metric_name(ms.default_metric) : so.lm_perplexity ? "inv_perplexity" : "inv_loss";
     step_log lg = {.metric = mname, .f = rank == 0 && !o.quiet ? stderr : NULL};
     rc = bt_sweep_mask(comm, &x.model, &x.data, &mo, h5sink_write, &st.sink, log_step, &lg, &mr, &err);
     if (rc) {

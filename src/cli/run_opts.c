@@ -55,7 +55,7 @@ static const flag FLAGS[] = {
     {{"skip-bad-lines", no_argument, 0, O_SKIP}, ALL, NULL, "skip malformed TSV rows (counted and reported)"},
     {{"threshold", required_argument, 0, O_THRESH}, CMD_MASK, "X", "stop when score < X * original score (default 0.9)"},
     {{"amount", required_argument, 0, O_AMOUNT}, CMD_MASK, "X", "fraction of heads masked per step (default 0.1)"},
-    {{"metric", required_argument, 0, O_METRIC}, CMD_MASK, "NAME", "metric to watch (default: the task's)"},
+    {{"metric", required_argument, 0, O_METRIC}, CMD_MASK, "NAME", "metric to watch (default: the task's; --text: inv_loss or inv_perplexity)"},
     {{"percents", required_argument, 0, O_PERCENTS}, CMD_MASK, "LIST", "Michel's schedule: 10,20,... percent masked"},
     {{"exact", no_argument, 0, O_EXACT}, CMD_MASK, NULL, "with --percents: re-score importance after every step"},
     {{"min-heads-per-layer", required_argument, 0, O_MINHEADS}, CMD_MASK, "K", "keep at least K heads in every layer"},

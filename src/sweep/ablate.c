@@ -198,11 +198,12 @@ int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const
             bs->entropy[j] = (float)(bs->n_tokens > 0 ? bs->entropy_raw[j] / (double)bs->n_tokens : 0.0);
     }
     for (int cfg = 0; cfg < n_cfg && !rc && lm; cfg++) {
-        const double score = sum[LH + 2 + cfg] > 0 ? bs->n_examples / sum[LH + 2 + cfg] : NAN;
+        const double score = sum[LH + 2 + cfg] > 0 ? sweep_lm_score(sum[LH + 2 + cfg] / bs->n_examples, o->lm_perplexity)
+                                                   : NAN;
         if (cfg == 0) {
             bs->loss_sum = sum[LH + 2];
             rc = sweep_score(comm, plan, &sh.asg, buf.rec, o->metrics, c, bs, err); /* loss, perplexity, ... */
-            res->base_score = bs->score;
+            res->base_score = bs->score = score;
         } else if (cfg <= LH) {
             res->without[cfg - 1] = score, res->delta[cfg - 1] = score - res->base_score;
         } else {

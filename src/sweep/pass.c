@@ -198,6 +198,8 @@ int bt_sweep_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
         for (int j = 0; j < LH; j++)
             res->entropy[j] = (float)(res->n_tokens > 0 ? res->entropy_raw[j] / (double)res->n_tokens : 0.0);
         rc = sweep_score(comm, plan, &sh.asg, buf.rec, o->metrics, c, res, err);
+        if (c->head == BT_HEAD_LM && res->n_examples > 0)
+            res->score = sweep_lm_score(res->loss_sum / (double)res->n_examples, o->lm_perplexity);
     }
     free(sum);
     int64_t rss = bt_dist_peak_rss(), max_rss = 0;

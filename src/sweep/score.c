@@ -51,7 +51,7 @@ int sweep_score(MPI_Comm comm, const bt_plan *plan, const bt_plan_assignment *as
             snprintf(res->metric_names[k], sizeof res->metric_names[k], "%s", names[k]);
             res->metric_values[k] = values[k];
         }
-        res->score = values[2];
+        res->score = values[2]; /* callers wanting 1/perplexity apply sweep_lm_score */
         return BT_OK;
     }
     if (!set || (!classify && !regress)) return BT_OK;
@@ -92,3 +92,5 @@ int sweep_score(MPI_Comm comm, const bt_plan *plan, const bt_plan_assignment *as
     res->score = values[set->n];
     return BT_OK;
 }
+
+double sweep_lm_score(double mean_loss, int perplexity) { return perplexity ? exp(-mean_loss) : 1.0 / mean_loss; }

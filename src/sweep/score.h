@@ -22,5 +22,7 @@ void sweep_record_set(sweep_record *r, const float *logits, int C, int label, fl
  * (NULL: none) there and broadcasts them into res. Collective. */
 int sweep_score(MPI_Comm comm, const bt_plan *plan, const bt_plan_assignment *asg, const sweep_record *mine,
                 const bt_metric_set *set, const bt_config *cfg, bt_sweep_result *res, bt_error *err);
+/* The score a language model is judged by: 1/mean loss, or 1/perplexity. */
+double sweep_lm_score(double mean_loss, int perplexity);
 
 #endif
