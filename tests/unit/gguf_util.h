@@ -62,4 +62,20 @@ static void skip_value(cursor *c, uint32_t type) {
     }
 }
 
+/* Compares ids[0..n) with the space-separated expected ids of one .out line. */
+static void gguf_check_ids(const char *line, const int *ids, int n, int case_no, const char *text, int text_len) {
+    int k = 0;
+    for (const char *s = line; *s;) {
+        char *e;
+        const long want = strtol(s, &e, 10);
+        if (e == s) break;
+        ck_assert_msg(k < n, "input %d ('%.*s'): %d ids, want more", case_no, text_len, text, n);
+        ck_assert_msg(ids[k] == want, "input %d ('%.*s'): id %d is %d, want %ld", case_no, text_len, text, k,
+                      ids[k], want);
+        k++;
+        s = e;
+    }
+    ck_assert_msg(k == n, "input %d ('%.*s'): %d ids, want %d", case_no, text_len, text, n, k);
+}
+
 #endif

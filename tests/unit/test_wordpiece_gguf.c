@@ -174,17 +174,7 @@ START_TEST(llama_cpp_vectors) {
         int n = -1;
         ck_assert_msg(bt_tok_tokenize(tok, p, (size_t)(m - p), ids, 1024, &n, &err) == BT_OK,
                       "input %d: %s", cases, err.msg);
-        int k = 0;
-        for (char *s = q, *e; *s; s = e) {
-            long want = strtol(s, &e, 10);
-            if (e == s) break;
-            ck_assert_msg(k < n, "input %d ('%.*s'): %d ids, want more", cases, (int)(m - p), p,
-                          n);
-            ck_assert_msg(ids[k] == want, "input %d ('%.*s'): id %d is %d, want %ld", cases,
-                          (int)(m - p), p, k, ids[k], want);
-            k++;
-        }
-        ck_assert_msg(k == n, "input %d ('%.*s'): %d ids, want %d", cases, (int)(m - p), p, n, k);
+        gguf_check_ids(q, ids, n, cases, p, (int)(m - p));
         cases++;
         p = m + ml;
         q = nl + 1;
