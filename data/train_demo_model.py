@@ -57,7 +57,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(REPO), "shared", "data")
+FIXTURES = os.path.join(REPO, "tests", "data")  # byte-exact copies, tests/data/SOURCES.md
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
@@ -398,9 +398,9 @@ def dir_bytes(d):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bertology", required=True, help="the bertology CLI (for its tokenizer)")
-    ap.add_argument("--train", default=os.path.join(SHARED, "glue", "SST-2", "train.tsv"))
+    ap.add_argument("--train", default=os.path.join(FIXTURES, "glue", "SST-2", "train.tsv"))
     ap.add_argument("--dev", default=os.path.join(REPO, "data", "glue", "SST-2", "dev.tsv"))
-    ap.add_argument("--vocab", default=os.path.join(SHARED, "vocab", "bert-base-uncased", "vocab.txt"))
+    ap.add_argument("--vocab", default=os.path.join(FIXTURES, "vocab", "bert-base-uncased", "vocab.txt"))
     ap.add_argument("--out", default=os.path.join(REPO, "data", "demo-sst2"))
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--hidden", type=int, default=256)

@@ -43,6 +43,6 @@ read -r -a extra_launcher <<<"${MPIRUN_FLAGS:-}"
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 
 mkdir -p -- "$out" # bertology creates OUT itself, but not its parents
-echo "run_local.sh: $np rank(s) x $threads thread(s) on $cores core(s): $task of $model -> $out" >&2
+echo "run_local.sh: $BERTOLOGY, $np rank(s) x $threads thread(s) on $cores core(s): $task of $model -> $out" >&2
 exec "${launcher[@]}" "${extra_launcher[@]}" "$BERTOLOGY" importance --model "$model" --task "$task" \
   --data "$data" --out "$out" --threads "$threads" "$@"

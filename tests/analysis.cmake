@@ -7,7 +7,7 @@ add_test(NAME analysis.clark_handbuilt
 add_test(NAME analysis.report_real_run
   COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/analysis/check_report.py
           --bertology $<TARGET_FILE:bertology> --source ${PROJECT_SOURCE_DIR}
-          --shared ${PROJECT_SOURCE_DIR}/../shared --work ${BT_ANALYSIS_WORK}/real)
+          --testdata ${BT_TEST_DATA} --work ${BT_ANALYSIS_WORK}/real)
 set_tests_properties(analysis.clark_handbuilt analysis.report_real_run PROPERTIES
   LABELS "analysis" TIMEOUT 300
   # matplotlib writes its font cache under HOME; keep it out of the user's (or a read-only) home

@@ -4,6 +4,6 @@ add_test(NAME demo.model_dev_accuracy
          COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/demo/check_demo_model.py
                  $<TARGET_FILE:bertology> ${PROJECT_SOURCE_DIR}/data/demo-sst2
                  ${PROJECT_SOURCE_DIR}/data/glue/SST-2/dev.tsv
-                 ${PROJECT_SOURCE_DIR}/../shared/data/vocab/bert-base-uncased/vocab.txt
+                 ${BT_TEST_DATA}/vocab/bert-base-uncased/vocab.txt
                  ${CMAKE_CURRENT_BINARY_DIR}/demo_work)
 set_tests_properties(demo.model_dev_accuracy PROPERTIES TIMEOUT 600 LABELS "demo")

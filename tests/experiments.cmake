@@ -5,7 +5,7 @@ set(BT_EXP_MPIEXEC ${MPIEXEC_EXECUTABLE})
 if(NOT BT_EXP_MPIEXEC)
   set(BT_EXP_MPIEXEC mpirun)
 endif()
-set(BT_EXP_ENV "BT_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared;BT_MPIEXEC=${BT_EXP_MPIEXEC}")
+set(BT_EXP_ENV "BT_TEST_DATA=${BT_TEST_DATA};BT_MPIEXEC=${BT_EXP_MPIEXEC}")
 foreach(name eval mask ablate prune bad_input ranks)
   add_test(NAME experiments.${name}
     COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/experiments/check_${name}.py

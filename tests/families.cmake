@@ -19,7 +19,7 @@ foreach(group ${BT_FAMILY_GROUPS})
                    --bertology $<TARGET_FILE:bertology> --mk-model-dump $<TARGET_FILE:mk_model_dump>
                    --only ${only})
   set_tests_properties(families.${name} PROPERTIES TIMEOUT 900 LABELS "ref;engine;families"
-    ENVIRONMENT "BT_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared")
+    ENVIRONMENT "BT_TEST_DATA=${BT_TEST_DATA}")
 endforeach()
 add_test(NAME families.reference
          COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/compare_families.py --only ref)

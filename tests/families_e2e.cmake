@@ -10,7 +10,7 @@ endif()
 set(BT_FAM_DIR ${CMAKE_CURRENT_SOURCE_DIR}/families_e2e)
 set(BT_FAM_WORK ${CMAKE_CURRENT_BINARY_DIR}/families_e2e_work)
 set(BT_FAM_ARGS --bertology $<TARGET_FILE:bertology> --mpiexec ${BT_FAM_MPIEXEC}
-    --shared ${PROJECT_SOURCE_DIR}/../shared --source ${PROJECT_SOURCE_DIR})
+    --testdata ${BT_TEST_DATA} --source ${PROJECT_SOURCE_DIR})
 
 # GPT-2 --text importance: np 1/2/3 bitwise (npy, h5py, h5diff per group), causal attention,
 # windows vs torch_gpt2.py; the real tiny GPT-2 with --tokenizer
@@ -34,7 +34,7 @@ add_test(NAME families_e2e.bad_input
 
 set(BT_FAM_TESTS families_e2e.lm_ranks families_e2e.lm_windows families_e2e.cls_ranks
     families_e2e.experiments families_e2e.report families_e2e.bad_input)
-set(BT_FAM_ENV "BT_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared;PYTHONDONTWRITEBYTECODE=1"
+set(BT_FAM_ENV "BT_TEST_DATA=${BT_TEST_DATA};PYTHONDONTWRITEBYTECODE=1"
     "MPLCONFIGDIR=${BT_FAM_WORK}/mplconfig")
 if(BT_SANITIZE)
   # Open MPI's plugins leak at MPI_Finalize in ways LeakSanitizer cannot attribute (see

@@ -1,6 +1,6 @@
 # GLUE readers and metrics against independent references (Python csv as HF reads the files,
 # sklearn.metrics, scipy.stats), plus the reading-speed numbers.
-set(BT_GLUE_DATA ${PROJECT_SOURCE_DIR}/../shared/data/glue)
+set(BT_GLUE_DATA ${BT_TEST_DATA}/glue)
 
 add_test(NAME glue.hf_reading
          COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/text/glue_check.py

@@ -7,7 +7,7 @@ if(NOT BT_SWEEP_MPIEXEC)
   set(BT_SWEEP_MPIEXEC mpirun)
 endif()
 set(BT_SWEEP_ARGS --bertology $<TARGET_FILE:bertology> --mpiexec ${BT_SWEEP_MPIEXEC}
-    --shared ${PROJECT_SOURCE_DIR}/../shared)
+    --testdata ${BT_TEST_DATA})
 set(BT_SWEEP_DIR ${CMAKE_CURRENT_SOURCE_DIR}/sweep)
 set(BT_SWEEP_WORK ${CMAKE_CURRENT_BINARY_DIR}/sweep_work)
 

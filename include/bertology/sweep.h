@@ -46,7 +46,7 @@ typedef struct {
     const char *label;      /* progress label */
 } bt_sweep_options;
 
-/* Defaults of ../shared/SPEC.md: importance + entropy, example granularity, all three
+/* Defaults of docs/spec.md: importance + entropy, example granularity, all three
  * normalisations, batches of BT_PLAN_DEFAULT_BATCH_TOKENS tokens. */
 bt_sweep_options bt_sweep_options_default(void);
 
@@ -98,7 +98,7 @@ void bt_sweep_normalize(const double *raw, int L, int H, int64_t n_tokens, int t
                         int layer_norm, int global_norm, float *out);
 void bt_sweep_rank(const float *importance, int n, int *ranks);
 
-/* ---- masking search (../shared/SPEC.md "Masking search"; mask.c) ---------------------------- */
+/* ---- masking search (docs/spec.md "Masking search"; mask.c) ---------------------------- */
 
 typedef enum {
     BT_MASK_STOP_THRESHOLD = 0, /* a step scored below threshold * s0: the step before is returned */

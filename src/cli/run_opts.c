@@ -1,4 +1,4 @@
-/* Flags of the GLUE commands (../shared/DESIGN.md "Command line"), parsed the same on every rank. */
+/* Flags of the GLUE commands (docs/architecture.md "Command line"), parsed the same on every rank. */
 #include "run_opts.h"
 
 #include <cJSON.h>

@@ -1,4 +1,4 @@
-/* The masking search of ../shared/SPEC.md: HF's mask_heads loop (with its dead guard fixed) and
+/* The masking search of docs/spec.md: HF's mask_heads loop (with its dead guard fixed) and
  * Michel et al.'s percent schedule. Every step is one bt_sweep_pass over the whole data set; the
  * heads to switch off are chosen on rank 0 and broadcast, so that every rank runs the next pass
  * with the same mask even if a future change made the choice depend on rank-local state. */

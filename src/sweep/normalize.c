@@ -1,4 +1,4 @@
-/* ../shared/SPEC.md "Importance": normalisation and ranks. */
+/* docs/spec.md "Importance": normalisation and ranks. */
 #include <math.h>
 #include <stdlib.h>
 

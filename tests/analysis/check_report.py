@@ -10,7 +10,7 @@ code); importance and entropy columns equal bertology's .npy files; the stored m
 probability rows whose entropy is the run's /examples/entropy; a run saving only layer 2 leaves
 layer 1 empty.
 
-    check_report.py --bertology BIN --source DIR --shared DIR --work DIR
+    check_report.py --bertology BIN --source DIR --testdata DIR --work DIR
 """
 import argparse
 import csv
@@ -32,7 +32,7 @@ import matplotlib.image  # noqa: E402
 ap = argparse.ArgumentParser()
 ap.add_argument("--bertology", required=True)
 ap.add_argument("--source", required=True)
-ap.add_argument("--shared", required=True)
+ap.add_argument("--testdata", required=True)
 ap.add_argument("--work", required=True)
 args = ap.parse_args()
 sys.path.insert(0, os.path.join(args.source, "analysis"))
@@ -66,9 +66,9 @@ os.makedirs(work)
 run([sys.executable, os.path.join(args.source, "tests/ref/make_checkpoint.py"), "--layers", "2",
      "--hidden", "32", "--heads", "4", "--labels", "2", "--vocab", "30522", "--max-pos", "128",
      "model"], work)
-shutil.copy(os.path.join(args.shared, "data/vocab/bert-base-uncased/vocab.txt"), "%s/model" % work)
+shutil.copy(os.path.join(args.testdata, "vocab/bert-base-uncased/vocab.txt"), "%s/model" % work)
 common = ["--model", "model", "--task", "sst-2", "--data",
-          os.path.join(args.shared, "data/glue/SST-2"), "--threads", "1", "--quiet"]
+          os.path.join(args.testdata, "glue/SST-2"), "--threads", "1", "--quiet"]
 run([args.bertology, "importance", *common, "--subset", "24", "--out", "imp",
      "--save-attentions"], work)
 run([args.bertology, "importance", *common, "--subset", "6", "--out", "imp_l2",

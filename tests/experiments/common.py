@@ -23,9 +23,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "ref"))
 import make_checkpoint  # noqa: E402
 import torch_bert  # noqa: E402
 
-SHARED = os.environ.get("BT_SHARED_DIR", os.path.join(HERE, "..", "..", "..", "shared"))
-GLUE = os.path.join(SHARED, "data", "glue")
-VOCAB = os.path.join(SHARED, "data", "vocab", "bert-base-uncased", "vocab.txt")
+TESTDATA = os.environ.get("BT_TEST_DATA", os.path.join(HERE, "..", "data"))
+GLUE = os.path.join(TESTDATA, "glue")
+VOCAB = os.path.join(TESTDATA, "vocab", "bert-base-uncased", "vocab.txt")
 MPIEXEC = os.environ.get("BT_MPIEXEC", "mpirun")
 
 
@@ -134,7 +134,7 @@ class Reference:
 
 def sts_b_dev(path, n=60, constant=False):
     """An STS-B-format dev.tsv (10 columns, score last) made of RTE sentence pairs, scores
-    drawn in [0, 5] (or all 2.5): the real STS-B is not among the shared data."""
+    drawn in [0, 5] (or all 2.5): the real STS-B is not among the test fixtures."""
     os.makedirs(path, exist_ok=True)
     rng = np.random.default_rng(5)
     with open(os.path.join(GLUE, "RTE", "dev.tsv")) as f:

@@ -10,7 +10,7 @@ run.h5 holds what an independent float64 PyTorch GPT-2 computes.
 * The stored attention is causal (nothing above the diagonal) and each row sums to 1.
 * Per window, loss, gate gradient and entropy equal tests/ref/torch_gpt2.py's (mean next-token
   cross-entropy; d loss / d gate); /metrics loss is the mean window loss, perplexity its exp.
-* The real tiny GPT-2 checkpoint (../shared/data/models/tiny-gpt2, no tokenizer files: given
+* The real tiny GPT-2 checkpoint (tests/data/models/tiny-gpt2, no tokenizer files: given
   with --tokenizer) runs at np = 1 and 3 with identical results equal to the reference.
 """
 import math

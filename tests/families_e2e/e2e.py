@@ -1,7 +1,7 @@
 """Shared pieces of the model-family end-to-end tests (tests/families_e2e.cmake).
 
 Random checkpoints of each family come from tests/ref/make_checkpoint_family.py, with real
-tokenizer files: GPT-2 gets ../shared/data/vocab/gpt2 (vocab 50257), DistilBERT
+tokenizer files: GPT-2 gets tests/data/vocab/gpt2 (vocab 50257), DistilBERT
 bert-base-uncased's vocab.txt (30522), RoBERTa a vocab.json built here from GPT-2's (see
 roberta_vocab). Every bertology run goes through mpirun under `timeout`, so a hang or a rank
 that never exits fails the test instead of blocking ctest.
@@ -46,7 +46,7 @@ def parser(doc):
     ap = argparse.ArgumentParser(description=doc)
     ap.add_argument("--bertology", required=True)
     ap.add_argument("--mpiexec", default="mpirun")
-    ap.add_argument("--shared", required=True, help="the shared reference directory")
+    ap.add_argument("--testdata", required=True, help="the test fixtures (tests/data)")
     ap.add_argument("--source", help="the source tree (analysis/report.py)")
     ap.add_argument("--work", required=True)
     return ap
@@ -56,7 +56,7 @@ def setup(args):
     if os.path.isdir(args.work):
         shutil.rmtree(args.work)
     os.makedirs(args.work)
-    data = os.path.join(args.shared, "data")
+    data = args.testdata
     args.glue = os.path.join(data, "glue")
     args.gpt2_vocab = os.path.join(data, "vocab", "gpt2")
     args.bert_vocab = os.path.join(data, "vocab", "bert-base-uncased", "vocab.txt")

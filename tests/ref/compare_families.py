@@ -19,7 +19,7 @@ LM models need none) or a check:
           the written tensors (names, shapes, values bit for bit) and config equal what
           make_checkpoint_family.py writes for the pruned model, the way transformers
           save_pretrained lays it out (GPT-2's c_attn keeps q, k, v column blocks).
-  tiny    the real tiny GPT-2 checkpoint (../shared/data/models/tiny-gpt2) runs and matches.
+  tiny    the real tiny GPT-2 checkpoint (tests/data/models/tiny-gpt2) runs and matches.
   errors  bad model directories exit 2 with a one-line message naming the field or tensor.
 
 Tolerances are those of compare_engine.py: logits/loss/hidden/entropy 1e-5 scaled, gate
@@ -75,9 +75,9 @@ CONFIGS = {
                               pruned_heads=PRUNE),
 }
 CHECKS = ("ref", "save", "tiny", "errors")
-SHARED = os.environ.get("BT_SHARED_DIR",
-                        os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared"))
-TINY = os.path.join(SHARED, "data", "models", "tiny-gpt2")
+TESTDATA = os.environ.get("BT_TEST_DATA",
+                          os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
+TINY = os.path.join(TESTDATA, "models", "tiny-gpt2")
 
 
 class Failure(Exception):
@@ -500,7 +500,7 @@ def check_save(root, mk_dump):
 
 def check_tiny(root, eng):
     if not os.path.exists(os.path.join(TINY, "model.safetensors")):
-        print("tiny       FAIL: %s not found (set BT_SHARED_DIR)" % TINY)
+        print("tiny       FAIL: %s not found (set BT_TEST_DATA)" % TINY)
         return False
     case = Case(root, "tiny", {"family": "gpt2"}, n_seqs=6, model_dir=TINY)
     case.seqs[1] = [464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13]  # GPT-2 ids of a sentence

@@ -63,7 +63,7 @@ def compare_tables(name, got, want):
 
 def main():
     args = common.setup(common.parser(__doc__).parse_args())
-    glue = os.path.join(args.shared, "data", "glue")
+    glue = os.path.join(args.testdata, "glue")
     # L == H so that HF's header (it counts layers, not heads) reads the same
     m = common.model(args, "model", layers=4, hidden=32, heads=4, seed=3)
     for name, task, subset, bs, hf in CASES:

@@ -100,7 +100,7 @@ def main():
           "glue_array.sbatch: --array=%s, want 0-9 for its 10 default tasks" % arr)
 
     m = common.model(args, "model", layers=2, hidden=32, heads=4, seed=4)
-    glue = os.path.join(args.shared, "data", "glue")
+    glue = os.path.join(args.testdata, "glue")
     base_env = {"BERTOLOGY": args.bertology, "OMPI_ALLOW_RUN_AS_ROOT": "1",
                 "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
 

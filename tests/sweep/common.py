@@ -1,6 +1,6 @@
 """Shared helpers of the sweep tests: argument parsing, random checkpoints, mpirun with a
 timeout, run.h5 comparison. Every script imports it and passes --bertology, --mpiexec,
---shared and --work (see tests/sweep.cmake)."""
+--testdata and --work (see tests/sweep.cmake)."""
 import argparse
 import os
 import shutil
@@ -39,7 +39,7 @@ def parser(doc):
     ap = argparse.ArgumentParser(description=doc)
     ap.add_argument("--bertology", required=True)
     ap.add_argument("--mpiexec", default="mpirun")
-    ap.add_argument("--shared", required=True, help="the shared reference directory")
+    ap.add_argument("--testdata", required=True, help="the test fixtures (tests/data)")
     ap.add_argument("--work", required=True)
     return ap
 
@@ -48,8 +48,8 @@ def setup(args):
     if os.path.isdir(args.work):
         shutil.rmtree(args.work)
     os.makedirs(args.work)
-    args.sst2 = os.path.join(args.shared, "data", "glue", "SST-2")
-    args.vocab = os.path.join(args.shared, "data", "vocab", "bert-base-uncased", "vocab.txt")
+    args.sst2 = os.path.join(args.testdata, "glue", "SST-2")
+    args.vocab = os.path.join(args.testdata, "vocab", "bert-base-uncased", "vocab.txt")
     # One BLAS thread per rank: results are bitwise reproducible for a fixed thread count, and
     # the machine has 2 cores shared by several ranks.
     os.environ["OMP_NUM_THREADS"] = "1"

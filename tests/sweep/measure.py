@@ -2,7 +2,7 @@
 """Measurements of docs/sweep.md (not a test: timings depend on the machine and its load).
 
   measure.py --bertology BUILD/bertology --engine-time BUILD/tests/sweep_engine_time \
-             --shared /work/shared --work DIR [--mpiexec mpirun] [--subset N]
+             --testdata tests/data --work DIR [--mpiexec mpirun] [--subset N]
 
 On a 4-layer, 256-wide random BERT (4 heads, FFN 1024) and SST-2 dev, one BLAS thread per rank:
   (a) overhead: `bertology importance` (np=1, no dumps) against the engine alone on the same
@@ -57,7 +57,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bertology", required=True)
     ap.add_argument("--engine-time", required=True)
-    ap.add_argument("--shared", required=True)
+    ap.add_argument("--testdata", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--mpiexec", default="mpirun")
     ap.add_argument("--subset", type=int, default=0)
@@ -69,8 +69,8 @@ def main():
     model = os.path.join(a.work, "model")
     make_checkpoint.make_checkpoint(model, layers=4, hidden=256, heads=4, ff=1024, vocab=30522,
                                     max_pos=128, seed=7)
-    shutil.copy(os.path.join(a.shared, "data/vocab/bert-base-uncased/vocab.txt"), model)
-    data = os.path.join(a.shared, "data/glue/SST-2")
+    shutil.copy(os.path.join(a.testdata, "vocab/bert-base-uncased/vocab.txt"), model)
+    data = os.path.join(a.testdata, "glue/SST-2")
     sub = ["--subset", str(a.subset)] if a.subset else []
     mpi = [a.mpiexec, "--oversubscribe", "--allow-run-as-root", "-np"]
 

@@ -4,7 +4,7 @@ config.json with GPT-2's vocab.json + merges.txt): the single-line llama.cpp GPT
 pairs (a + b, nothing added), messages for bad input and bad directories, and the --bench
 speed on SST-2's train sentences.
 
-usage: bpe_cli.py BERTOLOGY SHARED_DIR TMPDIR
+usage: bpe_cli.py BERTOLOGY TEST_DATA_DIR TMPDIR
 """
 import json
 import os
@@ -27,16 +27,16 @@ def run(binary, args, data=b""):
 
 
 def main():
-    binary, shared, tmp = sys.argv[1:4]
+    binary, testdata, tmp = sys.argv[1:4]
     os.makedirs(tmp, exist_ok=True)
     model = os.path.join(tmp, "gpt2")
     os.makedirs(model, exist_ok=True)
     for f in ("vocab.json", "merges.txt"):
-        shutil.copy(os.path.join(shared, "data", "vocab", "gpt2", f), model)
-    shutil.copy(os.path.join(shared, "data", "models", "tiny-gpt2", "config.json"), model)
+        shutil.copy(os.path.join(testdata, "vocab", "gpt2", f), model)
+    shutil.copy(os.path.join(testdata, "models", "tiny-gpt2", "config.json"), model)
 
     # the llama.cpp vectors whose input is one line
-    g = os.path.join(shared, "data", "vocab", "gguf", "ggml-vocab-gpt-2.gguf")
+    g = os.path.join(testdata, "vocab", "gguf", "ggml-vocab-gpt-2.gguf")
     with open(g + ".inp", encoding="utf-8") as f:
         inputs = f.read().split("\n__ggml_vocab_test__\n")[:-1]
     with open(g + ".out", encoding="utf-8") as f:
@@ -88,7 +88,7 @@ def main():
           f"no merges: {p.stderr!r}")
 
     # speed: SST-2 train sentences
-    sst = os.path.join(shared, "data", "glue", "SST-2", "train.tsv")
+    sst = os.path.join(testdata, "glue", "SST-2", "train.tsv")
     p = run(binary, ["--model", model, "--bench", sst, "--skip-header"])
     out = p.stdout.decode()
     print(out.strip())

@@ -6,7 +6,7 @@ built to hit every branch of the pre-tokenisation pattern, and hand-picked edge 
 conventions, GPT-2 with add_prefix_space, and RoBERTa conventions (special tokens, <mask>
 lstrip, pair layout) on a RoBERTa-style vocabulary made from GPT-2's.
 
-usage: bpe_compare.py BERTOLOGY SHARED_DIR TMPDIR
+usage: bpe_compare.py BERTOLOGY TEST_DATA_DIR TMPDIR
 """
 import csv
 import json
@@ -23,15 +23,15 @@ from bpe_ref import RefBPE, white_space  # noqa: E402
 BIG = 4096  # a --max-seq-length no test text reaches
 
 
-def make_dirs(shared, tmp):
-    src = os.path.join(shared, "data", "vocab", "gpt2")
+def make_dirs(testdata, tmp):
+    src = os.path.join(testdata, "vocab", "gpt2")
     dirs = {}
     # GPT-2 as a model directory: the tiny checkpoint's config.json names model_type gpt2
     d = os.path.join(tmp, "gpt2")
     os.makedirs(d, exist_ok=True)
     for f in ("vocab.json", "merges.txt"):
         shutil.copy(os.path.join(src, f), d)
-    shutil.copy(os.path.join(shared, "data", "models", "tiny-gpt2", "config.json"), d)
+    shutil.copy(os.path.join(testdata, "models", "tiny-gpt2", "config.json"), d)
     dirs["gpt2"] = d
     # the same with add_prefix_space
     d = os.path.join(tmp, "gpt2_prefix")
@@ -58,8 +58,8 @@ def make_dirs(shared, tmp):
     return dirs
 
 
-def check_ref_on_llama_vectors(shared, ref):
-    g = os.path.join(shared, "data", "vocab", "gguf", "ggml-vocab-gpt-2.gguf")
+def check_ref_on_llama_vectors(testdata, ref):
+    g = os.path.join(testdata, "vocab", "gguf", "ggml-vocab-gpt-2.gguf")
     with open(g + ".inp", encoding="utf-8") as f:
         inputs = f.read().split("\n__ggml_vocab_test__\n")[:-1]
     with open(g + ".out", encoding="utf-8") as f:
@@ -99,8 +99,8 @@ def compare(binary, model, ref, lines, pair, max_len, label):
     return bad
 
 
-def glue_texts(shared):
-    g = os.path.join(shared, "data", "glue")
+def glue_texts(testdata):
+    g = os.path.join(testdata, "glue")
     singles, pairs = [], []
 
     def rows(path, skip_header=True):
@@ -179,19 +179,19 @@ EDGE = [
 
 
 def main():
-    binary, shared, tmp = sys.argv[1:4]
+    binary, testdata, tmp = sys.argv[1:4]
     os.makedirs(tmp, exist_ok=True)
-    dirs = make_dirs(shared, tmp)
+    dirs = make_dirs(testdata, tmp)
     rng = random.Random(20240607)
     gpt2 = RefBPE(os.path.join(dirs["gpt2"], "vocab.json"),
                   os.path.join(dirs["gpt2"], "merges.txt"))
-    check_ref_on_llama_vectors(shared, gpt2)
+    check_ref_on_llama_vectors(testdata, gpt2)
     gpt2_prefix = RefBPE(os.path.join(dirs["gpt2"], "vocab.json"),
                          os.path.join(dirs["gpt2"], "merges.txt"), add_prefix_space=True)
     roberta = RefBPE(os.path.join(dirs["roberta"], "vocab.json"),
                      os.path.join(dirs["roberta"], "merges.txt"), style="roberta")
 
-    singles, pairs = glue_texts(shared)
+    singles, pairs = glue_texts(testdata)
     rand1 = random_texts(rng, 3000, allow_tab=True)
     rand2 = random_texts(rng, 1500, allow_tab=False)
     rand_pairs = [f"{a}\t{b}" for a, b in zip(rand2[::2], rand2[1::2])]

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reads every shared GLUE file the way Hugging Face's glue processors do (csv.reader with
+"""Reads every GLUE file of tests/data the way Hugging Face's glue processors do (csv.reader with
 delimiter tab and no quote character, file opened as utf-8-sig, the per-task column choices of
 transformers/data/processors/glue.py) and checks that bertology's reader (tests/tools/glue_dump)
 yields the same examples: text_a, text_b, label id or score, and source line. Also checks the
@@ -141,7 +141,7 @@ def main():
             # --data_subset N: the first N examples
             errors += compare("%s/%s first 10" % (d, fname), task, want[:10],
                               dump(tool, task, os.path.join(glue, d), split, 10))
-        # an unlabelled test file in each layout, made from the dev rows of the shared data
+        # an unlabelled test file in each layout, made from the dev rows of tests/data
         tdir = os.path.join(tmp, "test")
         os.makedirs(tdir)
         rows = hf_rows("rte", os.path.join(glue, "RTE", "dev.tsv"), test=False)
@@ -154,7 +154,7 @@ def main():
         errors += fuzz(tool, glue, tmp)
     for e in errors:
         print("FAIL", e)
-    print("%d shared files, %d examples compared with HF's reading; %d failures" % (len(FILES), checked,
+    print("%d GLUE files, %d examples compared with HF's reading; %d failures" % (len(FILES), checked,
                                                                                  len(errors)))
     return 1 if errors else 0
 

@@ -3,7 +3,7 @@
 hand from its vocabulary, pairs and token types, truncation, bad usage and bad input (exit 2,
 messages naming <stdin>:LINE), and the --bench speed on SST-2's train file.
 
-usage: wordpiece_cli.py BERTOLOGY SHARED_DIR TMPDIR
+usage: wordpiece_cli.py BERTOLOGY TEST_DATA_DIR TMPDIR
 """
 import json
 import os
@@ -34,7 +34,7 @@ def run(binary, args, stdin=b""):
 
 
 def main():
-    binary, shared, tmp = sys.argv[1:4]
+    binary, testdata, tmp = sys.argv[1:4]
     model = os.path.join(tmp, "tiny")
     os.makedirs(model, exist_ok=True)
     with open(os.path.join(model, "vocab.txt"), "w", encoding="utf-8") as f:
@@ -108,10 +108,10 @@ def main():
     check(p.returncode == 0 and b"--max-seq-length" in p.stdout, "--help")
 
     # speed: SST-2 train, 67349 sentences after the header
-    sst = os.path.join(shared, "data", "glue", "SST-2", "train.tsv")
+    sst = os.path.join(testdata, "glue", "SST-2", "train.tsv")
     uncased = os.path.join(tmp, "uncased")
     os.makedirs(uncased, exist_ok=True)
-    with open(os.path.join(shared, "data", "vocab", "bert-base-uncased", "vocab.txt"), "rb") as f:
+    with open(os.path.join(testdata, "vocab", "bert-base-uncased", "vocab.txt"), "rb") as f:
         data = f.read()
     with open(os.path.join(uncased, "vocab.txt"), "wb") as f:
         f.write(data)

@@ -3,7 +3,7 @@
 BertTokenizer: real GLUE sentences and pairs, seeded random Unicode text, and every assigned
 code point in a few contexts, over several tokenizer configurations and truncation lengths.
 
-usage: wordpiece_compare.py BERTOLOGY SHARED_DIR TMPDIR
+usage: wordpiece_compare.py BERTOLOGY TEST_DATA_DIR TMPDIR
 """
 import json
 import os
@@ -55,8 +55,8 @@ def compare(binary, model, ref, lines, pair, max_len, label):
     return bad
 
 
-def glue_texts(shared):
-    g = os.path.join(shared, "data", "glue")
+def glue_texts(testdata):
+    g = os.path.join(testdata, "glue")
 
     def rows(path):
         with open(path, encoding="utf-8") as f:
@@ -125,8 +125,8 @@ def assigned_code_points():
 
 
 def main():
-    binary, shared, tmp = sys.argv[1:4]
-    voc = os.path.join(shared, "data", "vocab")
+    binary, testdata, tmp = sys.argv[1:4]
+    voc = os.path.join(testdata, "vocab")
     uncased = os.path.join(voc, "bert-base-uncased", "vocab.txt")
     cased = os.path.join(voc, "bert-base-cased", "vocab.txt")
     configs = [
@@ -145,7 +145,7 @@ def main():
           "pad_token": None},
          {"do_lower_case": False, "mask_token": "Σ", "pad_token": None}),
     ]
-    singles, pairs = glue_texts(shared)
+    singles, pairs = glue_texts(testdata)
     rng = random.Random(1234)
     fuzz1 = [fuzz_line(rng, False) for _ in range(1500)]
     fuzz2 = [fuzz_line(rng, True) for _ in range(1500)]

@@ -17,7 +17,7 @@
 static char g_gpt2[1024];
 
 static void setup(void) {
-    snprintf(g_gpt2, sizeof g_gpt2, "%s/data/vocab/gpt2", tu_shared_dir());
+    snprintf(g_gpt2, sizeof g_gpt2, "%s/vocab/gpt2", tu_data_dir());
 }
 
 /* --- bytes_to_unicode --- */

@@ -80,10 +80,10 @@ static gguf_vocab g_v;
 static void setup(void) {
     char path[1024];
     size_t n;
-    snprintf(path, sizeof path, "%s/data/vocab/gguf/ggml-vocab-gpt-2.gguf", tu_shared_dir());
+    snprintf(path, sizeof path, "%s/vocab/gguf/ggml-vocab-gpt-2.gguf", tu_data_dir());
     g_gguf = read_all(path, &n);
     gguf_read_vocab((const uint8_t *)g_gguf, n, &g_v);
-    snprintf(g_vocab_dir, sizeof g_vocab_dir, "%s/data/vocab/gpt2", tu_shared_dir());
+    snprintf(g_vocab_dir, sizeof g_vocab_dir, "%s/vocab/gpt2", tu_data_dir());
 }
 
 static void teardown(void) {
@@ -148,9 +148,9 @@ START_TEST(llama_cpp_vectors) {
 
     char path[1024];
     size_t n_inp, n_out;
-    snprintf(path, sizeof path, "%s/data/vocab/gguf/ggml-vocab-gpt-2.gguf.inp", tu_shared_dir());
+    snprintf(path, sizeof path, "%s/vocab/gguf/ggml-vocab-gpt-2.gguf.inp", tu_data_dir());
     char *inp = read_all(path, &n_inp);
-    snprintf(path, sizeof path, "%s/data/vocab/gguf/ggml-vocab-gpt-2.gguf.out", tu_shared_dir());
+    snprintf(path, sizeof path, "%s/vocab/gguf/ggml-vocab-gpt-2.gguf.out", tu_data_dir());
     char *out = read_all(path, &n_out);
 
     /* Inputs are separated by "\n__ggml_vocab_test__\n" (which also ends the file); the

@@ -125,7 +125,7 @@ START_TEST(shared_files) {
     };
     for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
         char dir[1024];
-        snprintf(dir, sizeof dir, "%s/data/glue/%s", tu_shared_dir(), files[f].dir);
+        snprintf(dir, sizeof dir, "%s/glue/%s", tu_data_dir(), files[f].dir);
         bt_glue_examples ex;
         bt_error err = {0};
         int rc = bt_glue_read(task(files[f].task), dir, files[f].split, NULL, &ex, &err);
@@ -150,7 +150,7 @@ START_TEST(shared_contents) {
     char dir[1024];
     bt_glue_examples ex;
     bt_error err = {0};
-    snprintf(dir, sizeof dir, "%s/data/glue/CoLA", tu_shared_dir());
+    snprintf(dir, sizeof dir, "%s/glue/CoLA", tu_data_dir());
     ck_assert_int_eq(bt_glue_read(task("cola"), dir, "dev", NULL, &ex, &err), 0);
     ck_assert_str_eq(ex.ex[0].text_a, "The sailors rode the breeze clear of the rocks.");
     ck_assert_ptr_null(ex.ex[0].text_b);
@@ -162,7 +162,7 @@ START_TEST(shared_contents) {
     bt_glue_examples_free(&ex);
 
     /* the GLUE root works as data dir too */
-    snprintf(dir, sizeof dir, "%s/data/glue", tu_shared_dir());
+    snprintf(dir, sizeof dir, "%s/glue", tu_data_dir());
     ck_assert_int_eq(bt_glue_read(task("qnli"), dir, "dev", NULL, &ex, &err), 0);
     ck_assert_str_eq(ex.ex[0].text_a, "What came into force after the new constitution was herald?");
     ck_assert_str_eq(ex.ex[0].text_b, "As of that day, the new constitution heralding the Second "
@@ -181,7 +181,7 @@ START_TEST(shared_contents) {
     bt_glue_examples_free(&ex);
 
     /* WNLI dev line 22 has double quotes inside the text: kept verbatim */
-    snprintf(dir, sizeof dir, "%s/data/glue/WNLI", tu_shared_dir());
+    snprintf(dir, sizeof dir, "%s/glue/WNLI", tu_data_dir());
     ck_assert_int_eq(bt_glue_read(task("wnli"), dir, "dev", NULL, &ex, &err), 0);
     ck_assert_int_eq(ex.ex[20].line, 22);
     ck_assert_msg(strstr(ex.ex[20].text_a, "saying simply: \"There's plenty.\""), "%s",
@@ -437,7 +437,7 @@ START_TEST(arena_shrink) {
 
     /* a small subset of a real file */
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/data/glue/QNLI", tu_shared_dir());
+    snprintf(dir, sizeof dir, "%s/glue/QNLI", tu_data_dir());
     bt_glue_read_opts opts = {.max_examples = 2};
     ck_assert_int_eq(bt_glue_read(task("qnli"), dir, "dev", &opts, &ex, &err), 0);
     ck_assert_str_eq(ex.ex[0].text_a, "What came into force after the new constitution was herald?");

@@ -16,7 +16,7 @@ static bt_tok *g_tok;
 
 static void setup(void) {
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/data/vocab/gpt2", tu_shared_dir());
+    snprintf(dir, sizeof dir, "%s/vocab/gpt2", tu_data_dir());
     bt_error err = {0};
     ck_assert_msg(bt_tok_load(dir, &g_tok, &err) == BT_OK, "%s", err.msg);
 }

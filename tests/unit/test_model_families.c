@@ -275,7 +275,7 @@ static size_t dec_count(const dec_fix *d) {
 
 START_TEST(tiny_gpt2_loads) {
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/data/models/tiny-gpt2", tu_shared_dir());
+    snprintf(dir, sizeof dir, "%s/models/tiny-gpt2", tu_data_dir());
     bt_model m;
     load_ok(dir, &m);
     const bt_config *c = &m.cfg;

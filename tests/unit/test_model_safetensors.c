@@ -203,10 +203,10 @@ START_TEST(writes_f32) {
 }
 END_TEST
 
-/* A file transformers wrote (sshleifer/tiny-gpt2 in shared/data), values read by numpy. */
+/* A file transformers wrote (sshleifer/tiny-gpt2, tests/data/models), values read by numpy. */
 START_TEST(reads_real_file) {
     char path[1024];
-    snprintf(path, sizeof path, "%s/data/models/tiny-gpt2/model.safetensors", tu_shared_dir());
+    snprintf(path, sizeof path, "%s/models/tiny-gpt2/model.safetensors", tu_data_dir());
     bt_st_file st;
     bt_error e = {0};
     ck_assert_msg(bt_st_open(path, &st, &e) == BT_OK, "%s", e.msg);

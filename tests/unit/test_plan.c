@@ -15,7 +15,7 @@
 /* Word counts of the sentence column of SST-2 dev, + 2 for [CLS] and [SEP]. */
 static int *sst2_lengths(int *n) {
     char path[1024];
-    snprintf(path, sizeof path, "%s/data/glue/SST-2/dev.tsv", tu_shared_dir());
+    snprintf(path, sizeof path, "%s/glue/SST-2/dev.tsv", tu_data_dir());
     FILE *f = fopen(path, "r");
     ck_assert_msg(f != NULL, "cannot open %s", path);
     int cap = 1024, k = 0, *len = malloc(cap * sizeof *len);

@@ -32,7 +32,7 @@ static const char *model_dir(const char *vocab_name, const char *config_json) {
     char *d = dirs[k++ % 8];
     snprintf(d, 256, "%s", tu_tmpdir());
     char path[1024];
-    snprintf(path, sizeof path, "%s/data/vocab/%s/vocab.txt", tu_shared_dir(), vocab_name);
+    snprintf(path, sizeof path, "%s/vocab/%s/vocab.txt", tu_data_dir(), vocab_name);
     size_t len;
     char *v = read_all(path, &len);
     tu_write_file(d, "vocab.txt", v, len);

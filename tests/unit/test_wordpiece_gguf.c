@@ -91,7 +91,7 @@ static gguf_vocab g_vocab;
 static void setup(void) {
     char path[1024];
     size_t n;
-    snprintf(path, sizeof path, "%s/data/vocab/gguf/ggml-vocab-bert-bge.gguf", tu_shared_dir());
+    snprintf(path, sizeof path, "%s/vocab/gguf/ggml-vocab-bert-bge.gguf", tu_data_dir());
     g_gguf = read_all(path, &n);
     gguf_read_vocab((const uint8_t *)g_gguf, n, &g_vocab);
     /* vocab.txt from the GGUF token list, one WordPiece token per line; the tokens then
@@ -125,7 +125,7 @@ START_TEST(gguf_vocab_is_bert_base_uncased) {
     ck_assert_str_eq(g_vocab.model, "bert");
     char path[1024];
     size_t n;
-    snprintf(path, sizeof path, "%s/data/vocab/bert-base-uncased/vocab.txt", tu_shared_dir());
+    snprintf(path, sizeof path, "%s/vocab/bert-base-uncased/vocab.txt", tu_data_dir());
     char *v = read_all(path, &n);
     int line = 0;
     for (char *p = v; p < v + n; line++) {
@@ -152,11 +152,11 @@ START_TEST(llama_cpp_vectors) {
 
     char path[1024];
     size_t n_inp, n_out;
-    snprintf(path, sizeof path, "%s/data/vocab/gguf/ggml-vocab-bert-bge.gguf.inp",
-             tu_shared_dir());
+    snprintf(path, sizeof path, "%s/vocab/gguf/ggml-vocab-bert-bge.gguf.inp",
+             tu_data_dir());
     char *inp = read_all(path, &n_inp);
-    snprintf(path, sizeof path, "%s/data/vocab/gguf/ggml-vocab-bert-bge.gguf.out",
-             tu_shared_dir());
+    snprintf(path, sizeof path, "%s/vocab/gguf/ggml-vocab-bert-bge.gguf.out",
+             tu_data_dir());
     char *out = read_all(path, &n_out);
 
     /* Inputs are separated by "\n__ggml_vocab_test__\n" (which also ends the file); the

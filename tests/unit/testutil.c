@@ -10,9 +10,9 @@ const char *tu_source_dir(void) {
     return s ? s : ".";
 }
 
-const char *tu_shared_dir(void) {
-    const char *s = getenv("BT_SHARED_DIR");
-    return s ? s : "../shared";
+const char *tu_data_dir(void) {
+    const char *s = getenv("BT_TEST_DATA");
+    return s ? s : "tests/data";
 }
 
 const char *tu_tmpdir(void) {

@@ -6,7 +6,7 @@
 
 /* Directories from the environment ctest sets (fall back to paths relative to the cwd). */
 const char *tu_source_dir(void);
-const char *tu_shared_dir(void);
+const char *tu_data_dir(void);
 /* A fresh temporary directory (removed by the OS's tmp cleaning; tests keep them small). */
 const char *tu_tmpdir(void);
 /* Writes len bytes to dir/name; returns the full path in a static rotating buffer. */
