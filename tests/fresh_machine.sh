@@ -26,7 +26,7 @@ else
   debootstrap --variant=minbase --include=git,ca-certificates bookworm "$root" http://deb.debian.org/debian
 fi
 cp /etc/resolv.conf "$root/etc/resolv.conf"
-git clone -q --no-hardlinks "$repo" "$root/root/my work/bertology"
+git clone -q --no-hardlinks "$repo" "$root/opt/my work/bertology"
 
 mounts=(proc sys dev dev/pts dev/shm)
 cleanup() {
@@ -43,7 +43,7 @@ start=$(date +%s)
 set +e
 chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   LANG=C.UTF-8 ${OPENBLAS_CORETYPE:+OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE} \
-  bash -c "cd '/root/my work/bertology' && $cmd" >"$work/$what.log" 2>&1
+  bash -c "cd '/opt/my work/bertology' && $cmd" >"$work/$what.log" 2>&1
 rc=$?
 set -e
 secs=$(($(date +%s) - start))
