@@ -1,0 +1,19 @@
+# Cluster runs (issue 12): the job scripts under a real single-node Slurm started by the test
+# (skipped, with the reason, where its daemons cannot start), and mpirun over simulated hosts
+# (loopback addresses, an rsh agent, TCP between ranks). See tests/cluster/.
+set(BT_CLUSTER_MPIEXEC ${MPIEXEC_EXECUTABLE})
+if(NOT BT_CLUSTER_MPIEXEC)
+  set(BT_CLUSTER_MPIEXEC mpirun)
+endif()
+set(BT_CLUSTER_ARGS --bertology $<TARGET_FILE:bertology> --mpiexec ${BT_CLUSTER_MPIEXEC}
+    --testdata ${BT_TEST_DATA} --source ${PROJECT_SOURCE_DIR})
+set(BT_CLUSTER_WORK ${CMAKE_CURRENT_BINARY_DIR}/cluster_work)
+add_test(NAME cluster.slurm
+  COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/check_slurm.py ${BT_CLUSTER_ARGS}
+          --work ${BT_CLUSTER_WORK}/slurm)
+add_test(NAME cluster.multihost
+  COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/check_multihost.py ${BT_CLUSTER_ARGS}
+          --work ${BT_CLUSTER_WORK}/multihost)
+set_tests_properties(cluster.slurm cluster.multihost PROPERTIES LABELS "mpi;cluster" TIMEOUT 900
+                     RUN_SERIAL TRUE ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+set_tests_properties(cluster.slurm PROPERTIES SKIP_RETURN_CODE 77)

@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""Output faults never hang and never leave a file that looks complete.
+
+On a small tmpfs mounted by the test (root only; exit 77 = skipped otherwise), at np = 1, 2, 3,
+with and without --save-attentions:
+
+* too small from the start: rank 0 compares the size run.h5 will have with the free space of
+  the file system and refuses before writing, naming both numbers; exit 2 on every rank, no
+  file left behind;
+* full in the middle (the space check passes, then another process takes the free space while
+  the pass writes its rows): every rank ends within the time limit (no hang in HDF5's close),
+  one message names the file and says "No space left on device" or the like, exit 1 or 2, and
+  no run.h5 exists.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "sweep"))
+import common  # noqa: E402
+from common import check  # noqa: E402
+
+LIMIT = 60  # seconds a failing run may take before it counts as a hang
+
+
+class Tmpfs:
+    def __init__(self, size_kb):
+        self.d = tempfile.mkdtemp(prefix="bt-tmpfs-")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dk" % size_kb, "tmpfs", self.d],
+                           capture_output=True, text=True)
+        self.ok = r.returncode == 0
+        self.why = r.stderr.strip()
+
+    def close(self):
+        subprocess.run(["umount", "-l", self.d], capture_output=True)
+        os.rmdir(self.d)
+
+
+def filler(fs, out_dir, stop):
+    """Once the run's temporary file exists, take every free byte of the file system."""
+    while not stop.is_set():
+        if os.path.isdir(out_dir) and any(f.startswith("run.h5.tmp") for f in os.listdir(out_dir)):
+            st = os.statvfs(fs)
+            with open(os.path.join(fs, "filler"), "wb") as f:
+                try:
+                    os.posix_fallocate(f.fileno(), 0, st.f_bavail * st.f_frsize)
+                except OSError:
+                    pass
+            return
+        time.sleep(0.005)
+
+
+def run(args, np_, out, model, extra):
+    argv = ["importance", "--model", model, "--task", "sst-2", "--data", args.sst2, "--out", out,
+            "--threads", "1", "--quiet"] + extra
+    t0 = time.time()
+    p = common.mpirun(args, np_, argv, timeout=LIMIT, quiet=True)
+    return p, time.time() - t0
+
+
+def main():
+    ap = common.parser(__doc__)
+    ap.add_argument("--source", required=True)
+    args = common.setup(ap.parse_args())
+    if os.getuid() != 0:
+        print("SKIP: mounting a small tmpfs needs root")
+        return 77
+    model = os.path.join(args.source, "data", "demo-sst2")
+    for attn in (False, True):
+        extra = ["--save-attentions"] if attn else []
+        what = "with attentions" if attn else "without attentions"
+        for np_ in (1, 2, 3):
+            # 1. refused up front: 64 KiB cannot hold run.h5 (>= 100 KiB even without attentions)
+            fs = Tmpfs(64)
+            if not fs.ok:
+                print("SKIP: cannot mount a tmpfs here: %s" % fs.why)
+                return 77
+            try:
+                out = os.path.join(fs.d, "out")
+                p, secs = run(args, np_, out, model, extra)
+                msg = p.stderr.strip()
+                check(p.returncode == 2, "np=%d %s, small fs: exit %d, want 2\n%s" % (np_, what, p.returncode, msg[-1500:]))
+                check("free" in msg and "run.h5" in msg, "np=%d %s, small fs: message does not name the file "
+                      "and the free space: %r" % (np_, what, msg[-500:]))
+                check(len([ln for ln in msg.splitlines() if "run.h5" in ln]) == 1,
+                      "np=%d %s, small fs: not one message: %r" % (np_, what, msg[-800:]))
+                left = os.listdir(out) if os.path.isdir(out) else []
+                check(not left, "np=%d %s, small fs: files left: %s" % (np_, what, left))
+            finally:
+                fs.close()
+
+            # 2. full in the middle: a 64 MiB tmpfs that another process fills once the run starts
+            fs = Tmpfs(64 * 1024)
+            stop = threading.Event()
+            try:
+                out = os.path.join(fs.d, "out")
+                th = threading.Thread(target=filler, args=(fs.d, out, stop))
+                th.start()
+                p, secs = run(args, np_, out, model, extra)
+                stop.set()
+                th.join()
+                msg = p.stderr.strip()
+                check(p.returncode != 124, "np=%d %s, full fs: hung (killed after %d s)\n%s" % (
+                    np_, what, LIMIT, msg[-1500:]))
+                check(p.returncode in (1, 2), "np=%d %s, full fs: exit %d, want 1 or 2\n%s" % (
+                    np_, what, p.returncode, msg[-1500:]))
+                check("run.h5" in msg and ("space" in msg.lower() or "write" in msg.lower()),
+                      "np=%d %s, full fs: message does not name the file and the error: %r" % (
+                          np_, what, msg[-800:]))
+                left = os.listdir(out) if os.path.isdir(out) else []
+                check("run.h5" not in left, "np=%d %s, full fs: a run.h5 was left: %s" % (np_, what, left))
+                print("np=%d %s: refused up front; full in the middle ended in %.1f s, exit %d" % (
+                    np_, what, secs, p.returncode))
+            finally:
+                stop.set()
+                fs.close()
+    return common.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
