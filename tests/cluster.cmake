@@ -17,3 +17,10 @@ add_test(NAME cluster.multihost
 set_tests_properties(cluster.slurm cluster.multihost PROPERTIES LABELS "mpi;cluster" TIMEOUT 900
                      RUN_SERIAL TRUE ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
 set_tests_properties(cluster.slurm PROPERTIES SKIP_RETURN_CODE 77)
+# a full file system, up front (refused with both sizes) and in the middle of the pass (every
+# rank ends, one message, no run.h5) at np 1-3; needs root to mount a small tmpfs (else skipped)
+add_test(NAME cluster.disk_full
+  COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/check_faults.py ${BT_CLUSTER_ARGS}
+          --work ${BT_CLUSTER_WORK}/faults)
+set_tests_properties(cluster.disk_full PROPERTIES LABELS "mpi;cluster" TIMEOUT 900 RUN_SERIAL TRUE
+                     SKIP_RETURN_CODE 77 ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")

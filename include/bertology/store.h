@@ -125,13 +125,25 @@ int bt_store_write_array(bt_store *s, const char *path, bt_npy_dtype dtype, int 
  * file to final_path. Same return code on every rank. Frees s (also on failure). */
 int bt_store_commit(bt_store *s, bt_error *err);
 
-/* Closes the file, keeps the tmp file (status "aborted") for inspection. Frees s. */
+/* Closes the file, keeps the tmp file (status "aborted") for inspection. Frees s. Collective.
+ * After a failed write on any rank (a full file system, an I/O error) the file cannot be closed
+ * safely: it is removed instead and left open, and bt_store_poisoned() becomes true. */
 void bt_store_abort(bt_store *s);
+
+/* True once bt_store_abort had to leave a file open: HDF5 would try to flush it when the
+ * library shuts down (at exit or inside MPI_Finalize) and hang or crash. The program must then
+ * end without finalising MPI or HDF5 (fflush, then _exit): every rank agreed on the failure
+ * and reaches the same decision. */
+int bt_store_poisoned(void);
 
 /* Size in bytes of the committed file for this layout and metadata (within a few KB), so that
  * rank 0 can refuse a run above --max-output-gb before writing anything. Not collective: HDF5
  * measures the metadata on a few-KB scratch file in $TMPDIR (or /tmp). 0 for a bad layout. */
 uint64_t bt_store_estimate_bytes(const bt_store_layout *layout, const bt_store_meta *meta);
+
+/* BT_EINPUT naming both numbers when the file system holding dir has fewer than bytes free
+ * for an unprivileged writer (statvfs f_bavail). Rank 0 calls it with the estimate above. */
+int bt_store_check_space(const char *dir, uint64_t bytes, bt_error *err);
 
 /* IEEE binary16 bits of x, rounding to nearest even (overflow -> inf, NaN stays NaN). */
 uint16_t bt_store_f16_from_f32(float x);

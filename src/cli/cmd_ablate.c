@@ -97,6 +97,6 @@ done:
     run_store_free(&st);
     bt_sweep_ablation_free(&ab);
     run_ctx_free(&x);
-    bt_dist_finalize();
+    run_finalize();
     return rc;
 }

@@ -123,6 +123,6 @@ done:
     free(logits), free(all);
     bt_sweep_result_free(&res);
     run_ctx_free(&x);
-    bt_dist_finalize();
+    run_finalize();
     return rc;
 }

@@ -85,6 +85,6 @@ done:
     run_store_free(&st);
     bt_sweep_result_free(&res);
     run_ctx_free(&x);
-    bt_dist_finalize();
+    run_finalize();
     return rc;
 }

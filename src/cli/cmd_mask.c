@@ -192,6 +192,6 @@ done:
     run_store_free(&st);
     bt_sweep_mask_result_free(&mr);
     run_ctx_free(&x);
-    bt_dist_finalize();
+    run_finalize();
     return rc;
 }

@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "report.h"
 #include "run_opts.h"
+#include "run_store.h"
 
 /* What a tokenizer may need, for WordPiece and byte-level BPE models alike. */
 static const char *const TOKENIZER_FILES[] = {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
@@ -162,6 +163,6 @@ int bt_cmd_prune(int argc, char **argv) {
 done:
     bt_model_free(&pruned);
     run_ctx_free(&x);
-    bt_dist_finalize();
+    run_finalize();
     return rc;
 }

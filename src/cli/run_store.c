@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bertology/dist.h"
 
@@ -37,13 +38,20 @@ int run_store_open(MPI_Comm comm, const run_opts *o, const run_ctx *x, int has_l
                           .command_line = o->command_line, .program_version = ver,
                           .openblas_version = openblas_get_config()};
     bt_error local = {0}, err = {0};
-    /* the estimate is the same on every rank, so all skip the collective open together */
-    const double gb = bt_store_estimate_bytes(&layout, &meta) / 1e9;
+    /* the estimate is the same on every rank; the free space is rank 0's to measure, and all
+     * ranks agree on both before the collective open, so they skip it together */
+    const uint64_t bytes = bt_store_estimate_bytes(&layout, &meta);
+    const double gb = bytes / 1e9;
     int lrc = gb > o->max_output_gb
                   ? bt_error_set(&local, BT_EINPUT, "%s would be %.3g GB, above --max-output-gb %g (fewer --layers, "
                                  "--dtype f16 or --subset)", s->path, gb, o->max_output_gb)
-                  : bt_store_open(s->path, comm, &layout, &meta, &s->sink.store, &local);
-    const int rc = bt_dist_agree(comm, lrc, &local, &err);
+              : rank == 0 ? bt_store_check_space(o->out, bytes, &local)
+                          : BT_OK;
+    int rc = bt_dist_agree(comm, lrc, &local, &err);
+    if (!rc) {
+        lrc = bt_store_open(s->path, comm, &layout, &meta, &s->sink.store, &local);
+        rc = bt_dist_agree(comm, lrc, &local, &err);
+    }
     if (rc) {
         if (s->sink.store) bt_store_abort(s->sink.store);
         s->sink.store = NULL;
@@ -82,4 +90,12 @@ void run_store_free(run_store *s) {
     h5sink_free(&s->sink);
     free(s->opts_json);
     memset(s, 0, sizeof *s);
+}
+
+void run_finalize(void) {
+    if (bt_store_poisoned()) {
+        fflush(NULL);
+        _exit(1);
+    }
+    bt_dist_finalize();
 }

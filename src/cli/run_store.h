@@ -27,6 +27,11 @@ int run_store_commit(MPI_Comm comm, const run_opts *o, run_store *s, int lrc, co
 /* Aborts a file still open (after a failed pass) and frees everything. */
 void run_store_free(run_store *s);
 
+/* The end of every command that opened a run: MPI_Finalize, or, when a failed write left
+ * run.h5 impossible to close (bt_store_poisoned), _exit(1) without it: HDF5's hook inside
+ * MPI_Finalize would hang or crash on that file. Every rank takes the same branch. */
+void run_finalize(void);
+
 /* "bertology X; HDF5 a.b.c; Open MPI ...; OpenBLAS ..." */
 void run_versions(char *buf, size_t n);
 

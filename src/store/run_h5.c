@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,7 +38,12 @@ struct bt_store {
     void *scratch;
     size_t scratch_cap;
     char tmp_path[4096], final_path[4096];
+    int io_failed;              /* an HDF5 call on the file failed here: see bt_store_abort */
 };
+
+static int g_poisoned; /* bt_store_poisoned */
+
+int bt_store_poisoned(void) { return g_poisoned; }
 
 /* ---------------------------------------------------------------------------------------- */
 /* HDF5 helpers */
@@ -48,10 +54,20 @@ static herr_t first_error(unsigned n, const H5E_error2_t *e, void *data) {
 }
 
 /* Message for a failed HDF5 call: the innermost entry of HDF5's error stack says why. */
-static int h5_fail(const bt_store *s, bt_error *err, const char *what, const char *obj) {
+static int h5_fail(bt_store *s, bt_error *err, const char *what, const char *obj) {
     char why[384] = "no HDF5 error recorded";
+    s->io_failed = 1;
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_error, why);
     H5Eclear2(H5E_DEFAULT);
+    /* MPI-IO's write errors (ENOSPC, EIO) do not reach HDF5's stack: name the usual one */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", s->tmp_path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    struct statvfs st;
+    if (statvfs(slash ? dir : ".", &st) == 0 && (uint64_t)st.f_bavail * st.f_frsize < (1u << 20))
+        snprintf(why, sizeof why, "No space left on device (%llu bytes free)",
+                 (unsigned long long)st.f_bavail * st.f_frsize);
     return bt_error_set(err, BT_EINTERNAL, "%s: %s %s failed: %s", s->tmp_path, what, obj, why);
 }
 
@@ -763,6 +779,20 @@ int bt_store_commit(bt_store *s, bt_error *err) {
 
 void bt_store_abort(bt_store *s) {
     if (!s) return;
+    /* After a failed write (a full file system, above all) the close would fail too: it flushes
+     * HDF5's metadata, rank 0 writes it while the others wait at a barrier, and a rank 0 that
+     * cannot write leaves them waiting forever (or HDF5 crashes closing it again at exit). The
+     * file is worthless then: rank 0 removes it, nobody closes it, and the process is told to
+     * end without HDF5's and MPI's finalisation (bt_store_poisoned). */
+    int io_failed;
+    MPI_Allreduce(&s->io_failed, &io_failed, 1, MPI_INT, MPI_MAX, s->comm);
+    if (io_failed) {
+        if (s->rank == 0) unlink(s->tmp_path);
+        g_poisoned = 1;
+        MPI_Barrier(s->comm);
+        store_free(s);
+        return;
+    }
     close_ids(s);
     int bad = H5Fclose(s->file) < 0;
     H5Eclear2(H5E_DEFAULT);

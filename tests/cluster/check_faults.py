@@ -44,10 +44,13 @@ def filler(fs, out_dir, stop):
     """Once the run's temporary file exists, take every free byte of the file system."""
     while not stop.is_set():
         if os.path.isdir(out_dir) and any(f.startswith("run.h5.tmp") for f in os.listdir(out_dir)):
-            st = os.statvfs(fs)
+            # every free block, until the file system refuses
             with open(os.path.join(fs, "filler"), "wb") as f:
+                block = b"\0" * (1 << 16)
                 try:
-                    os.posix_fallocate(f.fileno(), 0, st.f_bavail * st.f_frsize)
+                    while True:
+                        f.write(block)
+                        f.flush()
                 except OSError:
                     pass
             return

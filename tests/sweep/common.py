@@ -76,7 +76,8 @@ def mpirun(args, np_, argv, timeout=180, quiet=False, wrapper=None):
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:
-        return subprocess.CompletedProcess(cmd, 124, e.stdout or "", (e.stderr or "") + "\nTIMEOUT")
+        out, err = (x.decode(errors="replace") if isinstance(x, bytes) else (x or "") for x in (e.stdout, e.stderr))
+        return subprocess.CompletedProcess(cmd, 124, out, err + "\nTIMEOUT")
 
 
 def importance(args, np_, out, model_dir, *extra, task="sst-2", data=None, timeout=180):
