@@ -43,6 +43,10 @@ struct bt_store {
 
 static int g_poisoned; /* bt_store_poisoned */
 
+/* Free space below which a close is not attempted: the metadata HDF5 flushes at close is a few
+ * KB to a few hundred KB (the attributes and object headers were written at open). */
+#define CLOSE_MARGIN_BYTES (1u << 20)
+
 int bt_store_poisoned(void) { return g_poisoned; }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -745,8 +749,45 @@ static int fsync_path(const char *path) {
     return r;
 }
 
+/* Whether H5Fclose may run (collective): not after a failed write on any rank, and not when the
+ * file system is so full that the metadata HDF5 flushes at close might not fit (the flush cannot
+ * fail safely: see bt_store_abort). Fills why on every rank when it may not. */
+static int close_is_unsafe(bt_store *s, char *why, size_t n) {
+    int v[2] = {s->io_failed, 0};
+    uint64_t avail = UINT64_MAX;
+    if (s->rank == 0) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", s->tmp_path);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = '\0';
+        struct statvfs st;
+        if (statvfs(slash ? dir : ".", &st) == 0) avail = (uint64_t)st.f_bavail * st.f_frsize;
+        v[1] = avail < CLOSE_MARGIN_BYTES;
+    }
+    int any[2];
+    MPI_Allreduce(v, any, 2, MPI_INT, MPI_MAX, s->comm);
+    MPI_Bcast(&avail, 1, MPI_UINT64_T, 0, s->comm);
+    if (any[0]) snprintf(why, n, "a write failed");
+    else if (any[1]) snprintf(why, n, "No space left on device (%llu bytes free)", (unsigned long long)avail);
+    return any[0] || any[1];
+}
+
+/* Ends a file that cannot be closed: rank 0 removes it, nobody closes it (bt_store_poisoned). */
+static void drop_unclosable(bt_store *s) {
+    if (s->rank == 0) unlink(s->tmp_path);
+    g_poisoned = 1;
+    MPI_Barrier(s->comm);
+    store_free(s);
+}
+
 int bt_store_commit(bt_store *s, bt_error *err) {
     bt_error e = {BT_OK, ""}; /* rank 0's outcome, sent to every rank */
+    char why[128];
+    if (close_is_unsafe(s, why, sizeof why)) {
+        bt_error_set(err, BT_EINTERNAL, "%s: cannot close the file: %s", s->tmp_path, why);
+        drop_unclosable(s);
+        return BT_EINTERNAL;
+    }
     close_ids(s);
     int rc = H5Fclose(s->file) < 0 ? h5_fail(s, &e, "closing", "the file") : BT_OK;
     s->file = -1;
@@ -783,14 +824,11 @@ void bt_store_abort(bt_store *s) {
      * HDF5's metadata, rank 0 writes it while the others wait at a barrier, and a rank 0 that
      * cannot write leaves them waiting forever (or HDF5 crashes closing it again at exit). The
      * file is worthless then: rank 0 removes it, nobody closes it, and the process is told to
-     * end without HDF5's and MPI's finalisation (bt_store_poisoned). */
-    int io_failed;
-    MPI_Allreduce(&s->io_failed, &io_failed, 1, MPI_INT, MPI_MAX, s->comm);
-    if (io_failed) {
-        if (s->rank == 0) unlink(s->tmp_path);
-        g_poisoned = 1;
-        MPI_Barrier(s->comm);
-        store_free(s);
+     * end without HDF5's and MPI's finalisation (bt_store_poisoned). The same when the file
+     * system is full for another reason (a .npy written by the caller, another program). */
+    char why[128];
+    if (close_is_unsafe(s, why, sizeof why)) {
+        drop_unclosable(s);
         return;
     }
     close_ids(s);

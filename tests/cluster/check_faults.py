@@ -7,10 +7,11 @@ with and without --save-attentions:
 * too small from the start: rank 0 compares the size run.h5 will have with the free space of
   the file system and refuses before writing, naming both numbers; exit 2 on every rank, no
   file left behind;
-* full in the middle (the space check passes, then another process takes the free space while
-  the pass writes its rows): every rank ends within the time limit (no hang in HDF5's close),
-  one message names the file and says "No space left on device" or the like, exit 1 or 2, and
-  no run.h5 exists.
+* full in the middle (the space check passes, then another process takes the free space, at
+  once while the pass writes its rows, or late, when the summary, the close or the .npy files
+  are written): every rank ends within the time limit (no hang in HDF5's close), one message
+  names the file and says "No space left on device" or the like, exit 1 or 2, and no run.h5
+  exists.
 """
 import os
 import subprocess
@@ -40,10 +41,12 @@ class Tmpfs:
         os.rmdir(self.d)
 
 
-def filler(fs, out_dir, stop):
-    """Once the run's temporary file exists, take every free byte of the file system."""
+def filler(fs, out_dir, stop, delay):
+    """Once the run's temporary file exists (and delay seconds later), take every free byte of
+    the file system."""
     while not stop.is_set():
         if os.path.isdir(out_dir) and any(f.startswith("run.h5.tmp") for f in os.listdir(out_dir)):
+            stop.wait(delay)
             # every free block, until the file system refuses
             with open(os.path.join(fs, "filler"), "wb") as f:
                 block = b"\0" * (1 << 16)
@@ -97,31 +100,76 @@ def main():
                 fs.close()
 
             # 2. full in the middle: a 64 MiB tmpfs that another process fills once the run starts
-            fs = Tmpfs(64 * 1024)
-            stop = threading.Event()
-            try:
-                out = os.path.join(fs.d, "out")
-                th = threading.Thread(target=filler, args=(fs.d, out, stop))
-                th.start()
-                p, secs = run(args, np_, out, model, extra)
-                stop.set()
-                th.join()
-                msg = p.stderr.strip()
-                check(p.returncode != 124, "np=%d %s, full fs: hung (killed after %d s)\n%s" % (
-                    np_, what, LIMIT, msg[-1500:]))
-                check(p.returncode in (1, 2), "np=%d %s, full fs: exit %d, want 1 or 2\n%s" % (
-                    np_, what, p.returncode, msg[-1500:]))
-                check("run.h5" in msg and ("space" in msg.lower() or "write" in msg.lower()),
-                      "np=%d %s, full fs: message does not name the file and the error: %r" % (
-                          np_, what, msg[-800:]))
-                left = os.listdir(out) if os.path.isdir(out) else []
-                check("run.h5" not in left, "np=%d %s, full fs: a run.h5 was left: %s" % (np_, what, left))
-                print("np=%d %s: refused up front; full in the middle ended in %.1f s, exit %d" % (
-                    np_, what, secs, p.returncode))
-            finally:
-                stop.set()
-                fs.close()
+            for late in (False, True):
+                full_in_the_middle(args, np_, model, extra, what, late)
     return common.finish()
+
+
+def clean_run_seconds(args, np_, model, extra):
+    """Seconds from the temporary file's appearance to the end of a run with enough space."""
+    fs = Tmpfs(64 * 1024)
+    out = os.path.join(fs.d, "out")
+    seen = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set() and not seen:
+            if os.path.isdir(out) and any(f.startswith("run.h5.tmp") for f in os.listdir(out)):
+                seen.append(time.time())
+            time.sleep(0.005)
+    th = threading.Thread(target=watch)
+    try:
+        th.start()
+        p, _ = run(args, np_, out, model, extra)
+        end = time.time()
+        stop.set()
+        th.join()
+        check(p.returncode == 0, "np=%d: a run with enough space failed\n%s" % (np_, p.stderr[-1500:]))
+        return end - seen[0] if seen else 0.0
+    finally:
+        stop.set()
+        fs.close()
+
+
+def full_in_the_middle(args, np_, model, extra, what, late):
+    """late: the space goes most of the way through the run, when the last rows, the summary,
+    the close or the .npy files are written. Where it lands varies with the machine's load, so
+    a late fill may also miss the run (exit 0, complete run.h5) or hit the .npy files after the
+    commit (exit 1, run.h5 complete and correct): what must always hold is no hang, and no
+    run.h5 unless it is complete."""
+    delay = 0.75 * clean_run_seconds(args, np_, model, extra) if late else 0.0
+    what = "%s, filled %s" % (what, "late" if late else "at once")
+    fs = Tmpfs(64 * 1024)
+    stop = threading.Event()
+    try:
+        out = os.path.join(fs.d, "out")
+        th = threading.Thread(target=filler, args=(fs.d, out, stop, delay))
+        th.start()
+        p, secs = run(args, np_, out, model, extra)
+        stop.set()
+        th.join()
+        msg = p.stderr.strip()
+        left = os.listdir(out) if os.path.isdir(out) else []
+        check(p.returncode != 124, "np=%d %s: hung (killed after %d s)\n%s" % (np_, what, LIMIT, msg[-1500:]))
+        check(p.returncode in ((0, 1, 2) if late else (1, 2)), "np=%d %s: exit %d\n%s" % (
+            np_, what, p.returncode, msg[-1500:]))
+        if p.returncode != 0:
+            ours = [ln for ln in msg.splitlines() if ln.startswith("bertology ")]
+            check(len(ours) == 1 and out in ours[0] and "space" in ours[0].lower(),
+                  "np=%d %s: want one message naming the file and the full file system: %r" % (
+                      np_, what, msg[-800:]))
+        if "run.h5" in left:
+            import h5py
+            with h5py.File(os.path.join(out, "run.h5"), "r") as f:
+                check(f.attrs["status"] == "complete", "np=%d %s: run.h5 left with status %r" % (
+                    np_, what, f.attrs["status"]))
+        check(not [f for f in left if f.startswith("run.h5.tmp")],
+              "np=%d %s: temporary file left: %s" % (np_, what, left))
+        print("np=%d %s: ended in %.1f s, exit %d: %s" % (
+            np_, what, secs, p.returncode, msg.splitlines()[-1][-110:] if msg else ""))
+    finally:
+        stop.set()
+        fs.close()
 
 
 if __name__ == "__main__":
