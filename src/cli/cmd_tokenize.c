@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bertology/common.h"
 #include "bertology/tokenizer.h"
 #include "commands.h"
 
@@ -27,15 +28,6 @@ static void usage(FILE *f) {
             "                       field; first two with --pair) and print lines/s and\n"
             "                       tokens/s\n"
             "  --skip-header        with --bench: ignore FILE's first line\n");
-}
-
-static int parse_int(const char *s, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 0 || v > 1 << 24) return -1;
-    *out = (int)v;
-    return 0;
 }
 
 /* Appends the decimal digits of v (v >= 0) to buf at *k. */
@@ -175,7 +167,7 @@ int bt_cmd_tokenize(int argc, char **argv) {
         } else if (!strcmp(a, "--bench") && i + 1 < argc) {
             bench_file = argv[++i];
         } else if (!strcmp(a, "--max-seq-length") && i + 1 < argc) {
-            if (parse_int(argv[++i], &max_len) || max_len < 3) {
+            if (bt_parse_int(argv[++i], 0, 1 << 24, &max_len) || max_len < 3) {
                 fprintf(stderr, "bertology tokenize: --max-seq-length: '%s' is not an integer "
                         "between 3 and 16777216\n", argv[i]);
                 return 2;

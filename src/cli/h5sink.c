@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
+
 bt_store_layout h5sink_layout(const run_opts *o, const run_ctx *x, int has_loss) {
     const bt_config *c = &x->model.cfg;
     const int seq_head = c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS;
@@ -20,15 +22,6 @@ bt_store_layout h5sink_layout(const run_opts *o, const run_ctx *x, int has_loss)
     return l;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
-    void *q = realloc(*p, need * elem);
-    if (!q) return -1;
-    *p = q;
-    *cap = need;
-    return 0;
-}
-
 static int sink_write(h5sink *s, const bt_sweep_batch *b, bt_error *err) {
     const run_ctx *x = s->x;
     const bt_config *c = &x->model.cfg;
@@ -43,13 +36,13 @@ static int sink_write(h5sink *s, const bt_sweep_batch *b, bt_error *err) {
             nhid += (size_t)x->n_hidden_layers * T * D;
         }
         size_t cap_l = s->cap_rows, cap_t = s->cap_rows;
-        if (grow((void **)&s->labels, &cap_l, b->n, sizeof(int)) ||
-            grow((void **)&s->targets, &cap_t, b->n, sizeof(float)) ||
-            grow((void **)&s->rows, &s->cap_rows, b->n, sizeof(int64_t)) ||
-            grow((void **)&s->tokens, &s->cap_tokens, ntok, sizeof(int)) ||
-            (s->save_attentions && grow((void **)&s->attn, &s->cap_attn, nattn, sizeof(float))) ||
-            (s->save_hidden && grow((void **)&s->hidden, &s->cap_hidden, nhid, sizeof(float))))
-            return bt_error_set(err, BT_EINTERNAL, "out of memory for a batch of %d examples", b->n);
+        if (bt_grow((void **)&s->labels, &cap_l, b->n, sizeof(int), "a batch's labels", err) ||
+            bt_grow((void **)&s->targets, &cap_t, b->n, sizeof(float), "a batch's targets", err) ||
+            bt_grow((void **)&s->rows, &s->cap_rows, b->n, sizeof(int64_t), "a batch's rows", err) ||
+            bt_grow((void **)&s->tokens, &s->cap_tokens, ntok, sizeof(int), "a batch's tokens", err) ||
+            (s->save_attentions && bt_grow((void **)&s->attn, &s->cap_attn, nattn, sizeof(float), "a batch's attentions", err)) ||
+            (s->save_hidden && bt_grow((void **)&s->hidden, &s->cap_hidden, nhid, sizeof(float), "a batch's hidden states", err)))
+            return BT_EINTERNAL;
         size_t t = 0, a = 0, h = 0;
         int rc = 0;
         for (int k = 0; k < b->n; k++) {

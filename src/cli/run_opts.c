@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bertology/common.h"
 #include "bertology/dist.h"
 #include "bertology/npy.h"
 
@@ -76,24 +77,6 @@ void run_opts_usage(FILE *f, int command, const char *name) {
     }
 }
 
-static int parse_int(const char *s, int lo, int hi, int *out) {
-    char *end;
-    errno = 0;
-    const long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
-static int parse_double(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    const double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
-
 #define FAIL(...)                                              \
     do {                                                       \
         if (rank == 0) {                                       \
@@ -142,19 +125,19 @@ int run_opts_parse(run_opts *o, int command, const char *name, int argc, char **
         case O_TEXT: o->text = optarg; break;
         case O_TOKENIZER: o->tokenizer = optarg; break;
         case O_MAXLEN:
-            if (parse_int(optarg, 3, 1 << 20, &o->max_seq_length)) FAIL("--max-seq-length %s: need an integer >= 3", optarg);
+            if (bt_parse_int(optarg, 3, 1 << 20, &o->max_seq_length)) FAIL("--max-seq-length %s: need an integer >= 3", optarg);
             break;
         case O_SUBSET:
-            if (parse_int(optarg, 1, 1 << 30, &o->subset)) FAIL("--subset %s: need a positive integer", optarg);
+            if (bt_parse_int(optarg, 1, 1 << 30, &o->subset)) FAIL("--subset %s: need a positive integer", optarg);
             break;
         case O_BTOK:
-            if (parse_int(optarg, 1, 1 << 28, &o->batch_tokens)) FAIL("--batch-tokens %s: need a positive integer", optarg);
+            if (bt_parse_int(optarg, 1, 1 << 28, &o->batch_tokens)) FAIL("--batch-tokens %s: need a positive integer", optarg);
             break;
         case O_BSIZE:
-            if (parse_int(optarg, 1, 1 << 20, &o->batch_size)) FAIL("--batch-size %s: need a positive integer", optarg);
+            if (bt_parse_int(optarg, 1, 1 << 20, &o->batch_size)) FAIL("--batch-size %s: need a positive integer", optarg);
             break;
         case O_THREADS:
-            if (parse_int(optarg, 1, 1024, &o->threads)) FAIL("--threads %s: need a positive integer", optarg);
+            if (bt_parse_int(optarg, 1, 1024, &o->threads)) FAIL("--threads %s: need a positive integer", optarg);
             break;
         case O_GRAN:
             if (!strcmp(optarg, "example")) o->granularity = BT_GRAN_EXAMPLE;
@@ -176,22 +159,22 @@ int run_opts_parse(run_opts *o, int command, const char *name, int argc, char **
             else FAIL("--dtype %s: f16 or f32", optarg);
             break;
         case O_MAXGB:
-            if (parse_double(optarg, &o->max_output_gb) || o->max_output_gb <= 0) FAIL("--max-output-gb %s: need a positive number", optarg);
+            if (bt_parse_double(optarg, &o->max_output_gb) || o->max_output_gb <= 0) FAIL("--max-output-gb %s: need a positive number", optarg);
             break;
         case O_SKIP: o->skip_bad_lines = 1; break;
         case O_THRESH:
-            if (parse_double(optarg, &o->threshold) || !(o->threshold > 0 && o->threshold < 1))
+            if (bt_parse_double(optarg, &o->threshold) || !(o->threshold > 0 && o->threshold < 1))
                 FAIL("--threshold %s: must be inside (0, 1)", optarg);
             break;
         case O_AMOUNT:
-            if (parse_double(optarg, &o->amount) || !(o->amount > 0 && o->amount < 1))
+            if (bt_parse_double(optarg, &o->amount) || !(o->amount > 0 && o->amount < 1))
                 FAIL("--amount %s: must be inside (0, 1)", optarg);
             break;
         case O_METRIC: o->metric = optarg; break;
         case O_PERCENTS: o->percents = optarg; break;
         case O_EXACT: o->exact = 1; break;
         case O_MINHEADS:
-            if (parse_int(optarg, 0, BT_MAX_HEADS, &o->min_heads_per_layer)) FAIL("--min-heads-per-layer %s: need an integer >= 0", optarg);
+            if (bt_parse_int(optarg, 0, BT_MAX_HEADS, &o->min_heads_per_layer)) FAIL("--min-heads-per-layer %s: need an integer >= 0", optarg);
             break;
         case O_QUIET: o->quiet = 1; break;
         case O_VERBOSE: o->verbose = 1; break;
@@ -290,11 +273,8 @@ static int setup_local(const run_opts *o, run_ctx *x, bt_error *err) {
         rc = bt_npy_read_f32(o->head_mask_path, &info, &x->head_mask, err);
         if (rc) return rc;
         if (info.ndim != 2 || info.shape[0] != c->n_layers || info.shape[1] != c->n_heads) {
-            char shape[128] = "[";
-            for (int d = 0; d < info.ndim && d < 8; d++)
-                snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", d ? ", " : "",
-                         (long long)info.shape[d]);
-            strcat(shape, "]");
+            char shape[128];
+            bt_format_shape(shape, sizeof shape, info.ndim, info.shape, ", ");
             return bt_error_set(err, BT_EINPUT, "%s: head mask has shape %s, the model needs [%d, %d]",
                                 o->head_mask_path, shape, c->n_layers, c->n_heads);
         }
@@ -408,20 +388,7 @@ int run_make_out_dir(MPI_Comm comm, const run_opts *o) {
     int rc = 0;
     if (rank == 0) {
         /* mkdir -p: a job script's OUT=/scratch/$USER/run/task should not need its parents made */
-        char path[4096];
-        snprintf(path, sizeof path, "%s", o->out);
-        for (char *p = path + 1; *p && !rc; p++) {
-            if (*p != '/') continue;
-            *p = '\0';
-            if (mkdir(path, 0777) && errno != EEXIST)
-                rc = bt_error_set(&local, BT_EINPUT, "%s: cannot create the output directory: %s", path, strerror(errno));
-            *p = '/';
-        }
-        if (!rc && mkdir(path, 0777) && errno != EEXIST)
-            rc = bt_error_set(&local, BT_EINPUT, "%s: cannot create the output directory: %s", o->out, strerror(errno));
-        struct stat st;
-        if (!rc && (stat(path, &st) || !S_ISDIR(st.st_mode)))
-            rc = bt_error_set(&local, BT_EINPUT, "%s: not a directory", o->out);
+        rc = bt_mkdir_p(o->out, BT_EINPUT, &local);
     }
     rc = bt_dist_agree(comm, rc, &local, &err);
     if (rc) run_fail(rank, o->name, &err);
