@@ -66,6 +66,16 @@ typedef struct {
  * computing; the error reaches every rank at the end of the pass. */
 typedef int (*bt_sweep_sink)(void *ctx, const bt_sweep_batch *batch, bt_error *err);
 
+/* A sink that keeps every logit this rank computes at its example's row of logits [n, C]
+ * (rows of other ranks' examples untouched), then hands the batch on to next (may be NULL). */
+typedef struct {
+    float *logits;
+    int n_classes;
+    bt_sweep_sink next;
+    void *next_ctx;
+} bt_sweep_logits;
+int bt_sweep_keep_logits(void *ctx, const bt_sweep_batch *batch, bt_error *err);
+
 typedef struct {
     int n_layers, n_heads;
     double *importance_raw;  /* [L, H] by the granularity asked for */

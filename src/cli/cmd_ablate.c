@@ -7,19 +7,18 @@
 #include "bertology/dist.h"
 #include "bertology/npy.h"
 #include "commands.h"
-#include "run_store.h"
 #include "report.h"
 #include "run_opts.h"
 
-static int write_results(run_store *st, const run_opts *o, const bt_sweep_ablation *a, int rank, bt_error *err) {
+static int write_results(const bt_run *x, const bt_run_options *o, const bt_sweep_ablation *a, int rank, bt_error *err) {
     const int L = a->n_layers, H = a->n_heads, LH = L * H;
     const int64_t shape[2] = {L, H};
-    int rc = bt_store_write_array(st->sink.store, "/ablation/score_without_head", BT_NPY_F64, 2, shape, a->without, err);
-    if (!rc) rc = bt_store_write_array(st->sink.store, "/ablation/score_change", BT_NPY_F64, 2, shape, a->delta, err);
-    if (!rc) rc = bt_store_write_array(st->sink.store, "/ablation/score_only_head", BT_NPY_F64, 2, shape, a->only, err);
-    if (!rc) rc = bt_store_write_array(st->sink.store, "/ablation/base_score", BT_NPY_F64, 0, NULL, &a->base_score, err);
+    int rc = bt_store_write_array(bt_run_store(x), "/ablation/score_without_head", BT_NPY_F64, 2, shape, a->without, err);
+    if (!rc) rc = bt_store_write_array(bt_run_store(x), "/ablation/score_change", BT_NPY_F64, 2, shape, a->delta, err);
+    if (!rc) rc = bt_store_write_array(bt_run_store(x), "/ablation/score_only_head", BT_NPY_F64, 2, shape, a->only, err);
+    if (!rc) rc = bt_store_write_array(bt_run_store(x), "/ablation/base_score", BT_NPY_F64, 0, NULL, &a->base_score, err);
     const int64_t counts[2] = {a->layer_forwards, a->naive_layer_forwards}, two = 2;
-    if (!rc) rc = bt_store_write_array(st->sink.store, "/ablation/layer_forwards_vs_naive", BT_NPY_I64, 1, &two, counts, err);
+    if (!rc) rc = bt_store_write_array(bt_run_store(x), "/ablation/layer_forwards_vs_naive", BT_NPY_I64, 1, &two, counts, err);
     if (rc || rank != 0) return rc;
     /* HF-style float32 [L, H] files next to run.h5 */
     float *f = malloc(sizeof(float) * LH);
@@ -66,37 +65,34 @@ int bt_cmd_ablate(int argc, char **argv) {
     bt_error err = {0};
     int rank, n_ranks;
     MPI_Comm comm = MPI_COMM_WORLD;
-    run_opts o;
-    run_ctx x;
-    int rc = run_begin(&argc, &argv, CMD_ABLATE, "ablate", &o, &rank, &n_ranks);
+    bt_run_options o;
+    bt_run x;
+    int rc = run_begin(&argc, &argv, BT_CMD_ABLATE, "ablate", &o, &rank, &n_ranks);
     if (rc) return rc < 0 ? 0 : rc;
-    run_store st = {0};
     bt_sweep_ablation ab = {0};
-    rc = run_setup(comm, &o, &x);
-    if (!rc) rc = run_make_out_dir(comm, &o);
-    if (!rc) rc = run_store_open(comm, &o, &x, 0, &st);
+    rc = run_open(comm, &o, &x);
+    if (!rc) rc = run_file_open(&x, 0);
     if (rc) goto done;
-    bt_sweep_options so = run_sweep_options(&o, &x);
+    bt_sweep_options so = bt_run_sweep_options(&x);
     so.importance = 0;
     so.entropy = 1;
-    rc = bt_sweep_ablate(comm, &x.model, &x.data, &so, h5sink_write, &st.sink, &ab, &err);
+    rc = bt_sweep_ablate(comm, &x.model, &x.data, &so, bt_run_sink, &x, &ab, &err);
     if (rc) {
         run_fail(rank, o.name, &err);
         goto done;
     }
     bt_error local = {0};
-    int lrc = run_store_summary(&st, &ab.base, &local);
-    if (!lrc) lrc = write_results(&st, &o, &ab, rank, &local);
-    rc = run_store_commit(comm, &o, &st, lrc, &local);
+    int lrc = bt_run_file_summary(&x, &ab.base, &local);
+    if (!lrc) lrc = write_results(&x, &o, &ab, rank, &local);
+    rc = run_file_commit(&x, lrc, &local);
     if (rc) goto done;
     if (rank == 0) {
         print_results(&ab, x.task ? bt_metric_name(x.task->metrics.default_metric) : "inv_loss", n_ranks);
         fflush(stdout);
     }
 done:
-    run_store_free(&st);
     bt_sweep_ablation_free(&ab);
-    run_ctx_free(&x);
+    bt_run_close(&x);
     bt_dist_finalize();
     return rc;
 }

@@ -7,23 +7,8 @@
 
 #include "bertology/dist.h"
 #include "commands.h"
-#include "run_store.h"
 #include "report.h"
 #include "run_opts.h"
-
-/* Keeps every logit this rank computes at its example's row, then hands the batch on to run.h5. */
-typedef struct {
-    h5sink *h5;
-    float *logits; /* [n, C], zero where another rank computed the example */
-    int C;
-} eval_sink;
-
-static int eval_sink_write(void *ctx, const bt_sweep_batch *b, bt_error *err) {
-    eval_sink *s = ctx;
-    for (int k = 0; k < b->n && b->logits; k++)
-        memcpy(s->logits + (size_t)b->examples[k] * s->C, b->logits + (size_t)k * s->C, sizeof(float) * s->C);
-    return s->h5 ? h5sink_write(s->h5, b, err) : BT_OK;
-}
 
 static int argmax(const float *v, int n) {
     int best = 0;
@@ -33,7 +18,7 @@ static int argmax(const float *v, int n) {
 }
 
 /* Rank 0: one line per example in data order. */
-static int write_predictions(const char *dir, const run_ctx *x, const float *logits, bt_error *err) {
+static int write_predictions(const char *dir, const bt_run *x, const float *logits, bt_error *err) {
     char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/predictions.tsv", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -66,16 +51,14 @@ int bt_cmd_eval(int argc, char **argv) {
     bt_error err = {0};
     int rank, n_ranks;
     MPI_Comm comm = MPI_COMM_WORLD;
-    run_opts o;
-    run_ctx x;
-    int rc = run_begin(&argc, &argv, CMD_EVAL, "eval", &o, &rank, &n_ranks);
+    bt_run_options o;
+    bt_run x;
+    int rc = run_begin(&argc, &argv, BT_CMD_EVAL, "eval", &o, &rank, &n_ranks);
     if (rc) return rc < 0 ? 0 : rc;
-    run_store st = {0};
     bt_sweep_result res = {0};
     float *logits = NULL, *all = NULL;
-    rc = run_setup(comm, &o, &x);
-    if (!rc && o.out) rc = run_make_out_dir(comm, &o);
-    if (!rc && o.out) rc = run_store_open(comm, &o, &x, 0, &st);
+    rc = run_open(comm, &o, &x);
+    if (!rc && o.out) rc = run_file_open(&x, 0);
     if (rc) goto done;
     const bt_config *c = &x.model.cfg;
     const int C = c->n_labels > 0 ? c->n_labels : 1, n = x.data.n;
@@ -89,11 +72,11 @@ int bt_cmd_eval(int argc, char **argv) {
         run_fail(rank, o.name, &err);
         goto done;
     }
-    eval_sink sink = {.h5 = o.out ? &st.sink : NULL, .logits = logits, .C = C};
-    bt_sweep_options so = run_sweep_options(&o, &x);
+    bt_sweep_logits sink = {.logits = logits, .n_classes = C, .next = o.out ? bt_run_sink : NULL, .next_ctx = &x};
+    bt_sweep_options so = bt_run_sweep_options(&x);
     so.importance = 0;
     so.entropy = o.out != NULL; /* only run.h5 keeps it */
-    rc = bt_sweep_pass(comm, &x.model, &x.data, &so, eval_sink_write, &sink, &res, &err);
+    rc = bt_sweep_pass(comm, &x.model, &x.data, &so, bt_sweep_keep_logits, &sink, &res, &err);
     if (rc) {
         run_fail(rank, o.name, &err);
         goto done;
@@ -101,10 +84,10 @@ int bt_cmd_eval(int argc, char **argv) {
     /* every example was computed by exactly one rank: the sum of the ranks' rows is that row */
     MPI_Reduce(logits, all, n * C, MPI_FLOAT, MPI_SUM, 0, comm);
     if (o.out) {
-        int lrc = run_store_summary(&st, &res, &local);
+        int lrc = bt_run_file_summary(&x, &res, &local);
         if (!lrc && rank == 0 && (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS))
             lrc = write_predictions(o.out, &x, all, &local);
-        rc = run_store_commit(comm, &o, &st, lrc, &local);
+        rc = run_file_commit(&x, lrc, &local);
         if (rc) goto done;
     }
     if (rank == 0) {
@@ -119,10 +102,9 @@ int bt_cmd_eval(int argc, char **argv) {
         fflush(stdout);
     }
 done:
-    run_store_free(&st);
     free(logits), free(all);
     bt_sweep_result_free(&res);
-    run_ctx_free(&x);
+    bt_run_close(&x);
     bt_dist_finalize();
     return rc;
 }

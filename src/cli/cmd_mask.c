@@ -10,7 +10,6 @@
 #include "bertology/dist.h"
 #include "bertology/npy.h"
 #include "commands.h"
-#include "run_store.h"
 #include "report.h"
 #include "run_opts.h"
 
@@ -55,14 +54,14 @@ static void log_step(void *ctx, const bt_sweep_mask_result *r) {
             100.0 * (LH - r->heads_on[s]) / LH, lg->metric, r->scores[s], r->target);
 }
 
-static int write_outputs(run_store *st, const run_opts *o, const bt_sweep_mask_result *r, int rank, bt_error *err) {
+static int write_outputs(const bt_run *x, const bt_run_options *o, const bt_sweep_mask_result *r, int rank, bt_error *err) {
     const int L = r->n_layers, H = r->n_heads, LH = L * H, S = r->n_steps;
     const float *final = r->masks + (size_t)r->final_step * LH;
     double *pct = malloc(sizeof(double) * S);
     if (!pct) return bt_error_set(err, BT_EINTERNAL, "out of memory");
     for (int s = 0; s < S; s++) pct[s] = 100.0 * (LH - r->heads_on[s]) / LH;
     const int64_t sh3[3] = {S, L, H}, sh1[1] = {S}, sh2[2] = {L, H}, fin = r->final_step;
-    bt_store *f = st->sink.store;
+    bt_store *f = bt_run_store(x);
     int rc = bt_store_write_array(f, "/masking/mask", BT_NPY_F32, 3, sh3, r->masks, err);
     if (!rc) rc = bt_store_write_array(f, "/masking/importance", BT_NPY_F32, 3, sh3, r->importance, err);
     if (!rc) rc = bt_store_write_array(f, "/masking/score", BT_NPY_F64, 1, sh1, r->scores, err);
@@ -83,7 +82,7 @@ static int write_outputs(run_store *st, const run_opts *o, const bt_sweep_mask_r
     return rc;
 }
 
-static void print_outputs(const bt_sweep_mask_result *r, const run_opts *o, const char *metric, int n_ranks) {
+static void print_outputs(const bt_sweep_mask_result *r, const bt_run_options *o, const char *metric, int n_ranks) {
     const int LH = r->n_layers * r->n_heads, last = r->n_steps - 1;
     report_table_f(stdout, "Head importance scores (first pass)", r->first.importance, r->n_layers, r->n_heads);
     printf("Masking steps (%s; original %.6f, threshold %g -> %.6f; %s)\n", metric, r->scores[0], o->threshold, r->target,
@@ -122,11 +121,10 @@ int bt_cmd_mask(int argc, char **argv) {
     bt_error err = {0};
     int rank, n_ranks;
     MPI_Comm comm = MPI_COMM_WORLD;
-    run_opts o;
-    run_ctx x = {0};
-    int rc = run_begin(&argc, &argv, CMD_MASK, "mask", &o, &rank, &n_ranks);
+    bt_run_options o;
+    bt_run x = {0};
+    int rc = run_begin(&argc, &argv, BT_CMD_MASK, "mask", &o, &rank, &n_ranks);
     if (rc) return rc < 0 ? 0 : rc;
-    run_store st = {0};
     bt_sweep_mask_result mr = {0};
     double percents[MAX_PERCENTS];
     int n_percents = 0;
@@ -143,7 +141,7 @@ int bt_cmd_mask(int argc, char **argv) {
         run_fail(rank, o.name, &err);
         goto done;
     }
-    rc = run_setup(comm, &o, &x);
+    rc = run_open(comm, &o, &x);
     if (rc) goto done;
     const bt_config *c = &x.model.cfg;
     /* a language model (--text) is scored by 1/loss, as the Python GPT-2 script: no GLUE metric */
@@ -157,7 +155,7 @@ int bt_cmd_mask(int argc, char **argv) {
         for (int k = 0; k < ms.n; k++) known |= ms.ids[k] == metric;
         if (!known && ms.n < BT_METRIC_SET_MAX) ms.ids[ms.n++] = metric; /* so that run.h5 has it too */
     }
-    bt_sweep_options so = run_sweep_options(&o, &x);
+    bt_sweep_options so = bt_run_sweep_options(&x);
     so.metrics = &ms;
     so.lm_perplexity = lm_metric && !strcmp(o.metric, "inv_perplexity");
     so.entropy = 1;
@@ -169,29 +167,27 @@ int bt_cmd_mask(int argc, char **argv) {
         run_fail(rank, o.name, &err);
         goto done;
     }
-    rc = run_make_out_dir(comm, &o);
-    if (!rc) rc = run_store_open(comm, &o, &x, 1, &st);
+    rc = run_file_open(&x, 1);
     if (rc) goto done;
     const char *mname = x.task ? bt_metric_name(ms.default_metric) : so.lm_perplexity ? "inv_perplexity" : "inv_loss";
     step_log lg = {.metric = mname, .f = rank == 0 && !o.quiet ? stderr : NULL};
-    rc = bt_sweep_mask(comm, &x.model, &x.data, &mo, h5sink_write, &st.sink, log_step, &lg, &mr, &err);
+    rc = bt_sweep_mask(comm, &x.model, &x.data, &mo, bt_run_sink, &x, log_step, &lg, &mr, &err);
     if (rc) {
         run_fail(rank, o.name, &err);
         goto done;
     }
     bt_error local = {0};
-    int lrc = run_store_summary(&st, &mr.first, &local);
-    if (!lrc) lrc = write_outputs(&st, &o, &mr, rank, &local);
-    rc = run_store_commit(comm, &o, &st, lrc, &local);
+    int lrc = bt_run_file_summary(&x, &mr.first, &local);
+    if (!lrc) lrc = write_outputs(&x, &o, &mr, rank, &local);
+    rc = run_file_commit(&x, lrc, &local);
     if (rc) goto done;
     if (rank == 0) {
         print_outputs(&mr, &o, mname, n_ranks);
         fflush(stdout);
     }
 done:
-    run_store_free(&st);
     bt_sweep_mask_result_free(&mr);
-    run_ctx_free(&x);
+    bt_run_close(&x);
     bt_dist_finalize();
     return rc;
 }
