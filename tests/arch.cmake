@@ -14,7 +14,7 @@ add_test(NAME arch.run_api_vs_cli
     mpirun --oversubscribe -np 2 \"$0\" importance --model \"$3/data/demo-sst2\" --task sst-2 --data \"$3/data/glue/SST-2\" \
       --out \"$2/cli\" --threads 1 --quiet --save-attentions > /dev/null && \
     mpirun --oversubscribe -np 2 \"$1\" \"$3/data/demo-sst2\" \"$3/data/glue/SST-2\" \"$2/lib\" --save-attentions && \
-    ${BT_PYTHON} \"$3/tests/arch/compare_runs.py\" --ignore-option out \"$2/cli\" \"$2/lib\""
+    ${BT_PYTHON} \"$3/tests/arch/compare_runs.py\" \"$2/cli\" \"$2/lib\""
     $<TARGET_FILE:bertology> $<TARGET_FILE:run_importance_lib> ${BT_ARCH_WORK}/api ${PROJECT_SOURCE_DIR})
 
 set_tests_properties(arch.flags_in_json arch.run_api_vs_cli PROPERTIES

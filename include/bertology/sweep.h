@@ -44,6 +44,12 @@ typedef struct {
     int keep_attentions, keep_hidden; /* engine buffers the sink will read */
     FILE *progress;         /* progress lines (rank 0), NULL for none */
     const char *label;      /* progress label */
+    /* Per-batch hook of the sweep driver (NULL: none), where checkpoint/resume attaches
+     * (docs/architecture.md): called on the computing rank once batch `batch` of the global plan
+     * is done and its sink call made, with the n partial sums the ordered reduction will add for
+     * it. A non-zero return fails the pass like a failed batch. */
+    int (*batch_done)(void *ctx, int batch, const double *partial, int n, bt_error *err);
+    void *batch_done_ctx;
 } bt_sweep_options;
 
 /* Defaults of ../shared/SPEC.md: importance + entropy, example granularity, all three

@@ -34,7 +34,8 @@ static double metric_value(bt_metric_id id, const bt_metric_confusion *cm, const
 }
 
 int sweep_score(MPI_Comm comm, const bt_plan *plan, const bt_plan_assignment *asg, const sweep_record *mine,
-                const bt_metric_set *set, const bt_config *cfg, bt_sweep_result *res, bt_error *err) {
+                const bt_sweep_options *o, const bt_config *cfg, bt_sweep_result *res, bt_error *err) {
+    const bt_metric_set *set = o->metrics;
     int rank;
     MPI_Comm_rank(comm, &rank);
     res->n_metrics = 0;
@@ -52,7 +53,7 @@ int sweep_score(MPI_Comm comm, const bt_plan *plan, const bt_plan_assignment *as
             snprintf(res->metric_names[k], sizeof res->metric_names[k], "%s", names[k]);
             res->metric_values[k] = values[k];
         }
-        res->score = values[2]; /* callers wanting 1/perplexity apply sweep_lm_score */
+        res->score = sweep_lm_score(mean, o->lm_perplexity);
         return BT_OK;
     }
     if (!set || (!classify && !regress)) return BT_OK;
