@@ -16,7 +16,9 @@ static int max_layer_width(const bt_config *c) {
 }
 
 /* Carves the activation block; with base == NULL it only counts floats. Every size follows
- * from (config, limits): nothing is allocated after creation. */
+ * from (config, limits): nothing is allocated after creation. Longer than 80 lines on purpose:
+ * one flat list of the regions in memory order (engine_internal.h names them) is the layout's
+ * documentation; split, the order would be spread over functions. */
 static size_t carve(bt_engine *e, float *base) {
     const bt_config *c = &e->cfg;
     const bt_engine_limits *lim = &e->lim;
