@@ -19,3 +19,13 @@ add_test(NAME arch.run_api_vs_cli
 
 set_tests_properties(arch.flags_in_json arch.run_api_vs_cli PROPERTIES
   LABELS "arch;mpi" TIMEOUT 600 RUN_SERIAL TRUE ENVIRONMENT "${BT_ARCH_ENV}")
+
+# a head mask whose shape overflows any message buffer: exit 2, one line (issue 13's finding)
+add_test(NAME arch.head_mask_huge_shape
+  COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/arch/check_head_mask_shape.py $<TARGET_FILE:bertology>
+          ${PROJECT_SOURCE_DIR} ${BT_ARCH_WORK}/head_mask)
+set_tests_properties(arch.head_mask_huge_shape PROPERTIES LABELS "arch;sanitize" TIMEOUT 300
+  ENVIRONMENT "${BT_ARCH_ENV}")
+if(BT_SANITIZE)
+  set_tests_properties(arch.head_mask_huge_shape PROPERTIES ENVIRONMENT "${BT_ARCH_ENV};ASAN_OPTIONS=detect_leaks=0")
+endif()

@@ -40,7 +40,7 @@ int bt_read_file(const char *path, size_t max_bytes, char **out, size_t *len, bt
     while (!rc) {
         n += fread(buf + n, 1, cap - n - 1, f);
         if (n < cap - 1) break;
-        if (n >= max_bytes || cap > SIZE_MAX / 2) {
+        if (n > max_bytes || cap > SIZE_MAX / 2) {
             rc = bt_error_set(err, BT_EINPUT, "%s: larger than %zu bytes", path, max_bytes);
             break;
         }
