@@ -150,6 +150,15 @@ int bt_run_file_commit(bt_run *r, int lrc, const bt_error *local, bt_error *err)
  * summary, head_importance.npy and attn_entropy.npy (float32 [L, H], HF's names) in o->out. */
 int bt_run_importance(bt_run *r, bt_sweep_result *res, bt_error *err);
 
+/* `bertology ablate` without the printing: run.h5 with the base forward's rows and summary and
+ * /ablation/{score_without_head, score_change, score_only_head, base_score,
+ * layer_forwards_vs_naive}, head_ablation.npy and head_alone.npy in o->out. */
+int bt_run_ablate(bt_run *r, bt_sweep_ablation *res, bt_error *err);
+
+/* `bertology eval` without the printing: one forward pass; with o->out, run.h5 (rows, entropy,
+ * metrics) and predictions.tsv. */
+int bt_run_eval(bt_run *r, bt_sweep_result *res, bt_error *err);
+
 /* "bertology X; HDF5 a.b.c; Open MPI ...; OpenBLAS ..." */
 void bt_run_versions(char *buf, size_t n);
 
