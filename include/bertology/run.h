@@ -159,6 +159,24 @@ int bt_run_ablate(bt_run *r, bt_sweep_ablation *res, bt_error *err);
  * metrics) and predictions.tsv. */
 int bt_run_eval(bt_run *r, bt_sweep_result *res, bt_error *err);
 
+/* The mask flags that need no model, parsed and checked before a run is opened: --percents
+ * (sorted, distinct, in (0, 100]) and --metric. Local. */
+#define BT_RUN_MAX_PERCENTS 256
+typedef struct {
+    double percents[BT_RUN_MAX_PERCENTS];
+    int n_percents;
+    bt_metric_id metric;          /* --metric of a GLUE task */
+    int lm_metric, lm_perplexity; /* --metric inv_loss / inv_perplexity (--text) */
+} bt_run_mask_plan;
+int bt_run_mask_prepare(const bt_run_options *o, bt_run_mask_plan *p, bt_error *err);
+
+/* `bertology mask` without the printing: the search (on_step: progress, may be NULL), run.h5
+ * with the first pass's rows and /masking/..., head_mask.npy, head_importance.npy and
+ * attn_entropy.npy. *metric_name: the watched metric, set before the first step. Options the
+ * model contradicts are refused before run.h5 is created. */
+int bt_run_mask(bt_run *r, const bt_run_mask_plan *p, bt_sweep_mask_step_fn on_step, void *step_ctx,
+                bt_sweep_mask_result *res, const char **metric_name, bt_error *err);
+
 /* "bertology X; HDF5 a.b.c; Open MPI ...; OpenBLAS ..." */
 void bt_run_versions(char *buf, size_t n);
 
