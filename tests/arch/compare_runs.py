@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compares two output directories of bertology (run.h5 and the .npy files) for issue 11's
 "outputs do not change": every group of run.h5 with h5diff (datasets and their attributes,
-bitwise: no tolerance), every root attribute with h5py, every .npy byte for byte.
+bitwise: no tolerance), every root attribute with h5py, every .npy and .tsv byte for byte.
 
 Root attributes that legitimately differ between two runs of the same command:
   created       - the time of the run
@@ -80,7 +80,7 @@ def main():
             bad.append(f"{n}: only in {'new' if os.path.exists(pn) else 'old'}")
         elif n.endswith(".h5"):
             bad += [f"{n}: {m}" for m in compare_h5(po, pn, set(a.ignore_option), set(a.allow_attr))]
-        elif n.endswith(".npy"):
+        elif n.endswith((".npy", ".tsv")):
             if open(po, "rb").read() != open(pn, "rb").read():
                 bad.append(f"{n}: bytes differ")
     for m in bad:
