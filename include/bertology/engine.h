@@ -164,7 +164,21 @@ const float *bt_engine_hidden(const bt_engine *e, int l);
  * sequences do not interact, this gives every example's own gate gradient. */
 int bt_engine_backward(bt_engine *e, bt_error *err);
 
-/* Results of the last forward/backward, valid until the next forward. */
+/* What stays valid after which call. The buffers are carved once at creation (engine.c carve(),
+ * regions listed in engine_internal.h), and a forward-only engine shares one slot between its
+ * layers, so a result is only what the last call wrote:
+ *   bt_engine_forward       logits, loss (with labels or an LM head), entropy (BT_FWD_ENTROPY,
+ *                           else 0); attention of every layer with limits.attentions or
+ *                           .backward, else of the last layer only; hidden state of every layer
+ *                           with limits.hidden, else of the last two (L-1 and L). The gate
+ *                           gradients are those of an earlier backward until bt_engine_backward.
+ *   bt_engine_forward_from  the same for layers >= first. Attention below `first` is refused by
+ *     (first)               bt_engine_copy_attention (it belongs to an earlier forward), entropy
+ *                           below it is 0, and hidden states below it are left as an earlier
+ *                           forward wrote them (the ablation's cache: only the caller knows for
+ *                           which batch).
+ *   bt_engine_backward      gate_grad and gate_grad_tok; the forward's results stay valid.
+ * The next forward of either kind overwrites all of them. */
 const float *bt_engine_logits(const bt_engine *e);        /* [B, C] */
 const double *bt_engine_loss(const bt_engine *e);         /* [B] */
 const double *bt_engine_gate_grad(const bt_engine *e);    /* [B, L, H] g[l,h](x); absent heads 0 */
@@ -172,7 +186,8 @@ const double *bt_engine_gate_grad_tok(const bt_engine *e);/* [B, L, H] sum_t |<d
 const double *bt_engine_entropy(const bt_engine *e);      /* [B, L, H] sum over query tokens */
 
 /* Gated attention probabilities of sequence b in layer l into dst [H, T_b, T_b] (absent heads
- * zero); needs limits.attentions. */
+ * zero); needs limits.attentions (or .backward), and layer l computed by the last forward (not
+ * below the `first` of bt_engine_forward_from): otherwise an error, never stale numbers. */
 int bt_engine_copy_attention(const bt_engine *e, int b, int l, float *dst, bt_error *err);
 /* Hidden state l (0 = embeddings output, l = output of layer l-1) of sequence b into
  * dst [T_b, D]; needs limits.hidden. */

@@ -44,6 +44,12 @@ typedef struct {
     int keep_attentions, keep_hidden; /* engine buffers the sink will read */
     FILE *progress;         /* progress lines (rank 0), NULL for none */
     const char *label;      /* progress label */
+    /* Per-batch hook of the sweep driver (NULL: none), where checkpoint/resume attaches
+     * (docs/architecture.md): called on the computing rank once batch `batch` of the global plan
+     * is done and its sink call made, with the n partial sums the ordered reduction will add for
+     * it. A non-zero return fails the pass like a failed batch. */
+    int (*batch_done)(void *ctx, int batch, const double *partial, int n, bt_error *err);
+    void *batch_done_ctx;
 } bt_sweep_options;
 
 /* Defaults of docs/spec.md: importance + entropy, example granularity, all three
@@ -65,6 +71,16 @@ typedef struct {
  * number of calls (so a sink may use collective I/O). A non-zero return stops this rank's
  * computing; the error reaches every rank at the end of the pass. */
 typedef int (*bt_sweep_sink)(void *ctx, const bt_sweep_batch *batch, bt_error *err);
+
+/* A sink that keeps every logit this rank computes at its example's row of logits [n, C]
+ * (rows of other ranks' examples untouched), then hands the batch on to next (may be NULL). */
+typedef struct {
+    float *logits;
+    int n_classes;
+    bt_sweep_sink next;
+    void *next_ctx;
+} bt_sweep_logits;
+int bt_sweep_keep_logits(void *ctx, const bt_sweep_batch *batch, bt_error *err);
 
 typedef struct {
     int n_layers, n_heads;

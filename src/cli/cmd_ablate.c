@@ -5,35 +5,9 @@
 #include <stdlib.h>
 
 #include "bertology/dist.h"
-#include "bertology/npy.h"
 #include "commands.h"
-#include "run_store.h"
 #include "report.h"
 #include "run_opts.h"
-
-static int write_results(run_store *st, const run_opts *o, const bt_sweep_ablation *a, int rank, bt_error *err) {
-    const int L = a->n_layers, H = a->n_heads, LH = L * H;
-    const int64_t shape[2] = {L, H};
-    int rc = bt_store_write_array(st->sink.store, "/ablation/score_without_head", BT_NPY_F64, 2, shape, a->without, err);
-    if (!rc) rc = bt_store_write_array(st->sink.store, "/ablation/score_change", BT_NPY_F64, 2, shape, a->delta, err);
-    if (!rc) rc = bt_store_write_array(st->sink.store, "/ablation/score_only_head", BT_NPY_F64, 2, shape, a->only, err);
-    if (!rc) rc = bt_store_write_array(st->sink.store, "/ablation/base_score", BT_NPY_F64, 0, NULL, &a->base_score, err);
-    const int64_t counts[2] = {a->layer_forwards, a->naive_layer_forwards}, two = 2;
-    if (!rc) rc = bt_store_write_array(st->sink.store, "/ablation/layer_forwards_vs_naive", BT_NPY_I64, 1, &two, counts, err);
-    if (rc || rank != 0) return rc;
-    /* HF-style float32 [L, H] files next to run.h5 */
-    float *f = malloc(sizeof(float) * LH);
-    if (!f) return bt_error_set(err, BT_EINTERNAL, "out of memory");
-    char path[4096];
-    for (int i = 0; i < LH; i++) f[i] = (float)a->delta[i];
-    snprintf(path, sizeof path, "%s/head_ablation.npy", o->out);
-    rc = bt_npy_write(path, BT_NPY_F32, 2, shape, f, err);
-    for (int i = 0; i < LH; i++) f[i] = (float)a->only[i];
-    snprintf(path, sizeof path, "%s/head_alone.npy", o->out);
-    if (!rc) rc = bt_npy_write(path, BT_NPY_F32, 2, shape, f, err);
-    free(f);
-    return rc;
-}
 
 static void print_results(const bt_sweep_ablation *a, const char *metric, int n_ranks) {
     const int L = a->n_layers, H = a->n_heads, LH = L * H;
@@ -66,37 +40,25 @@ int bt_cmd_ablate(int argc, char **argv) {
     bt_error err = {0};
     int rank, n_ranks;
     MPI_Comm comm = MPI_COMM_WORLD;
-    run_opts o;
-    run_ctx x;
-    int rc = run_begin(&argc, &argv, CMD_ABLATE, "ablate", &o, &rank, &n_ranks);
+    bt_run_options o;
+    bt_run x;
+    int rc = run_begin(&argc, &argv, BT_CMD_ABLATE, "ablate", &o, &rank, &n_ranks);
     if (rc) return rc < 0 ? 0 : rc;
-    run_store st = {0};
     bt_sweep_ablation ab = {0};
-    rc = run_setup(comm, &o, &x);
-    if (!rc) rc = run_make_out_dir(comm, &o);
-    if (!rc) rc = run_store_open(comm, &o, &x, 0, &st);
+    rc = run_open(comm, &o, &x);
     if (rc) goto done;
-    bt_sweep_options so = run_sweep_options(&o, &x);
-    so.importance = 0;
-    so.entropy = 1;
-    rc = bt_sweep_ablate(comm, &x.model, &x.data, &so, h5sink_write, &st.sink, &ab, &err);
+    rc = bt_run_ablate(&x, &ab, &err);
     if (rc) {
         run_fail(rank, o.name, &err);
         goto done;
     }
-    bt_error local = {0};
-    int lrc = run_store_summary(&st, &ab.base, &local);
-    if (!lrc) lrc = write_results(&st, &o, &ab, rank, &local);
-    rc = run_store_commit(comm, &o, &st, lrc, &local);
-    if (rc) goto done;
     if (rank == 0) {
         print_results(&ab, x.task ? bt_metric_name(x.task->metrics.default_metric) : "inv_loss", n_ranks);
         fflush(stdout);
     }
 done:
-    run_store_free(&st);
     bt_sweep_ablation_free(&ab);
-    run_ctx_free(&x);
-    run_finalize();
+    bt_run_close(&x);
+    run_end();
     return rc;
 }

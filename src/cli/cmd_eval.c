@@ -7,105 +7,25 @@
 
 #include "bertology/dist.h"
 #include "commands.h"
-#include "run_store.h"
 #include "report.h"
 #include "run_opts.h"
-
-/* Keeps every logit this rank computes at its example's row, then hands the batch on to run.h5. */
-typedef struct {
-    h5sink *h5;
-    float *logits; /* [n, C], zero where another rank computed the example */
-    int C;
-} eval_sink;
-
-static int eval_sink_write(void *ctx, const bt_sweep_batch *b, bt_error *err) {
-    eval_sink *s = ctx;
-    for (int k = 0; k < b->n && b->logits; k++)
-        memcpy(s->logits + (size_t)b->examples[k] * s->C, b->logits + (size_t)k * s->C, sizeof(float) * s->C);
-    return s->h5 ? h5sink_write(s->h5, b, err) : BT_OK;
-}
-
-static int argmax(const float *v, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] > v[best]) best = i;
-    return best;
-}
-
-/* Rank 0: one line per example in data order. */
-static int write_predictions(const char *dir, const run_ctx *x, const float *logits, bt_error *err) {
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/predictions.tsv", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return bt_error_set(err, BT_EINPUT, "%s: cannot write", tmp);
-    const bt_glue_task *t = x->task;
-    const bt_dataset *d = &x->data;
-    const int C = x->model.cfg.n_labels, labelled = d->labels || d->targets;
-    fprintf(f, "index\tprediction%s\n", labelled ? "\tlabel" : "");
-    for (int i = 0; i < d->n; i++) {
-        const float *z = logits + (size_t)i * C;
-        if (t->is_regression) {
-            fprintf(f, "%d\t%.6f", i, z[0]);
-            if (d->targets) fprintf(f, "\t%.6f", d->targets[i]);
-        } else {
-            fprintf(f, "%d\t%s", i, t->labels[argmax(z, C)]);
-            if (d->labels) fprintf(f, "\t%s", t->labels[d->labels[i]]);
-        }
-        fputc('\n', f);
-    }
-    const int bad = ferror(f) | (fclose(f) != 0);
-    if (bad || rename(tmp, path) != 0) {
-        remove(tmp);
-        return bt_error_set(err, BT_EINTERNAL, "%s: write failed", path);
-    }
-    return BT_OK;
-}
 
 int bt_cmd_eval(int argc, char **argv) {
     bt_error err = {0};
     int rank, n_ranks;
     MPI_Comm comm = MPI_COMM_WORLD;
-    run_opts o;
-    run_ctx x;
-    int rc = run_begin(&argc, &argv, CMD_EVAL, "eval", &o, &rank, &n_ranks);
+    bt_run_options o;
+    bt_run x;
+    int rc = run_begin(&argc, &argv, BT_CMD_EVAL, "eval", &o, &rank, &n_ranks);
     if (rc) return rc < 0 ? 0 : rc;
-    run_store st = {0};
     bt_sweep_result res = {0};
-    float *logits = NULL, *all = NULL;
-    rc = run_setup(comm, &o, &x);
-    if (!rc && o.out) rc = run_make_out_dir(comm, &o);
-    if (!rc && o.out) rc = run_store_open(comm, &o, &x, 0, &st);
+    rc = run_open(comm, &o, &x);
     if (rc) goto done;
     const bt_config *c = &x.model.cfg;
-    const int C = c->n_labels > 0 ? c->n_labels : 1, n = x.data.n;
-    logits = calloc((size_t)(n ? n : 1) * C, sizeof(float));
-    all = rank == 0 ? calloc((size_t)(n ? n : 1) * C, sizeof(float)) : NULL;
-    bt_error local = {0};
-    rc = bt_dist_agree(comm, !logits || (rank == 0 && !all)
-                                 ? bt_error_set(&local, BT_EINTERNAL, "out of memory for %d predictions", n) : BT_OK,
-                       &local, &err);
+    rc = bt_run_eval(&x, &res, &err);
     if (rc) {
         run_fail(rank, o.name, &err);
         goto done;
-    }
-    eval_sink sink = {.h5 = o.out ? &st.sink : NULL, .logits = logits, .C = C};
-    bt_sweep_options so = run_sweep_options(&o, &x);
-    so.importance = 0;
-    so.entropy = o.out != NULL; /* only run.h5 keeps it */
-    rc = bt_sweep_pass(comm, &x.model, &x.data, &so, eval_sink_write, &sink, &res, &err);
-    if (rc) {
-        run_fail(rank, o.name, &err);
-        goto done;
-    }
-    /* every example was computed by exactly one rank: the sum of the ranks' rows is that row */
-    MPI_Reduce(logits, all, n * C, MPI_FLOAT, MPI_SUM, 0, comm);
-    if (o.out) {
-        int lrc = run_store_summary(&st, &res, &local);
-        if (!lrc && rank == 0 && (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS))
-            lrc = write_predictions(o.out, &x, all, &local);
-        rc = run_store_commit(comm, &o, &st, lrc, &local);
-        if (rc) goto done;
     }
     if (rank == 0) {
         if (x.head_mask) {
@@ -119,10 +39,8 @@ int bt_cmd_eval(int argc, char **argv) {
         fflush(stdout);
     }
 done:
-    run_store_free(&st);
-    free(logits), free(all);
     bt_sweep_result_free(&res);
-    run_ctx_free(&x);
-    run_finalize();
+    bt_run_close(&x);
+    run_end();
     return rc;
 }

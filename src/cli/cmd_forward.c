@@ -5,11 +5,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "bertology/common.h"
 #include "bertology/engine.h"
 #include "bertology/model.h"
 #include "bertology/npy.h"
@@ -28,23 +29,32 @@ static void lines_free(number_lines *f) {
     memset(f, 0, sizeof *f);
 }
 
+/* Appends v to out (line structure kept by the caller); checked growth. */
+static int push_value(number_lines *out, size_t *cap_v, double v, bt_error *err) {
+    if (bt_grow((void **)&out->val, cap_v, (size_t)out->total + 1, sizeof(double), "the numbers of a file", err))
+        return BT_EINTERNAL;
+    out->val[out->total++] = v;
+    return BT_OK;
+}
+
 /* Reads whitespace-separated numbers, one record per line (blank lines are records of 0). */
 static int read_lines(const char *path, number_lines *out, bt_error *err) {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "r");
     if (!f) return bt_error_set(err, BT_EINPUT, "%s: %s", path, strerror(errno));
-    int cap_l = 64, cap_v = 1024;
-    out->len = malloc(cap_l * sizeof(int));
-    out->off = malloc(cap_l * sizeof(int));
-    out->val = malloc(cap_v * sizeof(double));
+    size_t cap_len = 0, cap_off = 0, cap_v = 0;
     char *line = NULL;
     size_t lcap = 0;
     int rc = BT_OK;
-    while (getline(&line, &lcap, f) != -1) {
-        if (out->n == cap_l) {
-            cap_l *= 2;
-            out->len = realloc(out->len, cap_l * sizeof(int));
-            out->off = realloc(out->off, cap_l * sizeof(int));
+    while (!rc && getline(&line, &lcap, f) != -1) {
+        if (out->n == INT32_MAX) {
+            rc = bt_error_set(err, BT_EINPUT, "%s: too many lines", path);
+            break;
+        }
+        if (bt_grow((void **)&out->len, &cap_len, (size_t)out->n + 1, sizeof(int), "the lines of a file", err) ||
+            bt_grow((void **)&out->off, &cap_off, (size_t)out->n + 1, sizeof(int), "the lines of a file", err)) {
+            rc = BT_EINTERNAL;
+            break;
         }
         out->off[out->n] = out->total;
         int k = 0;
@@ -57,16 +67,15 @@ static int read_lines(const char *path, number_lines *out, bt_error *err) {
             if (end == p || errno) {
                 const int w = (int)strcspn(p, " \t\r\n");
                 rc = bt_error_set(err, BT_EINPUT, "%s:%d: '%.*s' is not a number", path, out->n + 1, w < 32 ? w : 32, p);
-                goto done;
+                break;
             }
-            if (out->total == cap_v) out->val = realloc(out->val, (cap_v *= 2) * sizeof(double));
-            out->val[out->total++] = v;
+            if (out->total == INT32_MAX) rc = bt_error_set(err, BT_EINPUT, "%s: too many numbers", path);
+            if (rc || (rc = push_value(out, &cap_v, v, err))) break;
             k++;
             p = end;
         }
-        out->len[out->n++] = k;
+        if (!rc) out->len[out->n++] = k;
     }
-done:
     free(line);
     fclose(f);
     if (rc) lines_free(out);
@@ -85,10 +94,13 @@ static void usage(FILE *f) {
                "                         [--batch-tokens N] [--attentions] [--hidden] [--threads N] --out DIR\n");
 }
 
-int bt_cmd_forward(int argc, char **argv) {
-    const char *model_dir = NULL, *ids_path = NULL, *types_path = NULL, *labels_path = NULL,
-               *gates_path = NULL, *out_dir = NULL;
-    int batch_tokens = 0, want_attn = 0, want_hidden = 0, threads = 0;
+typedef struct {
+    const char *model_dir, *ids_path, *types_path, *labels_path, *gates_path, *out_dir;
+    int batch_tokens, want_attn, want_hidden, threads;
+} forward_args;
+
+/* Returns 0 to go on, 2 on bad usage, -1 after --help. */
+static int parse_args(int argc, char **argv, forward_args *a) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"ids", required_argument, 0, 'i'},
         {"types", required_argument, 0, 'y'}, {"labels", required_argument, 0, 'l'},
@@ -96,205 +108,256 @@ int bt_cmd_forward(int argc, char **argv) {
         {"attentions", no_argument, 0, 'a'},  {"hidden", no_argument, 0, 'H'},
         {"threads", required_argument, 0, 't'}, {"out", required_argument, 0, 'o'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    memset(a, 0, sizeof *a);
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'm': model_dir = optarg; break;
-        case 'i': ids_path = optarg; break;
-        case 'y': types_path = optarg; break;
-        case 'l': labels_path = optarg; break;
-        case 'g': gates_path = optarg; break;
-        case 'b': batch_tokens = atoi(optarg); break;
-        case 'a': want_attn = 1; break;
-        case 'H': want_hidden = 1; break;
-        case 't': threads = atoi(optarg); break;
-        case 'o': out_dir = optarg; break;
-        case 'h': usage(stdout); return 0;
+        case 'm': a->model_dir = optarg; break;
+        case 'i': a->ids_path = optarg; break;
+        case 'y': a->types_path = optarg; break;
+        case 'l': a->labels_path = optarg; break;
+        case 'g': a->gates_path = optarg; break;
+        case 'b':
+            if (bt_parse_int(optarg, 1, 1 << 28, &a->batch_tokens)) {
+                fprintf(stderr, "bertology forward: --batch-tokens %s: need a positive integer\n", optarg);
+                return 2;
+            }
+            break;
+        case 'a': a->want_attn = 1; break;
+        case 'H': a->want_hidden = 1; break;
+        case 't':
+            if (bt_parse_int(optarg, 1, 1024, &a->threads)) {
+                fprintf(stderr, "bertology forward: --threads %s: need a positive integer\n", optarg);
+                return 2;
+            }
+            break;
+        case 'o': a->out_dir = optarg; break;
+        case 'h': usage(stdout); return -1;
         default: usage(stderr); return 2;
         }
     }
-    if (!model_dir || !ids_path || !out_dir || optind != argc) {
+    if (!a->model_dir || !a->ids_path || !a->out_dir || optind != argc) {
         usage(stderr);
         return 2;
     }
-    if (threads > 0) bt_engine_set_threads(threads);
+    return 0;
+}
 
-    bt_error err = {0};
-    bt_model m = {0};
-    number_lines ids = {0}, types = {0}, labels = {0};
-    float *gates = NULL;
-    bt_engine *e = NULL;
-    int *ibuf = NULL, *tbuf = NULL, *lbuf = NULL;
-    float *fbuf = NULL, *tmp = NULL, *logits = NULL;
-    double *loss = NULL, *gg = NULL, *gt = NULL, *ent = NULL;
-    int rc = bt_model_load(model_dir, &m, &err);
-    if (!rc) rc = read_lines(ids_path, &ids, &err);
-    if (!rc && types_path) rc = read_lines(types_path, &types, &err);
-    if (!rc && labels_path) rc = read_lines(labels_path, &labels, &err);
-    if (rc) goto out;
-    const bt_config *c = &m.cfg;
-    const int B = ids.n, L = c->n_layers, H = c->n_heads, D = c->d_model,
-              C = c->n_labels > 0 ? c->n_labels : 1;
-    if (B == 0) {
-        rc = bt_error_set(&err, BT_EINPUT, "%s: no sequences", ids_path);
-        goto out;
+typedef struct {
+    number_lines ids, types, labels;
+    float *gates;
+    int max_len;
+} forward_inputs;
+
+static void inputs_free(forward_inputs *in) {
+    lines_free(&in->ids), lines_free(&in->types), lines_free(&in->labels);
+    free(in->gates);
+}
+
+/* Line b of the inputs against the model; messages name the file and the line. */
+static int check_line(const forward_args *a, const forward_inputs *in, const bt_config *c, int b, bt_error *err) {
+    const number_lines *ids = &in->ids, *types = &in->types, *labels = &in->labels;
+    if (ids->len[b] < 1) return bt_error_set(err, BT_EINPUT, "%s:%d: empty sequence", a->ids_path, b + 1);
+    if (a->types_path && (types->n <= b || types->len[b] != ids->len[b]))
+        return bt_error_set(err, BT_EINPUT, "%s:%d: %d token types for %d ids", a->types_path, b + 1,
+                            types->n <= b ? 0 : types->len[b], ids->len[b]);
+    if (a->labels_path && (labels->n <= b || labels->len[b] != 1))
+        return bt_error_set(err, BT_EINPUT, "%s:%d: expected one label", a->labels_path, b + 1);
+    if (ids->len[b] > c->max_pos - c->pos_offset)
+        return bt_error_set(err, BT_EINPUT, "%s:%d: %d tokens exceed the model's %d positions", a->ids_path, b + 1,
+                            ids->len[b], c->max_pos - c->pos_offset);
+    /* checked here, not only by the engine, so that the message names the file and line */
+    const int n_types = c->type_vocab > 0 ? c->type_vocab : 1;
+    for (int t = 0; t < ids->len[b]; t++) {
+        const double id = ids->val[ids->off[b] + t];
+        if (id != (int)id || id < 0 || id >= c->vocab_size)
+            return bt_error_set(err, BT_EINPUT, "%s:%d: token %d is %g, outside the vocabulary 0..%d", a->ids_path, b + 1,
+                                t + 1, id, c->vocab_size - 1);
+        const double ty = a->types_path ? types->val[types->off[b] + t] : 0;
+        if (a->types_path && (ty != (int)ty || ty < 0 || ty >= n_types))
+            return bt_error_set(err, BT_EINPUT, "%s:%d: token type %g outside 0..%d", a->types_path, b + 1, ty, n_types - 1);
     }
-    int maxT = 0;
-    for (int b = 0; b < B; b++) {
-        if (ids.len[b] < 1) {
-            rc = bt_error_set(&err, BT_EINPUT, "%s:%d: empty sequence", ids_path, b + 1);
-            goto out;
-        }
-        if (types_path && (types.n <= b || types.len[b] != ids.len[b])) {
-            rc = bt_error_set(&err, BT_EINPUT, "%s:%d: %d token types for %d ids", types_path, b + 1,
-                              types.n <= b ? 0 : types.len[b], ids.len[b]);
-            goto out;
-        }
-        if (labels_path && (labels.n <= b || labels.len[b] != 1)) {
-            rc = bt_error_set(&err, BT_EINPUT, "%s:%d: expected one label", labels_path, b + 1);
-            goto out;
-        }
-        if (ids.len[b] > c->max_pos - c->pos_offset) {
-            rc = bt_error_set(&err, BT_EINPUT, "%s:%d: %d tokens exceed the model's %d positions", ids_path, b + 1,
-                              ids.len[b], c->max_pos - c->pos_offset);
-            goto out;
-        }
-        /* checked here, not only by the engine, so that the message names the file and line */
-        for (int t = 0; t < ids.len[b]; t++) {
-            const double id = ids.val[ids.off[b] + t];
-            if (id != (int)id || id < 0 || id >= c->vocab_size) {
-                rc = bt_error_set(&err, BT_EINPUT, "%s:%d: token %d is %g, outside the vocabulary 0..%d", ids_path, b + 1,
-                                  t + 1, id, c->vocab_size - 1);
-                goto out;
-            }
-            const double ty = types_path ? types.val[types.off[b] + t] : 0;
-            if (types_path && (ty != (int)ty || ty < 0 || ty >= (c->type_vocab > 0 ? c->type_vocab : 1))) {
-                rc = bt_error_set(&err, BT_EINPUT, "%s:%d: token type %g outside 0..%d", types_path, b + 1, ty,
-                                  (c->type_vocab > 0 ? c->type_vocab : 1) - 1);
-                goto out;
-            }
-        }
-        if (labels_path && c->head == BT_HEAD_CLASSIFY) {
-            const double y = labels.val[b];
-            if (y != (int)y || y < 0 || y >= c->n_labels) {
-                rc = bt_error_set(&err, BT_EINPUT, "%s:%d: label %g outside the model's classes 0..%d", labels_path, b + 1, y,
-                                  c->n_labels - 1);
-                goto out;
-            }
-        }
-        if (labels_path && c->head == BT_HEAD_REGRESS && !isfinite(labels.val[b])) {
-            rc = bt_error_set(&err, BT_EINPUT, "%s:%d: regression target is not a finite number", labels_path, b + 1);
-            goto out;
-        }
-        maxT = ids.len[b] > maxT ? ids.len[b] : maxT;
+    if (a->labels_path && c->head == BT_HEAD_CLASSIFY) {
+        const double y = labels->val[b];
+        if (y != (int)y || y < 0 || y >= c->n_labels)
+            return bt_error_set(err, BT_EINPUT, "%s:%d: label %g outside the model's classes 0..%d", a->labels_path, b + 1,
+                                y, c->n_labels - 1);
     }
-    if (batch_tokens <= 0) batch_tokens = ids.total;
-    if (batch_tokens < maxT) {
-        rc = bt_error_set(&err, BT_EINPUT, "--batch-tokens %d is below the longest sequence (%d)", batch_tokens, maxT);
-        goto out;
+    if (a->labels_path && c->head == BT_HEAD_REGRESS && !isfinite(labels->val[b]))
+        return bt_error_set(err, BT_EINPUT, "%s:%d: regression target is not a finite number", a->labels_path, b + 1);
+    return BT_OK;
+}
+
+static int read_gates(const char *path, int L, int H, float **gates, bt_error *err) {
+    bt_npy_info info;
+    int rc = bt_npy_read_f32(path, &info, gates, err);
+    if (rc) return rc;
+    if (info.ndim != 2 || info.shape[0] != L || info.shape[1] != H)
+        return bt_error_set(err, BT_EINPUT, "%s: gates must have shape [%d, %d]", path, L, H);
+    for (int i = 0; i < L * H; i++)
+        if (!isfinite((*gates)[i]))
+            return bt_error_set(err, BT_EINPUT, "%s: gate [%d, %d] is not a finite number", path, i / H, i % H);
+    return BT_OK;
+}
+
+static int load_inputs(forward_args *a, const bt_config *c, forward_inputs *in, bt_error *err) {
+    memset(in, 0, sizeof *in);
+    int rc = read_lines(a->ids_path, &in->ids, err);
+    if (!rc && a->types_path) rc = read_lines(a->types_path, &in->types, err);
+    if (!rc && a->labels_path) rc = read_lines(a->labels_path, &in->labels, err);
+    if (rc) return rc;
+    if (in->ids.n == 0) return bt_error_set(err, BT_EINPUT, "%s: no sequences", a->ids_path);
+    for (int b = 0; b < in->ids.n; b++) {
+        if ((rc = check_line(a, in, c, b, err))) return rc;
+        in->max_len = in->ids.len[b] > in->max_len ? in->ids.len[b] : in->max_len;
     }
-    if (gates_path) {
-        bt_npy_info info;
-        rc = bt_npy_read_f32(gates_path, &info, &gates, &err);
-        if (rc) goto out;
-        if (info.ndim != 2 || info.shape[0] != L || info.shape[1] != H) {
-            rc = bt_error_set(&err, BT_EINPUT, "%s: gates must have shape [%d, %d]", gates_path, L, H);
-            goto out;
-        }
-        for (int i = 0; i < L * H; i++)
-            if (!isfinite(gates[i])) {
-                rc = bt_error_set(&err, BT_EINPUT, "%s: gate [%d, %d] is not a finite number", gates_path, i / H, i % H);
-                goto out;
-            }
+    if (a->batch_tokens <= 0) a->batch_tokens = in->ids.total;
+    if (a->batch_tokens < in->max_len)
+        return bt_error_set(err, BT_EINPUT, "--batch-tokens %d is below the longest sequence (%d)", a->batch_tokens,
+                            in->max_len);
+    return a->gates_path ? read_gates(a->gates_path, c->n_layers, c->n_heads, &in->gates, err) : BT_OK;
+}
+
+/* Engine inputs and the per-sequence outputs gathered over all batches. */
+typedef struct {
+    int *ids, *types, *labels;
+    float *targets, *tmp, *logits;
+    double *loss, *gg, *gt, *ent;
+} forward_buffers;
+
+static void buffers_free(forward_buffers *f) {
+    free(f->ids), free(f->types), free(f->labels), free(f->targets), free(f->tmp), free(f->logits);
+    free(f->loss), free(f->gg), free(f->gt), free(f->ent);
+}
+
+static int buffers_alloc(const forward_args *a, const forward_inputs *in, const bt_config *c, forward_buffers *f,
+                         bt_error *err) {
+    memset(f, 0, sizeof *f);
+    const size_t B = (size_t)in->ids.n, LH = (size_t)c->n_layers * c->n_heads, T = (size_t)in->max_len;
+    const size_t C = c->n_labels > 0 ? (size_t)c->n_labels : 1, D = (size_t)c->d_model, H = (size_t)c->n_heads;
+    if (!(f->ids = bt_malloc((size_t)in->ids.total, sizeof(int), "token ids", err)) ||
+        !(f->types = bt_malloc((size_t)in->ids.total, sizeof(int), "token types", err)) ||
+        !(f->labels = bt_malloc(B, sizeof(int), "labels", err)) ||
+        !(f->targets = bt_malloc(B, sizeof(float), "targets", err)) ||
+        !(f->logits = bt_calloc(B * C, sizeof(float), "logits", err)) ||
+        !(f->loss = bt_calloc(B, sizeof(double), "losses", err)) ||
+        !(f->gg = bt_calloc(B * LH, sizeof(double), "gate gradients", err)) ||
+        !(f->gt = bt_calloc(B * LH, sizeof(double), "gate gradients", err)) ||
+        !(f->ent = bt_calloc(B * LH, sizeof(double), "entropies", err)) ||
+        !(f->tmp = bt_malloc((size_t)(c->n_layers + 1) * T * (D > H * T ? D : H * T), sizeof(float),
+                             "one sequence's tensors", err)))
+        return BT_EINTERNAL;
+    for (int i = 0; i < in->ids.total; i++) {
+        f->ids[i] = (int)in->ids.val[i];
+        f->types[i] = a->types_path ? (int)in->types.val[i] : 0;
     }
-    /* a language model's loss is next-token: it needs no labels */
-    const int train = c->head == BT_HEAD_LM ||
-                      (labels_path != NULL && (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS));
-    bt_engine_limits lim = {.max_tokens = batch_tokens, .max_seqs = B, .max_len = maxT,
-                            .backward = train, .attentions = want_attn, .hidden = want_hidden};
-    rc = bt_engine_create(c, &m.params, &lim, &e, &err);
-    if (rc) goto out;
-    if (mkdir(out_dir, 0777) && errno != EEXIST) {
-        rc = bt_error_set(&err, BT_EINPUT, "%s: %s", out_dir, strerror(errno));
-        goto out;
+    for (int b = 0; b < in->ids.n && a->labels_path; b++) {
+        f->labels[b] = (int)in->labels.val[b];
+        f->targets[b] = (float)in->labels.val[b];
+        if (c->head == BT_HEAD_CLASSIFY && (double)f->labels[b] != in->labels.val[b])
+            return bt_error_set(err, BT_EINPUT, "%s:%d: class label must be an integer", a->labels_path, b + 1);
     }
-    ibuf = malloc(sizeof(int) * ids.total);
-    tbuf = malloc(sizeof(int) * ids.total);
-    lbuf = malloc(sizeof(int) * B);
-    fbuf = malloc(sizeof(float) * B);
-    logits = calloc((size_t)B * C, sizeof(float));
-    loss = calloc(B, sizeof(double));
-    gg = calloc((size_t)B * L * H, sizeof(double));
-    gt = calloc((size_t)B * L * H, sizeof(double));
-    ent = calloc((size_t)B * L * H, sizeof(double));
-    tmp = malloc(sizeof(float) * (size_t)(L + 1) * maxT * (D > H * maxT ? D : H * maxT));
-    for (int i = 0; i < ids.total; i++) {
-        ibuf[i] = (int)ids.val[i];
-        tbuf[i] = types_path ? (int)types.val[i] : 0;
+    return BT_OK;
+}
+
+/* Attention and hidden states of sequence k of the batch (global index seq) as .npy files. */
+static int write_sequence_tensors(const forward_args *a, const bt_engine *e, const bt_config *c, int k, int seq, int T,
+                                  float *tmp, bt_error *err) {
+    const int L = c->n_layers, H = c->n_heads, D = c->d_model;
+    char name[64];
+    int rc = BT_OK;
+    if (a->want_attn) {
+        for (int l = 0; l < L && !rc; l++) rc = bt_engine_copy_attention(e, k, l, tmp + (size_t)l * H * T * T, err);
+        const int64_t shape[4] = {L, H, T, T};
+        snprintf(name, sizeof name, "attn_%d.npy", seq);
+        if (!rc) rc = write_npy(a->out_dir, name, BT_NPY_F32, 4, shape, tmp, err);
     }
-    for (int b = 0; b < B && labels_path; b++) {
-        lbuf[b] = (int)labels.val[b];
-        fbuf[b] = (float)labels.val[b];
-        if (c->head == BT_HEAD_CLASSIFY && (double)lbuf[b] != labels.val[b]) {
-            rc = bt_error_set(&err, BT_EINPUT, "%s:%d: class label must be an integer", labels_path, b + 1);
-            goto out;
-        }
+    if (a->want_hidden) {
+        for (int l = 0; l <= L && !rc; l++) rc = bt_engine_copy_hidden(e, k, l, tmp + (size_t)l * T * D, err);
+        const int64_t shape[3] = {L + 1, T, D};
+        snprintf(name, sizeof name, "hidden_%d.npy", seq);
+        if (!rc) rc = write_npy(a->out_dir, name, BT_NPY_F32, 3, shape, tmp, err);
     }
+    return rc;
+}
+
+/* The sequences in file order, packed into batches of at most --batch-tokens tokens. */
+static int run_batches(const forward_args *a, const forward_inputs *in, const bt_config *c, bt_engine *e, int train,
+                       forward_buffers *f, bt_error *err) {
+    const number_lines *ids = &in->ids;
+    const int B = ids->n, LH = c->n_layers * c->n_heads, C = c->n_labels > 0 ? c->n_labels : 1;
     for (int b0 = 0; b0 < B;) {
         int nb = 0, ntok = 0;
-        while (b0 + nb < B && ntok + ids.len[b0 + nb] <= batch_tokens) ntok += ids.len[b0 + nb++];
-        const int first = ids.off[b0];
-        bt_batch batch = {.n_seqs = nb, .lens = ids.len + b0, .ids = ibuf + first, .types = tbuf + first,
-                          .labels = labels_path ? lbuf + b0 : NULL, .targets = labels_path ? fbuf + b0 : NULL};
-        rc = bt_engine_forward(e, &batch, gates, BT_FWD_ENTROPY, &err);
+        while (b0 + nb < B && ntok + ids->len[b0 + nb] <= a->batch_tokens) ntok += ids->len[b0 + nb++];
+        const int first = ids->off[b0];
+        bt_batch batch = {.n_seqs = nb, .lens = ids->len + b0, .ids = f->ids + first, .types = f->types + first,
+                          .labels = a->labels_path ? f->labels + b0 : NULL,
+                          .targets = a->labels_path ? f->targets + b0 : NULL};
+        int rc = bt_engine_forward(e, &batch, in->gates, BT_FWD_ENTROPY, err);
         if (rc) {
-            bt_error_prefix(&err, "%s: sequences %d..%d", ids_path, b0 + 1, b0 + nb);
-            goto out;
+            bt_error_prefix(err, "%s: sequences %d..%d", a->ids_path, b0 + 1, b0 + nb);
+            return rc;
         }
-        if (train && (rc = bt_engine_backward(e, &err))) goto out;
+        if (train && (rc = bt_engine_backward(e, err))) return rc;
         if (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS)
-            memcpy(logits + (size_t)b0 * C, bt_engine_logits(e), sizeof(float) * nb * C);
-        memcpy(ent + (size_t)b0 * L * H, bt_engine_entropy(e), sizeof(double) * nb * L * H);
+            memcpy(f->logits + (size_t)b0 * C, bt_engine_logits(e), sizeof(float) * nb * C);
+        memcpy(f->ent + (size_t)b0 * LH, bt_engine_entropy(e), sizeof(double) * nb * LH);
         if (train) {
-            memcpy(loss + b0, bt_engine_loss(e), sizeof(double) * nb);
-            memcpy(gg + (size_t)b0 * L * H, bt_engine_gate_grad(e), sizeof(double) * nb * L * H);
-            memcpy(gt + (size_t)b0 * L * H, bt_engine_gate_grad_tok(e), sizeof(double) * nb * L * H);
+            memcpy(f->loss + b0, bt_engine_loss(e), sizeof(double) * nb);
+            memcpy(f->gg + (size_t)b0 * LH, bt_engine_gate_grad(e), sizeof(double) * nb * LH);
+            memcpy(f->gt + (size_t)b0 * LH, bt_engine_gate_grad_tok(e), sizeof(double) * nb * LH);
         }
-        for (int k = 0; k < nb; k++) {
-            const int T = ids.len[b0 + k];
-            char name[64];
-            if (want_attn) {
-                for (int l = 0; l < L && !rc; l++)
-                    rc = bt_engine_copy_attention(e, k, l, tmp + (size_t)l * H * T * T, &err);
-                const int64_t shape[4] = {L, H, T, T};
-                snprintf(name, sizeof name, "attn_%d.npy", b0 + k);
-                if (!rc) rc = write_npy(out_dir, name, BT_NPY_F32, 4, shape, tmp, &err);
-            }
-            if (want_hidden) {
-                for (int l = 0; l <= L && !rc; l++)
-                    rc = bt_engine_copy_hidden(e, k, l, tmp + (size_t)l * T * D, &err);
-                const int64_t shape[3] = {L + 1, T, D};
-                snprintf(name, sizeof name, "hidden_%d.npy", b0 + k);
-                if (!rc) rc = write_npy(out_dir, name, BT_NPY_F32, 3, shape, tmp, &err);
-            }
-            if (rc) goto out;
-        }
+        for (int k = 0; k < nb && !rc; k++) rc = write_sequence_tensors(a, e, c, k, b0 + k, ids->len[b0 + k], f->tmp, err);
+        if (rc) return rc;
         b0 += nb;
     }
-    const int64_t s_bc[2] = {B, C}, s_b[1] = {B}, s_blh[3] = {B, L, H};
+    return BT_OK;
+}
+
+static int write_outputs(const forward_args *a, const bt_config *c, int B, int train, const forward_buffers *f,
+                         bt_error *err) {
+    const int C = c->n_labels > 0 ? c->n_labels : 1;
+    const int64_t s_bc[2] = {B, C}, s_b[1] = {B}, s_blh[3] = {B, c->n_layers, c->n_heads};
+    int rc = BT_OK;
     if (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS)
-        rc = write_npy(out_dir, "logits.npy", BT_NPY_F32, 2, s_bc, logits, &err);
-    if (!rc) rc = write_npy(out_dir, "entropy.npy", BT_NPY_F64, 3, s_blh, ent, &err);
-    if (!rc && train) rc = write_npy(out_dir, "loss.npy", BT_NPY_F64, 1, s_b, loss, &err);
-    if (!rc && train) rc = write_npy(out_dir, "gate_grad.npy", BT_NPY_F64, 3, s_blh, gg, &err);
-    if (!rc && train) rc = write_npy(out_dir, "gate_grad_tok.npy", BT_NPY_F64, 3, s_blh, gt, &err);
+        rc = write_npy(a->out_dir, "logits.npy", BT_NPY_F32, 2, s_bc, f->logits, err);
+    if (!rc) rc = write_npy(a->out_dir, "entropy.npy", BT_NPY_F64, 3, s_blh, f->ent, err);
+    if (!rc && train) rc = write_npy(a->out_dir, "loss.npy", BT_NPY_F64, 1, s_b, f->loss, err);
+    if (!rc && train) rc = write_npy(a->out_dir, "gate_grad.npy", BT_NPY_F64, 3, s_blh, f->gg, err);
+    if (!rc && train) rc = write_npy(a->out_dir, "gate_grad_tok.npy", BT_NPY_F64, 3, s_blh, f->gt, err);
+    return rc;
+}
+
+int bt_cmd_forward(int argc, char **argv) {
+    forward_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (a.threads > 0) bt_engine_set_threads(a.threads);
+    bt_error err = {0};
+    bt_model m = {0};
+    forward_inputs in = {0};
+    forward_buffers f = {0};
+    bt_engine *e = NULL;
+    rc = bt_model_load(a.model_dir, &m, &err);
+    if (!rc) rc = load_inputs(&a, &m.cfg, &in, &err);
+    if (rc) goto out;
+    const bt_config *c = &m.cfg;
+    /* a language model's loss is next-token: it needs no labels */
+    const int train = c->head == BT_HEAD_LM ||
+                      (a.labels_path != NULL && (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS));
+    bt_engine_limits lim = {.max_tokens = a.batch_tokens, .max_seqs = in.ids.n, .max_len = in.max_len,
+                            .backward = train, .attentions = a.want_attn, .hidden = a.want_hidden};
+    rc = bt_engine_create(c, &m.params, &lim, &e, &err);
+    if (!rc) rc = bt_mkdir_p(a.out_dir, BT_EINPUT, &err);
+    if (!rc) rc = buffers_alloc(&a, &in, c, &f, &err);
+    if (!rc) rc = run_batches(&a, &in, c, e, train, &f, &err);
+    if (!rc) rc = write_outputs(&a, c, in.ids.n, train, &f, &err);
 out:
     if (rc) fprintf(stderr, "bertology forward: %s\n", err.msg);
     bt_engine_free(e);
     bt_model_free(&m);
-    lines_free(&ids), lines_free(&types), lines_free(&labels);
-    free(gates), free(ibuf), free(tbuf), free(lbuf), free(fbuf), free(tmp), free(logits);
-    free(loss), free(gg), free(gt), free(ent);
+    inputs_free(&in);
+    buffers_free(&f);
     return rc;
 }

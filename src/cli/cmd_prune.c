@@ -17,7 +17,6 @@
 #include "commands.h"
 #include "report.h"
 #include "run_opts.h"
-#include "run_store.h"
 
 /* What a tokenizer may need, for WordPiece and byte-level BPE models alike. */
 static const char *const TOKENIZER_FILES[] = {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
@@ -42,7 +41,7 @@ static int copy_file(const char *from, const char *to, bt_error *err) {
     return bad ? bt_error_set(err, BT_EINPUT, "copying %s to %s failed", from, to) : BT_OK;
 }
 
-static int save_model(const bt_model *pruned, const run_opts *o, bt_error *err) {
+static int save_model(const bt_model *pruned, const bt_run_options *o, bt_error *err) {
     int rc = bt_model_save(pruned, o->out, err);
     for (size_t i = 0; !rc && i < sizeof TOKENIZER_FILES / sizeof TOKENIZER_FILES[0]; i++) {
         char from[4096], to[4096];
@@ -59,40 +58,27 @@ static int count_heads(const bt_config *c) {
     return n;
 }
 
-/* Keeps this rank's logits at their example rows. */
-typedef struct {
-    float *logits;
-    int C;
-} logit_sink;
-
-static int keep_logits(void *ctx, const bt_sweep_batch *b, bt_error *err) {
-    logit_sink *s = ctx;
-    for (int k = 0; k < b->n && b->logits; k++)
-        memcpy(s->logits + (size_t)b->examples[k] * s->C, b->logits + (size_t)k * s->C, sizeof(float) * s->C);
-    return BT_OK;
-}
-
 /* Scores both models; prints scores, times and the largest logit difference on rank 0. */
-static int compare(MPI_Comm comm, const run_opts *o, run_ctx *x, const bt_model *pruned, int rank, bt_error *err) {
+static int compare(MPI_Comm comm, const bt_run_options *o, bt_run *x, const bt_model *pruned, int rank, bt_error *err) {
     const int n = x->data.n, C = x->model.cfg.n_labels > 0 ? x->model.cfg.n_labels : 1;
     float *a = calloc((size_t)(n ? n : 1) * C, sizeof(float)), *b = calloc((size_t)(n ? n : 1) * C, sizeof(float));
     bt_error local = {0};
     int rc = bt_dist_agree(comm, a && b ? BT_OK : bt_error_set(&local, BT_EINTERNAL, "out of memory"), &local, err);
     bt_sweep_result rm = {0}, rp = {0};
-    bt_sweep_options so = run_sweep_options(o, x);
+    bt_sweep_options so = bt_run_sweep_options(x);
     so.importance = 0;
     so.entropy = 0;
-    logit_sink sp = {b, C}, sm = {a, C};
+    bt_sweep_logits sp = {.logits = b, .n_classes = C}, sm = {.logits = a, .n_classes = C};
     /* pruned first: warm-up effects, if any, count against the pruned model */
     if (!rc) {
         so.head_mask = NULL;
         so.label = "prune: pruned";
-        rc = bt_sweep_pass(comm, pruned, &x->data, &so, keep_logits, &sp, &rp, err);
+        rc = bt_sweep_pass(comm, pruned, &x->data, &so, bt_sweep_keep_logits, &sp, &rp, err);
     }
     if (!rc) {
         so.head_mask = x->head_mask;
         so.label = "prune: masked";
-        rc = bt_sweep_pass(comm, &x->model, &x->data, &so, keep_logits, &sm, &rm, err);
+        rc = bt_sweep_pass(comm, &x->model, &x->data, &so, bt_sweep_keep_logits, &sm, &rm, err);
     }
     if (!rc) {
         double diff = 0.0, all;
@@ -118,10 +104,10 @@ int bt_cmd_prune(int argc, char **argv) {
     bt_error err = {0};
     int rank, n_ranks;
     MPI_Comm comm = MPI_COMM_WORLD;
-    run_opts o;
-    run_ctx x = {0};
+    bt_run_options o;
+    bt_run x = {0};
     bt_model pruned = {0};
-    int rc = run_begin(&argc, &argv, CMD_PRUNE, "prune", &o, &rank, &n_ranks);
+    int rc = run_begin(&argc, &argv, BT_CMD_PRUNE, "prune", &o, &rank, &n_ranks);
     if (rc) return rc < 0 ? 0 : rc;
     char rm[PATH_MAX], ro[PATH_MAX];
     if (!o.head_mask_path)
@@ -133,7 +119,7 @@ int bt_cmd_prune(int argc, char **argv) {
         run_fail(rank, o.name, &err);
         goto done;
     }
-    rc = run_setup(comm, &o, &x);
+    rc = run_open(comm, &o, &x);
     if (rc) goto done;
     bt_error local = {0};
     int lrc = rank == 0 ? bt_model_prune(&x.model, x.head_mask, &pruned, &local) : BT_OK;
@@ -162,7 +148,7 @@ int bt_cmd_prune(int argc, char **argv) {
     }
 done:
     bt_model_free(&pruned);
-    run_ctx_free(&x);
-    run_finalize();
+    bt_run_close(&x);
+    run_end();
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bertology/common.h"
 #include "bertology/tokenizer.h"
 #include "commands.h"
 
@@ -27,15 +28,6 @@ static void usage(FILE *f) {
             "                       field; first two with --pair) and print lines/s and\n"
             "                       tokens/s\n"
             "  --skip-header        with --bench: ignore FILE's first line\n");
-}
-
-static int parse_int(const char *s, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 0 || v > 1 << 24) return -1;
-    *out = (int)v;
-    return 0;
 }
 
 /* Appends the decimal digits of v (v >= 0) to buf at *k. */
@@ -68,33 +60,59 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int bench(bt_tok *tok, const char *path, int pair, int skip_header, int max_len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "bertology tokenize: %s: %s\n", path, strerror(errno));
-        return 2;
+typedef struct {
+    long lines, tokens, bytes;
+} bench_counts;
+
+/* One timed tokenization of every line of data (first field; first two with pair). */
+static int bench_pass(bt_tok *tok, const char *path, const char *data, size_t n_data, int pair, int skip_header,
+                      int max_len, int *ids, bench_counts *c) {
+    memset(c, 0, sizeof *c);
+    size_t i = 0;
+    long line_no = 0;
+    while (i < n_data) {
+        const char *nl = memchr(data + i, '\n', n_data - i);
+        size_t len = nl ? (size_t)(nl - (data + i)) : n_data - i;
+        const char *line = data + i;
+        i += len + 1;
+        line_no++;
+        if (len && line[len - 1] == '\r') len--;
+        if (skip_header && line_no == 1) continue;
+        const char *tab = memchr(line, '\t', len);
+        size_t a_len = tab ? (size_t)(tab - line) : len;
+        const char *b = NULL;
+        size_t b_len = 0;
+        if (pair) {
+            if (!tab) {
+                fprintf(stderr, "bertology tokenize: %s:%ld: expected 2 tab-separated fields, found 1\n", path, line_no);
+                return 2;
+            }
+            b = tab + 1;
+            const char *tab2 = memchr(b, '\t', (size_t)(line + len - b));
+            b_len = tab2 ? (size_t)(tab2 - b) : (size_t)(line + len - b);
+        }
+        bt_error err = {0};
+        int n;
+        if (bt_tok_encode_n(tok, line, a_len, b, b_len, max_len, ids, NULL, &n, &err)) {
+            fprintf(stderr, "bertology tokenize: %s:%ld: %s\n", path, line_no, err.msg);
+            return err.code;
+        }
+        c->lines++;
+        c->tokens += n;
+        c->bytes += (long)(a_len + b_len);
     }
+    return 0;
+}
+
+static int bench(bt_tok *tok, const char *path, int pair, int skip_header, int max_len) {
     /* Load the lines first so that only tokenization is timed. */
     char *data = NULL;
-    size_t n_data = 0, cap = 0;
-    for (;;) {
-        if (n_data + 65536 > cap) {
-            cap = cap ? 2 * cap : 1 << 20;
-            char *d = realloc(data, cap);
-            if (!d) {
-                free(data);
-                fclose(f);
-                fprintf(stderr, "bertology tokenize: out of memory\n");
-                return 1;
-            }
-            data = d;
-        }
-        size_t r = fread(data + n_data, 1, cap - n_data, f);
-        n_data += r;
-        if (r == 0) break;
+    size_t n_data = 0;
+    bt_error err = {0};
+    if (bt_read_file(path, (size_t)1 << 34, &data, &n_data, &err)) {
+        fprintf(stderr, "bertology tokenize: %s\n", err.msg);
+        return err.code;
     }
-    fclose(f);
-
     int *ids = malloc((size_t)max_len * sizeof *ids);
     if (!ids) {
         free(data);
@@ -102,80 +120,48 @@ static int bench(bt_tok *tok, const char *path, int pair, int skip_header, int m
         return 1;
     }
     double best = 1e30;
-    long lines = 0, tokens = 0, bytes = 0;
+    bench_counts c = {0};
     int rc = 0;
     for (int rep = 0; rep < 3 && !rc; rep++) {
-        lines = tokens = bytes = 0;
-        double t0 = now();
-        size_t i = 0;
-        long line_no = 0;
-        while (i < n_data && !rc) {
-            char *nl = memchr(data + i, '\n', n_data - i);
-            size_t len = nl ? (size_t)(nl - (data + i)) : n_data - i;
-            char *line = data + i;
-            i += len + 1;
-            line_no++;
-            if (len && line[len - 1] == '\r') len--;
-            if (skip_header && line_no == 1) continue;
-            char *tab = memchr(line, '\t', len);
-            size_t a_len = tab ? (size_t)(tab - line) : len;
-            char *b = NULL;
-            size_t b_len = 0;
-            if (pair) {
-                if (!tab) {
-                    fprintf(stderr, "bertology tokenize: %s:%ld: expected 2 tab-separated "
-                            "fields, found 1\n", path, line_no);
-                    rc = 2;
-                    break;
-                }
-                b = tab + 1;
-                char *tab2 = memchr(b, '\t', (size_t)(line + len - b));
-                b_len = tab2 ? (size_t)(tab2 - b) : (size_t)(line + len - b);
-            }
-            bt_error err = {0};
-            int n;
-            if (bt_tok_encode_n(tok, line, a_len, b, b_len, max_len, ids, NULL, &n, &err)) {
-                fprintf(stderr, "bertology tokenize: %s:%ld: %s\n", path, line_no, err.msg);
-                rc = err.code;
-                break;
-            }
-            lines++;
-            tokens += n;
-            bytes += (long)(a_len + b_len);
-        }
-        double dt = now() - t0;
+        const double t0 = now();
+        rc = bench_pass(tok, path, data, n_data, pair, skip_header, max_len, ids, &c);
+        const double dt = now() - t0;
         if (dt < best) best = dt;
     }
     if (!rc)
         printf("bench tokenize: file=%s lines=%ld tokens=%ld bytes=%ld seconds=%.4f "
                "lines/s=%.0f tokens/s=%.0f MB/s=%.2f\n",
-               path, lines, tokens, bytes, best, lines / best, tokens / best,
-               bytes / best / 1e6);
+               path, c.lines, c.tokens, c.bytes, best, c.lines / best, c.tokens / best, c.bytes / best / 1e6);
     free(ids);
     free(data);
     return rc;
 }
 
-int bt_cmd_tokenize(int argc, char **argv) {
-    const char *model = NULL, *bench_file = NULL;
-    int pair = 0, max_len = 128, with_types = 0, skip_header = 0;
+typedef struct {
+    const char *model, *bench_file;
+    int pair, max_len, with_types, skip_header;
+} tokenize_args;
+
+/* Returns 0 to go on, 2 on bad usage, -1 after --help. */
+static int parse_args(int argc, char **argv, tokenize_args *t) {
+    *t = (tokenize_args){.max_len = 128};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
-            return 0;
+            return -1;
         } else if (!strcmp(a, "--pair")) {
-            pair = 1;
+            t->pair = 1;
         } else if (!strcmp(a, "--types")) {
-            with_types = 1;
+            t->with_types = 1;
         } else if (!strcmp(a, "--skip-header")) {
-            skip_header = 1;
+            t->skip_header = 1;
         } else if (!strcmp(a, "--model") && i + 1 < argc) {
-            model = argv[++i];
+            t->model = argv[++i];
         } else if (!strcmp(a, "--bench") && i + 1 < argc) {
-            bench_file = argv[++i];
+            t->bench_file = argv[++i];
         } else if (!strcmp(a, "--max-seq-length") && i + 1 < argc) {
-            if (parse_int(argv[++i], &max_len) || max_len < 3) {
+            if (bt_parse_int(argv[++i], 0, 1 << 24, &t->max_len) || t->max_len < 3) {
                 fprintf(stderr, "bertology tokenize: --max-seq-length: '%s' is not an integer "
                         "between 3 and 16777216\n", argv[i]);
                 return 2;
@@ -186,28 +172,38 @@ int bt_cmd_tokenize(int argc, char **argv) {
             return 2;
         }
     }
-    if (!model) {
+    if (!t->model) {
         fprintf(stderr, "bertology tokenize: --model DIR is required\n");
         usage(stderr);
         return 2;
     }
+    return 0;
+}
 
-    bt_error err = {0};
-    bt_tok *tok;
-    if (bt_tok_load(model, &tok, &err)) {
-        fprintf(stderr, "bertology tokenize: %s\n", err.msg);
-        return err.code;
+/* "ids\n" or "ids\ttypes\n" into out; returns the length. */
+static size_t format_line(char *out, const int *ids, const int *types, int n, int with_types) {
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        if (i) out[k++] = ' ';
+        put_int(out, &k, ids[i]);
     }
-    if (bench_file) {
-        int rc = bench(tok, bench_file, pair, skip_header, max_len);
-        bt_tok_free(tok);
-        return rc;
+    if (with_types) {
+        out[k++] = '\t';
+        for (int i = 0; i < n; i++) {
+            if (i) out[k++] = ' ';
+            put_int(out, &k, types[i]);
+        }
     }
+    out[k++] = '\n';
+    return k;
+}
 
-    int *ids = malloc((size_t)max_len * sizeof *ids);
-    int *types = malloc((size_t)max_len * sizeof *types);
+/* Lines of stdin to token ids on stdout. */
+static int tokenize_stdin(bt_tok *tok, const tokenize_args *t) {
+    int *ids = malloc((size_t)t->max_len * sizeof *ids);
+    int *types = malloc((size_t)t->max_len * sizeof *types);
     /* one output line: up to 11 digits + a separator per id, twice with --types */
-    char *out = malloc((size_t)max_len * 24 + 4);
+    char *out = malloc((size_t)t->max_len * 24 + 4);
     char *line = NULL;
     size_t line_cap = 0;
     int rc = 0;
@@ -217,6 +213,7 @@ int bt_cmd_tokenize(int argc, char **argv) {
     }
     long line_no = 0;
     ssize_t got;
+    bt_error err = {0};
     while (!rc && (got = getline(&line, &line_cap, stdin)) >= 0) {
         size_t len = (size_t)got;
         line_no++;
@@ -224,34 +221,22 @@ int bt_cmd_tokenize(int argc, char **argv) {
         if (len && line[len - 1] == '\r') len--;
         size_t a_len = len, b_len = 0;
         char *b = NULL;
-        if (pair) {
+        if (t->pair) {
             int fields = split_pair(line, len, &a_len, &b, &b_len);
             if (fields != 2) {
-                fprintf(stderr, "bertology tokenize: <stdin>:%ld: expected 2 tab-separated "
-                        "fields, found %d\n", line_no, fields);
+                fprintf(stderr, "bertology tokenize: <stdin>:%ld: expected 2 tab-separated fields, found %d\n", line_no,
+                        fields);
                 rc = 2;
                 break;
             }
         }
         int n;
-        if (bt_tok_encode_n(tok, line, a_len, b, b_len, max_len, ids, types, &n, &err)) {
+        if (bt_tok_encode_n(tok, line, a_len, b, b_len, t->max_len, ids, types, &n, &err)) {
             fprintf(stderr, "bertology tokenize: <stdin>:%ld: %s\n", line_no, err.msg);
             rc = err.code;
             break;
         }
-        size_t k = 0;
-        for (int i = 0; i < n; i++) {
-            if (i) out[k++] = ' ';
-            put_int(out, &k, ids[i]);
-        }
-        if (with_types) {
-            out[k++] = '\t';
-            for (int i = 0; i < n; i++) {
-                if (i) out[k++] = ' ';
-                put_int(out, &k, types[i]);
-            }
-        }
-        out[k++] = '\n';
+        const size_t k = format_line(out, ids, types, n, t->with_types);
         if (fwrite(out, 1, k, stdout) != k) break;
     }
     if (!rc && ferror(stdin)) {
@@ -262,10 +247,21 @@ int bt_cmd_tokenize(int argc, char **argv) {
         fprintf(stderr, "bertology tokenize: <stdout>: write error\n");
         if (!rc) rc = 1;
     }
-    free(line);
-    free(out);
-    free(ids);
-    free(types);
+    free(line), free(out), free(ids), free(types);
+    return rc;
+}
+
+int bt_cmd_tokenize(int argc, char **argv) {
+    tokenize_args t;
+    int rc = parse_args(argc, argv, &t);
+    if (rc) return rc < 0 ? 0 : rc;
+    bt_error err = {0};
+    bt_tok *tok;
+    if (bt_tok_load(t.model, &tok, &err)) {
+        fprintf(stderr, "bertology tokenize: %s\n", err.msg);
+        return err.code;
+    }
+    rc = t.bench_file ? bench(tok, t.bench_file, t.pair, t.skip_header, t.max_len) : tokenize_stdin(tok, &t);
     bt_tok_free(tok);
     return rc;
 }

@@ -5,14 +5,14 @@
 
 typedef int (*bt_command_fn)(int argc, char **argv);
 
-/* Declared weak so that the dispatcher links while a command lives in a file not yet built. */
-int bt_cmd_tokenize(int argc, char **argv) __attribute__((weak));
-int bt_cmd_bench(int argc, char **argv) __attribute__((weak));
-int bt_cmd_forward(int argc, char **argv) __attribute__((weak));
-int bt_cmd_importance(int argc, char **argv) __attribute__((weak));
-int bt_cmd_eval(int argc, char **argv) __attribute__((weak));
-int bt_cmd_mask(int argc, char **argv) __attribute__((weak));
-int bt_cmd_prune(int argc, char **argv) __attribute__((weak));
-int bt_cmd_ablate(int argc, char **argv) __attribute__((weak));
+/* Every command is a strong symbol: a command listed in main.c and not built is a link error. */
+int bt_cmd_tokenize(int argc, char **argv);
+int bt_cmd_bench(int argc, char **argv);
+int bt_cmd_forward(int argc, char **argv);
+int bt_cmd_importance(int argc, char **argv);
+int bt_cmd_eval(int argc, char **argv);
+int bt_cmd_mask(int argc, char **argv);
+int bt_cmd_prune(int argc, char **argv);
+int bt_cmd_ablate(int argc, char **argv);
 
 #endif

@@ -24,7 +24,7 @@ static const command COMMANDS[] = {
 static void usage(FILE *f) {
     fprintf(f, "usage: bertology <command> [options]   (bertology <command> --help)\n\ncommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
-        if (COMMANDS[i].fn) fprintf(f, "  %-11s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+        fprintf(f, "  %-11s %s\n", COMMANDS[i].name, COMMANDS[i].help);
 }
 
 int main(int argc, char **argv) {
@@ -34,7 +34,6 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < N_COMMANDS; i++) {
         if (strcmp(argv[1], COMMANDS[i].name)) continue;
-        if (!COMMANDS[i].fn) break;
         return COMMANDS[i].fn(argc - 1, argv + 1);
     }
     fprintf(stderr, "bertology: unknown command '%s'\n", argv[1]);

@@ -113,6 +113,8 @@ static inline uint32_t fnv1a(const uint8_t *s, size_t n) {
     return h;
 }
 
+/* Longer than 80 lines on purpose: the per-piece hot path (cache probe, merge heap, cache fill)
+ * shares a dozen locals between its steps; split, they would be passed around by pointer. */
 static int bpe_piece(bt_bpe *b, const uint8_t *s, size_t n, sink *o) {
     if (n == 1) {
         const int id = b->byte_id[s[0]];

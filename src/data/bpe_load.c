@@ -34,7 +34,7 @@ static int read_json(const char *dir, const char *name, int optional, cJSON **ro
     }
     char *buf;
     size_t len;
-    int rc = bt_text_slurp(path, &buf, &len, err);
+    int rc = bt_read_file(path, BT_TEXT_FILE_MAX, &buf, &len, err);
     if (rc) return rc;
     const char *end = NULL;
     *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
@@ -301,7 +301,7 @@ static int read_merges(const char *dir, bt_bpe *b, bt_error *err) {
     snprintf(path, sizeof path, "%s/merges.txt", dir);
     char *buf;
     size_t len;
-    int rc = bt_text_slurp(path, &buf, &len, err);
+    int rc = bt_read_file(path, BT_TEXT_FILE_MAX, &buf, &len, err);
     if (rc) return rc;
     size_t lines = 1;
     for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';

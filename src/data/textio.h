@@ -4,10 +4,8 @@
 
 #include <stddef.h>
 
+#include "bertology/common.h" /* bt_read_file */
 #include "bertology/error.h"
-
-/* The whole file into a malloc'd NUL-terminated buffer (at most 1 GiB). */
-int bt_text_slurp(const char *path, char **out, size_t *len, bt_error *err);
 
 /* Byte offset of the first invalid UTF-8 sequence in s, or len when it is all valid. */
 size_t bt_text_utf8_error(const char *s, size_t len);

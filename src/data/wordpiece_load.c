@@ -17,7 +17,7 @@ static int valid_utf8(const char *s, size_t len) { return bt_text_utf8_error(s, 
 int bt_wp_vocab_read(const char *path, bt_wp_table *vocab, bt_error *err) {
     char *buf;
     size_t len;
-    int rc = bt_text_slurp(path, &buf, &len, err);
+    int rc = bt_read_file(path, BT_TEXT_FILE_MAX, &buf, &len, err);
     if (rc) return rc;
     /* Lines end at \n, \r\n or \r: Python's universal newlines, which load_vocab reads with. */
     size_t i = 0;
@@ -89,7 +89,7 @@ static int read_json(const char *dir, const char *name, cJSON **root, char *path
     fclose(f);
     char *buf;
     size_t len;
-    int rc = bt_text_slurp(path, &buf, &len, err);
+    int rc = bt_read_file(path, BT_TEXT_FILE_MAX, &buf, &len, err);
     if (rc) return rc;
     const char *end = NULL;
     *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);

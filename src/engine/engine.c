@@ -16,7 +16,9 @@ static int max_layer_width(const bt_config *c) {
 }
 
 /* Carves the activation block; with base == NULL it only counts floats. Every size follows
- * from (config, limits): nothing is allocated after creation. */
+ * from (config, limits): nothing is allocated after creation. Longer than 80 lines on purpose:
+ * one flat list of the regions in memory order (engine_internal.h names them) is the layout's
+ * documentation; split, the order would be spread over functions. */
 static size_t carve(bt_engine *e, float *base) {
     const bt_config *c = &e->cfg;
     const bt_engine_limits *lim = &e->lim;
@@ -230,6 +232,7 @@ static int forward_impl(bt_engine *e, const bt_batch *bt, const float *gates, in
         for (int j = 0; j < c->layer_heads[l]; j++)
             e->gate[l][j] = gates ? gates[l * H + c->head_id[l][j]] : 1.0f;
     e->want_entropy = (flags & BT_FWD_ENTROPY) != 0;
+    e->first_layer = first;
     memset(e->ent, 0, (size_t)B * L * H * sizeof(double));
 
     const int gpt2 = c->arch == BT_ARCH_GPT2;
@@ -349,6 +352,9 @@ int bt_engine_copy_attention(const bt_engine *e, int b, int l, float *dst, bt_er
         return bt_error_set(err, BT_EINPUT, "no attention for sequence %d layer %d", b, l);
     if (!(e->lim.attentions || (e->lim.backward)) && l != c->n_layers - 1)
         return bt_error_set(err, BT_EINPUT, "engine created without attention buffers");
+    if (l < e->first_layer)
+        return bt_error_set(err, BT_EINPUT, "attention of layer %d: the last forward started at layer %d", l,
+                            e->first_layer);
     const int T = e->len[b], Hl = c->layer_heads[l];
     const size_t TT = (size_t)T * T;
     memset(dst, 0, (size_t)c->n_heads * TT * sizeof(float));

@@ -15,6 +15,17 @@ typedef struct {
     float *r2, *mean2, *rstd2;
 } layer_acts;
 
+/* The regions of the one activation block (carve() in engine.c), by who writes them:
+ *   act[l]      layer l's forward (qkv, ctx, p, LayerNorm inputs and stats, FFN pre-activation);
+ *               without limits.backward every layer shares act[0] (p too, unless
+ *               limits.attentions), so only the last layer's survive a forward
+ *   hidden[l]   the layer inputs; without limits.hidden two buffers alternate (l % 2)
+ *   ctxg a h    forward scratch inside a layer, meaningless between calls
+ *   d*          backward scratch (dxa/dxb ping-pong between layers), meaningless between calls
+ *   cls pooled logits dlogits dpooled loss   the sequence head (cls is dL/dh after backward)
+ *   ggrad gtok  written by backward only;  ent  zeroed and written by every forward
+ *   lg lt le    one layer's per-head results before scatter_heads
+ * What a caller may read after which call: include/bertology/engine.h. */
 struct bt_engine {
     bt_config cfg;
     const bt_params *w;
@@ -49,6 +60,7 @@ struct bt_engine {
     op_seqs seqs;
     float gate[BT_MAX_LAYERS][BT_MAX_HEADS]; /* gate of present head j of layer l */
     int have_loss, have_forward, want_entropy;
+    int first_layer; /* the lowest layer the last forward ran: act[l].p below it is stale */
 };
 
 /* rows of logits the LM head computes at once */

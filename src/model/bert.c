@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model/model_internal.h"
+#include "model/families.h"
 
 static int read_config(const cJSON *root, const char *path, const char *arch_name, bt_config *c, bt_error *err) {
     int rc;
@@ -73,43 +73,14 @@ static int inspect(const bt_ckpt *ck, const char *arch_name, bt_config *c, char 
     return BT_OK;
 }
 
-#define VEC (-1) /* cols of a vector: a pruned-away layer has [D, 0] matrices, so 0 is a size */
-
-/* Appends one tensor of shape [rows, cols] or [rows] (cols = VEC). */
-static void add(bt_tensor_spec *out, int *n, const char *prefix, const char *name, const char *alt, int64_t rows,
-                int64_t cols, float *dst) {
-    if (out) {
-        bt_tensor_spec *s = &out[*n];
-        memset(s, 0, sizeof *s);
-        snprintf(s->name, sizeof s->name, "%s%s", prefix, name);
-        if (alt) snprintf(s->alt, sizeof s->alt, "%s%s", prefix, alt);
-        s->ndim = cols == VEC ? 1 : 2;
-        s->shape[0] = rows;
-        s->shape[1] = cols == VEC ? 0 : cols;
-        s->dst = dst;
-    }
-    (*n)++;
-}
-
-/* A LayerNorm's weight and bias (TensorFlow-converted checkpoints call them gamma and beta). */
-static void add_ln(bt_tensor_spec *out, int *n, const char *prefix, const char *base, int64_t d, float *g, float *b) {
-    char w[160], bias[160], gamma[160], beta[160];
-    snprintf(w, sizeof w, "%s.weight", base);
-    snprintf(bias, sizeof bias, "%s.bias", base);
-    snprintf(gamma, sizeof gamma, "%s.gamma", base);
-    snprintf(beta, sizeof beta, "%s.beta", base);
-    add(out, n, prefix, w, gamma, d, VEC, g);
-    add(out, n, prefix, bias, beta, d, VEC, b);
-}
-
 static int tensors(const bt_config *c, const bt_params *p, const char *prefix, bt_tensor_spec *out) {
     int n = 0;
     const int64_t D = c->d_model, F = c->d_ff;
-    add(out, &n, prefix, "embeddings.word_embeddings.weight", NULL, c->vocab_size, D, p->wte);
-    add(out, &n, prefix, "embeddings.position_embeddings.weight", NULL, c->max_pos, D, p->wpe);
+    bt_spec_add(out, &n, prefix, "embeddings.word_embeddings.weight", c->vocab_size, D, p->wte, 0);
+    bt_spec_add(out, &n, prefix, "embeddings.position_embeddings.weight", c->max_pos, D, p->wpe, 0);
     if (c->type_vocab > 0)
-        add(out, &n, prefix, "embeddings.token_type_embeddings.weight", NULL, c->type_vocab, D, p->wtt);
-    add_ln(out, &n, prefix, "embeddings.LayerNorm", D, p->emb_ln_g, p->emb_ln_b);
+        bt_spec_add(out, &n, prefix, "embeddings.token_type_embeddings.weight", c->type_vocab, D, p->wtt, 0);
+    bt_spec_add_ln(out, &n, prefix, "embeddings.LayerNorm", D, p->emb_ln_g, p->emb_ln_b);
     for (int l = 0; l < c->n_layers; l++) {
         const bt_layer_params *lp = &p->layer[l];
         const int64_t Dl = (int64_t)c->layer_heads[l] * c->d_head;
@@ -117,34 +88,34 @@ static int tensors(const bt_config *c, const bt_params *p, const char *prefix, b
         char nm[160];
         for (int k = 0; k < 3; k++) {
             snprintf(nm, sizeof nm, "encoder.layer.%d.attention.self.%s.weight", l, qkv[k]);
-            add(out, &n, prefix, nm, NULL, Dl, D, lp->wqkv ? lp->wqkv + k * Dl * D : NULL);
+            bt_spec_add(out, &n, prefix, nm, Dl, D, lp->wqkv ? lp->wqkv + k * Dl * D : NULL, 0);
             snprintf(nm, sizeof nm, "encoder.layer.%d.attention.self.%s.bias", l, qkv[k]);
-            add(out, &n, prefix, nm, NULL, Dl, VEC, lp->bqkv ? lp->bqkv + k * Dl : NULL);
+            bt_spec_add(out, &n, prefix, nm, Dl, BT_VEC, lp->bqkv ? lp->bqkv + k * Dl : NULL, 0);
         }
         snprintf(nm, sizeof nm, "encoder.layer.%d.attention.output.dense.weight", l);
-        add(out, &n, prefix, nm, NULL, D, Dl, lp->wo);
+        bt_spec_add(out, &n, prefix, nm, D, Dl, lp->wo, 0);
         snprintf(nm, sizeof nm, "encoder.layer.%d.attention.output.dense.bias", l);
-        add(out, &n, prefix, nm, NULL, D, VEC, lp->bo);
+        bt_spec_add(out, &n, prefix, nm, D, BT_VEC, lp->bo, 0);
         snprintf(nm, sizeof nm, "encoder.layer.%d.attention.output.LayerNorm", l);
-        add_ln(out, &n, prefix, nm, D, lp->ln1_g, lp->ln1_b);
+        bt_spec_add_ln(out, &n, prefix, nm, D, lp->ln1_g, lp->ln1_b);
         snprintf(nm, sizeof nm, "encoder.layer.%d.intermediate.dense.weight", l);
-        add(out, &n, prefix, nm, NULL, F, D, lp->w1);
+        bt_spec_add(out, &n, prefix, nm, F, D, lp->w1, 0);
         snprintf(nm, sizeof nm, "encoder.layer.%d.intermediate.dense.bias", l);
-        add(out, &n, prefix, nm, NULL, F, VEC, lp->b1);
+        bt_spec_add(out, &n, prefix, nm, F, BT_VEC, lp->b1, 0);
         snprintf(nm, sizeof nm, "encoder.layer.%d.output.dense.weight", l);
-        add(out, &n, prefix, nm, NULL, D, F, lp->w2);
+        bt_spec_add(out, &n, prefix, nm, D, F, lp->w2, 0);
         snprintf(nm, sizeof nm, "encoder.layer.%d.output.dense.bias", l);
-        add(out, &n, prefix, nm, NULL, D, VEC, lp->b2);
+        bt_spec_add(out, &n, prefix, nm, D, BT_VEC, lp->b2, 0);
         snprintf(nm, sizeof nm, "encoder.layer.%d.output.LayerNorm", l);
-        add_ln(out, &n, prefix, nm, D, lp->ln2_g, lp->ln2_b);
+        bt_spec_add_ln(out, &n, prefix, nm, D, lp->ln2_g, lp->ln2_b);
     }
     if (c->has_pooler) {
-        add(out, &n, prefix, "pooler.dense.weight", NULL, D, D, p->pool_w);
-        add(out, &n, prefix, "pooler.dense.bias", NULL, D, VEC, p->pool_b);
+        bt_spec_add(out, &n, prefix, "pooler.dense.weight", D, D, p->pool_w, 0);
+        bt_spec_add(out, &n, prefix, "pooler.dense.bias", D, BT_VEC, p->pool_b, 0);
     }
     if (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS) {
-        add(out, &n, "", "classifier.weight", NULL, c->n_labels, D, p->cls_w);
-        add(out, &n, "", "classifier.bias", NULL, c->n_labels, VEC, p->cls_b);
+        bt_spec_add(out, &n, "", "classifier.weight", c->n_labels, D, p->cls_w, 0);
+        bt_spec_add(out, &n, "", "classifier.bias", c->n_labels, BT_VEC, p->cls_b, 0);
     }
     return n;
 }

@@ -27,7 +27,7 @@ static int shard_name_ok(const char *s) {
 static int open_sharded(const char *dir, bt_ckpt *c, bt_error *err) {
     size_t len = 0;
     char *text = NULL;
-    int rc = bt_read_text_file(c->path, &text, &len, err);
+    int rc = bt_read_file(c->path, BT_TEXT_FILE_MAX, &text, &len, err);
     if (rc) return rc;
     cJSON *root;
     rc = bt_json_parse(text, len, c->path, &root, err);

@@ -34,33 +34,6 @@ const char *bt_arch_supported(void) {
     return buf;
 }
 
-int bt_read_text_file(const char *path, char **text, size_t *len, bt_error *err) {
-    *text = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return bt_error_set(err, BT_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - 1 - n, f);
-        if (n < cap - 1) break;
-        char *nb = cap < ((size_t)1 << 30) ? realloc(buf, cap *= 2) : NULL;
-        if (!nb) free(buf);
-        buf = nb;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf) return bt_error_set(err, BT_EINPUT, "%s: too large or out of memory", path);
-    if (bad) {
-        free(buf);
-        return bt_error_set(err, BT_EINPUT, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    return BT_OK;
-}
-
 int bt_json_parse(const char *text, size_t len, const char *path, cJSON **root, bt_error *err) {
     const char *end = NULL;
     *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);

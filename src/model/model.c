@@ -16,7 +16,7 @@ int bt_model_read_config(const char *dir, bt_config *cfg, bt_model *m, bt_error 
     config_path(dir, path, sizeof path);
     char *text;
     size_t len;
-    int rc = bt_read_text_file(path, &text, &len, err);
+    int rc = bt_read_file(path, BT_TEXT_FILE_MAX, &text, &len, err);
     if (rc) return rc;
     rc = bt_config_parse(text, len, path, cfg, mt, sizeof mt, an, sizeof an, NULL, err);
     free(text);
@@ -60,13 +60,6 @@ static bt_tensor_spec *specs_of(const bt_arch_ops *ops, const bt_config *cfg, co
 
 static int64_t spec_numel(const bt_tensor_spec *s) { return s->shape[0] * (s->ndim == 2 ? s->shape[1] : 1); }
 
-static void shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
-    size_t k = (size_t)snprintf(buf, n, "[");
-    for (int d = 0; d < ndim && k < n; d++)
-        k += (size_t)snprintf(buf + k, n - k, "%s%lld", d ? "," : "", (long long)shape[d]);
-    if (k < n) snprintf(buf + k, n - k, "]");
-}
-
 /* Finds s in the checkpoint, checks it and converts it into its view. */
 static int load_tensor(const bt_ckpt *ck, const bt_tensor_spec *s, const char *cfg_path, int *dtype, bt_error *err) {
     const char *file = ck->path;
@@ -81,8 +74,8 @@ static int load_tensor(const bt_ckpt *ck, const bt_tensor_spec *s, const char *c
     for (int d = 0; same && d < s->ndim; d++) same = t->shape[d] == s->shape[d];
     if (!same) {
         char got[160], want[64];
-        shape_str(t->ndim, t->shape, got, sizeof got);
-        shape_str(s->ndim, s->shape, want, sizeof want);
+        bt_format_shape(got, sizeof got, t->ndim, t->shape, ",");
+        bt_format_shape(want, sizeof want, s->ndim, s->shape, ",");
         return bt_error_set(err, BT_EINPUT, "%s: tensor %s has shape %s, %s says %s", file, name, got, cfg_path, want);
     }
     *dtype = *dtype == -1 || *dtype == t->dtype ? t->dtype : -2;
@@ -103,7 +96,7 @@ int bt_model_load(const char *dir, bt_model *m, bt_error *err) {
     bt_ckpt ck;
     bt_config cfg;
     bt_tensor_spec *specs = NULL;
-    int rc = bt_read_text_file(path, &m->config_json, &len, err);
+    int rc = bt_read_file(path, BT_TEXT_FILE_MAX, &m->config_json, &len, err);
     if (rc) goto fail;
     if ((rc = bt_config_parse(m->config_json, len, path, &cfg, m->model_type, sizeof m->model_type, m->arch_name,
                               sizeof m->arch_name, &ops, err)))
@@ -140,25 +133,6 @@ void bt_model_free(bt_model *m) {
     free(m->block);
     free(m->config_json);
     memset(m, 0, sizeof *m);
-}
-
-/* mkdir -p */
-static int make_dirs(const char *dir, bt_error *err) {
-    char p[1024];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *s = p + 1;; s++) {
-        const int end = *s == '\0';
-        if (*s == '/' || end) {
-            *s = '\0';
-            if (mkdir(p, 0777) != 0 && errno != EEXIST)
-                return bt_error_set(err, BT_EINTERNAL, "%s: cannot create directory: %s", p, strerror(errno));
-            if (end) break;
-            *s = '/';
-        }
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return bt_error_set(err, BT_EINTERNAL, "%s: not a directory", dir);
-    return BT_OK;
 }
 
 static const bt_arch_ops *ops_of(const bt_model *m) {
@@ -228,7 +202,7 @@ int bt_model_save(const bt_model *m, const char *dir, bt_error *err) {
     if (!m->block) return bt_error_set(err, BT_EINPUT, "%s: the model has no parameters to save", dir);
     int rc = bt_config_check(&m->cfg, err);
     if (rc) return rc;
-    if ((rc = make_dirs(dir, err))) return rc;
+    if ((rc = bt_mkdir_p(dir, BT_EINTERNAL, err))) return rc;
     int n;
     bt_tensor_spec *specs = specs_of(ops, &m->cfg, &m->params, ops->save_prefix(&m->cfg), &n);
     bt_st_out *out = calloc((size_t)n + 1, sizeof *out);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bertology/common.h"
 #include "bertology/engine.h"
 #include "bertology/error.h"
 #include "model/checkpoint.h"
@@ -77,8 +78,5 @@ double bt_float_decimal(float f);
 int bt_config_write_labels(cJSON *root, const bt_config *cfg, bt_error *err);
 /* hidden_act / activation_function name -> bt_act, or -1. */
 int bt_act_parse(const char *name);
-
-/* Whole file into a NUL-terminated buffer (caller frees). */
-int bt_read_text_file(const char *path, char **text, size_t *len, bt_error *err);
 
 #endif

@@ -2,6 +2,8 @@
  * can trust every tensor's dtype, shape and byte range. */
 #include "model/safetensors.h"
 
+#include "bertology/common.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,14 +26,6 @@ static int json_u64(const cJSON *v, uint64_t *out) {
 
 static int cmp_tensor(const void *a, const void *b) {
     return strcmp(((const bt_st_tensor *)a)->name, ((const bt_st_tensor *)b)->name);
-}
-
-static void shape_str(const bt_st_tensor *t, char *buf, size_t n) {
-    size_t k = 0;
-    k += (size_t)snprintf(buf + k, n - k, "[");
-    for (int d = 0; d < t->ndim && k < n; d++)
-        k += (size_t)snprintf(buf + k, n - k, "%s%lld", d ? "," : "", (long long)t->shape[d]);
-    if (k < n) snprintf(buf + k, n - k, "]");
 }
 
 /* Fills t from one header entry; the name is set by the caller. */
@@ -77,7 +71,7 @@ static int parse_entry(const char *path, const char *name, const cJSON *e, const
     const uint64_t bits = numel * (uint64_t)bt_st_dtype_bits(t->dtype);
     if (bits % 8 != 0 || en - b != bits / 8) {
         char s[160];
-        shape_str(t, s, sizeof s);
+        bt_format_shape(s, sizeof s, t->ndim, t->shape, ",");
         return bt_error_set(err, BT_EINPUT,
                             "%s: tensor %s: data_offsets span %llu bytes but dtype %s and shape %s need %llu%s", path,
                             name, (unsigned long long)(en - b), bt_st_dtype_name(t->dtype), s,

@@ -317,12 +317,10 @@ static int write_from_root(bt_store *s, hid_t ds, hid_t mtype, const void *buf) 
     return r < 0 ? -1 : 0;
 }
 
-int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *layout,
-                  const bt_store_meta *meta, bt_store **out, bt_error *err) {
-    *out = NULL;
-    int rc = bt_run_h5_check_layout(layout, err);
-    if (rc) return rc;
-    bt_store *s = calloc(1, sizeof *s);
+/* The store's state with every id closed, its communicator and the temporary file's name, the
+ * same on every rank: the job id under Slurm, else rank 0's pid. Frees s on failure. */
+static int store_new(const char *final_path, MPI_Comm comm, bt_store **out, bt_error *err) {
+    bt_store *s = *out = calloc(1, sizeof *s);
     if (!s) return bt_error_set(err, BT_EINTERNAL, "%s: out of memory", final_path);
     s->comm = MPI_COMM_NULL;
     s->file = s->f16 = s->dxpl_coll = s->dxpl_rows = s->dxpl_tensor = -1;
@@ -334,8 +332,6 @@ int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *
     MPI_Comm_rank(s->comm, &s->rank);
     MPI_Comm_size(s->comm, &s->n_ranks);
     snprintf(s->final_path, sizeof s->final_path, "%s", final_path);
-
-    /* one name for all ranks: the job id under Slurm, else rank 0's pid */
     char tmp[4200] = "";
     if (s->rank == 0) {
         const char *job = getenv("SLURM_JOB_ID");
@@ -347,10 +343,15 @@ int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *
     MPI_Bcast(tmp, sizeof tmp, MPI_CHAR, 0, s->comm);
     if (strlen(tmp) >= sizeof s->tmp_path) {
         store_free(s);
+        *out = NULL;
         return bt_error_set(err, BT_EINPUT, "%s: output path too long", final_path);
     }
     memcpy(s->tmp_path, tmp, strlen(tmp) + 1);
+    return BT_OK;
+}
 
+/* The store's own copy of the layout's arrays, and the per-example offsets they give. */
+static int copy_layout(bt_store *s, const bt_store_layout *layout, bt_error *err) {
     s->lay = *layout;
     s->lay.lengths = s->lay.attn_layers = s->lay.hidden_layers = NULL;
     bt_run_h5_describe(layout, s->desc);
@@ -362,18 +363,21 @@ int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *
     s->attn_layers = malloc(sizeof(int) * (size_t)(layout->n_attn_layers + 1));
     s->hidden_layers = malloc(sizeof(int) * (size_t)(layout->n_hidden_layers + 1));
     if (!s->lengths || !s->off[DS_TOKEN_IDS] || !s->off[DS_ATTN] || !s->off[DS_HID] ||
-        !s->attn_layers || !s->hidden_layers) {
-        store_free(s);
+        !s->attn_layers || !s->hidden_layers)
         return bt_error_set(err, BT_EINTERNAL, "%s: out of memory for %lld examples",
-                            final_path, (long long)n);
-    }
+                            s->final_path, (long long)n);
     if (n) memcpy(s->lengths, layout->lengths, sizeof(int) * (size_t)n);
     bt_run_h5_offsets(layout, s->off[DS_TOKEN_IDS], s->off[DS_ATTN], s->off[DS_HID]);
     if (layout->n_attn_layers)
         memcpy(s->attn_layers, layout->attn_layers, sizeof(int) * layout->n_attn_layers);
     if (layout->n_hidden_layers)
         memcpy(s->hidden_layers, layout->hidden_layers, sizeof(int) * layout->n_hidden_layers);
+    return BT_OK;
+}
 
+/* The temporary file (collective create), the f16 type and the transfer properties. */
+static int create_file(bt_store *s, const bt_store_layout *layout, bt_error *err) {
+    int rc = BT_OK;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     /* v18 object headers: attributes above 64 KB (a long model config) go to dense storage;
      * still readable by HDF5 1.8. Metadata I/O collective: no per-rank small reads/writes. */
@@ -386,25 +390,41 @@ int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *
         if (s->file < 0) rc = h5_fail(s, err, "creating", "the file");
     }
     if (fapl >= 0) H5Pclose(fapl);
-    if (!rc) {
-        s->f16 = make_f16();
-        s->dxpl_coll = H5Pcreate(H5P_DATASET_XFER);
-        s->dxpl_rows = H5Pcreate(H5P_DATASET_XFER);
-        s->dxpl_tensor = H5Pcreate(H5P_DATASET_XFER);
-        int coll = layout->io_mode == BT_STORE_IO_COLLECTIVE;
-        H5FD_mpio_xfer_t rows = coll ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT;
-        /* The tensors' per-example blocks are large and contiguous: each rank writes its own
-         * with individual MPI-IO under the collective call (two-phase buffering would only
-         * copy them through an aggregator: 30% slower, docs/run_h5.md). The small per-example
-         * rows interleave across ranks, which is what two-phase collective I/O is for. */
-        if (s->f16 < 0 || s->dxpl_coll < 0 || s->dxpl_rows < 0 || s->dxpl_tensor < 0 ||
-            H5Pset_dxpl_mpio(s->dxpl_coll, H5FD_MPIO_COLLECTIVE) < 0 ||
-            H5Pset_dxpl_mpio(s->dxpl_rows, rows) < 0 ||
-            H5Pset_dxpl_mpio(s->dxpl_tensor, rows) < 0 ||
-            (coll &&
-             H5Pset_dxpl_mpio_collective_opt(s->dxpl_tensor, H5FD_MPIO_INDIVIDUAL_IO) < 0))
-            rc = h5_fail(s, err, "setting up", "types and transfer properties");
+    if (rc) return rc;
+    s->f16 = make_f16();
+    s->dxpl_coll = H5Pcreate(H5P_DATASET_XFER);
+    s->dxpl_rows = H5Pcreate(H5P_DATASET_XFER);
+    s->dxpl_tensor = H5Pcreate(H5P_DATASET_XFER);
+    int coll = layout->io_mode == BT_STORE_IO_COLLECTIVE;
+    H5FD_mpio_xfer_t rows = coll ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT;
+    /* The tensors' per-example blocks are large and contiguous: each rank writes its own
+     * with individual MPI-IO under the collective call (two-phase buffering would only
+     * copy them through an aggregator: 30% slower, docs/run_h5.md). The small per-example
+     * rows interleave across ranks, which is what two-phase collective I/O is for. */
+    if (s->f16 < 0 || s->dxpl_coll < 0 || s->dxpl_rows < 0 || s->dxpl_tensor < 0 ||
+        H5Pset_dxpl_mpio(s->dxpl_coll, H5FD_MPIO_COLLECTIVE) < 0 ||
+        H5Pset_dxpl_mpio(s->dxpl_rows, rows) < 0 ||
+        H5Pset_dxpl_mpio(s->dxpl_tensor, rows) < 0 ||
+        (coll &&
+         H5Pset_dxpl_mpio_collective_opt(s->dxpl_tensor, H5FD_MPIO_INDIVIDUAL_IO) < 0))
+        return h5_fail(s, err, "setting up", "types and transfer properties");
+    return BT_OK;
+}
+
+int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *layout,
+                  const bt_store_meta *meta, bt_store **out, bt_error *err) {
+    *out = NULL;
+    int rc = bt_run_h5_check_layout(layout, err);
+    if (rc) return rc;
+    bt_store *s;
+    rc = store_new(final_path, comm, &s, err);
+    if (rc) return rc;
+    rc = copy_layout(s, layout, err);
+    if (rc) {
+        store_free(s);
+        return rc;
     }
+    rc = create_file(s, layout, err);
     if (!rc && write_root_attrs(s, meta)) rc = h5_fail(s, err, "writing", "root attributes");
     if (!rc && create_groups(s)) rc = h5_fail(s, err, "creating", "groups");
     if (!rc) rc = create_datasets(s, err);

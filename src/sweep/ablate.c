@@ -14,9 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "bertology/dist.h"
 #include "bertology/sweep.h"
-#include "batches.h"
+#include "drive.h"
 #include "score.h"
 
 void bt_sweep_ablation_free(bt_sweep_ablation *r) {
@@ -40,200 +41,190 @@ static void config_gates(const float *base, int L, int H, int c, float *g) {
     }
 }
 
+/* Partial sums of a batch: [entropy L*H, tokens, examples, (language models) the loss sum of
+ * every configuration]. Classifiers keep predictions per configuration instead. */
 typedef struct {
-    sweep_inputs in;
-    float *gates;
-    double *partial;   /* [my batches, LH + 2]: entropy, tokens, examples of the base forward */
-    sweep_record *rec; /* [configurations, my examples] */
-} ablate_buffers;
+    MPI_Comm comm;
+    const bt_model *m;
+    const bt_dataset *d;
+    const bt_sweep_options *o;
+    bt_sweep_ablation *res;
+    int L, H, LH, C, n_cfg, lm;
+    float *base;       /* [L, H] the base mask */
+    float *gates;      /* [L, H] the configuration's */
+    sweep_record *rec; /* [configurations, my examples]: configuration k at rec + k * stride */
+    int stride, rec_i;
+    const bt_plan *plan;
+    int64_t forwards;        /* layer forwards on this rank */
+    double t_base, t_all, tb; /* seconds: base forwards, whole batches; start of this batch */
+} ablate_ctx;
 
-static void buffers_free(ablate_buffers *b) {
-    sweep_inputs_free(&b->in);
-    free(b->gates), free(b->partial), free(b->rec);
+static int ablate_check(void *ctx, bt_error *err) {
+    const ablate_ctx *x = ctx;
+    const bt_model *m = x->m;
+    if (m->cfg.head != BT_HEAD_CLASSIFY && m->cfg.head != BT_HEAD_REGRESS && !x->lm)
+        return bt_error_set(err, BT_EINPUT, "%s: ablation scores a classifier or regressor, %s has no such head", m->dir,
+                            m->arch_name[0] ? m->arch_name : m->model_type);
+    if (!x->lm && !x->d->labels && !x->d->targets)
+        return bt_error_set(err, BT_EINPUT, "ablation needs labelled data (the split has no labels)");
+    if (!x->lm && !x->o->metrics) return bt_error_set(err, BT_EINPUT, "ablation needs a metric (a GLUE task)");
+    return BT_OK;
+}
+
+static int ablate_setup(void *ctx, const sweep_share *sh, const bt_engine_limits *lim, bt_error *err) {
+    ablate_ctx *x = ctx;
+    x->plan = &sh->plan;
+    x->stride = sh->my_examples;
+    x->res->cache_bytes = (size_t)(x->L + 1) * lim->max_tokens * x->m->cfg.d_model * sizeof(float);
+    x->base = bt_malloc((size_t)x->LH, sizeof(float), "the base mask", err);
+    x->gates = x->base ? bt_malloc((size_t)x->LH, sizeof(float), "the gates", err) : NULL;
+    x->rec = x->gates ? bt_calloc((size_t)x->n_cfg * sh->my_examples, sizeof(sweep_record),
+                                  "the predictions of every configuration", err)
+                      : NULL;
+    if (!x->rec) return BT_EINTERNAL;
+    for (int i = 0; i < x->LH; i++) x->base[i] = x->o->head_mask ? x->o->head_mask[i] : 1.0f;
+    return BT_OK;
+}
+
+/* Predictions (or the loss sum) of configuration cfg from the engine's last forward. */
+static void keep_scores(ablate_ctx *x, const bt_engine *e, const bt_batch *batch, int cfg, double *p) {
+    if (x->lm) {
+        for (int k = 0; k < batch->n_seqs; k++) p[x->LH + 2 + cfg] += bt_engine_loss(e)[k];
+        return;
+    }
+    const float *logits = bt_engine_logits(e);
+    sweep_record *r = x->rec + (size_t)cfg * x->stride + x->rec_i;
+    for (int k = 0; k < batch->n_seqs; k++)
+        sweep_record_set(&r[k], logits + (size_t)k * x->C, x->C, x->d->labels ? batch->labels[k] : -1,
+                         x->d->targets ? batch->targets[k] : NAN);
+}
+
+/* The base forward, keeping every layer's input; the sink sees it before the configurations
+ * overwrite the engine. */
+static int ablate_run(void *ctx, bt_engine *e, const bt_batch *batch, int slot, int b, double *p, bt_sweep_batch *out,
+                      bt_error *err) {
+    ablate_ctx *x = ctx;
+    const int LH = x->LH;
+    x->tb = MPI_Wtime();
+    const int rc = bt_engine_forward(e, batch, x->base, x->o->entropy ? BT_FWD_ENTROPY : 0, err);
+    if (rc) {
+        bt_error_prefix(err, "batch %d", b);
+        x->t_base += MPI_Wtime() - x->tb;
+        return rc;
+    }
+    x->forwards += x->L;
+    const double *en = bt_engine_entropy(e);
+    for (int k = 0; k < batch->n_seqs; k++) {
+        for (int j = 0; j < LH && x->o->entropy; j++) p[j] += en[(size_t)k * LH + j];
+        p[LH] += batch->lens[k];
+        p[LH + 1] += 1;
+        if (x->lm) p[LH + 2] += bt_engine_loss(e)[k];
+    }
+    if (!x->lm) keep_scores(x, e, batch, 0, p);
+    *out = (bt_sweep_batch){.n = batch->n_seqs, .examples = bt_plan_batch_examples(x->plan, b),
+                            .logits = bt_engine_logits(e), .entropy = x->o->entropy ? en : NULL, .engine = e};
+    x->t_base += MPI_Wtime() - x->tb;
+    return BT_OK;
+}
+
+/* The 2H configurations of every layer, top layer first, each from the layer's cached input. */
+static int ablate_configurations(void *ctx, bt_engine *e, const bt_batch *batch, int slot, int b, double *p,
+                                 bt_error *err) {
+    ablate_ctx *x = ctx;
+    const int L = x->L, H = x->H, LH = x->LH;
+    int rc = BT_OK;
+    for (int l = L - 1; l >= 0 && !rc; l--) {
+        const float *in = bt_engine_hidden(e, l);
+        for (int kind = 0; kind < 2 && !rc; kind++)
+            for (int h = 0; h < H && !rc; h++) {
+                const int cfg = 1 + kind * LH + l * H + h;
+                config_gates(x->base, L, H, cfg, x->gates);
+                rc = bt_engine_forward_from(e, batch, x->gates, 0, l, in, err);
+                if (rc) {
+                    bt_error_prefix(err, "batch %d, layer %d head %d %s", b, l, h, kind ? "alone" : "masked");
+                    break;
+                }
+                x->forwards += L - l;
+                keep_scores(x, e, batch, cfg, p);
+            }
+    }
+    x->rec_i += batch->n_seqs;
+    x->t_all += MPI_Wtime() - x->tb;
+    return rc;
+}
+
+/* The base pass's summary (as bt_sweep_pass gives it without importance) and the score of every
+ * configuration. */
+static int ablate_finish(void *ctx, const sweep_share *sh, const double *sum, bt_error *err) {
+    ablate_ctx *x = ctx;
+    const int LH = x->LH;
+    bt_sweep_ablation *res = x->res;
+    bt_sweep_result *bs = &res->base;
+    bt_error local = {0};
+    bs->n_layers = x->L, bs->n_heads = x->H;
+    res->n_layers = x->L, res->n_heads = x->H;
+    bs->entropy_raw = bt_calloc(LH, sizeof(double), "entropy", &local);
+    bs->entropy = bt_calloc(LH, sizeof(float), "entropy", &local);
+    res->without = bt_malloc(LH, sizeof(double), "ablation scores", &local);
+    res->delta = bt_malloc(LH, sizeof(double), "ablation scores", &local);
+    res->only = bt_malloc(LH, sizeof(double), "ablation scores", &local);
+    const int ok = bs->entropy_raw && bs->entropy && res->without && res->delta && res->only;
+    int rc = bt_dist_agree(x->comm, ok ? BT_OK : BT_EINTERNAL, &local, err);
+    if (rc) return rc;
+    memcpy(bs->entropy_raw, sum, sizeof(double) * LH);
+    bs->n_tokens = (int64_t)sum[LH];
+    bs->n_examples = (int64_t)sum[LH + 1];
+    for (int j = 0; j < LH; j++)
+        bs->entropy[j] = (float)(bs->n_tokens > 0 ? bs->entropy_raw[j] / (double)bs->n_tokens : 0.0);
+    for (int cfg = 0; cfg < x->n_cfg && !rc; cfg++) {
+        bt_sweep_result r = {0};
+        if (x->lm) {
+            /* a configuration whose losses sum to 0 has no score (1/0) */
+            r.score = sum[LH + 2 + cfg] > 0 ? sweep_lm_score(sum[LH + 2 + cfg] / bs->n_examples, x->o->lm_perplexity) : NAN;
+            if (cfg == 0) {
+                bs->loss_sum = sum[LH + 2];
+                rc = sweep_score(x->comm, &sh->plan, &sh->asg, x->rec, x->o, &x->m->cfg, bs, err); /* loss, perplexity, ... */
+                bs->score = r.score;
+            }
+        } else {
+            rc = sweep_score(x->comm, &sh->plan, &sh->asg, x->rec + (size_t)cfg * x->stride, x->o, &x->m->cfg,
+                             cfg ? &r : bs, err);
+            if (cfg == 0) r.score = bs->score;
+        }
+        if (cfg == 0) res->base_score = r.score;
+        else if (cfg <= LH) res->without[cfg - 1] = r.score, res->delta[cfg - 1] = r.score - res->base_score;
+        else res->only[cfg - 1 - LH] = r.score;
+    }
+    int64_t forwards = x->forwards, total;
+    MPI_Allreduce(&forwards, &total, 1, MPI_INT64_T, MPI_SUM, x->comm);
+    res->layer_forwards = total;
+    res->naive_layer_forwards = (int64_t)sh->plan.n_batches * x->n_cfg * x->L;
+    double times[2] = {x->t_base, x->t_all}, tsum[2];
+    MPI_Allreduce(times, tsum, 2, MPI_DOUBLE, MPI_SUM, x->comm);
+    res->base_forward_seconds = tsum[0];
+    res->busy_seconds = tsum[1];
+    return rc;
 }
 
 int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt_sweep_options *o,
                     bt_sweep_sink sink, void *sink_ctx, bt_sweep_ablation *res, bt_error *err) {
-    int rank;
-    MPI_Comm_rank(comm, &rank);
     memset(res, 0, sizeof *res);
     const bt_config *c = &m->cfg;
-    const int L = c->n_layers, H = c->n_heads, LH = L * H, C = c->n_labels, D = c->d_model;
-    /* a language model is scored by 1/mean loss: its per-configuration loss sums join the
-     * partial sums (classifiers keep predictions per configuration instead) */
-    const int lm = c->head == BT_HEAD_LM;
-    const int n_cfg = 1 + 2 * LH, K = LH + 2 + (lm ? n_cfg : 0);
-    const double t0 = MPI_Wtime();
-
-    sweep_share sh = {0};
-    bt_engine *e = NULL;
-    ablate_buffers buf = {0};
-    bt_error local = {0};
-    int rc = BT_OK;
-    if (c->head != BT_HEAD_CLASSIFY && c->head != BT_HEAD_REGRESS && !lm)
-        rc = bt_error_set(&local, BT_EINPUT, "%s: ablation scores a classifier or regressor, %s has no such head", m->dir,
-                          m->arch_name[0] ? m->arch_name : m->model_type);
-    else if (!lm && !d->labels && !d->targets)
-        rc = bt_error_set(&local, BT_EINPUT, "ablation needs labelled data (the split has no labels)");
-    else if (!lm && !o->metrics)
-        rc = bt_error_set(&local, BT_EINPUT, "ablation needs a metric (a GLUE task)");
-    if (!rc) rc = sweep_share_build(comm, d, &o->plan, &sh, &local);
-    const int my_batches = sh.my_batches, max_batches = sh.max_batches, my_examples = sh.my_examples;
-    if (!rc) {
-        bt_engine_limits lim = sweep_share_limits(&sh);
-        lim.hidden = 1; /* every layer's input is cached for the configurations */
-        rc = bt_engine_create(c, &m->params, &lim, &e, &local);
-        res->cache_bytes = (size_t)(L + 1) * lim.max_tokens * D * sizeof(float);
-        if (!rc) rc = sweep_inputs_alloc(&buf.in, &lim, &local);
-        buf.gates = malloc((size_t)LH * sizeof(float));
-        buf.partial = calloc((size_t)(my_batches ? my_batches : 1) * K, sizeof(double));
-        buf.rec = calloc((size_t)n_cfg * (my_examples ? my_examples : 1), sizeof(sweep_record));
-        if (!rc && (!buf.gates || !buf.partial || !buf.rec))
-            rc = bt_error_set(&local, BT_EINTERNAL, "out of memory for the predictions of %d configurations x %d examples",
-                              n_cfg, my_examples);
+    const int LH = c->n_layers * c->n_heads, lm = c->head == BT_HEAD_LM, n_cfg = 1 + 2 * LH;
+    ablate_ctx x = {.comm = comm, .m = m, .d = d, .o = o, .res = res, .L = c->n_layers, .H = c->n_heads, .LH = LH,
+                    .C = c->n_labels, .n_cfg = n_cfg, .lm = lm};
+    /* hidden: every layer's input is cached for the configurations; forward only */
+    const sweep_pass pass = {.label = "ablate", .K = LH + 2 + (lm ? n_cfg : 0), .hidden = 1, .check = ablate_check,
+                             .setup = ablate_setup, .run = ablate_run, .after_sink = ablate_configurations,
+                             .finish = ablate_finish};
+    sweep_stats st = {0};
+    const int rc = sweep_drive(comm, m, d, o, &pass, &x, sink, sink_ctx, &st, err);
+    free(x.base), free(x.gates), free(x.rec);
+    if (rc) {
+        bt_sweep_ablation_free(res);
+        return rc;
     }
-    rc = bt_dist_agree(comm, rc, &local, err);
-    if (rc) goto out;
-
-    float *base = malloc(sizeof(float) * LH);
-    for (int i = 0; i < LH; i++) base[i] = o->head_mask ? o->head_mask[i] : 1.0f;
-    int64_t forwards = 0;
-    double t_base = 0.0, t_all = 0.0;
-    bt_dist_progress prog;
-    const bt_plan *plan = &sh.plan;
-    bt_dist_progress_begin(&prog, comm, plan, &sh.asg, o->label ? o->label : "ablate", rank == 0 ? o->progress : NULL, 0);
-    const int *mine = sh.mine;
-    const int stride = my_examples; /* records of configuration k start at rec + k * stride */
-    int rec_i = 0;
-    for (int slot = 0; slot < max_batches; slot++) {
-        bt_sweep_batch out = {0};
-        const int b = slot < my_batches ? mine[slot] : -1;
-        const bt_plan_batch *pb = b >= 0 ? &plan->batches[b] : NULL;
-        const int *ex = b >= 0 ? bt_plan_batch_examples(plan, b) : NULL;
-        bt_batch batch = {0};
-        const double tb = MPI_Wtime();
-        if (pb && !rc) {
-            batch = sweep_inputs_pack(&buf.in, d, plan, b);
-            rc = bt_engine_forward(e, &batch, base, o->entropy ? BT_FWD_ENTROPY : 0, &local);
-            if (rc) {
-                bt_error_prefix(&local, "batch %d", b);
-            } else {
-                forwards += L;
-                const float *logits = bt_engine_logits(e);
-                const double *en = bt_engine_entropy(e);
-                double *p = buf.partial + (size_t)slot * K;
-                for (int k = 0; k < pb->n_seqs; k++) {
-                    for (int j = 0; j < LH && o->entropy; j++) p[j] += en[(size_t)k * LH + j];
-                    p[LH] += buf.in.lens[k];
-                    p[LH + 1] += 1;
-                    if (lm) {
-                        p[LH + 2] += bt_engine_loss(e)[k];
-                        continue;
-                    }
-                    sweep_record_set(&buf.rec[rec_i + k], logits + (size_t)k * C, C, d->labels ? buf.in.labels[k] : -1,
-                                     d->targets ? buf.in.targets[k] : NAN);
-                }
-                out = (bt_sweep_batch){.n = pb->n_seqs, .examples = ex, .logits = logits,
-                                       .entropy = o->entropy ? en : NULL, .engine = e};
-            }
-            t_base += MPI_Wtime() - tb;
-        }
-        /* the sink sees the base forward before the configurations overwrite the engine */
-        if (sink) {
-            const int src = sink(sink_ctx, &out, rc ? NULL : &local);
-            if (!rc && src) rc = src;
-        }
-        if (!pb || rc) continue;
-        for (int l = L - 1; l >= 0 && !rc; l--) {
-            const float *x = bt_engine_hidden(e, l);
-            for (int kind = 0; kind < 2 && !rc; kind++)
-                for (int h = 0; h < H && !rc; h++) {
-                    const int cfg = 1 + kind * LH + l * H + h;
-                    config_gates(base, L, H, cfg, buf.gates);
-                    rc = bt_engine_forward_from(e, &batch, buf.gates, 0, l, x, &local);
-                    if (rc) {
-                        bt_error_prefix(&local, "batch %d, layer %d head %d %s", b, l, h, kind ? "alone" : "masked");
-                        break;
-                    }
-                    forwards += L - l;
-                    if (lm) {
-                        double *p = buf.partial + (size_t)slot * K;
-                        for (int k = 0; k < pb->n_seqs; k++) p[LH + 2 + cfg] += bt_engine_loss(e)[k];
-                        continue;
-                    }
-                    const float *logits = bt_engine_logits(e);
-                    sweep_record *r = buf.rec + (size_t)cfg * stride + rec_i;
-                    for (int k = 0; k < pb->n_seqs; k++)
-                        sweep_record_set(&r[k], logits + (size_t)k * C, C, d->labels ? buf.in.labels[k] : -1,
-                                         d->targets ? buf.in.targets[k] : NAN);
-                }
-        }
-        rec_i += pb->n_seqs;
-        t_all += MPI_Wtime() - tb;
-        bt_dist_progress_batch(&prog, plan, b);
-    }
-    free(base);
-    bt_dist_progress_finish(&prog, comm);
-    rc = bt_dist_agree(comm, rc, &local, err);
-    if (rc) goto out;
-
-    /* base pass summary, as bt_sweep_pass would give it without importance */
-    double *sum = calloc(K, sizeof(double));
-    bt_sweep_result *bs = &res->base;
-    bs->n_layers = L, bs->n_heads = H;
-    bs->entropy_raw = calloc(LH, sizeof(double));
-    bs->entropy = calloc(LH, sizeof(float));
-    res->n_layers = L, res->n_heads = H;
-    res->without = malloc(sizeof(double) * LH);
-    res->delta = malloc(sizeof(double) * LH);
-    res->only = malloc(sizeof(double) * LH);
-    rc = bt_dist_agree(comm, sum && bs->entropy_raw && bs->entropy && res->without && res->delta && res->only
-                                 ? BT_OK : bt_error_set(&local, BT_EINTERNAL, "out of memory"), &local, err);
-    if (!rc) rc = bt_dist_reduce_ordered(comm, &sh.asg, buf.partial, K, sum, err);
-    if (!rc) {
-        memcpy(bs->entropy_raw, sum, sizeof(double) * LH);
-        bs->n_tokens = (int64_t)sum[LH];
-        bs->n_examples = (int64_t)sum[LH + 1];
-        for (int j = 0; j < LH; j++)
-            bs->entropy[j] = (float)(bs->n_tokens > 0 ? bs->entropy_raw[j] / (double)bs->n_tokens : 0.0);
-    }
-    for (int cfg = 0; cfg < n_cfg && !rc && lm; cfg++) {
-        const double score = sum[LH + 2 + cfg] > 0 ? sweep_lm_score(sum[LH + 2 + cfg] / bs->n_examples, o->lm_perplexity)
-                                                   : NAN;
-        if (cfg == 0) {
-            bs->loss_sum = sum[LH + 2];
-            rc = sweep_score(comm, plan, &sh.asg, buf.rec, o->metrics, c, bs, err); /* loss, perplexity, ... */
-            res->base_score = bs->score = score;
-        } else if (cfg <= LH) {
-            res->without[cfg - 1] = score, res->delta[cfg - 1] = score - res->base_score;
-        } else {
-            res->only[cfg - 1 - LH] = score;
-        }
-    }
-    free(sum);
-    for (int cfg = 0; cfg < n_cfg && !rc && !lm; cfg++) {
-        bt_sweep_result r = {0};
-        rc = sweep_score(comm, plan, &sh.asg, buf.rec + (size_t)cfg * stride, o->metrics, c, cfg ? &r : bs, err);
-        if (cfg == 0) res->base_score = bs->score;
-        else if (cfg <= LH) res->without[cfg - 1] = r.score, res->delta[cfg - 1] = r.score - res->base_score;
-        else res->only[cfg - 1 - LH] = r.score;
-    }
-    int64_t sums[2] = {forwards, 0}, total[2];
-    MPI_Allreduce(sums, total, 2, MPI_INT64_T, MPI_SUM, comm);
-    res->layer_forwards = total[0];
-    res->naive_layer_forwards = (int64_t)plan->n_batches * n_cfg * L;
-    double times[2] = {t_base, t_all}, tsum[2], secs = MPI_Wtime() - t0;
-    MPI_Allreduce(times, tsum, 2, MPI_DOUBLE, MPI_SUM, comm);
-    MPI_Allreduce(&secs, &res->seconds, 1, MPI_DOUBLE, MPI_MAX, comm);
-    res->base_forward_seconds = tsum[0];
-    res->busy_seconds = tsum[1];
-    int64_t rss = bt_dist_peak_rss();
-    MPI_Allreduce(&rss, &bs->peak_rss, 1, MPI_INT64_T, MPI_MAX, comm);
-    bs->seconds = res->seconds;
-out:
-    if (rc) bt_sweep_ablation_free(res);
-    bt_engine_free(e);
-    buffers_free(&buf);
-    sweep_share_free(&sh);
-    return rc;
+    res->seconds = res->base.seconds = st.seconds;
+    res->base.peak_rss = st.peak_rss;
+    return BT_OK;
 }

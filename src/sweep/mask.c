@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "bertology/dist.h"
 #include "bertology/sweep.h"
 
@@ -116,11 +117,85 @@ static void record(bt_sweep_mask_result *r, int step, const float *mask, const f
     r->n_steps = step + 1;
 }
 
+/* The result's arrays for at most cap steps and the two masks; agreed. */
+static int alloc_search(MPI_Comm comm, bt_sweep_mask_result *res, int cap, int LH, float **current, float **next,
+                        bt_error *err) {
+    bt_error local = {0};
+    res->masks = bt_malloc((size_t)cap * LH, sizeof(float), "the masks of every step", &local);
+    res->importance = bt_malloc((size_t)cap * LH, sizeof(float), "the importance of every step", &local);
+    res->scores = bt_malloc((size_t)cap, sizeof(double), "the scores of every step", &local);
+    res->heads_on = bt_malloc((size_t)cap, sizeof(int), "the heads of every step", &local);
+    *current = bt_malloc((size_t)LH, sizeof(float), "a head mask", &local);
+    *next = bt_malloc((size_t)LH, sizeof(float), "a head mask", &local);
+    const int ok = res->masks && res->importance && res->scores && res->heads_on && *current && *next;
+    if (!ok) bt_error_set(&local, BT_EINTERNAL, "out of memory for %d masking steps", cap);
+    return bt_dist_agree(comm, ok ? BT_OK : BT_EINTERNAL, &local, err);
+}
+
+/* How many more heads step `step` masks, or -1 when the search stops before it (res->stop set). */
+static int heads_to_mask(const bt_sweep_mask_options *o, bt_sweep_mask_result *res, const float *current, int step) {
+    const int L = res->n_layers, H = res->n_heads, LH = L * H;
+    if (o->percents) {
+        if (step > o->n_percents) {
+            res->stop = BT_MASK_STOP_SCHEDULE;
+            return -1;
+        }
+        const int want = heads_for_percent(LH, o->percents[step - 1]) - (LH - heads_on(current, LH));
+        return want > 0 ? want : 0;
+    }
+    if (bt_sweep_mask_candidates(current, L, H, o->min_heads_per_layer) < res->per_step) {
+        res->stop = BT_MASK_STOP_HEADS;
+        return -1;
+    }
+    return res->per_step;
+}
+
+/* Steps 1, 2, ... after the first pass, until the threshold, the heads or the schedule stop them. */
+static int search_steps(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt_sweep_mask_options *o,
+                        bt_sweep_options *po, char *label, size_t label_size, float *current, float *next,
+                        bt_sweep_mask_step_fn on_step, void *step_ctx, bt_sweep_mask_result *res, bt_error *err) {
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    const int L = res->n_layers, H = res->n_heads, LH = L * H;
+    const float *rank_by = res->importance; /* the importance that picks the next heads */
+    for (int step = 1;; step++) {
+        const int want = heads_to_mask(o, res, current, step);
+        if (want < 0) return BT_OK;
+        memcpy(next, current, sizeof(float) * LH);
+        if (rank == 0) bt_sweep_mask_select(rank_by, L, H, want, o->min_heads_per_layer, next); /* checked: enough candidates */
+        MPI_Bcast(next, LH, MPI_FLOAT, 0, comm);
+
+        bt_sweep_result r;
+        snprintf(label, label_size, "mask step %d", step);
+        po->head_mask = next;
+        po->importance = !o->percents || o->exact; /* Michel without --exact scores forward only */
+        const int rc = bt_sweep_pass(comm, m, d, po, NULL, NULL, &r, err);
+        if (rc) return rc;
+        record(res, step, next, po->importance ? r.importance : NULL, r.score);
+        res->seconds += r.seconds;
+        bt_sweep_result_free(&r);
+        memcpy(current, next, sizeof(float) * LH);
+        const double s = res->scores[step];
+        const float *imp = res->importance + (size_t)step * LH;
+        if (o->percents) {
+            /* the answer is the most heads masked while still within the threshold */
+            if (s >= res->target) res->final_step = step;
+            if (o->exact) rank_by = imp;
+        } else if (s >= res->target) {
+            res->final_step = step;
+            rank_by = imp;
+        } else {
+            res->stop = isnan(s) ? BT_MASK_STOP_NAN : BT_MASK_STOP_THRESHOLD;
+            if (on_step) on_step(step_ctx, res);
+            return BT_OK;
+        }
+        if (on_step) on_step(step_ctx, res);
+    }
+}
+
 int bt_sweep_mask(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt_sweep_mask_options *o,
                   bt_sweep_sink sink, void *sink_ctx, bt_sweep_mask_step_fn on_step, void *step_ctx,
                   bt_sweep_mask_result *res, bt_error *err) {
-    int rank;
-    MPI_Comm_rank(comm, &rank);
     memset(res, 0, sizeof *res);
     const int L = m->cfg.n_layers, H = m->cfg.n_heads, LH = L * H;
     int rc = bt_sweep_mask_check(o, L, H, err); /* same verdict on every rank: no agreement needed */
@@ -129,16 +204,8 @@ int bt_sweep_mask(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
     /* HF masks at least one head per step, so at most LH steps follow the first */
     const int cap = o->percents ? o->n_percents + 1 : LH + 1;
     res->n_layers = L, res->n_heads = H;
-    res->masks = malloc(sizeof(float) * (size_t)cap * LH);
-    res->importance = malloc(sizeof(float) * (size_t)cap * LH);
-    res->scores = malloc(sizeof(double) * cap);
-    res->heads_on = malloc(sizeof(int) * cap);
-    float *current = malloc(sizeof(float) * LH), *next = malloc(sizeof(float) * LH);
-    bt_error local = {0};
-    int lrc = res->masks && res->importance && res->scores && res->heads_on && current && next
-                  ? BT_OK
-                  : bt_error_set(&local, BT_EINTERNAL, "out of memory for %d masking steps", cap);
-    rc = bt_dist_agree(comm, lrc, &local, err);
+    float *current = NULL, *next = NULL;
+    rc = alloc_search(comm, res, cap, LH, &current, &next, err);
     if (rc) goto fail;
     for (size_t i = 0; i < (size_t)cap * LH; i++) res->importance[i] = NAN;
     for (int i = 0; i < LH; i++) current[i] = o->pass.head_mask ? o->pass.head_mask[i] : 1.0f;
@@ -155,64 +222,14 @@ int bt_sweep_mask(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
     res->target = o->threshold * res->first.score;
     res->per_step = o->percents ? 0 : (int)floor((double)LH * o->amount);
     if (res->per_step < 1 && !o->percents) res->per_step = 1;
-    const int K = o->min_heads_per_layer;
-    const float *rank_by = res->importance; /* the importance that picks the next heads */
-    if (isnan(res->first.score)) {
-        res->stop = BT_MASK_STOP_NAN_START;
-        if (on_step) on_step(step_ctx, res);
-        goto done;
-    }
+    if (isnan(res->first.score)) res->stop = BT_MASK_STOP_NAN_START;
     if (on_step) on_step(step_ctx, res);
-
-    po.entropy = 0;
-    po.keep_attentions = po.keep_hidden = 0;
-    for (int step = 1;; step++) {
-        int want;
-        if (o->percents) {
-            if (step > o->n_percents) {
-                res->stop = BT_MASK_STOP_SCHEDULE;
-                break;
-            }
-            want = heads_for_percent(LH, o->percents[step - 1]) - (LH - heads_on(current, LH));
-            want = want > 0 ? want : 0;
-        } else {
-            if (bt_sweep_mask_candidates(current, L, H, K) < res->per_step) {
-                res->stop = BT_MASK_STOP_HEADS;
-                break;
-            }
-            want = res->per_step;
-        }
-        memcpy(next, current, sizeof(float) * LH);
-        if (rank == 0) bt_sweep_mask_select(rank_by, L, H, want, K, next); /* checked: enough candidates */
-        MPI_Bcast(next, LH, MPI_FLOAT, 0, comm);
-
-        bt_sweep_result r;
-        snprintf(label, sizeof label, "mask step %d", step);
-        po.head_mask = next;
-        po.importance = !o->percents || o->exact; /* Michel without --exact scores forward only */
-        rc = bt_sweep_pass(comm, m, d, &po, NULL, NULL, &r, err);
+    if (!isnan(res->first.score)) {
+        po.entropy = 0;
+        po.keep_attentions = po.keep_hidden = 0;
+        rc = search_steps(comm, m, d, o, &po, label, sizeof label, current, next, on_step, step_ctx, res, err);
         if (rc) goto fail;
-        record(res, step, next, po.importance ? r.importance : NULL, r.score);
-        res->seconds += r.seconds;
-        bt_sweep_result_free(&r);
-        memcpy(current, next, sizeof(float) * LH);
-        const double s = res->scores[step];
-        const float *imp = res->importance + (size_t)step * LH;
-        if (o->percents) {
-            /* the answer is the most heads masked while still within the threshold */
-            if (s >= res->target) res->final_step = step;
-            if (o->exact) rank_by = imp;
-        } else if (s >= res->target) {
-            res->final_step = step;
-            rank_by = imp;
-        } else {
-            res->stop = isnan(s) ? BT_MASK_STOP_NAN : BT_MASK_STOP_THRESHOLD;
-            if (on_step) on_step(step_ctx, res);
-            break;
-        }
-        if (on_step) on_step(step_ctx, res);
     }
-done:
     free(current), free(next);
     return BT_OK;
 fail:

@@ -1,16 +1,19 @@
-/* One pass of the engine over the evaluation set, shared by importance, eval, masking and
- * ablation. Each rank runs its batches of the global plan; per-batch partial sums (double) are
- * reduced in global batch order, so the result does not depend on the number of ranks. */
+/* One pass of the engine over the evaluation set: importance (forward + backward to the gates),
+ * eval (forward only) and every step of the masking search. The loop itself is the driver's
+ * (drive.c); this file says what a pass adds up per batch and how the sums become the result.
+ * Per-batch partial sums (double) are reduced in global batch order, so the result does not
+ * depend on the number of ranks. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "bertology/dist.h"
 #include "bertology/sweep.h"
-#include "batches.h"
+#include "drive.h"
 #include "score.h"
 
-/* Layout of one batch's partial sums. */
+/* Layout of one batch's partial sums: blocks of L*H, then the scalars. */
 enum { P_EX = 0, P_TOK = 1, P_BATCH = 2, P_ENT = 3, P_BLOCKS = 4 };
 #define P_SCALARS 3 /* n_tokens, n_examples, loss_sum */
 
@@ -31,20 +34,24 @@ void bt_sweep_result_free(bt_sweep_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* Work buffers of one rank, sized from the plan once. */
 typedef struct {
-    sweep_inputs in;
-    double *partial;   /* [my batches, K] */
+    MPI_Comm comm;
+    const bt_model *m;
+    const bt_dataset *d;
+    const bt_sweep_options *o;
+    bt_sweep_result *res;
+    int L, H, LH, C, labelled, sequence_head;
     double *batch_g;   /* [my batches, L*H] mean gate gradient of each batch (HF accumulation) */
-    sweep_record *rec; /* [my examples] predictions for the metrics */
-} pass_buffers;
+    sweep_record *rec; /* [my examples] predictions for the metrics, in slot order */
+    int rec_i;
+    const bt_plan *plan;
+} pass_ctx;
 
-static void buffers_free(pass_buffers *b) {
-    sweep_inputs_free(&b->in);
-    free(b->partial), free(b->batch_g), free(b->rec);
-}
-
-static int check_options(const bt_model *m, const bt_dataset *d, const bt_sweep_options *o, bt_error *err) {
+static int pass_check(void *ctx, bt_error *err) {
+    const pass_ctx *x = ctx;
+    const bt_model *m = x->m;
+    const bt_dataset *d = x->d;
+    const bt_sweep_options *o = x->o;
     if (o->hf_compat && o->granularity != BT_GRAN_BATCH)
         return bt_error_set(err, BT_EINPUT, "--hf-compat reproduces HF's per-batch gradient: it needs --granularity batch");
     if (o->granularity == BT_GRAN_BATCH && o->plan.mode != BT_PLAN_BY_SIZE)
@@ -67,124 +74,101 @@ static int check_options(const bt_model *m, const bt_dataset *d, const bt_sweep_
     return BT_OK;
 }
 
-int bt_sweep_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt_sweep_options *o,
-                  bt_sweep_sink sink, void *sink_ctx, bt_sweep_result *res, bt_error *err) {
-    memset(res, 0, sizeof *res);
-    const bt_config *c = &m->cfg;
-    const int L = c->n_layers, H = c->n_heads, LH = L * H, C = c->n_labels;
-    const int K = P_BLOCKS * LH + P_SCALARS;
-    const double t0 = MPI_Wtime();
+static int pass_setup(void *ctx, const sweep_share *sh, const bt_engine_limits *lim, bt_error *err) {
+    pass_ctx *x = ctx;
+    x->plan = &sh->plan;
+    x->batch_g = bt_calloc((size_t)sh->my_batches * x->LH, sizeof(double), "per-batch gate gradients", err);
+    x->rec = x->batch_g ? bt_calloc((size_t)sh->my_examples, sizeof(sweep_record), "predictions", err) : NULL;
+    return x->rec ? BT_OK : BT_EINTERNAL;
+}
 
-    sweep_share sh = {0};
-    bt_engine *e = NULL;
-    pass_buffers buf = {0};
+static int pass_run(void *ctx, bt_engine *e, const bt_batch *batch, int slot, int b, double *p, bt_sweep_batch *out,
+                    bt_error *err) {
+    pass_ctx *x = ctx;
+    const bt_sweep_options *o = x->o;
+    const int LH = x->LH, backward = o->importance;
+    int rc = bt_engine_forward(e, batch, o->head_mask, o->entropy ? BT_FWD_ENTROPY : 0, err);
+    if (!rc && backward) rc = bt_engine_backward(e, err);
+    if (rc) {
+        bt_error_prefix(err, "batch %d", b);
+        return rc;
+    }
+    double *g = x->batch_g + (size_t)slot * LH;
+    const double *gg = backward ? bt_engine_gate_grad(e) : NULL, *gt = bt_engine_gate_grad_tok(e);
+    const double *en = bt_engine_entropy(e), *loss = x->labelled ? bt_engine_loss(e) : NULL;
+    const float *logits = x->sequence_head ? bt_engine_logits(e) : NULL;
+    const int n = batch->n_seqs;
+    for (int k = 0; k < n; k++) {
+        for (int j = 0; j < LH && gg; j++) {
+            const double v = gg[(size_t)k * LH + j];
+            p[P_EX * LH + j] += fabs(v);
+            p[P_TOK * LH + j] += gt[(size_t)k * LH + j];
+            g[j] += v;
+        }
+        for (int j = 0; j < LH && o->entropy; j++) p[P_ENT * LH + j] += en[(size_t)k * LH + j];
+        p[P_BLOCKS * LH + 0] += batch->lens[k];
+        p[P_BLOCKS * LH + 1] += 1;
+        if (loss) p[P_BLOCKS * LH + 2] += loss[k];
+        if (logits) sweep_record_set(&x->rec[x->rec_i], logits + (size_t)k * x->C, x->C,
+                                     x->d->labels ? batch->labels[k] : -1, x->d->targets ? batch->targets[k] : NAN);
+        x->rec_i++;
+    }
+    /* HF's loss is the batch mean, so its gradient is the mean of the examples' */
+    for (int j = 0; j < LH && gg; j++) {
+        g[j] /= n;
+        p[P_BATCH * LH + j] = fabs(g[j]);
+    }
+    *out = (bt_sweep_batch){.n = n, .examples = bt_plan_batch_examples(x->plan, b), .logits = logits,
+                            .loss = loss, .gate_grad = gg, .entropy = o->entropy ? en : NULL, .engine = e};
+    return BT_OK;
+}
+
+/* HF never zeroes head_mask.grad: after batch k it holds sum_{j<=k} G_j, and adds its absolute
+ * value to the importance every batch. Replaces the batch block of sum on every rank. */
+static int hf_accumulate(pass_ctx *x, const sweep_share *sh, double *batch_sum, bt_error *err) {
+    const int LH = x->LH, nb = sh->plan.n_batches;
     bt_error local = {0};
-    const int backward = o->importance;
-    const int sequence_head = c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS;
-    /* a language model's next-token loss needs no labels */
-    const int labelled = d->labels || d->targets || c->head == BT_HEAD_LM;
-    int rc = check_options(m, d, o, &local);
-    if (!rc) rc = sweep_share_build(comm, d, &o->plan, &sh, &local);
-    if (!rc) {
-        bt_engine_limits lim = sweep_share_limits(&sh);
-        lim.backward = backward;
-        lim.attentions = o->keep_attentions;
-        lim.hidden = o->keep_hidden;
-        rc = bt_engine_create(c, &m->params, &lim, &e, &local);
-        if (!rc) rc = sweep_inputs_alloc(&buf.in, &lim, &local);
-        buf.partial = calloc((size_t)(sh.my_batches ? sh.my_batches : 1) * K, sizeof(double));
-        buf.batch_g = calloc((size_t)(sh.my_batches ? sh.my_batches : 1) * LH, sizeof(double));
-        buf.rec = calloc((size_t)(sh.my_examples ? sh.my_examples : 1), sizeof(sweep_record));
-        if (!rc && (!buf.partial || !buf.batch_g || !buf.rec))
-            rc = bt_error_set(&local, BT_EINTERNAL, "out of memory for %d batches", sh.my_batches);
+    double *all = NULL, *run = NULL;
+    if (sh->rank == 0) {
+        all = bt_malloc((size_t)nb * LH, sizeof(double), "every batch's gate gradient", &local);
+        run = all ? bt_calloc((size_t)LH, sizeof(double), "the accumulated gradient", &local) : NULL;
     }
-    rc = bt_dist_agree(comm, rc, &local, err);
-    if (rc) goto out;
-    const bt_plan *plan = &sh.plan;
-    const int rank = sh.rank;
-
-    bt_dist_progress prog;
-    bt_dist_progress_begin(&prog, comm, plan, &sh.asg, o->label ? o->label : "pass", rank == 0 ? o->progress : NULL, 0);
-    int rec_i = 0;
-    for (int slot = 0; slot < sh.max_batches; slot++) {
-        bt_sweep_batch out = {0};
-        if (slot < sh.my_batches && !rc) {
-            const int b = sh.mine[slot];
-            const bt_plan_batch *pb = &plan->batches[b];
-            const int *ex = bt_plan_batch_examples(plan, b);
-            const bt_batch batch = sweep_inputs_pack(&buf.in, d, plan, b);
-            rc = bt_engine_forward(e, &batch, o->head_mask, o->entropy ? BT_FWD_ENTROPY : 0, &local);
-            if (!rc && backward) rc = bt_engine_backward(e, &local);
-            if (rc) {
-                bt_error_prefix(&local, "batch %d", b);
-            } else {
-                double *p = buf.partial + (size_t)slot * K, *g = buf.batch_g + (size_t)slot * LH;
-                const double *gg = backward ? bt_engine_gate_grad(e) : NULL, *gt = bt_engine_gate_grad_tok(e);
-                const double *en = bt_engine_entropy(e), *loss = labelled ? bt_engine_loss(e) : NULL;
-                const float *logits = sequence_head ? bt_engine_logits(e) : NULL;
-                for (int k = 0; k < pb->n_seqs; k++) {
-                    for (int j = 0; j < LH && gg; j++) {
-                        const double v = gg[(size_t)k * LH + j];
-                        p[P_EX * LH + j] += fabs(v);
-                        p[P_TOK * LH + j] += gt[(size_t)k * LH + j];
-                        g[j] += v;
-                    }
-                    for (int j = 0; j < LH && o->entropy; j++) p[P_ENT * LH + j] += en[(size_t)k * LH + j];
-                    p[P_BLOCKS * LH + 0] += buf.in.lens[k];
-                    p[P_BLOCKS * LH + 1] += 1;
-                    if (loss) p[P_BLOCKS * LH + 2] += loss[k];
-                    if (logits) sweep_record_set(&buf.rec[rec_i], logits + (size_t)k * C, C,
-                                                 d->labels ? buf.in.labels[k] : -1, d->targets ? buf.in.targets[k] : NAN);
-                    rec_i++;
-                }
-                /* HF's loss is the batch mean, so its gradient is the mean of the examples' */
-                for (int j = 0; j < LH && gg; j++) {
-                    g[j] /= pb->n_seqs;
-                    p[P_BATCH * LH + j] = fabs(g[j]);
-                }
-                out = (bt_sweep_batch){.n = pb->n_seqs, .examples = ex, .logits = logits, .loss = loss,
-                                       .gate_grad = gg, .entropy = o->entropy ? en : NULL, .engine = e};
+    /* the gather is collective: every rank learns of rank 0's failure before it */
+    int rc = bt_dist_agree(x->comm, sh->rank == 0 && !run ? BT_EINTERNAL : BT_OK, &local, err);
+    if (!rc) rc = bt_dist_gather_batches(x->comm, &sh->asg, x->batch_g, LH, all, 0, err);
+    if (!rc && sh->rank == 0) {
+        for (int j = 0; j < LH; j++) batch_sum[j] = 0.0;
+        for (int b = 0; b < nb; b++)
+            for (int j = 0; j < LH; j++) {
+                run[j] += all[(size_t)b * LH + j];
+                batch_sum[j] += fabs(run[j]);
             }
-            bt_dist_progress_batch(&prog, plan, b);
-        }
-        /* padding calls keep collective sinks in step on every rank */
-        if (sink) {
-            const int src = sink(sink_ctx, &out, rc ? NULL : &local);
-            if (!rc && src) rc = src;
-        }
     }
-    bt_dist_progress_finish(&prog, comm);
-    rc = bt_dist_agree(comm, rc, &local, err);
-    if (rc) goto out;
+    free(all), free(run);
+    if (!rc) MPI_Bcast(batch_sum, LH, MPI_DOUBLE, 0, x->comm);
+    return rc;
+}
 
-    /* reductions in global batch order */
-    double *sum = calloc(K, sizeof(double));
+static int pass_finish(void *ctx, const sweep_share *sh, const double *reduced, bt_error *err) {
+    pass_ctx *x = ctx;
+    const bt_sweep_options *o = x->o;
+    bt_sweep_result *res = x->res;
+    const int L = x->L, H = x->H, LH = x->LH, K = P_BLOCKS * LH + P_SCALARS;
+    bt_error local = {0};
+    double *sum = bt_malloc((size_t)K, sizeof(double), "the reduced sums", &local);
     res->n_layers = L;
     res->n_heads = H;
-    res->importance_raw = calloc(LH, sizeof(double));
-    res->importance = calloc(LH, sizeof(float));
-    res->ranks = calloc(LH, sizeof(int));
-    res->entropy_raw = calloc(LH, sizeof(double));
-    res->entropy = calloc(LH, sizeof(float));
-    rc = bt_dist_reduce_ordered(comm, &sh.asg, buf.partial, K, sum, err);
-    if (!rc && o->hf_compat && backward) {
-        double *all = rank == 0 ? malloc(sizeof(double) * (size_t)(plan->n_batches ? plan->n_batches : 1) * LH) : NULL;
-        rc = bt_dist_gather_batches(comm, &sh.asg, buf.batch_g, LH, all, 0, err);
-        if (!rc && rank == 0) {
-            /* HF never zeroes head_mask.grad: after batch k it holds sum_{j<=k} G_j, and adds its
-             * absolute value to the importance every batch. */
-            double *run = calloc(LH, sizeof(double));
-            for (int j = 0; j < LH; j++) sum[P_BATCH * LH + j] = 0.0;
-            for (int b = 0; b < plan->n_batches; b++)
-                for (int j = 0; j < LH; j++) {
-                    run[j] += all[(size_t)b * LH + j];
-                    sum[P_BATCH * LH + j] += fabs(run[j]);
-                }
-            free(run);
-        }
-        free(all);
-        MPI_Bcast(sum + P_BATCH * LH, LH, MPI_DOUBLE, 0, comm);
+    if (sum) {
+        memcpy(sum, reduced, sizeof(double) * K);
+        res->importance_raw = bt_calloc(LH, sizeof(double), "importance", &local);
+        res->importance = bt_calloc(LH, sizeof(float), "importance", &local);
+        res->ranks = bt_calloc(LH, sizeof(int), "ranks", &local);
+        res->entropy_raw = bt_calloc(LH, sizeof(double), "entropy", &local);
+        res->entropy = bt_calloc(LH, sizeof(float), "entropy", &local);
     }
+    const int ok = sum && res->importance_raw && res->importance && res->ranks && res->entropy_raw && res->entropy;
+    int rc = bt_dist_agree(x->comm, ok ? BT_OK : BT_EINTERNAL, &local, err);
+    if (!rc && o->hf_compat && o->importance) rc = hf_accumulate(x, sh, sum + P_BATCH * LH, err);
     if (!rc) {
         const int blk = o->granularity == BT_GRAN_TOKEN ? P_TOK : o->granularity == BT_GRAN_BATCH ? P_BATCH : P_EX;
         memcpy(res->importance_raw, sum + blk * LH, sizeof(double) * LH);
@@ -197,22 +181,34 @@ int bt_sweep_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
         bt_sweep_rank(res->importance, LH, res->ranks);
         for (int j = 0; j < LH; j++)
             res->entropy[j] = (float)(res->n_tokens > 0 ? res->entropy_raw[j] / (double)res->n_tokens : 0.0);
-        rc = sweep_score(comm, plan, &sh.asg, buf.rec, o->metrics, c, res, err);
-        if (c->head == BT_HEAD_LM && res->n_examples > 0)
-            res->score = sweep_lm_score(res->loss_sum / (double)res->n_examples, o->lm_perplexity);
+        rc = sweep_score(x->comm, &sh->plan, &sh->asg, x->rec, o, &x->m->cfg, res, err);
     }
     free(sum);
-    int64_t rss = bt_dist_peak_rss(), max_rss = 0;
-    double secs = MPI_Wtime() - t0, max_secs = 0;
-    MPI_Allreduce(&rss, &max_rss, 1, MPI_INT64_T, MPI_MAX, comm);
-    MPI_Allreduce(&secs, &max_secs, 1, MPI_DOUBLE, MPI_MAX, comm);
-    res->peak_rss = max_rss;
-    res->n_batches = sh.plan.n_batches;
-    res->seconds = max_secs;
-out:
-    if (rc) bt_sweep_result_free(res);
-    bt_engine_free(e);
-    buffers_free(&buf);
-    sweep_share_free(&sh);
     return rc;
+}
+
+int bt_sweep_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt_sweep_options *o,
+                  bt_sweep_sink sink, void *sink_ctx, bt_sweep_result *res, bt_error *err) {
+    memset(res, 0, sizeof *res);
+    const bt_config *c = &m->cfg;
+    const int LH = c->n_layers * c->n_heads;
+    pass_ctx x = {.comm = comm, .m = m, .d = d, .o = o, .res = res, .L = c->n_layers, .H = c->n_heads, .LH = LH,
+                  .C = c->n_labels,
+                  /* a language model's next-token loss needs no labels */
+                  .labelled = d->labels || d->targets || c->head == BT_HEAD_LM,
+                  .sequence_head = c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS};
+    const sweep_pass pass = {.label = "pass", .K = P_BLOCKS * LH + P_SCALARS, .backward = o->importance,
+                             .attentions = o->keep_attentions, .hidden = o->keep_hidden, .check = pass_check,
+                             .setup = pass_setup, .run = pass_run, .finish = pass_finish};
+    sweep_stats st = {0};
+    const int rc = sweep_drive(comm, m, d, o, &pass, &x, sink, sink_ctx, &st, err);
+    free(x.batch_g), free(x.rec);
+    if (rc) {
+        bt_sweep_result_free(res);
+        return rc;
+    }
+    res->peak_rss = st.peak_rss;
+    res->n_batches = st.n_batches;
+    res->seconds = st.seconds;
+    return BT_OK;
 }

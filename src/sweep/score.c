@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "bertology/dist.h"
 #include "score.h"
 
@@ -33,7 +34,8 @@ static double metric_value(bt_metric_id id, const bt_metric_confusion *cm, const
 }
 
 int sweep_score(MPI_Comm comm, const bt_plan *plan, const bt_plan_assignment *asg, const sweep_record *mine,
-                const bt_metric_set *set, const bt_config *cfg, bt_sweep_result *res, bt_error *err) {
+                const bt_sweep_options *o, const bt_config *cfg, bt_sweep_result *res, bt_error *err) {
+    const bt_metric_set *set = o->metrics;
     int rank;
     MPI_Comm_rank(comm, &rank);
     res->n_metrics = 0;
@@ -51,13 +53,17 @@ int sweep_score(MPI_Comm comm, const bt_plan *plan, const bt_plan_assignment *as
             snprintf(res->metric_names[k], sizeof res->metric_names[k], "%s", names[k]);
             res->metric_values[k] = values[k];
         }
-        res->score = values[2]; /* callers wanting 1/perplexity apply sweep_lm_score */
+        res->score = sweep_lm_score(mean, o->lm_perplexity);
         return BT_OK;
     }
     if (!set || (!classify && !regress)) return BT_OK;
     const int n = plan->n_examples;
-    sweep_record *all = rank == 0 ? malloc(sizeof(sweep_record) * (n ? n : 1)) : NULL;
-    int rc = bt_dist_gather_examples(comm, plan, asg, mine, sizeof(sweep_record), all, 0, err);
+    bt_error local = {0};
+    sweep_record *all = rank == 0 ? bt_malloc((size_t)n, sizeof(sweep_record), "the predictions of a pass", &local) : NULL;
+    /* the gather is collective: every rank learns of rank 0's failure before it */
+    int rc = bt_dist_agree(comm, rank == 0 && !all ? BT_EINTERNAL : BT_OK, &local, err);
+    if (rc) return rc;
+    rc = bt_dist_gather_examples(comm, plan, asg, mine, sizeof(sweep_record), all, 0, err);
     double values[BT_METRIC_SET_MAX + 1];
     int ok = 1;
     if (!rc && rank == 0) {
@@ -70,16 +76,18 @@ int sweep_score(MPI_Comm comm, const bt_plan *plan, const bt_plan_assignment *as
                 ok = !bt_metric_confusion_add(&cm, all[i].pred, all[i].label, err);
             }
         } else {
-            double *p = malloc(sizeof(double) * (n ? n : 1)), *t = malloc(sizeof(double) * (n ? n : 1));
-            for (int i = 0; i < n; i++) p[i] = all[i].value, t[i] = all[i].target;
-            ok = !isnan(n ? t[0] : NAN) && !bt_metric_correlations(p, t, n, &cr, err);
+            double *p = bt_malloc((size_t)n, sizeof(double), "the predictions of a pass", err);
+            double *t = p ? bt_malloc((size_t)n, sizeof(double), "the targets of a pass", err) : NULL;
+            if (!t) rc = BT_EINTERNAL;
+            for (int i = 0; i < n && t; i++) p[i] = all[i].value, t[i] = all[i].target;
+            ok = t && !isnan(n ? t[0] : NAN) && !bt_metric_correlations(p, t, n, &cr, err);
             free(p), free(t);
         }
         for (int k = 0; k < set->n; k++) values[k] = ok ? metric_value(set->ids[k], &cm, &cr) : NAN;
         values[set->n] = ok ? metric_value(set->default_metric, &cm, &cr) : NAN;
     }
     free(all);
-    MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+    rc = bt_dist_agree(comm, rc, err, err);
     if (rc) return rc;
     MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
     MPI_Bcast(values, set->n + 1, MPI_DOUBLE, 0, comm);

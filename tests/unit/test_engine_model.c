@@ -260,6 +260,41 @@ START_TEST(forward_from_layer_matches_full_forward) {
 }
 END_TEST
 
+/* After a forward from layer `first`, the attention of the layers below belongs to an earlier
+ * forward (another batch, other gates): copying it is refused, layers from `first` up equal a
+ * full forward's (issue 11). */
+START_TEST(attention_below_forward_from_is_refused) {
+    model m;
+    make_model(&m, 3, 16, 4, 24, 3, BT_ACT_GELU, 0);
+    make_inputs(3);
+    bt_engine *e = new_engine(&m, 0);
+    const int L = m.cfg.n_layers, H = m.cfg.n_heads, T = LENS[0];
+    bt_batch bt = batch_of(3);
+    bt_error err;
+    float gates[12], cache[20 * 16];
+    for (int i = 0; i < L * H; i++) gates[i] = 1.0f;
+    ck_assert_int_eq(bt_engine_forward(e, &bt, gates, 0, &err), BT_OK);
+    memcpy(cache, bt_engine_hidden(e, 2), sizeof cache);
+    gates[2 * H + 1] = 0.0f;
+    float *full = malloc(sizeof(float) * H * T * T), *got = malloc(sizeof(float) * H * T * T);
+    ck_assert_int_eq(bt_engine_forward(e, &bt, gates, 0, &err), BT_OK);
+    ck_assert_int_eq(bt_engine_copy_attention(e, 0, 2, full, &err), BT_OK);
+    ck_assert_int_eq(bt_engine_forward_from(e, &bt, gates, 0, 2, cache, &err), BT_OK);
+    for (int l = 0; l < 2; l++) {
+        ck_assert_int_eq(bt_engine_copy_attention(e, 0, l, got, &err), BT_EINPUT);
+        ck_assert_ptr_nonnull(strstr(err.msg, "started at layer 2"));
+    }
+    ck_assert_int_eq(bt_engine_copy_attention(e, 0, 2, got, &err), BT_OK);
+    ck_assert_mem_eq(got, full, sizeof(float) * H * T * T);
+    /* a full forward makes every layer's attention readable again */
+    ck_assert_int_eq(bt_engine_forward(e, &bt, gates, 0, &err), BT_OK);
+    ck_assert_int_eq(bt_engine_copy_attention(e, 0, 0, got, &err), BT_OK);
+    free(full), free(got);
+    bt_engine_free(e);
+    free(m.block);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("engine_model");
     TCase *tc = tcase_create("model");
@@ -269,6 +304,7 @@ int main(void) {
     tcase_add_test(tc, bad_input_is_refused);
     tcase_add_test(tc, forward_only_engine_matches);
     tcase_add_test(tc, forward_from_layer_matches_full_forward);
+    tcase_add_test(tc, attention_below_forward_from_is_refused);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

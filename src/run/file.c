@@ -1,0 +1,102 @@
+/* run.h5 of a run: open (sized up front and refused before anything is written if too large),
+ * summary, commit; each step agreed by all ranks. */
+#include <cblas.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bertology/common.h"
+#include "bertology/dist.h"
+#include "run_internal.h"
+
+#define BT_VERSION "0.1.0"
+
+void bt_run_versions(char *buf, size_t n) {
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len;
+    MPI_Get_library_version(mpi, &len);
+    char *cut = strchr(mpi, ','); /* Open MPI goes on with repository revision and date */
+    if (cut) *cut = '\0';
+    snprintf(buf, n, "bertology %s; HDF5 %u.%u.%u; %s; OpenBLAS %s", BT_VERSION, maj, min, rel, mpi,
+             openblas_get_config());
+}
+
+/* Local: the file's state and the open itself (or the refusal of a file too large). */
+static int open_local(bt_run *x, int has_loss, bt_error *err) {
+    const bt_run_options *o = x->o;
+    struct bt_run_file *s = x->file = bt_calloc(1, sizeof *s, "run.h5", err);
+    if (!s) return BT_EINTERNAL;
+    snprintf(s->path, sizeof s->path, "%s/run.h5", o->out);
+    s->save_attentions = o->save_attentions;
+    s->save_hidden = o->save_hidden;
+    s->opts_json = bt_run_options_json(o);
+    if (!s->opts_json) return bt_error_set(err, BT_EINTERNAL, "out of memory for the options of run.h5");
+    char ver[1024];
+    bt_run_versions(ver, sizeof ver);
+    bt_store_layout layout = bt_run_layout(x, has_loss);
+    bt_store_meta meta = {.task = x->task ? x->task->name : "text", .split = o->text ? o->text : o->split,
+                          .model_dir = o->model, .model_config_json = x->model.config_json,
+                          .options_json = s->opts_json, .command_line = o->command_line, .program_version = ver,
+                          .openblas_version = openblas_get_config()};
+    /* the estimate is the same on every rank, so all skip the collective open together */
+    const uint64_t bytes = bt_store_estimate_bytes(&layout, &meta);
+    const double gb = bytes / 1e9;
+    if (gb > o->max_output_gb)
+        return bt_error_set(err, BT_EINPUT, "%s would be %.3g GB, above --max-output-gb %g (fewer --layers, "
+                            "--dtype f16 or --subset)", s->path, gb, o->max_output_gb);
+    /* the free space is rank 0's to measure (a node-local view of a shared file system would
+     * differ); all ranks agree on it before the collective open */
+    bt_error space = {0};
+    const int src = x->rank == 0 ? bt_store_check_space(o->out, bytes, &space) : BT_OK;
+    if (bt_dist_agree(x->comm, src, &space, err)) return err->code;
+    return bt_store_open(s->path, x->comm, &layout, &meta, &s->store, err);
+}
+
+int bt_run_file_open(bt_run *x, int has_loss, bt_error *err) {
+    bt_error local = {0};
+    int lrc = x->rank == 0 ? bt_mkdir_p(x->o->out, BT_EINPUT, &local) : BT_OK;
+    /* mkdir -p on rank 0 only, then every rank opens */
+    int rc = bt_dist_agree(x->comm, lrc, &local, err);
+    if (rc) return rc;
+    rc = bt_dist_agree(x->comm, open_local(x, has_loss, &local), &local, err);
+    if (rc) bt_run_file_free(x);
+    return rc;
+}
+
+int bt_run_file_summary(bt_run *x, const bt_sweep_result *r, bt_error *err) {
+    if (!x->file || !x->file->store) return bt_error_set(err, BT_EINTERNAL, "run.h5 is not open");
+    const char *names[8];
+    for (int k = 0; k < r->n_metrics; k++) names[k] = r->metric_names[k];
+    bt_store_summary sum = {.importance_raw = r->importance_raw, .importance_norm = r->importance,
+                            .importance_rank = r->importance ? r->ranks : NULL, .entropy_raw = r->entropy_raw,
+                            .entropy_norm = r->entropy, .n_tokens = r->n_tokens, .n_examples = r->n_examples,
+                            .n_metrics = r->n_metrics, .metric_names = names, .metric_values = r->metric_values};
+    return bt_store_write_summary(x->file->store, &sum, err);
+}
+
+int bt_run_file_commit(bt_run *x, int lrc, const bt_error *local, bt_error *err) {
+    struct bt_run_file *s = x->file;
+    int rc = bt_dist_agree(x->comm, lrc || !s || !s->store ? (lrc ? lrc : BT_EINTERNAL) : BT_OK, local, err);
+    if (rc) {
+        if (s && s->store) bt_store_abort(s->store);
+    } else {
+        rc = bt_store_commit(s->store, err);
+    }
+    if (s) s->store = NULL;
+    return rc;
+}
+
+bt_store *bt_run_store(const bt_run *x) { return x->file ? x->file->store : NULL; }
+
+void bt_run_file_free(bt_run *x) {
+    struct bt_run_file *s = x->file;
+    if (!s) return;
+    if (s->store) bt_store_abort(s->store);
+    free(s->rows), free(s->tokens), free(s->labels), free(s->targets), free(s->attn), free(s->hidden);
+    free(s->opts_json);
+    free(s);
+    x->file = NULL;
+}

@@ -1,0 +1,25 @@
+/* The run floor's own state: run.h5 while it is open. */
+#ifndef BT_RUN_INTERNAL_H
+#define BT_RUN_INTERNAL_H
+
+#include "bertology/run.h"
+#include "bertology/store.h"
+
+struct bt_run_file {
+    bt_store *store; /* NULL once committed or aborted */
+    char path[4096];
+    char *opts_json;
+    int save_attentions, save_hidden;
+    /* the sink's scratch, grown to the largest batch and kept */
+    int64_t *rows;
+    int *tokens, *labels;
+    float *targets, *attn, *hidden;
+    size_t cap_rows, cap_tokens, cap_attn, cap_hidden;
+};
+
+/* The store layout of a run over r's data (has_loss: loss and gate_grad rows). */
+bt_store_layout bt_run_layout(const bt_run *r, int has_loss);
+/* Aborts run.h5 if still open and frees the sink (local). */
+void bt_run_file_free(bt_run *r);
+
+#endif
