@@ -290,11 +290,8 @@ static int setup_local(const run_opts *o, run_ctx *x, bt_error *err) {
         rc = bt_npy_read_f32(o->head_mask_path, &info, &x->head_mask, err);
         if (rc) return rc;
         if (info.ndim != 2 || info.shape[0] != c->n_layers || info.shape[1] != c->n_heads) {
-            char shape[128] = "[";
-            for (int d = 0; d < info.ndim && d < 8; d++)
-                snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", d ? ", " : "",
-                         (long long)info.shape[d]);
-            strcat(shape, "]");
+            char shape[128];
+            bt_npy_shape_str(&info, shape, sizeof shape);
             return bt_error_set(err, BT_EINPUT, "%s: head mask has shape %s, the model needs [%d, %d]",
                                 o->head_mask_path, shape, c->n_layers, c->n_heads);
         }
