@@ -41,7 +41,7 @@ typedef struct {
  * shape, data length. */
 int bt_npy_read_f32(const char *path, bt_npy_info *info, float **data, bt_error *err);
 
-/* "[d0, d1, ...]" of info into buf for messages: always NUL-terminated, ending "...]" when the
+/* "[d0, d1, ...]" of info into buf for messages: always NUL-terminated, ending ", ...]" when the
  * shape does not fit in cap bytes (cap >= 8). A 32-dim shape of 19-digit sizes needs ~680. */
 void bt_npy_shape_str(const bt_npy_info *info, char *buf, size_t cap);
 

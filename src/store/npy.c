@@ -315,8 +315,8 @@ void bt_npy_shape_str(const bt_npy_info *info, char *buf, size_t cap) {
         if (cap) buf[0] = '\0';
         return;
     }
-    /* keep room for "...]" so that a cut shape still reads as one */
-    const size_t room = cap - 5;
+    /* keep room for ", ...]" so that a cut shape still reads as one */
+    const size_t room = cap - 7;
     size_t k = 1;
     buf[0] = '[';
     buf[1] = '\0';
@@ -324,7 +324,7 @@ void bt_npy_shape_str(const bt_npy_info *info, char *buf, size_t cap) {
         char one[32];
         const int w = snprintf(one, sizeof one, "%s%lld", d ? ", " : "", (long long)info->shape[d]);
         if (w < 0 || k + (size_t)w > room) {
-            memcpy(buf + k, "...]", 5);
+            memcpy(buf + k, d ? ", ...]" : "...]", d ? 7 : 5);
             return;
         }
         memcpy(buf + k, one, (size_t)w + 1);

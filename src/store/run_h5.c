@@ -303,7 +303,13 @@ int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *
     int rc = bt_run_h5_check_layout(layout, err);
     if (rc) return rc;
     bt_store *s = calloc(1, sizeof *s);
-    if (!s) return bt_error_set(err, BT_EINTERNAL, "%s: out of memory", final_path);
+    /* every rank must fail together, or the others wait forever in the collectives below */
+    int ok = s != NULL, all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm);
+    if (!all_ok) {
+        free(s);
+        return bt_error_set(err, BT_EINTERNAL, "%s: out of memory%s", final_path, ok ? " on another rank" : "");
+    }
     s->comm = MPI_COMM_NULL;
     s->file = s->f16 = s->dxpl_coll = s->dxpl_rows = s->dxpl_tensor = -1;
     for (int i = 0; i < DS_COUNT; i++) s->ds[i] = -1;
@@ -341,11 +347,13 @@ int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *
     s->off[DS_HID] = malloc(sizeof(int64_t) * (size_t)(n + 1));
     s->attn_layers = malloc(sizeof(int) * (size_t)(layout->n_attn_layers + 1));
     s->hidden_layers = malloc(sizeof(int) * (size_t)(layout->n_hidden_layers + 1));
-    if (!s->lengths || !s->off[DS_TOKEN_IDS] || !s->off[DS_ATTN] || !s->off[DS_HID] ||
-        !s->attn_layers || !s->hidden_layers) {
+    ok = s->lengths && s->off[DS_TOKEN_IDS] && s->off[DS_ATTN] && s->off[DS_HID] && s->attn_layers &&
+         s->hidden_layers;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, s->comm);
+    if (!all_ok) {
         store_free(s);
-        return bt_error_set(err, BT_EINTERNAL, "%s: out of memory for %lld examples",
-                            final_path, (long long)n);
+        return bt_error_set(err, BT_EINTERNAL, "%s: out of memory for %lld examples%s",
+                            final_path, (long long)n, ok ? " on another rank" : "");
     }
     if (n) memcpy(s->lengths, layout->lengths, sizeof(int) * (size_t)n);
     bt_run_h5_offsets(layout, s->off[DS_TOKEN_IDS], s->off[DS_ATTN], s->off[DS_HID]);
