@@ -9,7 +9,8 @@ shift || true
 PACKAGES=(build-essential cmake pkg-config
           libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
           libopenblas-dev libopenblas-openmp-dev libcjson-dev libutf8proc-dev check libsubunit-dev
-          python3-numpy python3-h5py python3-matplotlib python3-scipy python3-sklearn python3-torch)
+          python3-numpy python3-h5py python3-matplotlib python3-scipy python3-sklearn python3-torch
+          clang-14 libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev)  # the last four: tests/fuzz only
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -22,8 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int64_t count = 1;
         for (int d = 0; d < info.ndim; d++) count *= info.shape[d];
         if (count != info.count || (count > 0) != (x != NULL)) abort();
-        volatile float sum = 0;
-        for (int64_t i = 0; i < count; i++) sum += x[i];
+        int64_t nan = 0; /* reads every element: ASan sees a buffer shorter than count */
+        for (int64_t i = 0; i < count; i++) nan += x[i] != x[i];
+        if (nan > count) abort();
         char shape[128];
         bt_npy_shape_str(&info, shape, sizeof shape);
         if (strlen(shape) >= sizeof shape || shape[0] != '[' || shape[strlen(shape) - 1] != ']') abort();
