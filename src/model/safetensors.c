@@ -26,6 +26,30 @@ static int cmp_tensor(const void *a, const void *b) {
     return strcmp(((const bt_st_tensor *)a)->name, ((const bt_st_tensor *)b)->name);
 }
 
+static int cmp_data(const void *a, const void *b) {
+    const bt_st_tensor *x = *(const bt_st_tensor *const *)a, *y = *(const bt_st_tensor *const *)b;
+    return (x->data > y->data) - (x->data < y->data);
+}
+
+/* The format (and the reference reader) wants the tensors' byte ranges disjoint: otherwise a
+ * small file could describe far more values than it holds, and the model loader sizes its
+ * memory from them. Zero-size tensors take no bytes. */
+static int check_disjoint(bt_st_file *f, bt_error *err) {
+    const bt_st_tensor **by = malloc(sizeof *by * (size_t)(f->n ? f->n : 1));
+    if (!by) return bt_error_set(err, BT_EINTERNAL, "%s: out of memory for %d tensor entries", f->path, f->n);
+    int k = 0;
+    for (int i = 0; i < f->n; i++)
+        if (f->t[i].nbytes) by[k++] = &f->t[i];
+    qsort(by, (size_t)k, sizeof *by, cmp_data);
+    int rc = BT_OK;
+    for (int i = 1; i < k && !rc; i++)
+        if (by[i]->data < by[i - 1]->data + by[i - 1]->nbytes)
+            rc = bt_error_set(err, BT_EINPUT, "%s: tensors %s and %s share bytes of the data region", f->path,
+                              by[i - 1]->name, by[i]->name);
+    free(by);
+    return rc;
+}
+
 static void shape_str(const bt_st_tensor *t, char *buf, size_t n) {
     size_t k = 0;
     k += (size_t)snprintf(buf + k, n - k, "[");
@@ -140,6 +164,7 @@ static int parse_header(bt_st_file *f, const unsigned char *base, const char *js
             rc = bt_error_set(err, BT_EINPUT, "%s: tensor %s appears twice in the header", f->path, f->t[i].name);
             goto done;
         }
+    rc = check_disjoint(f, err);
 done:
     cJSON_Delete(root);
     return rc;

@@ -74,6 +74,9 @@ put("safetensors", "sub_byte_dtype", st({}, raw_header=b'{"a":{"dtype":"F4","sha
     + b"\0" * 2)
 put("safetensors", "deep_nesting", st({}, raw_header=b'{"__metadata__":' + b"[" * 2000 + b"]" * 2000 + b"}"))
 
+put("safetensors", "overlap", st({}, raw_header=b'{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},'
+                                 b'"b":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}}') + b"\0" * 8)
+
 # --- safetensors index -------------------------------------------------------------------
 S1, S2 = "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"
 put("safetensors_index", "real", json.dumps({"metadata": {"total_size": 20}, "weight_map": {
@@ -108,6 +111,17 @@ put("config", "huge_dims", json.dumps(dict(bert, vocab_size=1 << 30, hidden_size
 put("config", "bad_pruned", json.dumps(dict(bert, pruned_heads={"12": [0], "-1": [0], "0": [99]})))
 put("config", "not_object", "[]")
 put("config", "truncated", json.dumps(bert)[:100])
+
+# --- config.json of a model directory holding tiny-gpt2's weights ---------------------------
+with open(os.path.join(DATA, "models", "tiny-gpt2", "config.json"), "rb") as f:
+    tiny = f.read()
+put("model", "tiny_gpt2", tiny)
+tc = json.loads(tiny)
+put("model", "fewer_layers", json.dumps(dict(tc, n_layer=1)))
+put("model", "huge_dims", json.dumps(dict(tc, vocab_size=1 << 30, n_embd=1 << 20)))
+put("model", "pruned", json.dumps(dict(tc, pruned_heads={"0": [1]})))
+put("model", "cls_head_missing", json.dumps(dict(tc, architectures=["GPT2ForSequenceClassification"], num_labels=3)))
+put("model", "wrong_type", json.dumps(dict(tc, model_type="bert")))
 
 # --- tokenizer_config.json / special_tokens_map.json (first byte: bit 0 BPE, bit 1 the map) --
 WP_TC, BPE_TC, WP_SM, BPE_SM = b"\0", b"\1", b"\2", b"\3"
