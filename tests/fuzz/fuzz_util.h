@@ -107,10 +107,13 @@ static inline void fz_split(const uint8_t *data, size_t size, int n, const uint8
     }
 }
 
-/* A parser that fails must say why: a known code and a non-empty message. */
+/* A parser that fails must say why: a known code and a non-empty one-line message without
+ * control bytes (names quoted from a hostile file included). */
 static inline void fz_check_failure(int rc, const bt_error *err) {
     if (rc == BT_OK) return;
-    if ((rc != BT_EINPUT && rc != BT_EINTERNAL) || err->code != rc || !err->msg[0]) {
+    int control = 0;
+    for (const unsigned char *p = (const unsigned char *)err->msg; *p; p++) control |= *p < 0x20 || *p == 0x7f;
+    if ((rc != BT_EINPUT && rc != BT_EINTERNAL) || err->code != rc || !err->msg[0] || control) {
         fprintf(stderr, "fuzz: failure %d without a proper message (code %d, \"%s\")\n", rc, err->code, err->msg);
         abort();
     }

@@ -44,6 +44,18 @@ START_TEST(overlapping_ranges_refused) {
 }
 END_TEST
 
+/* A tensor name with a newline and a terminal escape: the message stays one line of text. */
+START_TEST(control_bytes_in_names_are_not_echoed) {
+    unsigned char buf[512];
+    bt_st_file f;
+    bt_error e;
+    size_t n = image(buf, "{\"evil\\u001b[2J\\nFAKE LINE\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 8);
+    ck_assert_int_eq(bt_st_open_mem("x.safetensors", buf, n, &f, &e), BT_EINPUT);
+    ck_assert_msg(strstr(e.msg, "tensor evil?[2J?FAKE LINE: data_offsets span 4 bytes"), "%s", e.msg);
+    for (const char *p = e.msg; *p; p++) ck_assert_int_ge((unsigned char)*p, 0x20);
+}
+END_TEST
+
 static const char *tiny_gpt2_dir(const char *config_json) {
     const char *dir = tu_tmpdir();
     char src[1024];
@@ -96,6 +108,7 @@ int main(void) {
     Suite *s = suite_create("model_hostile");
     TCase *tc = tcase_create("hostile");
     tcase_add_test(tc, overlapping_ranges_refused);
+    tcase_add_test(tc, control_bytes_in_names_are_not_echoed);
     tcase_add_test(tc, config_larger_than_weights_refused_before_allocation);
     tcase_add_test(tc, config_matching_weights_loads);
     suite_add_tcase(s, tc);
