@@ -15,7 +15,8 @@ DEMO_PACKAGES=(build-essential cmake pkg-config
                libopenblas-dev libopenblas-openmp-dev libcjson-dev libutf8proc-dev
                python3-numpy python3-h5py python3-matplotlib)
 TEST_PACKAGES=(check libsubunit-dev hdf5-tools shellcheck slurm-wlm munge
-               python3-scipy python3-sklearn python3-torch)
+               python3-scipy python3-sklearn python3-torch
+               clang-14 libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev)  # the last four: tests/fuzz
 
 if [[ ${1:-} == --list ]]; then
   case ${2:-} in

@@ -52,6 +52,7 @@ typedef struct {
  * labels and targets are NULL (the loss is next-token cross-entropy). max_len >= 2. stats may
  * be NULL. Errors: invalid UTF-8 -> "FILE:LINE: invalid UTF-8 at byte N"; a file without a
  * single window of two tokens is an error too. */
+#define BT_LMTEXT_MAX_LINE (1 << 26) /* bytes of one line (64 MiB): a longer one is an error */
 int bt_dataset_from_text(const char *path, bt_tok *tok, int max_len, bt_dataset *out,
                          bt_lmtext_stats *stats, bt_error *err);
 

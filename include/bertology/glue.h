@@ -73,6 +73,9 @@ typedef struct {
 } bt_glue_read_opts;
 
 #define BT_GLUE_PATH_MAX 4096
+/* Longest line read, in bytes (docs/hostile_inputs.md): GLUE's longest (MNLI, with its parse
+ * trees) is under 8 KB. A longer data row is a bad row; a longer header an error. */
+#define BT_GLUE_MAX_LINE (1 << 20)
 typedef struct {
     const bt_glue_task *task;
     bt_glue_example *ex;

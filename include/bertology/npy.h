@@ -8,6 +8,7 @@
 #ifndef BERTOLOGY_NPY_H
 #define BERTOLOGY_NPY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bertology/error.h"
@@ -39,6 +40,10 @@ typedef struct {
  * message naming the file and what is wrong: magic, version, header dict, descr, fortran_order,
  * shape, data length. */
 int bt_npy_read_f32(const char *path, bt_npy_info *info, float **data, bt_error *err);
+
+/* "[d0, d1, ...]" of info into buf for messages: always NUL-terminated, ending ", ...]" when the
+ * shape does not fit in cap bytes (cap >= 8). A 32-dim shape of 19-digit sizes needs ~680. */
+void bt_npy_shape_str(const bt_npy_info *info, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,6 @@
 /* GLUE examples -> packed token ids. */
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,15 +13,20 @@ void bt_dataset_free(bt_dataset *d) {
 
 int bt_dataset_encode(const bt_glue_examples *ex, bt_tok *tok, int max_len, bt_dataset *d, bt_error *err) {
     memset(d, 0, sizeof *d);
+    /* worst case every example fills max_len (shrunk at the end): that many ints must be addressable */
+    size_t worst;
+    if (ex->n > INT_MAX || __builtin_mul_overflow(ex->n, (size_t)(max_len > 0 ? max_len : 0), &worst) ||
+        worst >= SIZE_MAX / sizeof(int) - 1)
+        return bt_error_set(err, BT_EINPUT, "%s: %zu examples of up to %d tokens are too many to tokenise at once",
+                            ex->path, ex->n, max_len);
     const int n = (int)ex->n;
     const int regression = ex->task && ex->task->is_regression;
     d->n = n;
     d->len = malloc(sizeof(int) * (n ? n : 1));
     d->off = malloc(sizeof(int64_t) * (n ? n : 1));
     d->line = malloc(sizeof(int64_t) * (n ? n : 1));
-    /* worst case every example fills max_len; shrunk at the end */
-    d->ids = malloc(sizeof(int) * ((size_t)n * max_len + 1));
-    d->types = malloc(sizeof(int) * ((size_t)n * max_len + 1));
+    d->ids = malloc(sizeof(int) * (worst + 1));
+    d->types = malloc(sizeof(int) * (worst + 1));
     if (ex->labelled && !regression) d->labels = malloc(sizeof(int) * (n ? n : 1));
     if (ex->labelled && regression) d->targets = malloc(sizeof(float) * (n ? n : 1));
     if (!d->len || !d->off || !d->line || !d->ids || !d->types ||
@@ -46,7 +53,7 @@ int bt_dataset_encode(const bt_glue_examples *ex, bt_tok *tok, int max_len, bt_d
         pos += len;
     }
     d->n_tokens = pos;
-    int *ids = realloc(d->ids, sizeof(int) * (pos + 1)), *types = realloc(d->types, sizeof(int) * (pos + 1));
+    int *ids = realloc(d->ids, sizeof(int) * (size_t)(pos + 1)), *types = realloc(d->types, sizeof(int) * (size_t)(pos + 1));
     if (ids) d->ids = ids;
     if (types) d->types = types;
     return BT_OK;

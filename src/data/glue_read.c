@@ -261,6 +261,17 @@ int bt_glue_read_file(const bt_glue_task *task, const char *path, int labelled,
             rc = bt_error_set(err, BT_EINPUT, "%s: empty file", path);
             goto done;
         }
+        if (len > (size_t)BT_GLUE_MAX_LINE) {
+            rc = bt_error_set(err, BT_EINPUT, "%s:%" PRId64 ": line of %zu bytes, longer than the %zu allowed", path,
+                              r.line, len, (size_t)BT_GLUE_MAX_LINE);
+            if (r.line == 1 && r.lay->header) goto done;
+            if (opts->skip_bad_lines) {
+                if (out->skipped++ == 0) memcpy(out->first_skipped, err->msg, sizeof err->msg);
+                rc = BT_OK;
+                continue;
+            }
+            goto done;
+        }
         /* A NUL would silently cut the text short for every C consumer downstream. */
         const char *nul = memchr(s, '\0', len);
         if (r.line == 1 && r.lay->header) {

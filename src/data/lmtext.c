@@ -80,6 +80,11 @@ int bt_dataset_from_text(const char *path, bt_tok *tok, int max_len, bt_dataset 
         st.lines++;
         if (len && line[len - 1] == '\n') len--;
         if (len && line[len - 1] == '\r') len--;
+        if (len > BT_LMTEXT_MAX_LINE) {
+            rc = bt_error_set(err, BT_EINPUT, "%s:%lld: line of %zu bytes, longer than the %d allowed (one "
+                              "document per line)", path, (long long)st.lines, len, BT_LMTEXT_MAX_LINE);
+            break;
+        }
         /* A line of n bytes has at most n + 1 tokens (one per byte, plus a prefix space);
          * the loop only guards against a tokenizer that breaks that bound. */
         size_t cap = len + 2;

@@ -124,7 +124,8 @@ int bt_ckpt_open(const char *dir, bt_ckpt *c, bt_error *err) {
 }
 
 void bt_ckpt_close(bt_ckpt *c) {
-    for (int s = 0; s < c->n_files; s++) bt_st_close(&c->files[s]);
+    /* open_sharded counts shards before it allocates files: a failure in between leaves none */
+    for (int s = 0; c->files && s < c->n_files; s++) bt_st_close(&c->files[s]);
     free(c->files);
     free(c->entries);
     free(c->names);

@@ -220,9 +220,19 @@ int bt_config_write_pruned(cJSON *root, const bt_config *cfg, bt_error *err) {
         cJSON *list = cJSON_CreateArray();
         char key[16];
         snprintf(key, sizeof key, "%d", l);
-        cJSON_AddItemToObject(ph, key, list);
-        for (int h = 0; h < cfg->n_heads; h++)
-            if (!(kept >> h & 1ull)) cJSON_AddItemToArray(list, cJSON_CreateNumber(h));
+        int ok = list && cJSON_AddItemToObject(ph, key, list);
+        if (!ok) cJSON_Delete(list);
+        for (int h = 0; h < cfg->n_heads && ok; h++) {
+            if (kept >> h & 1ull) continue;
+            cJSON *v = cJSON_CreateNumber(h);
+            ok = v && cJSON_AddItemToArray(list, v);
+            if (!ok) cJSON_Delete(v);
+        }
+        /* a pruned_heads missing a head would load as a different model: fail instead */
+        if (!ok) {
+            cJSON_Delete(ph);
+            return bt_error_set(err, BT_EINTERNAL, "out of memory writing pruned_heads");
+        }
         any = 1;
     }
     int ok;

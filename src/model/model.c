@@ -2,6 +2,7 @@
 #include "bertology/model.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,27 @@ static int load_tensor(const bt_ckpt *ck, const bt_tensor_spec *s, const char *c
     return BT_OK;
 }
 
+/* Before the block is allocated: every parameter is read from its own checkpoint tensor, so a
+ * config.json whose dims need far more parameters than the weights hold float values is refused
+ * here. Otherwise a hostile config.json next to a small file would have us allocate and zero up
+ * to 2^50 floats before the first shape check. The bound is loose (twice the values plus 2^20
+ * floats for alignment and slack) so that a checkpoint missing a tensor or two still gets the
+ * precise "missing tensor" message of load_tensor. The tensors' byte ranges are disjoint
+ * (safetensors.c), so the files' size bounds these values. */
+static int check_enough_values(const bt_ckpt *ck, const bt_config *cfg, const char *cfg_path, bt_error *err) {
+    uint64_t have = 0;
+    for (int f = 0; f < ck->n_files; f++)
+        for (int i = 0; i < ck->files[f].n; i++)
+            if (bt_st_dtype_is_float(ck->files[f].t[i].dtype)) have += (uint64_t)ck->files[f].t[i].numel;
+    const uint64_t need = bt_params_count(cfg);
+    if (need > 2 * have + ((uint64_t)1 << 20))
+        return bt_error_set(err, BT_EINPUT,
+                            "%s: its dimensions need %llu parameters, but the float tensors of %s hold only %llu "
+                            "values",
+                            cfg_path, (unsigned long long)need, ck->path, (unsigned long long)have);
+    return BT_OK;
+}
+
 int bt_model_load(const char *dir, bt_model *m, bt_error *err) {
     memset(m, 0, sizeof *m);
     char path[1100], prefix[32] = "";
@@ -107,6 +129,7 @@ int bt_model_load(const char *dir, bt_model *m, bt_error *err) {
         bt_error_prefix(err, "%s", path);
         goto fail_ck;
     }
+    if ((rc = check_enough_values(&ck, &cfg, path, err))) goto fail_ck;
     if ((rc = bt_model_alloc(m, &cfg, err))) goto fail_ck;
     int n, dtype = -1;
     specs = specs_of(ops, &m->cfg, &m->params, prefix, &n);

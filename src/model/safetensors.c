@@ -28,6 +28,30 @@ static int cmp_tensor(const void *a, const void *b) {
     return strcmp(((const bt_st_tensor *)a)->name, ((const bt_st_tensor *)b)->name);
 }
 
+static int cmp_data(const void *a, const void *b) {
+    const bt_st_tensor *x = *(const bt_st_tensor *const *)a, *y = *(const bt_st_tensor *const *)b;
+    return (x->data > y->data) - (x->data < y->data);
+}
+
+/* The format (and the reference reader) wants the tensors' byte ranges disjoint: otherwise a
+ * small file could describe far more values than it holds, and the model loader sizes its
+ * memory from them. Zero-size tensors take no bytes. */
+static int check_disjoint(bt_st_file *f, bt_error *err) {
+    const bt_st_tensor **by = malloc(sizeof *by * (size_t)(f->n ? f->n : 1));
+    if (!by) return bt_error_set(err, BT_EINTERNAL, "%s: out of memory for %d tensor entries", f->path, f->n);
+    int k = 0;
+    for (int i = 0; i < f->n; i++)
+        if (f->t[i].nbytes) by[k++] = &f->t[i];
+    qsort(by, (size_t)k, sizeof *by, cmp_data);
+    int rc = BT_OK;
+    for (int i = 1; i < k && !rc; i++)
+        if (by[i]->data < by[i - 1]->data + by[i - 1]->nbytes)
+            rc = bt_error_set(err, BT_EINPUT, "%s: tensors %s and %s share bytes of the data region", f->path,
+                              by[i - 1]->name, by[i]->name);
+    free(by);
+    return rc;
+}
+
 /* Fills t from one header entry; the name is set by the caller. */
 static int parse_entry(const char *path, const char *name, const cJSON *e, const unsigned char *data, uint64_t data_len,
                        bt_st_tensor *t, bt_error *err) {
@@ -82,8 +106,8 @@ static int parse_entry(const char *path, const char *name, const cJSON *e, const
     return BT_OK;
 }
 
-static int parse_header(bt_st_file *f, const char *json, size_t len, uint64_t data_off, uint64_t data_len,
-                        bt_error *err) {
+static int parse_header(bt_st_file *f, const unsigned char *base, const char *json, size_t len, uint64_t data_off,
+                        uint64_t data_len, bt_error *err) {
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!root) {
@@ -124,7 +148,7 @@ static int parse_header(bt_st_file *f, const char *json, size_t len, uint64_t da
         memcpy(np, e->string, nl);
         t->name = np;
         np += nl;
-        if ((rc = parse_entry(f->path, t->name, e, (const unsigned char *)f->map + data_off, data_len, t, err)))
+        if ((rc = parse_entry(f->path, t->name, e, base + data_off, data_len, t, err)))
             goto done;
         f->n++;
     }
@@ -134,8 +158,35 @@ static int parse_header(bt_st_file *f, const char *json, size_t len, uint64_t da
             rc = bt_error_set(err, BT_EINPUT, "%s: tensor %s appears twice in the header", f->path, f->t[i].name);
             goto done;
         }
+    rc = check_disjoint(f, err);
 done:
     cJSON_Delete(root);
+    return rc;
+}
+
+/* The 8-byte length, the header and every entry of a whole file image in memory. */
+static int parse_file(bt_st_file *f, const unsigned char *buf, uint64_t size, bt_error *err) {
+    if (size < 8)
+        return bt_error_set(err, BT_EINPUT, "%s: truncated: %llu bytes, less than the 8-byte header length", f->path,
+                            (unsigned long long)size);
+    uint64_t hlen;
+    memcpy(&hlen, buf, 8); /* little-endian host (checked in st_dtype.c) */
+    if (hlen > size - 8)
+        return bt_error_set(
+            err, BT_EINPUT,
+            "%s: header length %llu runs past the end of the file (%llu bytes): truncated or not safetensors", f->path,
+            (unsigned long long)hlen, (unsigned long long)size);
+    if (hlen == 0 || hlen > BT_ST_MAX_HEADER)
+        return bt_error_set(err, BT_EINPUT, "%s: header length %llu is not in 1..%llu", f->path,
+                            (unsigned long long)hlen, (unsigned long long)BT_ST_MAX_HEADER);
+    return parse_header(f, buf, (const char *)buf + 8, (size_t)hlen, 8 + hlen, size - 8 - hlen, err);
+}
+
+int bt_st_open_mem(const char *name, const void *data, size_t len, bt_st_file *f, bt_error *err) {
+    memset(f, 0, sizeof *f);
+    snprintf(f->path, sizeof f->path, "%s", name);
+    int rc = parse_file(f, data, len, err);
+    if (rc) bt_st_close(f);
     return rc;
 }
 
@@ -160,20 +211,7 @@ int bt_st_open(const char *path, bt_st_file *f, bt_error *err) {
     if (map == MAP_FAILED) return bt_error_set(err, BT_EINPUT, "%s: cannot map: %s", path, strerror(errno));
     f->map = map;
     f->map_len = (size_t)size;
-    uint64_t hlen;
-    memcpy(&hlen, map, 8); /* little-endian host (checked in st_dtype.c) */
-    int rc;
-    if (hlen > size - 8) {
-        rc = bt_error_set(
-            err, BT_EINPUT,
-            "%s: header length %llu runs past the end of the file (%llu bytes): truncated or not safetensors", path,
-            (unsigned long long)hlen, (unsigned long long)size);
-    } else if (hlen == 0 || hlen > BT_ST_MAX_HEADER) {
-        rc = bt_error_set(err, BT_EINPUT, "%s: header length %llu is not in 1..%llu", path, (unsigned long long)hlen,
-                          (unsigned long long)BT_ST_MAX_HEADER);
-    } else {
-        rc = parse_header(f, (const char *)map + 8, (size_t)hlen, 8 + hlen, size - 8 - hlen, err);
-    }
+    int rc = parse_file(f, map, size, err);
     if (rc) {
         bt_st_close(f);
         return rc;

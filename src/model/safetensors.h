@@ -69,6 +69,9 @@ typedef struct {
 
 /* Maps path and validates its header completely; the data region is not read. */
 int bt_st_open(const char *path, bt_st_file *f, bt_error *err);
+/* The same checks on a whole file image already in memory (name is for messages); the tensors
+ * point into data, which must outlive f. For fuzzing and for callers that read files themselves. */
+int bt_st_open_mem(const char *name, const void *data, size_t len, bt_st_file *f, bt_error *err);
 void bt_st_close(bt_st_file *f);
 const bt_st_tensor *bt_st_find(const bt_st_file *f, const char *name);
 

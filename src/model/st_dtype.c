@@ -2,6 +2,7 @@
  *
  * The file is little-endian and so is every host we build for; loads go through memcpy because
  * a tensor's data has whatever alignment the header length gave it. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -89,7 +90,8 @@ static inline float load_elem(int dtype, const unsigned char *p, int64_t i) {
     case BT_ST_F64: {
         double d;
         memcpy(&d, p + 8 * i, 8);
-        return (float)d;
+        /* out-of-range double -> float is undefined in C; IEEE (and the finiteness check) want inf */
+        return d > FLT_MAX ? INFINITY : d < -FLT_MAX ? -INFINITY : (float)d;
     }
     default:
         return NAN;

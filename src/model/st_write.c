@@ -9,29 +9,50 @@
 
 static char *build_header(const bt_st_out *t, int n, size_t *len) {
     cJSON *root = cJSON_CreateObject(), *meta = cJSON_CreateObject();
-    if (!root || !meta) goto fail;
-    cJSON_AddItemToObject(root, "__metadata__", meta);
+    if (!root || !meta || !cJSON_AddItemToObject(root, "__metadata__", meta)) {
+        cJSON_Delete(meta);
+        goto fail;
+    }
     if (!cJSON_AddStringToObject(meta, "format", "pt")) goto fail;
     uint64_t off = 0;
+    /* every add is checked: a header missing an entry under memory pressure would be a corrupt file */
     for (int i = 0; i < n; i++) {
         cJSON *e = cJSON_CreateObject(), *shape = cJSON_CreateArray(), *offs = cJSON_CreateArray();
-        if (e) cJSON_AddItemToObject(root, t[i].name, e);
-        if (!e || !shape || !offs) {
+        if (!e || !shape || !offs || !cJSON_AddItemToObject(root, t[i].name, e)) {
+            cJSON_Delete(e);
             cJSON_Delete(shape);
             cJSON_Delete(offs);
             goto fail;
         }
-        cJSON_AddItemToObject(e, "shape", shape);
-        cJSON_AddItemToObject(e, "data_offsets", offs);
-        cJSON_AddStringToObject(e, "dtype", "F32");
-        uint64_t numel = 1;
-        for (int d = 0; d < t[i].ndim; d++) {
-            numel *= (uint64_t)t[i].shape[d];
-            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t[i].shape[d]));
+        if (!cJSON_AddItemToObject(e, "shape", shape)) {
+            cJSON_Delete(shape);
+            cJSON_Delete(offs);
+            goto fail;
         }
-        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+        if (!cJSON_AddItemToObject(e, "data_offsets", offs)) {
+            cJSON_Delete(offs);
+            goto fail;
+        }
+        int ok = cJSON_AddStringToObject(e, "dtype", "F32") != NULL;
+        uint64_t numel = 1;
+        for (int d = 0; d < t[i].ndim && ok; d++) {
+            numel *= (uint64_t)t[i].shape[d];
+            cJSON *v = cJSON_CreateNumber((double)t[i].shape[d]);
+            ok = v && cJSON_AddItemToArray(shape, v);
+            if (!ok) cJSON_Delete(v);
+        }
+        cJSON *b = ok ? cJSON_CreateNumber((double)off) : NULL;
         off += 4 * numel;
-        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+        cJSON *en = b ? cJSON_CreateNumber((double)off) : NULL;
+        if (!b || !en || !cJSON_AddItemToArray(offs, b)) {
+            cJSON_Delete(b);
+            cJSON_Delete(en);
+            goto fail;
+        }
+        if (!cJSON_AddItemToArray(offs, en)) {
+            cJSON_Delete(en);
+            goto fail;
+        }
     }
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);

@@ -310,3 +310,26 @@ done:
     fclose(f);
     return rc;
 }
+
+void bt_npy_shape_str(const bt_npy_info *info, char *buf, size_t cap) {
+    if (cap < 8) {
+        if (cap) buf[0] = '\0';
+        return;
+    }
+    /* keep room for ", ...]" so that a cut shape still reads as one */
+    const size_t room = cap - 7;
+    size_t k = 1;
+    buf[0] = '[';
+    buf[1] = '\0';
+    for (int d = 0; d < info->ndim && d < BT_NPY_MAX_DIMS; d++) {
+        char one[32];
+        const int w = snprintf(one, sizeof one, "%s%lld", d ? ", " : "", (long long)info->shape[d]);
+        if (w < 0 || k + (size_t)w > room) {
+            memcpy(buf + k, d ? ", ...]" : "...]", d ? 7 : 5);
+            return;
+        }
+        memcpy(buf + k, one, (size_t)w + 1);
+        k += (size_t)w;
+    }
+    memcpy(buf + k, "]", 2);
+}

@@ -321,7 +321,14 @@ static int write_from_root(bt_store *s, hid_t ds, hid_t mtype, const void *buf) 
  * same on every rank: the job id under Slurm, else rank 0's pid. Frees s on failure. */
 static int store_new(const char *final_path, MPI_Comm comm, bt_store **out, bt_error *err) {
     bt_store *s = *out = calloc(1, sizeof *s);
-    if (!s) return bt_error_set(err, BT_EINTERNAL, "%s: out of memory", final_path);
+    /* every rank must fail together, or the others wait forever in the collectives that follow */
+    int ok = s != NULL, all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm);
+    if (!all_ok) {
+        free(s);
+        *out = NULL;
+        return bt_error_set(err, BT_EINTERNAL, "%s: out of memory%s", final_path, ok ? " on another rank" : "");
+    }
     s->comm = MPI_COMM_NULL;
     s->file = s->f16 = s->dxpl_coll = s->dxpl_rows = s->dxpl_tensor = -1;
     for (int i = 0; i < DS_COUNT; i++) s->ds[i] = -1;
@@ -362,10 +369,12 @@ static int copy_layout(bt_store *s, const bt_store_layout *layout, bt_error *err
     s->off[DS_HID] = malloc(sizeof(int64_t) * (size_t)(n + 1));
     s->attn_layers = malloc(sizeof(int) * (size_t)(layout->n_attn_layers + 1));
     s->hidden_layers = malloc(sizeof(int) * (size_t)(layout->n_hidden_layers + 1));
-    if (!s->lengths || !s->off[DS_TOKEN_IDS] || !s->off[DS_ATTN] || !s->off[DS_HID] ||
-        !s->attn_layers || !s->hidden_layers)
-        return bt_error_set(err, BT_EINTERNAL, "%s: out of memory for %lld examples",
-                            s->final_path, (long long)n);
+    int ok = s->lengths && s->off[DS_TOKEN_IDS] && s->off[DS_ATTN] && s->off[DS_HID] && s->attn_layers &&
+             s->hidden_layers, all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, s->comm);
+    if (!all_ok)
+        return bt_error_set(err, BT_EINTERNAL, "%s: out of memory for %lld examples%s",
+                            s->final_path, (long long)n, ok ? " on another rank" : "");
     if (n) memcpy(s->lengths, layout->lengths, sizeof(int) * (size_t)n);
     bt_run_h5_offsets(layout, s->off[DS_TOKEN_IDS], s->off[DS_ATTN], s->off[DS_HID]);
     if (layout->n_attn_layers)

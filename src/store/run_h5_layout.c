@@ -4,7 +4,35 @@
 
 #include "run_h5_internal.h"
 
-#define MAX_DIM (1 << 20) /* generous bound on L, H, C, D and T so products cannot overflow */
+#define MAX_DIM (1 << 20) /* generous bound on C, D and T; their products are checked below */
+
+/* Elements of the flat token, attention and hidden datasets, with every product and sum
+ * checked: 4096 layers x 4096 heads x T^2 of one example alone can pass 2^64. Each total (and
+ * each [n, L, H] row dataset) must stay below 2^63 / 8 elements, so that its bytes, the file
+ * offsets and HDF5's hsize_t dims are exact. 0 or the name of the total that does not fit. */
+static const char *checked_totals(const bt_store_layout *lay, int64_t *tok, int64_t *attn, int64_t *hid) {
+    const int64_t cap = INT64_MAX / 8;
+    int64_t t = 0, a = 0, h = 0, per_attn, per_hid, rows;
+    if (__builtin_mul_overflow((int64_t)lay->n_attn_layers, (int64_t)lay->n_heads, &per_attn) ||
+        __builtin_mul_overflow((int64_t)lay->n_hidden_layers, (int64_t)lay->d_model, &per_hid))
+        return "per-token sizes";
+    if (__builtin_mul_overflow(lay->n_examples, (int64_t)lay->n_layers * lay->n_heads, &rows) || rows > cap ||
+        __builtin_mul_overflow(lay->n_examples, (int64_t)(lay->n_labels + 1), &rows) || rows > cap)
+        return "per-example rows (examples x layers x heads)";
+    for (int64_t i = 0; i < lay->n_examples; i++) {
+        const int64_t T = lay->lengths[i];
+        int64_t x;
+        if (__builtin_add_overflow(t, T, &t) || t > cap) return "token ids";
+        if (__builtin_mul_overflow(per_attn, T * T, &x) || __builtin_add_overflow(a, x, &a) || a > cap)
+            return "attentions (layers x heads x T^2)";
+        if (__builtin_mul_overflow(per_hid, T, &x) || __builtin_add_overflow(h, x, &h) || h > cap)
+            return "hidden states (layers x d_model x T)";
+    }
+    if (tok) *tok = t;
+    if (attn) *attn = a;
+    if (hid) *hid = h;
+    return NULL;
+}
 
 int bt_run_h5_check_layout(const bt_store_layout *lay, bt_error *err) {
 #define BAD(...) return bt_error_set(err, BT_EINTERNAL, "store layout: " __VA_ARGS__)
@@ -14,7 +42,7 @@ int bt_run_h5_check_layout(const bt_store_layout *lay, bt_error *err) {
     if (lay->n_labels < 0 || lay->n_labels > MAX_DIM) BAD("n_labels %d", lay->n_labels);
     if (lay->regression && lay->n_labels != 1) BAD("regression needs n_labels 1, not %d",
                                                    lay->n_labels);
-    if (lay->n_examples < 0) BAD("n_examples %lld", (long long)lay->n_examples);
+    if (lay->n_examples < 0 || lay->n_examples > INT32_MAX) BAD("n_examples %lld", (long long)lay->n_examples);
     if (lay->n_examples > 0 && !lay->lengths) BAD("lengths is NULL");
     for (int64_t i = 0; i < lay->n_examples; i++)
         if (lay->lengths[i] < 1 || lay->lengths[i] > MAX_DIM)
@@ -43,6 +71,15 @@ int bt_run_h5_check_layout(const bt_store_layout *lay, bt_error *err) {
         BAD("tensor_dtype %d", lay->tensor_dtype);
     if (lay->io_mode != BT_STORE_IO_INDEPENDENT && lay->io_mode != BT_STORE_IO_COLLECTIVE)
         BAD("io_mode %d", lay->io_mode);
+    const char *big = checked_totals(lay, NULL, NULL, NULL);
+    if (big)
+        return bt_error_set(err, BT_EINPUT,
+                            "store layout: the %s of %lld examples would exceed 2^60 elements: too large for "
+                            "run.h5 (fewer examples, shorter sequences or fewer --layers)",
+                            big, (long long)lay->n_examples);
+    uint64_t bytes = bt_run_h5_raw_bytes(lay);
+    if (bytes > (uint64_t)INT64_MAX)
+        return bt_error_set(err, BT_EINPUT, "store layout: run.h5 would hold more than 2^63 bytes");
     return BT_OK;
 #undef BAD
 }
@@ -65,15 +102,9 @@ void bt_run_h5_offsets(const bt_store_layout *lay, int64_t *tok, int64_t *attn, 
 
 int bt_run_h5_describe(const bt_store_layout *lay, bt_ds_desc d[DS_COUNT]) {
     memset(d, 0, sizeof(bt_ds_desc) * DS_COUNT);
-    int64_t tok, attn, hid;
-    /* totals without allocating: the last offset */
-    tok = attn = hid = 0;
-    for (int64_t i = 0; i < lay->n_examples; i++) {
-        int64_t T = lay->lengths[i];
-        tok += T;
-        attn += (int64_t)lay->n_attn_layers * lay->n_heads * T * T;
-        hid += (int64_t)lay->n_hidden_layers * lay->d_model * T;
-    }
+    int64_t tok = 0, attn = 0, hid = 0;
+    /* totals without allocating: the last offset (callers checked the layout, so they fit) */
+    checked_totals(lay, &tok, &attn, &hid);
     hsize_t n = (hsize_t)lay->n_examples, L = lay->n_layers, H = lay->n_heads;
     int has_lab = lay->n_labels > 0, has_attn = lay->n_attn_layers > 0,
         has_hid = lay->n_hidden_layers > 0;
@@ -120,8 +151,11 @@ uint64_t bt_run_h5_raw_bytes(const bt_store_layout *lay) {
     for (int i = 0; i < DS_COUNT; i++) {
         if (!d[i].present) continue;
         uint64_t e = 1;
-        for (int r = 0; r < d[i].rank; r++) e *= d[i].dims[r];
-        bytes += e * (uint64_t)bt_run_h5_type_size(lay, d[i].type);
+        for (int r = 0; r < d[i].rank; r++)
+            if (__builtin_mul_overflow(e, (uint64_t)d[i].dims[r], &e)) return UINT64_MAX;
+        if (__builtin_mul_overflow(e, (uint64_t)bt_run_h5_type_size(lay, d[i].type), &e) ||
+            __builtin_add_overflow(bytes, e, &bytes))
+            return UINT64_MAX;
     }
     return bytes;
 }

@@ -1,5 +1,6 @@
 #include "batches.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,10 @@ int sweep_share_build(MPI_Comm comm, const bt_dataset *d, const bt_plan_options 
     MPI_Comm_rank(comm, &s->rank);
     MPI_Comm_size(comm, &s->n_ranks);
     int rc = bt_plan_build(&s->plan, d->len, d->n, po, err);
+    /* the engine counts a batch's tokens in int; the plan is the same on every rank, so is this */
+    if (!rc && s->plan.max_batch_tokens > INT_MAX)
+        rc = bt_error_set(err, BT_EINPUT, "a batch of %lld tokens is more than the engine takes (%d): use a "
+                          "smaller batch", (long long)s->plan.max_batch_tokens, INT_MAX);
     if (!rc) rc = bt_plan_assign(&s->asg, &s->plan, s->n_ranks, err);
     if (rc) return rc;
     s->my_batches = bt_plan_rank_count(&s->asg, s->rank);
@@ -29,7 +34,8 @@ void sweep_share_free(sweep_share *s) {
 
 bt_engine_limits sweep_share_limits(const sweep_share *s) {
     const bt_plan *p = &s->plan;
-    return (bt_engine_limits){.max_tokens = (int)(p->max_batch_tokens > 0 ? p->max_batch_tokens : 1),
+    /* sweep_share_build refused plans whose batches exceed INT_MAX tokens */
+    return (bt_engine_limits){.max_tokens = p->max_batch_tokens > 0 ? (int)p->max_batch_tokens : 1,
                               .max_seqs = p->max_batch_seqs > 0 ? p->max_batch_seqs : 1,
                               .max_len = p->max_len > 0 ? p->max_len : 1};
 }

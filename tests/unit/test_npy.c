@@ -206,6 +206,32 @@ START_TEST(write_is_atomic_and_reports_errors) {
 }
 END_TEST
 
+/* The shape of a hostile file (run_opts.c once strcat'ed it past a 128-byte buffer) formats
+ * into any buffer of 8 bytes or more, cut with ", ...]" when it does not fit. */
+START_TEST(shape_string_is_bounded) {
+    bt_npy_info info = {.ndim = BT_NPY_MAX_DIMS};
+    for (int d = 0; d < BT_NPY_MAX_DIMS; d++) info.shape[d] = 1000000000000000000LL;
+    info.shape[0] = 0;
+    char full[1024];
+    bt_npy_shape_str(&info, full, sizeof full);
+    ck_assert_uint_eq(strlen(full), 2 + 1 + 31 * (2 + 19)); /* "[0" + 31 x ", 1e18" + "]" */
+    for (size_t cap = 8; cap <= 200; cap++) {
+        char *buf = malloc(cap); /* exact size: ASan sees any byte past it */
+        bt_npy_shape_str(&info, buf, cap);
+        const size_t n = strlen(buf);
+        ck_assert_uint_lt(n, cap);
+        ck_assert_msg(buf[0] == '[' && buf[n - 1] == ']', "%s", buf);
+        ck_assert_msg(n >= 6 ? strcmp(buf + n - 6, ", ...]") == 0 : strcmp(buf, "[...]") == 0, "cap %zu: %s", cap, buf);
+        ck_assert_msg(strncmp(buf, full, n - (n >= 6 ? 6 : 4)) == 0, "cap %zu: %s", cap, buf);
+        free(buf);
+    }
+    bt_npy_info small = {.ndim = 2, .shape = {12, 12}};
+    char b8[16];
+    bt_npy_shape_str(&small, b8, sizeof b8);
+    ck_assert_str_eq(b8, "[12, 12]");
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("npy");
     TCase *tc = tcase_create("npy");
@@ -215,6 +241,7 @@ int main(void) {
     tcase_add_test(tc, accepts_variants_numpy_and_others_write);
     tcase_add_test(tc, rejects_bad_files);
     tcase_add_test(tc, write_is_atomic_and_reports_errors);
+    tcase_add_test(tc, shape_string_is_bounded);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -108,6 +108,30 @@ START_TEST(bad_layouts_are_refused) {
 }
 END_TEST
 
+/* 4096 layers x 4096 heads x T^2: one example of 2^20 tokens is 2^64 attention values, which
+ * wrapped to 0 before the totals were checked; 2^17 tokens (2^58 values) still fits. */
+START_TEST(size_products_cannot_overflow) {
+    static int all[4096];
+    for (int i = 0; i < 4096; i++) all[i] = i;
+    int len = 1 << 20;
+    bt_store_layout lay = {.n_layers = 4096, .n_heads = 4096, .n_examples = 1, .lengths = &len,
+                           .n_attn_layers = 4096, .attn_layers = all, .tensor_dtype = BT_STORE_F16};
+    bt_error err;
+    ck_assert_int_eq(bt_run_h5_check_layout(&lay, &err), BT_EINPUT);
+    ck_assert_msg(strstr(err.msg, "attentions") != NULL, "%s", err.msg);
+    ck_assert_uint_eq(bt_store_estimate_bytes(&lay, NULL), 0);
+    len = 1 << 17;
+    ck_assert_int_eq(bt_run_h5_check_layout(&lay, &err), BT_OK);
+    ck_assert_uint_ge(bt_run_h5_raw_bytes(&lay), ((uint64_t)1 << 58) * 2);
+    /* many examples whose sum, not any one, passes the bound */
+    static int lens[64];
+    for (int i = 0; i < 64; i++) lens[i] = 1 << 17;
+    lay.n_examples = 64, lay.lengths = lens;
+    ck_assert_int_eq(bt_run_h5_check_layout(&lay, &err), BT_EINPUT);
+    ck_assert_msg(strstr(err.msg, "attentions") != NULL, "%s", err.msg);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("store_layout");
     TCase *tc = tcase_create("layout");
@@ -115,6 +139,7 @@ int main(void) {
     tcase_add_test(tc, datasets_present_and_shaped);
     tcase_add_test(tc, estimate_counts_raw_bytes);
     tcase_add_test(tc, bad_layouts_are_refused);
+    tcase_add_test(tc, size_products_cannot_overflow);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
