@@ -110,6 +110,10 @@ static size_t encode_utf8(const int32_t *cp, size_t n, uint8_t *out) {
 
 /* Greedy longest-match-first over one word of n code points. */
 static void wordpiece_word(const bt_wordpiece *wp, const int32_t *cp, size_t n, sink *o) {
+    if (wp->word_fn) {
+        o->n += wp->word_fn(wp->word_ctx, cp, n, o->ids + o->n, o->cap - o->n);
+        return;
+    }
     const int unk = wp->special_id[BT_TOK_UNK];
     if (n > BT_WP_MAX_WORD_CHARS) {
         emit(o, unk);
