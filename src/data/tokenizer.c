@@ -9,6 +9,7 @@
 #include "bertology/tokenizer.h"
 #include "bpe.h"
 #include "gpt_bpe.h"
+#include "tokjson.h"
 #include "wordpiece.h"
 
 struct bt_tok {
@@ -16,6 +17,8 @@ struct bt_tok {
     bt_wordpiece wp;
     bt_bpe bpe;
     bt_gptbpe gpt;
+    int json;  /* read from tokenizer.json: tj cuts the added tokens and builds the inputs */
+    bt_tj tj;
     int *scratch; /* ids of text_a then text_b before truncation, 2 * scratch_cap */
     int scratch_cap;
 };
@@ -67,9 +70,12 @@ int bt_tok_load(const char *model_dir, bt_tok **out, bt_error *err) {
     } else if (is_file(model_dir, "vocab.json") && is_file(model_dir, "merges.txt")) {
         tok->kind = BT_TOK_BPE;
         rc = bt_bpe_load(model_dir, &tok->bpe, err);
+    } else if (is_file(model_dir, "tokenizer.json")) {
+        tok->json = 1;
+        rc = bt_tj_load(model_dir, &tok->kind, &tok->wp, &tok->bpe, &tok->tj, err);
     } else {
-        rc = bt_error_set(err, BT_EINPUT, "%s: no tokenizer files (vocab.txt, or vocab.json "
-                          "+ merges.txt)", model_dir);
+        rc = bt_error_set(err, BT_EINPUT, "%s: no tokenizer files (vocab.txt, vocab.json "
+                          "+ merges.txt, or tokenizer.json)", model_dir);
     }
     if (rc) {
         free(tok);
@@ -84,6 +90,7 @@ void bt_tok_free(bt_tok *tok) {
     bt_wp_free(&tok->wp);
     bt_bpe_free(&tok->bpe);
     bt_gptbpe_free(&tok->gpt);
+    bt_tj_free(&tok->tj);
     free(tok->scratch);
     free(tok);
 }
@@ -109,6 +116,7 @@ int bt_tok_special_id(const bt_tok *tok, int role) {
 }
 
 int bt_tok_num_special_tokens(const bt_tok *tok, int pair) {
+    if (tok->json) return bt_tj_num_special(&tok->tj, pair);
     if (tok->kind == BT_TOK_GPT) return 0;
     if (tok->kind == BT_TOK_BPE) return tok->bpe.style == BT_BPE_ROBERTA ? (pair ? 4 : 2) : 0;
     return pair ? 3 : 2;
@@ -122,6 +130,8 @@ const char *bt_tok_name(const bt_tok *tok) {
 }
 
 const char *bt_tok_id_to_token(const bt_tok *tok, int id, size_t *len) {
+    const char *added = tok->json ? bt_tj_added_token(&tok->tj, id, len) : NULL;
+    if (added) return added;
     if (tok->kind == BT_TOK_BPE) return bt_bpe_id_to_token(&tok->bpe, id, len);
     if (tok->kind == BT_TOK_GPT) return bt_gptbpe_id_to_token(&tok->gpt, id, len);
     const bt_wp_table *v = &tok->wp.vocab;
@@ -131,6 +141,8 @@ const char *bt_tok_id_to_token(const bt_tok *tok, int id, size_t *len) {
 }
 
 int bt_tok_token_to_id(const bt_tok *tok, const char *token, size_t len) {
+    const int added = tok->json ? bt_wp_table_find(&tok->tj.added, token, len) : -1;
+    if (added >= 0) return tok->tj.added_id[added];
     if (tok->kind == BT_TOK_BPE) return bt_bpe_token_to_id(&tok->bpe, token, len);
     if (tok->kind == BT_TOK_GPT) return bt_gptbpe_token_to_id(&tok->gpt, token, len);
     return bt_wp_table_find(&tok->wp.vocab, token, len);
@@ -138,6 +150,8 @@ int bt_tok_token_to_id(const bt_tok *tok, const char *token, size_t len) {
 
 int bt_tok_tokenize(bt_tok *tok, const char *text, size_t len, int *ids, int cap, int *n,
                     bt_error *err) {
+    if (tok->json)
+        return bt_tj_tokenize(&tok->tj, tok->kind, &tok->wp, &tok->bpe, text, len, ids, cap, n, err);
     if (tok->kind == BT_TOK_BPE) return bt_bpe_tokenize(&tok->bpe, text, len, ids, cap, n, err);
     if (tok->kind == BT_TOK_GPT) return bt_gptbpe_tokenize(&tok->gpt, text, len, ids, cap, n, err);
     return bt_wp_tokenize(&tok->wp, text, len, ids, cap, n, err);
@@ -187,6 +201,12 @@ int bt_tok_encode_n(bt_tok *tok, const char *text_a, size_t a_len, const char *t
             nb--;
     }
 
+    if (tok->json) {
+        *n = bt_tj_build(&tok->tj, a, na, pair ? b : NULL, nb, ids, types);
+        /* byte-level BPE models take no token types (transformers' tokenizers return none) */
+        if (types && tok->kind == BT_TOK_BPE) memset(types, 0, (size_t)*n * sizeof *types);
+        return BT_OK;
+    }
     if (tok->kind == BT_TOK_BPE || tok->kind == BT_TOK_GPT) {
         /* a GPT tokenizer's bpe is zeroed: style 0 adds nothing, as GPT-2's */
         *n = bpe_inputs(tok->kind == BT_TOK_BPE ? &tok->bpe : NULL, a, na, pair ? b : NULL, nb, ids, types);
