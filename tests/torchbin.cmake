@@ -11,4 +11,4 @@ add_test(NAME torchbin.hostile
          COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/compare_torchbin.py
                  $<TARGET_FILE:bertology> $<TARGET_FILE:mk_model_dump> ${CMAKE_CURRENT_BINARY_DIR}/torchbin_hostile
                  --only hostile)
-set_tests_properties(torchbin.vs_safetensors torchbin.hostile PROPERTIES TIMEOUT 600 LABELS "ref;model")
+set_tests_properties(torchbin.vs_safetensors torchbin.hostile PROPERTIES TIMEOUT 600 LABELS "ref;model;sanitize")

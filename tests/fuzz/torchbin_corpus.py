@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes the seed corpus of fuzz_torchbin (tests/fuzz/corpus/torchbin/): the data.pkl of real
 torch.save(state_dict) files (torch as installed, protocol 2 as save_pretrained uses, and 4),
-plus hand-made edge cases. Run from anywhere; rewrites the directory's files.
+hand-made edge cases, and two whole small .bin files (zip archives). Run from anywhere; rewrites the directory's files.
 
     torchbin_corpus.py [OUT_DIR]
 """
@@ -50,6 +50,11 @@ def main():
         "stop_only.pkl": b".",
         "zero.pkl": b"",
     }
+    # whole .bin files (zip archives), small ones
+    for name, sd in (("bin_linear.bin", lin.float().state_dict()), ("bin_tied.bin", shared)):
+        buf = io.BytesIO()
+        torch.save(sd, buf)
+        seeds[name] = buf.getvalue()
     for name, b in seeds.items():
         with open(os.path.join(out, name), "wb") as f:
             f.write(b)
