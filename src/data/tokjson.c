@@ -228,6 +228,37 @@ static int load_bpe(const ctx *c, const cJSON *m, bt_bpe *b) {
 
 /* --- normalizer, pre-tokenizer --- */
 
+/* NFD, Lowercase, StripAccents, alone or in a Sequence (each at most once; StripAccents only
+ * after NFD, since it only drops the marks NFD has split off): no cleaning, no CJK spacing. */
+static int load_simple_normalizers(const ctx *c, const cJSON *nz, bt_wordpiece *wp) {
+    const cJSON *list = NULL, *e, *one[1] = {nz};
+    int n = 1;
+    if (!strcmp(type_of(nz), "Sequence")) {
+        list = cJSON_GetObjectItemCaseSensitive(nz, "normalizers");
+        if (!cJSON_IsArray(list)) return refuse(c, "normalizer.normalizers is not a list", "", NULL);
+        n = cJSON_GetArraySize(list);
+    }
+    int nfd = 0, lower = 0, strip = 0, i = 0;
+    for (e = list ? list->child : one[0]; i < n && e; e = list ? e->next : NULL, i++) {
+        const char *t = type_of(e);
+        int *seen = !strcmp(t, "NFD") ? &nfd : !strcmp(t, "Lowercase") ? &lower : !strcmp(t, "StripAccents") ? &strip
+                                                                                                                : NULL;
+        if (!seen)
+            return bt_error_set(c->err, BT_EINPUT, "%s: normalizer '%.40s' is not supported (BertNormalizer, NFD, "
+                                "Lowercase, StripAccents)", c->path, t);
+        if (*seen) return bt_error_set(c->err, BT_EINPUT, "%s: normalizer '%.40s' appears twice", c->path, t);
+        if (seen == &strip && !nfd)
+            return refuse(c, "normalizer StripAccents without NFD before it is not supported", "", NULL);
+        *seen = 1;
+    }
+    wp->no_clean = 1;
+    wp->nfd = nfd;
+    wp->do_lower = lower;
+    wp->strip = strip;
+    wp->chinese = 0;
+    return BT_OK;
+}
+
 static int load_normalizer(const ctx *c, const cJSON *nz, int kind, bt_wordpiece *wp) {
     if (!nz || cJSON_IsNull(nz)) {
         if (kind == BT_TOK_BPE) return BT_OK;
@@ -237,9 +268,7 @@ static int load_normalizer(const ctx *c, const cJSON *nz, int kind, bt_wordpiece
     if (kind == BT_TOK_BPE)
         return bt_error_set(c->err, BT_EINPUT, "%s: normalizer '%.40s' is not supported with a byte-level BPE model "
                             "(none is)", c->path, t);
-    if (strcmp(t, "BertNormalizer"))
-        return bt_error_set(c->err, BT_EINPUT, "%s: normalizer '%.40s' is not supported (BertNormalizer is)", c->path,
-                            t);
+    if (strcmp(t, "BertNormalizer")) return load_simple_normalizers(c, nz, wp);
     int clean = 1, lower = 1, chinese = 1, rc;
     if ((rc = opt_bool(c, nz, "normalizer", "clean_text", 1, &clean)) ||
         (rc = opt_bool(c, nz, "normalizer", "lowercase", 1, &lower)) ||

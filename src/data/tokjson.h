@@ -7,7 +7,8 @@
  * Accepted components (anything else is refused by name; docs/checkpoints.md):
  *   model          WordPiece (continuing_subword_prefix "##"), BPE (no dropout, no
  *                  word prefix/suffix, no byte_fallback, no ignore_merges)
- *   normalizer     WordPiece: BertNormalizer (clean_text true); BPE: none
+ *   normalizer     WordPiece: BertNormalizer (clean_text true), or NFD / Lowercase /
+ *                  StripAccents (after NFD) alone or in a Sequence; BPE: none
  *   pre_tokenizer  WordPiece: BertPreTokenizer; BPE: ByteLevel (use_regex true)
  *   post_processor BertProcessing, RobertaProcessing, TemplateProcessing, ByteLevel, a
  *                  Sequence of these, or none */

@@ -68,6 +68,10 @@ typedef struct {
     int special_id[BT_TOK_N_SPECIAL]; /* -1 when the model has none */
     long model_max_length;
     bt_wp_word_fn word_fn; /* NULL = WordPiece */
+    /* tokenizer.json normalizers other than BertNormalizer (tokjson.c); 0 for the classic files:
+     * no_clean keeps control characters and splits on Unicode White_Space only; nfd decomposes
+     * each token (strip then also drops the Mn marks) */
+    int no_clean, nfd;
     void *word_ctx;
 
     /* Scratch, grown to the longest whitespace-delimited token seen. */

@@ -91,7 +91,15 @@ def models(tmp, voc):
                     "special": True} for t, i, ls in extra}
     out.append(("roberta", d, classic("roberta", [gv, gm], {"tokenizer_config.json": {
         "tokenizer_class": "RobertaTokenizer", "added_tokens_decoder": dec}})))
-    # tokenizer.json only: merges as pairs, and the prefix space the library gives every split
+    # tokenizer.json only: the normalizers other than BertNormalizer (no cleaning, no CJK spacing)
+    seq = {"type": "Sequence", "normalizers": [{"type": "NFD"}, {"type": "Lowercase"}, {"type": "StripAccents"}]}
+    d = os.path.join(tmp, "bert_sequence")
+    tj.write(d, tj.bert_json(unc, normalizer=seq))
+    out.append(("bert_sequence", d, None))
+    d = os.path.join(tmp, "bert_nfd")
+    tj.write(d, tj.bert_json(cas, normalizer={"type": "NFD"}))
+    out.append(("bert_nfd", d, None))
+    # merges as pairs, and the prefix space the library gives every split
     d = os.path.join(tmp, "gpt2_prefix")
     tj.write(d, tj.bpe_json(gv, gm, add_prefix_space=True, merges_as_pairs=True))
     out.append(("gpt2_prefix", d, None))
@@ -101,6 +109,10 @@ def models(tmp, voc):
 REFUSED = [  # (edit of a BERT tokenizer.json, phrase of the message)
     (lambda j: j["model"].update(type="Unigram"), "model type 'Unigram' is not supported"),
     (lambda j: j.update(normalizer={"type": "NFKC"}), "normalizer 'NFKC' is not supported"),
+    (lambda j: j.update(normalizer={"type": "Sequence", "normalizers": [{"type": "StripAccents"}, {"type": "NFD"}]}),
+     "StripAccents without NFD before it"),
+    (lambda j: j.update(normalizer={"type": "Sequence", "normalizers": [{"type": "NFD"}, {"type": "Strip"}]}),
+     "normalizer 'Strip' is not supported"),
     (lambda j: j["normalizer"].update(clean_text=False), "normalizer.clean_text false"),
     (lambda j: j.update(pre_tokenizer={"type": "Whitespace"}), "pre_tokenizer 'Whitespace' is not supported"),
     (lambda j: j.update(post_processor={"type": "Foo"}), "post_processor 'Foo' is not supported"),

@@ -9,7 +9,8 @@ Encoding, as the library runs it:
                  the longest; lstrip / rstrip swallow the Unicode White_Space next to it;
                  empty splits are dropped;
   each split     normalizer -> pre-tokenizer -> model:
-    WordPiece    BertNormalizer: drop NUL, U+FFFD and controls, whitespace -> ' ', spaces
+    WordPiece    NFD / Lowercase / StripAccents (drop Mn) in the order given, or
+                 BertNormalizer: drop NUL, U+FFFD and controls, whitespace -> ' ', spaces
                  around CJK, strip accents (NFD, drop Mn) when strip_accents (null: follow
                  lowercase), then lowercase, one character at a time; BertPreTokenizer: split
                  on whitespace, each punctuation character its own word; WordPiece: greedy
@@ -49,10 +50,14 @@ class RefTokJson:
                 self.inv.setdefault(t["id"], t["content"])
         if self.kind == "WordPiece":
             nz = j["normalizer"]
-            self.lower = nz.get("lowercase", True)
-            sa = nz.get("strip_accents")
-            self.strip = self.lower if sa is None else sa
-            self.chinese = nz.get("handle_chinese_chars", True)
+            if nz["type"] == "BertNormalizer":
+                self.steps = None
+                self.lower = nz.get("lowercase", True)
+                sa = nz.get("strip_accents")
+                self.strip = self.lower if sa is None else sa
+                self.chinese = nz.get("handle_chinese_chars", True)
+            else:  # NFD / Lowercase / StripAccents, alone or in a Sequence, applied in order
+                self.steps = [x["type"] for x in (nz["normalizers"] if nz["type"] == "Sequence" else [nz])]
             self.unk = self.vocab[m["unk_token"]]
         else:
             merges = [tuple(x.split(" ")) if isinstance(x, str) else tuple(x) for x in m["merges"]]
@@ -120,6 +125,15 @@ class RefTokJson:
 
     # -- WordPiece -------------------------------------------------------------------------
     def _normalize(self, s):
+        if self.steps is not None:
+            for step in self.steps:
+                if step == "NFD":
+                    s = unicodedata.normalize("NFD", s)
+                elif step == "Lowercase":
+                    s = "".join(c.lower() for c in s)
+                else:  # StripAccents: drop the nonspacing marks
+                    s = "".join(c for c in s if unicodedata.category(c) != "Mn")
+            return s
         out = []
         for ch in s:
             if ord(ch) in (0, 0xFFFD) or _is_control(ch):
@@ -235,7 +249,7 @@ def _added(tokens):
              "normalized": False, "special": True} for t, i, lstrip in tokens]
 
 
-def bert_json(vocab_txt, lowercase=True, strip_accents=None, processor="template"):
+def bert_json(vocab_txt, lowercase=True, strip_accents=None, processor="template", normalizer=None):
     with open(vocab_txt, encoding="utf-8") as f:
         toks = f.read().split("\n")
     if toks and toks[-1] == "":
@@ -257,8 +271,8 @@ def bert_json(vocab_txt, lowercase=True, strip_accents=None, processor="template
     else:
         post = {"type": "BertProcessing", "sep": ["[SEP]", sep], "cls": ["[CLS]", cls]}
     return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": _added(sp),
-            "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
-                           "strip_accents": strip_accents, "lowercase": lowercase},
+            "normalizer": normalizer or {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
+                                         "strip_accents": strip_accents, "lowercase": lowercase},
             "pre_tokenizer": {"type": "BertPreTokenizer"}, "post_processor": post,
             "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": True},
             "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
