@@ -117,7 +117,8 @@ def write_bin(model_dir, out_dir, family, shards=1, legacy=False):
     wm = {}
     for s in range(shards):
         fn = "pytorch_model-%05d-of-%05d.bin" % (s + 1, shards)
-        part = collections.OrderedDict((k, sd[k]) for k in names[s * per:(s + 1) * per])
+        # a plain dict, as save_pretrained(safe_serialization=False) writes its shards
+        part = {k: sd[k] for k in names[s * per:(s + 1) * per]}
         torch.save(part, os.path.join(out_dir, fn))
         wm.update({k: fn for k in part})
     with open(os.path.join(out_dir, "pytorch_model.bin.index.json"), "w") as f:
