@@ -123,6 +123,7 @@ int bt_tok_num_special_tokens(const bt_tok *tok, int pair) {
 }
 
 const char *bt_tok_name(const bt_tok *tok) {
+    if (tok->json) return tok->kind == BT_TOK_WORDPIECE ? "WordPiece (tokenizer.json)" : "byte-level BPE (tokenizer.json)";
     if (tok->kind == BT_TOK_WORDPIECE) return "WordPiece (BERT)";
     if (tok->kind == BT_TOK_GPT) return "BPE with </w> word ends (OpenAI GPT)";
     return tok->bpe.style == BT_BPE_ROBERTA ? "byte-level BPE (RoBERTa)"

@@ -486,21 +486,27 @@ static int load_post(const ctx *c, const cJSON *p, bt_tj *tj) {
 static const char *const ROLE_KEYS[BT_TOK_N_SPECIAL] = {"unk_token", "cls_token", "sep_token", "pad_token",
                                                          "mask_token"};
 
-static void role_strings(const char *dir, const char **names, char store[][128], long *max_len) {
+static int role_strings(const char *dir, const char **names, char store[][128], long *max_len, bt_error *err) {
     static const char *const files[2] = {"tokenizer_config.json", "special_tokens_map.json"};
     for (int f = 0; f < 2; f++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+        FILE *fp = fopen(path, "rb");
+        if (!fp) continue; /* optional */
+        fclose(fp);
         char *buf;
         size_t len;
-        bt_error e = {0};
-        FILE *fp = fopen(path, "rb");
-        if (!fp) continue;
-        fclose(fp);
-        if (bt_text_slurp(path, &buf, &len, &e)) continue;
-        cJSON *root = cJSON_ParseWithLength(buf, len);
+        int rc = bt_text_slurp(path, &buf, &len, err);
+        if (rc) return rc;
+        const char *end = NULL;
+        cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+        const long at = end ? (long)(end - buf) : 0;
         free(buf);
-        for (int r = 0; root && r < BT_TOK_N_SPECIAL; r++) {
+        if (!cJSON_IsObject(root)) {
+            cJSON_Delete(root);
+            return bt_error_set(err, BT_EINPUT, "%s: not a JSON object (near byte %ld)", path, at);
+        }
+        for (int r = 0; r < BT_TOK_N_SPECIAL; r++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, ROLE_KEYS[r]);
             if (cJSON_IsObject(v)) v = cJSON_GetObjectItemCaseSensitive(v, "content");
             if (cJSON_IsString(v) && strlen(v->valuestring) < 128) {
@@ -508,21 +514,23 @@ static void role_strings(const char *dir, const char **names, char store[][128],
                 names[r] = store[r];
             }
         }
-        const cJSON *m = root ? cJSON_GetObjectItemCaseSensitive(root, "model_max_length") : NULL;
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "model_max_length");
         if (f == 0 && cJSON_IsNumber(m) && m->valuedouble >= 1)
             *max_len = m->valuedouble >= (double)INT_MAX ? INT_MAX : (long)m->valuedouble;
         cJSON_Delete(root);
     }
+    return BT_OK;
 }
 
-static void set_roles(const char *dir, int kind, bt_wordpiece *wp, bt_bpe *b, bt_tj *tj) {
+static int set_roles(const char *dir, int kind, bt_wordpiece *wp, bt_bpe *b, bt_tj *tj, bt_error *err) {
     static const char *const bert[BT_TOK_N_SPECIAL] = {NULL, "[CLS]", "[SEP]", "[PAD]", "[MASK]"};
     static const char *const bpe[BT_TOK_N_SPECIAL] = {"<|endoftext|>", "<s>", "</s>", "<pad>", "<mask>"};
     const char *names[BT_TOK_N_SPECIAL];
     char store[BT_TOK_N_SPECIAL][128];
     long max_len = 0;
     for (int r = 0; r < BT_TOK_N_SPECIAL; r++) names[r] = kind == BT_TOK_WORDPIECE ? bert[r] : bpe[r];
-    role_strings(dir, names, store, &max_len);
+    int rc = role_strings(dir, names, store, &max_len, err);
+    if (rc) return rc;
     int *id = kind == BT_TOK_WORDPIECE ? wp->special_id : b->special_id;
     const int unk = id[BT_TOK_UNK];
     for (int r = 0; r < BT_TOK_N_SPECIAL; r++) id[r] = names[r] ? token_id(tj, kind, wp, b, names[r]) : -1;
@@ -536,6 +544,7 @@ static void set_roles(const char *dir, int kind, bt_wordpiece *wp, bt_bpe *b, bt
         wp->model_max_length = max_len;
     else
         b->model_max_length = max_len;
+    return BT_OK;
 }
 
 int bt_tj_load(const char *dir, int *kind, bt_wordpiece *wp, bt_bpe *b, bt_tj *tj, bt_error *err) {
@@ -573,7 +582,7 @@ int bt_tj_load(const char *dir, int *kind, bt_wordpiece *wp, bt_bpe *b, bt_tj *t
     if (!rc) rc = load_pre_tokenizer(&c, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), *kind, wp, tj);
     if (!rc) rc = load_post(&c, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), tj);
     if (!rc) rc = load_added(&c, root, *kind, wp, b, tj, nz && !cJSON_IsNull(nz));
-    if (!rc) set_roles(dir, *kind, wp, b, tj);
+    if (!rc) rc = set_roles(dir, *kind, wp, b, tj, err);
     if (!rc && *kind == BT_TOK_WORDPIECE && wp->special_id[BT_TOK_UNK] < 0)
         rc = refuse(&c, "WordPiece needs an unk_token", "", NULL);
     cJSON_Delete(root);

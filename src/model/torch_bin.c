@@ -125,7 +125,8 @@ static int load(zip_t *z, const char *path, uint64_t file_size, bt_st_file *f, b
     /* every storage: stored, of the size the pickle gives; all together within the file */
     zip_uint64_t *sidx = calloc((size_t)tp.n_storages + 1, sizeof *sidx);
     size_t *soff = calloc((size_t)tp.n_storages + 1, sizeof *soff);
-    size_t total = 0;
+    size_t total = 0;          /* the heap block: storages at 64-byte aligned offsets */
+    uint64_t read_bytes = 0;   /* what the archive must hold */
     if (!sidx || !soff) rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
     for (int s = 0; s < tp.n_storages && !rc; s++) {
         char name[400];
@@ -147,13 +148,14 @@ static int load(zip_t *z, const char *path, uint64_t file_size, bt_st_file *f, b
             rc = bt_error_set(err, BT_EINPUT, "%s: %s holds %llu bytes; data.pkl says %lld %s elements (%llu bytes)",
                               path, name, (unsigned long long)st.size, (long long)tp.s[s].numel,
                               bt_st_dtype_name(tp.s[s].dtype), (unsigned long long)want);
-        } else if (want > file_size || total + want > file_size) {
+        } else if (want > file_size || read_bytes + want > file_size) {
             rc = bt_error_set(err, BT_EINPUT, "%s: the storages add up to more bytes than the %llu-byte file holds "
                               "(overlapping zip entries)", path, (unsigned long long)file_size);
         }
         if (rc) break;
         sidx[s] = (zip_uint64_t)i;
         soff[s] = total;
+        read_bytes += want;
         total += (want + 63) / 64 * 64;
     }
     unsigned char *block = NULL;

@@ -49,6 +49,8 @@ typedef struct {
     size_t n_memo, memo_count; /* slots allocated; distinct indices stored (MEMOIZE's next) */
     bt_torch_pickle *out;
     int cap_t, cap_s;
+    int *key_slot; /* open addressing over storage keys: index into out->s or -1 */
+    size_t n_key_slots;
 } up;
 
 static int oom(up *u) { return bt_error_set(u->err, BT_EINTERNAL, "%s: out of memory", u->path); }
@@ -192,6 +194,12 @@ static int global(up *u, const unsigned char *mod, size_t ml, const unsigned cha
 
 static int is_int(const val *x) { return x->kind == V_INT; }
 
+static size_t key_hash(const char *k, size_t n) { /* FNV-1a */
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)k[i]) * 16777619u;
+    return h;
+}
+
 /* ('storage', <StorageClass>, key, location, numel) -> a storage value. */
 static int persid(up *u, size_t at) {
     int rc = need(u, 1, at, "BINPERSID");
@@ -214,10 +222,27 @@ static int persid(up *u, size_t at) {
     if (!is_int(num) || num->i < 0 || num->i > ((int64_t)1 << 50)) return bad(u, at, "storage size is out of range");
     const int dtype = STORAGE_DTYPE[cls->i];
     bt_torch_pickle *o = u->out;
-    int s = 0;
-    for (; s < o->n_storages; s++)
-        if (strlen(o->s[s].key) == key->slen && !memcmp(o->s[s].key, key->s, key->slen)) break;
-    if (s < o->n_storages) {
+    /* a hash of the keys: a hostile pickle naming millions of storages stays linear */
+    if (2 * ((size_t)o->n_storages + 1) > u->n_key_slots) {
+        size_t n = u->n_key_slots ? 2 * u->n_key_slots : 256;
+        int *slot = malloc(n * sizeof *slot);
+        if (!slot) return oom(u);
+        for (size_t j = 0; j < n; j++) slot[j] = -1;
+        for (int k = 0; k < o->n_storages; k++) {
+            size_t j = key_hash(o->s[k].key, strlen(o->s[k].key)) & (n - 1);
+            while (slot[j] >= 0) j = (j + 1) & (n - 1);
+            slot[j] = k;
+        }
+        free(u->key_slot);
+        u->key_slot = slot;
+        u->n_key_slots = n;
+    }
+    size_t j = key_hash(key->s, key->slen) & (u->n_key_slots - 1);
+    while (u->key_slot[j] >= 0 && (strlen(o->s[u->key_slot[j]].key) != key->slen ||
+                                   memcmp(o->s[u->key_slot[j]].key, key->s, key->slen)))
+        j = (j + 1) & (u->n_key_slots - 1);
+    int s = u->key_slot[j];
+    if (s >= 0) {
         if (o->s[s].dtype != dtype || o->s[s].numel != num->i)
             return bad(u, at, "one storage key is given two different types or sizes");
     } else {
@@ -234,7 +259,8 @@ static int persid(up *u, size_t at) {
         st->key[key->slen] = '\0';
         st->dtype = dtype;
         st->numel = num->i;
-        o->n_storages++;
+        s = o->n_storages++;
+        u->key_slot[j] = s;
     }
     return push_new(u, V_STORAGE, s);
 }
@@ -570,6 +596,7 @@ int bt_tp_parse(const unsigned char *p, size_t len, const char *path, bt_torch_p
     free(u.stack);
     free(u.marks);
     free(u.memo);
+    free(u.key_slot);
     if (rc) {
         /* tensors not yet named by finish() have name NULL: free() handles that */
         bt_tp_free(out);
