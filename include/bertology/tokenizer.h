@@ -13,6 +13,11 @@
  *       config.json model_type openai-gpt)                           -> OpenAI GPT's BPE, exactly
  *       as transformers' OpenAIGPTTokenizer without ftfy/spacy: BERT's BasicTokenizer with
  *       lowercasing, then BPE over characters with "</w>" word ends; nothing added to inputs.
+ *   tokenizer.json alone (no classic files)                       -> WordPiece or byte-level
+ *       BPE with the semantics of the tokenizers library (fast tokenizers): its normalizer,
+ *       pre-tokenizer, added tokens and post-processor template; unknown components refused.
+ * The classic layouts also read added_tokens.json (tokens added after the vocabulary).
+ * docs/checkpoints.md lists every accepted file.
  *
  * A bt_tok owns scratch buffers that grow to the longest input seen, so after warm-up encoding
  * does not allocate. For the same reason a bt_tok is not thread-safe: load one per thread.
