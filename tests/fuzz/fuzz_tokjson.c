@@ -16,14 +16,15 @@
 
 #include "bertology/tokenizer.h"
 
-static char dir[64];
+static char dir[512];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/fuzz_tokjson_%d", (int)getpid());
+        const char *tmp = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/fuzz_tokjson_%d", tmp && *tmp ? tmp : "/tmp", (int)getpid());
         mkdir(dir, 0700);
     }
-    char path[128];
+    char path[600];
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(data, 1, size, f) != size) abort();
