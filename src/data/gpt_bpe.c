@@ -388,6 +388,7 @@ int bt_gptbpe_load(const char *dir, bt_gptbpe *g, bt_error *err) {
         }
         cJSON_Delete(root);
     }
+    snprintf(g->vocab_path, sizeof g->vocab_path, "%s/vocab.json", dir);
     if (!rc) rc = read_vocab(dir, g, err);
     if (!rc) rc = read_merges(dir, g, err);
     if (!rc) {
@@ -468,8 +469,8 @@ int bt_gptbpe_tokenize(bt_gptbpe *g, const char *text, size_t len, int *ids, int
     }
     if (!rc && g->failed == 1) rc = bt_error_set(err, BT_EINTERNAL, "tokenizer: out of memory");
     if (!rc && g->failed == 2)
-        rc = bt_error_set(err, BT_EINPUT, "'%s' is not in vocab.json, which has no unk token '%s'", g->missing,
-                          g->unk_token);
+        rc = bt_error_set(err, BT_EINPUT, "'%s' is not in %s, which has no unk token '%s'", g->missing,
+                          g->vocab_path, g->unk_token);
     *n = rc ? 0 : k;
     return rc;
 }

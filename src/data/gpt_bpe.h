@@ -31,6 +31,7 @@ typedef struct {
     bt_gpt_merge *merge;
     size_t n_slots;
     int n_merges;
+    char vocab_path[1100]; /* for messages */
     char unk_token[64];
     int unk;           /* id of unk_token, -1 when vocab.json lacks it */
     long model_max_length;

@@ -74,7 +74,7 @@ def main():
     err = p.stderr.decode()
     # openai-gpt reads OpenAI GPT's tokenizer (gpt_compare.py tests it), in whose terms a
     # byte-level vocabulary has no 'x</w>' and no <unk>
-    check(p.returncode == 2 and "'x</w>' is not in vocab.json" in err and err.count("\n") == 1,
+    check(p.returncode == 2 and "'x</w>' is not in " + os.path.join(bad, "vocab.json") in err and err.count("\n") == 1,
           f"openai-gpt: {p.returncode} {err!r}")
     with open(os.path.join(bad, "config.json"), "w") as f:
         json.dump({"model_type": "gpt2"}, f)
