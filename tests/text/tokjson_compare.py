@@ -167,7 +167,11 @@ def main():
         ref = tj.RefTokJson(os.path.join(jdir, "tokenizer.json"))
         k0 = len(bad)
         for fname, (lines, pair) in files.items():
-            # the big files once, the rest also truncated
+            # the variants without classic files (other normalizers, prefix space) skip the two
+            # big train files, whose text the four main models cover; big files once, the rest
+            # also truncated
+            if not cdir and len(lines) > 6000:
+                continue
             for max_len in ((512,) if len(lines) > 2000 else (512, 20)):
                 bad += vs_ref(binary, jdir, ref, lines, pair, max_len, "%s %s max %d" % (name, fname, max_len))
                 n += len(lines)
@@ -179,7 +183,7 @@ def main():
         n += len(tricky) + len(fuzz) + len(fuzz_pairs)
         print("%-13s %s: %d differences (GLUE %s, tricky, fuzz)" % (
             name, "vs reference" + (" and classic files" if cdir else ""), len(bad) - k0,
-            "all files" if cdir else "all files"))
+            "all files" if cdir else "files but SST-2/CoLA train"))
     for b in bad[:12]:
         print(b)
     nb = refusals(binary, tmp, voc)
