@@ -1,6 +1,7 @@
 /* pytorch_model.bin in torch's zip format (torch >= 1.6): <prefix>/data.pkl, the storages as
  * <prefix>/data/<key>, optionally <prefix>/byteorder. Read with libzip; the pickle goes through
- * the restricted unpickler (torch_pickle.c), the storages into one heap block.
+ * the restricted unpickler (torch_pickle.c), the storages into one heap block. The legacy format
+ * of older torch is read too (load_legacy), through the same unpickler.
  *
  * Hostile archives: torch writes every entry uncompressed, so storages must be stored
  * (a compressed storage is refused), and the storage bytes read may not add up to more than the
@@ -11,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zip.h>
 
 #include "model/torch_pickle.h"
@@ -203,6 +207,97 @@ static int load(zip_t *z, const char *path, uint64_t file_size, bt_st_file *f, b
     return rc;
 }
 
+/* The legacy format (torch < 1.6, _use_new_zipfile_serialization=False): pickles of the magic
+ * number, the protocol version 1001 and sys_info, the state dict (persistent ids with a sixth
+ * field), the sorted list of storage keys; then per key an int64 element count and the raw
+ * bytes. The file is mapped and the tensors point into the mapping. */
+static int load_legacy(const char *path, int fd, uint64_t size, bt_st_file *f, bt_error *err) {
+    static const unsigned char head[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a,
+                                         0xa8, 0x50, 0x19, 0x2e, 0x80, 0x02, 0x4d, 0xe9, 0x03, 0x2e};
+    if (size < sizeof head) return bt_error_set(err, BT_EINPUT, "%s: truncated legacy torch file", path);
+    void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) return bt_error_set(err, BT_EINPUT, "%s: cannot map: %s", path, strerror(errno));
+    f->map = map;
+    f->map_len = (size_t)size;
+    const unsigned char *p = map;
+    if (memcmp(p, head, sizeof head))
+        return bt_error_set(err, BT_EINPUT, "%s: legacy torch file without the magic number and protocol 1001 "
+                            "(torch < 1.6 writes them)", path);
+    size_t pos = sizeof head, used = 0;
+    bt_torch_pickle tp;
+    memset(&tp, 0, sizeof tp);
+    char where[1200];
+    snprintf(where, sizeof where, "%s: legacy header", path);
+    int rc = bt_tp_parse_part(p + pos, size - pos, where, BT_TP_SYS_INFO, &used, &tp, err);
+    if (rc) return rc;
+    pos += used;
+    snprintf(where, sizeof where, "%s: legacy state dict at byte %zu", path, pos);
+    if ((rc = bt_tp_parse_part(p + pos, size - pos, where, BT_TP_LEGACY, &used, &tp, err))) return rc;
+    pos += used;
+    snprintf(where, sizeof where, "%s: legacy key list at byte %zu", path, pos);
+    if ((rc = bt_tp_parse_part(p + pos, size - pos, where, BT_TP_KEY_LIST, &used, &tp, err))) return rc;
+    pos += used;
+    const unsigned char **sdata = calloc((size_t)tp.n_storages + 1, sizeof *sdata);
+    if (!sdata) rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
+    for (int k = 0; k < tp.n_storages && !rc; k++) {
+        const bt_tp_storage *st = &tp.s[tp.order[k]];
+        const uint64_t esz = (uint64_t)bt_st_dtype_bits(st->dtype) / 8, want = (uint64_t)st->numel * esz;
+        uint64_t numel = 0;
+        if (size - pos < 8) {
+            rc = bt_error_set(err, BT_EINPUT, "%s: truncated before storage %s", path, st->key);
+            break;
+        }
+        for (int b = 7; b >= 0; b--) numel = numel << 8 | p[pos + (size_t)b];
+        if (numel != (uint64_t)st->numel) {
+            rc = bt_error_set(err, BT_EINPUT, "%s: storage %s at byte %zu holds %llu elements; the state dict says %lld",
+                              path, st->key, pos, (unsigned long long)numel, (long long)st->numel);
+            break;
+        }
+        if (size - pos - 8 < want) {
+            rc = bt_error_set(err, BT_EINPUT, "%s: storage %s at byte %zu needs %llu bytes, the file ends first "
+                              "(truncated)", path, st->key, pos, (unsigned long long)want);
+            break;
+        }
+        sdata[tp.order[k]] = p + pos + 8;
+        pos += 8 + (size_t)want;
+    }
+    if (!rc && pos != size)
+        rc = bt_error_set(err, BT_EINPUT, "%s: %llu bytes after the last storage", path,
+                          (unsigned long long)(size - pos));
+    size_t name_bytes = 0;
+    for (int i = 0; i < tp.n_tensors; i++) name_bytes += strlen(tp.t[i].name) + 1;
+    if (!rc) {
+        f->t = calloc((size_t)tp.n_tensors + 1, sizeof *f->t);
+        f->names = malloc(name_bytes + 1);
+        if (!f->t || !f->names) rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
+    }
+    char *np = f->names;
+    for (int i = 0; i < tp.n_tensors && !rc; i++) {
+        const bt_tp_tensor *t = &tp.t[i];
+        bt_st_tensor *o = &f->t[i];
+        const size_t nl = strlen(t->name) + 1, esz = (size_t)bt_st_dtype_bits(t->dtype) / 8;
+        memcpy(np, t->name, nl);
+        o->name = np;
+        np += nl;
+        o->dtype = t->dtype;
+        o->ndim = t->ndim;
+        memcpy(o->shape, t->shape, sizeof o->shape);
+        o->numel = t->numel;
+        o->data = sdata[t->storage] + (size_t)t->offset * esz;
+        o->nbytes = (size_t)t->numel * esz;
+        f->n++;
+    }
+    if (!rc) {
+        qsort(f->t, (size_t)f->n, sizeof *f->t, cmp_tensor);
+        for (int i = 1; i < f->n && !rc; i++)
+            if (!strcmp(f->t[i - 1].name, f->t[i].name))
+                rc = bt_error_set(err, BT_EINPUT, "%s: tensor %s appears twice in the state dict", path, f->t[i].name);
+    }
+    free(sdata);
+    bt_tp_free(&tp);
+    return rc;
+}
+
 int bt_torchbin_open(const char *path, bt_st_file *f, bt_error *err) {
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", path);
@@ -214,14 +309,16 @@ int bt_torchbin_open(const char *path, bt_st_file *f, bt_error *err) {
     int is_reg = fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode);
     fclose(fp);
     if (!is_reg) return bt_error_set(err, BT_EINPUT, "%s: not a regular file", path);
-    if (got == 4 && head[0] == 0x80 && head[1] == 0x02 && head[2] == 0x8a)
-        return bt_error_set(err, BT_EINPUT,
-                            "%s: legacy (torch < 1.6) serialization is not read; convert it with python -c \"import "
-                            "torch; torch.save(torch.load('%s'), 'pytorch_model.bin')\" on a trusted machine (torch >= "
-                            "1.6 writes the zip format), or save it as model.safetensors",
-                            path, path);
+    if (got == 4 && head[0] == 0x80 && head[1] == 0x02 && head[2] == 0x8a) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return bt_error_set(err, BT_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+        int rc = load_legacy(path, fd, (uint64_t)sb.st_size, f, err);
+        close(fd);
+        if (rc) bt_st_close(f);
+        return rc;
+    }
     if (got < 4 || memcmp(head, "PK\x03\x04", 4))
-        return bt_error_set(err, BT_EINPUT, "%s: not a zip archive: not a torch.save file of torch >= 1.6", path);
+        return bt_error_set(err, BT_EINPUT, "%s: neither torch.save's zip format nor its legacy format", path);
     int zerr = 0;
     zip_t *z = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
     if (!z) {

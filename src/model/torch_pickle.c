@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { V_NONE, V_BOOL, V_INT, V_STR, V_TUPLE, V_DICT, V_GLOBAL, V_STORAGE, V_TENSOR };
+enum { V_NONE, V_BOOL, V_INT, V_STR, V_TUPLE, V_DICT, V_GLOBAL, V_STORAGE, V_TENSOR, V_LIST };
 
 /* The allow-list. Storage classes come first, in the order of STORAGE_DTYPE. */
 enum {
@@ -51,6 +51,8 @@ typedef struct {
     int cap_t, cap_s;
     int *key_slot; /* open addressing over storage keys: index into out->s or -1 */
     size_t n_key_slots;
+    int mode; /* bt_tp_mode */
+    size_t pos_end; /* just after STOP */
 } up;
 
 static int oom(up *u) { return bt_error_set(u->err, BT_EINTERNAL, "%s: out of memory", u->path); }
@@ -200,12 +202,31 @@ static size_t key_hash(const char *k, size_t n) { /* FNV-1a */
     return h;
 }
 
+/* Index of the storage named k in out (linear: only the legacy key list uses it, once per key,
+ * and the hash is rebuilt below for it), -1 if none. */
+static int storage_index(const up *u, const char *k, size_t n) {
+    if (!u->n_key_slots) return -1;
+    size_t j = key_hash(k, n) & (u->n_key_slots - 1);
+    while (u->key_slot[j] >= 0) {
+        const bt_tp_storage *st = &u->out->s[u->key_slot[j]];
+        if (strlen(st->key) == n && !memcmp(st->key, k, n)) return u->key_slot[j];
+        j = (j + 1) & (u->n_key_slots - 1);
+    }
+    return -1;
+}
+
 /* ('storage', <StorageClass>, key, location, numel) -> a storage value. */
 static int persid(up *u, size_t at) {
     int rc = need(u, 1, at, "BINPERSID");
     if (rc) return rc;
     const val *t = &u->v[u->stack[--u->ns]];
-    if (t->kind != V_TUPLE || t->n != 5) return bad(u, at, "persistent id is not a 5-tuple ('storage', ...)");
+    const int legacy = u->mode == BT_TP_LEGACY;
+    if (t->kind != V_TUPLE || t->n != (legacy ? 6 : 5))
+        return bad(u, at, legacy ? "persistent id is not a 6-tuple ('storage', ...)"
+                                 : "persistent id is not a 5-tuple ('storage', ...)");
+    /* the legacy format's sixth field describes a view into a larger storage: never written by
+     * torch >= 1.0 for a state dict's tensors, and not read here */
+    if (legacy && u->v[t->items[5]].kind != V_NONE) return bad(u, at, "legacy storage views are not supported");
     const val *tag = &u->v[t->items[0]], *cls = &u->v[t->items[1]], *key = &u->v[t->items[2]],
               *loc = &u->v[t->items[3]], *num = &u->v[t->items[4]];
     if (tag->kind != V_STR || tag->slen != 7 || memcmp(tag->s, "storage", 7))
@@ -437,6 +458,49 @@ static int finish(up *u) {
     return rc;
 }
 
+/* The legacy format's sys_info dict: little_endian must be True. */
+static int finish_sys_info(up *u) {
+    if (u->ns != 1 || u->v[u->stack[0]].kind != V_DICT)
+        return bt_error_set(u->err, BT_EINPUT, "%s: the legacy header's sys_info is not a dict", u->path);
+    const val *d = &u->v[u->stack[0]];
+    for (int k = 0; k < d->n; k += 2) {
+        const val *key = &u->v[d->items[k]], *v = &u->v[d->items[k + 1]];
+        if (key->kind == V_STR && key->slen == 13 && !memcmp(key->s, "little_endian", 13)) {
+            if (v->kind == V_BOOL && v->i) return BT_OK;
+            return bt_error_set(u->err, BT_EINPUT, "%s: a big-endian checkpoint; only little-endian ones are read",
+                                u->path);
+        }
+    }
+    return bt_error_set(u->err, BT_EINPUT, "%s: the legacy header's sys_info has no little_endian", u->path);
+}
+
+/* The legacy format's list of storage keys: the order of the storages after the pickles; every
+ * storage of the state dict exactly once. */
+static int finish_keys(up *u) {
+    bt_torch_pickle *o = u->out;
+    if (u->ns != 1 || u->v[u->stack[0]].kind != V_LIST)
+        return bt_error_set(u->err, BT_EINPUT, "%s: the legacy storage key list is not a list", u->path);
+    const val *l = &u->v[u->stack[0]];
+    if (l->n != o->n_storages)
+        return bt_error_set(u->err, BT_EINPUT, "%s: the legacy key list names %d storages, the state dict %d",
+                            u->path, l->n, o->n_storages);
+    if (!(o->order = malloc(((size_t)l->n + 1) * sizeof *o->order))) return oom(u);
+    unsigned char *seen = calloc((size_t)l->n + 1, 1);
+    if (!seen) return oom(u);
+    int rc = BT_OK;
+    for (int k = 0; k < l->n && !rc; k++) {
+        const val *key = &u->v[l->items[k]];
+        const int s = key->kind == V_STR ? storage_index(u, key->s, key->slen) : -1;
+        if (s < 0 || seen[s])
+            rc = bt_error_set(u->err, BT_EINPUT, "%s: legacy key list entry %d names no storage of the state dict "
+                              "(or one twice)", u->path, k);
+        else
+            seen[s] = 1, o->order[k] = s;
+    }
+    free(seen);
+    return rc;
+}
+
 static int run(up *u) {
     for (;;) {
         const size_t at = u->pos;
@@ -557,9 +621,32 @@ static int run(up *u) {
             u->ns--;
             break;
         }
+        case ']': /* EMPTY_LIST: only the legacy format's list of storage keys */
+            if (u->mode != BT_TP_KEY_LIST) goto unknown;
+            if ((rc = push_new(u, V_LIST, 0))) return rc;
+            break;
+        case 'a': case 'e': { /* APPEND, APPENDS */
+            if (u->mode != BT_TP_KEY_LIST) goto unknown;
+            if (op == 'a') {
+                if ((rc = need(u, 2, at, "APPEND"))) return rc;
+                first = u->ns - 1;
+            } else if ((rc = pop_mark(u, at, &first))) {
+                return rc;
+            }
+            if (first < 1 || u->v[u->stack[first - 1]].kind != V_LIST) return bad(u, at, "APPEND to something not a list");
+            val *l = &u->v[u->stack[first - 1]];
+            for (int k = first; k < u->ns; k++) {
+                if (grow_int(&l->items, &l->cap, l->n + 1)) return oom(u);
+                l->items[l->n++] = u->stack[k];
+            }
+            u->ns = first;
+            break;
+        }
         case '.': /* STOP */
-            return finish(u);
-        default: {
+            u->pos_end = u->pos;
+            return u->mode == BT_TP_SYS_INFO ? finish_sys_info(u) : u->mode == BT_TP_KEY_LIST ? finish_keys(u) : finish(u);
+        default:
+        unknown: {
             char m[120];
             snprintf(m, sizeof m, "opcode 0x%02x%s%c%s is not one torch.save(state_dict) uses", op,
                      op >= 0x20 && op < 0x7f ? " ('" : "", op >= 0x20 && op < 0x7f ? op : ' ',
@@ -573,16 +660,15 @@ static int run(up *u) {
 void bt_tp_free(bt_torch_pickle *tp) {
     for (int i = 0; i < tp->n_tensors; i++) free(tp->t[i].name);
     for (int i = 0; i < tp->n_storages; i++) free(tp->s[i].key);
+    free(tp->order);
     free(tp->t);
     free(tp->s);
     memset(tp, 0, sizeof *tp);
 }
 
-int bt_tp_parse(const unsigned char *p, size_t len, const char *path, bt_torch_pickle *out, bt_error *err) {
-    memset(out, 0, sizeof *out);
-    if (len > BT_TP_MAX_PICKLE)
-        return bt_error_set(err, BT_EINPUT, "%s: pickle of %zu bytes is larger than a state dict's (limit %zu)", path,
-                            len, BT_TP_MAX_PICKLE);
+static int parse(const unsigned char *p, size_t len, const char *path, int mode, size_t *used,
+                 bt_torch_pickle *out, int *key_slot_keep, bt_error *err) {
+    if (len > BT_TP_MAX_PICKLE) len = BT_TP_MAX_PICKLE; /* a longer pickle runs out of bytes */
     up u;
     memset(&u, 0, sizeof u);
     u.p = p;
@@ -590,6 +676,21 @@ int bt_tp_parse(const unsigned char *p, size_t len, const char *path, bt_torch_p
     u.path = path;
     u.err = err;
     u.out = out;
+    u.mode = mode;
+    if (mode == BT_TP_KEY_LIST) {
+        /* the hash of the storages the state dict named */
+        size_t n = 256;
+        while (n < 2 * ((size_t)out->n_storages + 1)) n *= 2;
+        if (!(u.key_slot = malloc(n * sizeof *u.key_slot))) return bt_error_set(err, BT_EINTERNAL, "out of memory");
+        for (size_t j = 0; j < n; j++) u.key_slot[j] = -1;
+        for (int k = 0; k < out->n_storages; k++) {
+            size_t j = key_hash(out->s[k].key, strlen(out->s[k].key)) & (n - 1);
+            while (u.key_slot[j] >= 0) j = (j + 1) & (n - 1);
+            u.key_slot[j] = k;
+        }
+        u.n_key_slots = n;
+    }
+    (void)key_slot_keep;
     int rc = run(&u);
     for (int i = 0; i < u.nv; i++) free(u.v[i].items);
     free(u.v);
@@ -597,9 +698,24 @@ int bt_tp_parse(const unsigned char *p, size_t len, const char *path, bt_torch_p
     free(u.marks);
     free(u.memo);
     free(u.key_slot);
-    if (rc) {
-        /* tensors not yet named by finish() have name NULL: free() handles that */
-        bt_tp_free(out);
-    }
+    if (used) *used = u.pos_end;
+    return rc;
+}
+
+int bt_tp_parse(const unsigned char *p, size_t len, const char *path, bt_torch_pickle *out, bt_error *err) {
+    memset(out, 0, sizeof *out);
+    if (len > BT_TP_MAX_PICKLE)
+        return bt_error_set(err, BT_EINPUT, "%s: pickle of %zu bytes is larger than a state dict's (limit %zu)", path,
+                            len, BT_TP_MAX_PICKLE);
+    int rc = parse(p, len, path, BT_TP_ZIP, NULL, out, NULL, err);
+    if (rc) bt_tp_free(out); /* tensors not yet named by finish() have name NULL */
+    return rc;
+}
+
+int bt_tp_parse_part(const unsigned char *p, size_t len, const char *path, int mode, size_t *used,
+                     bt_torch_pickle *out, bt_error *err) {
+    if (mode != BT_TP_KEY_LIST && mode != BT_TP_SYS_INFO) memset(out, 0, sizeof *out);
+    int rc = parse(p, len, path, mode, used, out, NULL, err);
+    if (rc) bt_tp_free(out);
     return rc;
 }

@@ -39,16 +39,29 @@ typedef struct {
     int n_tensors, n_storages;
     bt_tp_tensor *t;
     bt_tp_storage *s;
+    int *order; /* legacy format: storage indices in the order their bytes follow, else NULL */
 } bt_torch_pickle;
+
+/* What a pickle must hold. */
+enum {
+    BT_TP_ZIP = 0,      /* data.pkl of the zip format: a state dict, 5-field persistent ids */
+    BT_TP_LEGACY = 1,   /* the legacy format's main pickle: a state dict, 6-field persistent ids */
+    BT_TP_SYS_INFO = 2, /* the legacy header's sys_info dict (little_endian must be True) */
+    BT_TP_KEY_LIST = 3  /* the legacy list of storage keys: fills out->order (out from BT_TP_LEGACY) */
+};
 
 /* Parses len bytes of pickle (path names them in messages). Every tensor is checked to be
  * contiguous and to lie inside its storage. On failure out is empty. */
 int bt_tp_parse(const unsigned char *p, size_t len, const char *path, bt_torch_pickle *out, bt_error *err);
+/* One pickle of the legacy format's sequence, which starts at p; *used = its length. On failure
+ * out is freed. */
+int bt_tp_parse_part(const unsigned char *p, size_t len, const char *path, int mode, size_t *used,
+                     bt_torch_pickle *out, bt_error *err);
 void bt_tp_free(bt_torch_pickle *tp);
 
-/* Opens a pytorch_model.bin (torch >= 1.6 zip format) into f as if it were a safetensors file:
- * the storages are read into one heap block that f owns. Legacy (pre-1.6) files are refused
- * with a message saying how to convert them. */
+/* Opens a pytorch_model.bin into f as if it were a safetensors file: the torch >= 1.6 zip
+ * format (storages read into one heap block that f owns) or the legacy format of older torch
+ * (header pickles, the state dict, the key list, then the storages; mapped like safetensors). */
 int bt_torchbin_open(const char *path, bt_st_file *f, bt_error *err);
 
 #endif

@@ -1,6 +1,7 @@
-/* libFuzzer target: pytorch_model.bin. An input starting like a zip archive ("PK\3\4") is a
- * whole .bin file, opened through a memory file by bt_torchbin_open (src/model/torch_bin.c,
- * libzip); anything else is a data.pkl for the restricted unpickler alone
+/* libFuzzer target: pytorch_model.bin. An input starting like a zip archive ("PK\3\4") or like
+ * the legacy format (its magic-number pickle, 80 02 8a) is a whole .bin file, opened through a
+ * memory file by bt_torchbin_open (src/model/torch_bin.c, libzip); anything else is a data.pkl
+ * for the restricted unpickler alone
  * (src/model/torch_pickle.c). Either must load into a consistent tensor table or be refused
  * with a message; never crash, leak or read out of bounds.
  *
@@ -42,7 +43,7 @@ static void fuzz_zip(const uint8_t *data, size_t size) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size >= 4 && !memcmp(data, "PK\3\4", 4)) {
+    if ((size >= 4 && !memcmp(data, "PK\3\4", 4)) || (size >= 3 && !memcmp(data, "\x80\x02\x8a", 3))) {
         fuzz_zip(data, size);
         return 0;
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes the seed corpus of fuzz_torchbin (tests/fuzz/corpus/torchbin/): the data.pkl of real
 torch.save(state_dict) files (torch as installed, protocol 2 as save_pretrained uses, and 4),
-hand-made edge cases, and two whole small .bin files (zip archives). Run from anywhere; rewrites the directory's files.
+hand-made edge cases, two whole small .bin files (zip archives) and one in the legacy format. Run from anywhere; rewrites the directory's files.
 
     torchbin_corpus.py [OUT_DIR]
 """
@@ -55,6 +55,9 @@ def main():
         buf = io.BytesIO()
         torch.save(sd, buf)
         seeds[name] = buf.getvalue()
+    buf = io.BytesIO()
+    torch.save(shared, buf, _use_new_zipfile_serialization=False)
+    seeds["bin_legacy_tied.bin"] = buf.getvalue()
     for name, b in seeds.items():
         with open(os.path.join(out, name), "wb") as f:
             f.write(b)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """pytorch_model.bin against model.safetensors: the same weights in both formats must load
-bitwise the same and give bitwise the same `bertology forward` outputs; hostile .bin files must
-be refused with one clear line each (never a crash).
+bitwise the same and give bitwise the same `bertology forward` outputs, for torch's zip format
+and its legacy (torch < 1.6) format; hostile .bin files must be refused with one clear line
+each (never a crash).
 
 Each safetensors checkpoint (make_checkpoint.py / make_checkpoint_family.py) is turned into a
 torch nn.Module tree whose parameters carry the Hugging Face names, and that module's
@@ -172,7 +173,7 @@ def make_st(work, name, family, dtype, shards):
 def check_equal(work, name, family, dtype, shards, bin_shards, bt, dump):
     st = make_st(work, name, family, dtype, shards)
     bn = os.path.join(work, name, "bin")
-    write_bin(st, bn, family, shards=bin_shards)
+    write_bin(st, bn, family, shards=max(bin_shards, 1), legacy=bin_shards == 0)
     # every parameter view, bitwise
     outs = []
     for d in (st, bn):
@@ -309,10 +310,20 @@ def hostile_cases(work):
     cases.append(("non_contiguous", zip_bytes(p2, s2), "not contiguous"))
     p3, s3 = saved_parts({"model": tiny_sd()})
     cases.append(("nested_dict", zip_bytes(p3, s3), "entry 'model' is not a tensor"))
+    # the legacy format (torch < 1.6): the same checks, and its own framing
     buf = io.BytesIO()
     torch.save(tiny_sd(), buf, _use_new_zipfile_serialization=False)
-    cases.append(("legacy", buf.getvalue(), "legacy (torch < 1.6)"))
-    cases.append(("not_zip", b"hello world, not a checkpoint", "not a zip archive"))
+    leg = buf.getvalue()
+    cases.append(("legacy_os_system", leg.replace(b"ccollections\nOrderedDict\n", b"cos\nsystem\n"),
+                  "global os.system is not allowed"))
+    cases.append(("legacy_truncated", leg[:-10], "the file ends first (truncated)"))
+    n_at = leg.rindex(struct.pack("<q", 6))
+    cases.append(("legacy_wrong_numel", leg[:n_at] + struct.pack("<q", 7) + leg[n_at + 8:], "holds 7 elements"))
+    cases.append(("legacy_trailing", leg + b"extra", "5 bytes after the last storage"))
+    cases.append(("legacy_big_endian", leg.replace(b"little_endianq\x02\x88", b"little_endianq\x02\x89"),
+                  "big-endian"))
+    cases.append(("legacy_bad_magic", leg[:5] + b"\x00" + leg[6:], "without the magic number"))
+    cases.append(("not_torch", b"hello world, not a checkpoint", "neither torch.save's zip format nor its legacy"))
     p4 = pkl.replace(b"torch\nFloatStorage", b"torch\nComplexFloatStorage"[:len(b"torch\nFloatStorage")])
     cases.append(("unknown_storage", zip_bytes(p4, st), "is not allowed"))
     return cases
@@ -342,8 +353,10 @@ def check_hostile(work, dump):
     return rows
 
 
-CASES = [  # name, family, dtype, safetensors shards, .bin shards
+CASES = [  # name, family, dtype, safetensors shards, .bin shards (0: one legacy-format file)
     ("bert_f32", "bert", "F32", 1, 1), ("bert_f16", "bert", "F16", 1, 1),
+    ("bert_legacy_f32", "bert", "F32", 1, 0), ("gpt2_legacy_f16", "gpt2", "F16", 1, 0),
+    ("distilbert_legacy_bf16", "distilbert", "BF16", 1, 0),
     ("bert_bf16", "bert", "BF16", 1, 1), ("bert_sharded", "bert", "F32", 3, 3),
     ("gpt2_f32", "gpt2", "F32", 1, 1), ("gpt2_bf16", "gpt2", "BF16", 1, 2),
     ("gpt_f16", "openai-gpt", "F16", 1, 1), ("roberta_f32", "roberta", "F32", 1, 1),
@@ -365,10 +378,10 @@ def main():
         if only and name not in only and "equal" not in only:
             continue
         try:
-            print("%-16s ok: %s" % (name, check_equal(a.work, name, fam, dt, sh, bsh, a.bertology, a.mk_model_dump)))
+            print("%-22s ok: %s" % (name, check_equal(a.work, name, fam, dt, sh, bsh, a.bertology, a.mk_model_dump)))
         except (Failure, subprocess.CalledProcessError) as e:
             bad += 1
-            print("%-16s FAIL: %s" % (name, e))
+            print("%-22s FAIL: %s" % (name, e))
     if not only or "hostile" in only:
         try:
             rows = check_hostile(a.work, a.mk_model_dump)
