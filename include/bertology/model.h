@@ -1,8 +1,10 @@
 /* model: a Hugging Face model directory -> one contiguous F32 parameter block plus a config,
  * and back (config.json + model.safetensors), for pruned models too.
  *
- * Reads config.json (cJSON), model.safetensors or a sharded model.safetensors.index.json,
- * tensors stored as F32, F16 or BF16. Every tensor the architecture needs is checked for
+ * Reads config.json (cJSON), model.safetensors or a sharded model.safetensors.index.json, else
+ * pytorch_model.bin (torch >= 1.6 zip format, through a restricted unpickler that executes
+ * nothing) or a sharded pytorch_model.bin.index.json, tensors stored as F32, F16 or BF16
+ * (docs/checkpoints.md). Every tensor the architecture needs is checked for
  * presence, dtype and shape against the config, and for NaN/Inf; errors name the file and the
  * tensor. Tensors the architecture does not use (e.g. an MLM head) are ignored.
  */

@@ -9,6 +9,15 @@
  *       also openai/gpt-2's encoder.py). The family comes from tokenizer_config.json's
  *       tokenizer_class, else config.json's model_type (gpt2, roberta), else GPT-2. Added
  *       tokens (<|endoftext|>, <s>, <mask>, ...) written in the text are kept whole, as HF does.
+ *   vocab.json + merges.txt of an openai-gpt model (tokenizer_class OpenAIGPTTokenizer, else
+ *       config.json model_type openai-gpt)                           -> OpenAI GPT's BPE, exactly
+ *       as transformers' OpenAIGPTTokenizer without ftfy/spacy: BERT's BasicTokenizer with
+ *       lowercasing, then BPE over characters with "</w>" word ends; nothing added to inputs.
+ *   tokenizer.json alone (no classic files)                       -> WordPiece or byte-level
+ *       BPE with the semantics of the tokenizers library (fast tokenizers): its normalizer,
+ *       pre-tokenizer, added tokens and post-processor template; unknown components refused.
+ * The classic layouts also read added_tokens.json (tokens added after the vocabulary).
+ * docs/checkpoints.md lists every accepted file.
  *
  * A bt_tok owns scratch buffers that grow to the longest input seen, so after warm-up encoding
  * does not allocate. For the same reason a bt_tok is not thread-safe: load one per thread.
@@ -28,7 +37,8 @@ typedef struct bt_tok bt_tok;
 
 typedef enum {
     BT_TOK_WORDPIECE = 1,
-    BT_TOK_BPE = 2
+    BT_TOK_BPE = 2,
+    BT_TOK_GPT = 3 /* OpenAI GPT: BasicTokenizer + BPE with "</w>" word ends */
 } bt_tok_kind;
 
 /* Roles of special tokens, for bt_tok_special_id. */
@@ -54,9 +64,10 @@ int bt_tok_model_max_length(const bt_tok *tok);
  * (<|endoftext|>, id 50256, which is also its bos and eos) unless its files name more. */
 int bt_tok_special_id(const bt_tok *tok, int role);
 /* How many special tokens bt_tok_encode adds (HF num_special_tokens_to_add): BERT 2 / 3 (pair),
- * RoBERTa 2 / 4, GPT-2 0. */
+ * RoBERTa 2 / 4, GPT-2 and GPT 0. */
 int bt_tok_num_special_tokens(const bt_tok *tok, int pair);
-/* "WordPiece (BERT)", "byte-level BPE (GPT-2)" or "byte-level BPE (RoBERTa)", for messages. */
+/* "WordPiece (BERT)", "byte-level BPE (GPT-2)", "byte-level BPE (RoBERTa)" or
+ * "BPE with </w> word ends (OpenAI GPT)", for messages. */
 const char *bt_tok_name(const bt_tok *tok);
 
 /* The token string of id (not NUL-terminated in general: use *len), NULL if id is out of range. */
@@ -74,7 +85,8 @@ int bt_tok_tokenize(bt_tok *tok, const char *text, size_t len, int *ids, int cap
 /* Model input for a text or a text pair, as transformers' tokenizer(text_a, text_b,
  * truncation=True, max_length=max_len) builds it. WordPiece: [CLS] a [SEP] (b [SEP]),
  * token types 0 for [CLS] a [SEP] and 1 for b [SEP]. RoBERTa: <s> a </s> (</s> b </s>);
- * GPT-2: a (b), nothing added; both with token types all 0 (neither model takes them).
+ * GPT-2 and GPT: a (b), nothing added; all with token types 0 (transformers' tokenizers of these
+ * models return none).
  * When too long, truncation 'longest_first' removes the last token of the longer of a and b,
  * of b on a tie, until the total fits. text_b may be NULL (single sequence). ids and types
  * (types may be NULL) hold max_len entries; max_len must be >= 1 and leave room for the

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "added_tokens.h"
 #include "textio.h"
 #include "bpe.h"
 
@@ -377,6 +378,11 @@ static int add_added(bt_bpe *b, const char *s, int id, int flags, bt_error *err)
     return BT_OK;
 }
 
+static int added_json(void *ctx, const char *token, int id, const char *path, bt_error *err) {
+    (void)path;
+    return add_added(ctx, token, id, 0, err);
+}
+
 static int setup_specials(const char *dir, bt_bpe *b, const bpe_config *c, bt_error *err) {
     int rc = BT_OK;
     /* added_tokens_decoder holds the flags HF saved; they win over the defaults */
@@ -431,6 +437,7 @@ int bt_bpe_load(const char *dir, bt_bpe *b, bt_error *err) {
 
     if (!rc) rc = read_vocab(dir, b, err);
     if (!rc) rc = read_merges(dir, b, err);
+    if (!rc) rc = bt_added_tokens_read(dir, added_json, b, err);
     if (!rc) rc = setup_specials(dir, b, &c, err);
     for (int x = 0; x < 256 && !rc; x++) {
         char u8[4];

@@ -8,12 +8,17 @@
 
 #include "bertology/tokenizer.h"
 #include "bpe.h"
+#include "gpt_bpe.h"
+#include "tokjson.h"
 #include "wordpiece.h"
 
 struct bt_tok {
     int kind;
     bt_wordpiece wp;
     bt_bpe bpe;
+    bt_gptbpe gpt;
+    int json;  /* read from tokenizer.json: tj cuts the added tokens and builds the inputs */
+    bt_tj tj;
     int *scratch; /* ids of text_a then text_b before truncation, 2 * scratch_cap */
     int scratch_cap;
 };
@@ -30,8 +35,8 @@ static int is_file(const char *dir, const char *name) {
  * (model_input_names has no token_type_ids), so they are all 0. Returns the length. */
 static int bpe_inputs(const bt_bpe *bpe, const int *a, int na, const int *b, int nb, int *ids,
                       int *types) {
-    const int roberta = bpe->style == BT_BPE_ROBERTA;
-    const int cls = bpe->special_id[BT_TOK_CLS], sep = bpe->special_id[BT_TOK_SEP];
+    const int roberta = bpe && bpe->style == BT_BPE_ROBERTA;
+    const int cls = roberta ? bpe->special_id[BT_TOK_CLS] : -1, sep = roberta ? bpe->special_id[BT_TOK_SEP] : -1;
     int k = 0;
     if (roberta) ids[k++] = cls;
     memcpy(ids + k, a, (size_t)na * sizeof *ids);
@@ -58,12 +63,19 @@ int bt_tok_load(const char *model_dir, bt_tok **out, bt_error *err) {
     if (is_file(model_dir, "vocab.txt")) {
         tok->kind = BT_TOK_WORDPIECE;
         rc = bt_wp_load(model_dir, &tok->wp, err);
+    } else if (is_file(model_dir, "vocab.json") && is_file(model_dir, "merges.txt") &&
+               bt_gptbpe_is_gpt(model_dir)) {
+        tok->kind = BT_TOK_GPT;
+        rc = bt_gptbpe_load(model_dir, &tok->gpt, err);
     } else if (is_file(model_dir, "vocab.json") && is_file(model_dir, "merges.txt")) {
         tok->kind = BT_TOK_BPE;
         rc = bt_bpe_load(model_dir, &tok->bpe, err);
+    } else if (is_file(model_dir, "tokenizer.json")) {
+        tok->json = 1;
+        rc = bt_tj_load(model_dir, &tok->kind, &tok->wp, &tok->bpe, &tok->tj, err);
     } else {
-        rc = bt_error_set(err, BT_EINPUT, "%s: no tokenizer files (vocab.txt, or vocab.json "
-                          "+ merges.txt)", model_dir);
+        rc = bt_error_set(err, BT_EINPUT, "%s: no tokenizer files (vocab.txt, vocab.json "
+                          "+ merges.txt, or tokenizer.json)", model_dir);
     }
     if (rc) {
         free(tok);
@@ -77,6 +89,8 @@ void bt_tok_free(bt_tok *tok) {
     if (!tok) return;
     bt_wp_free(&tok->wp);
     bt_bpe_free(&tok->bpe);
+    bt_gptbpe_free(&tok->gpt);
+    bt_tj_free(&tok->tj);
     free(tok->scratch);
     free(tok);
 }
@@ -84,32 +98,43 @@ void bt_tok_free(bt_tok *tok) {
 int bt_tok_kind_of(const bt_tok *tok) { return tok->kind; }
 
 int bt_tok_vocab_size(const bt_tok *tok) {
+    if (tok->kind == BT_TOK_GPT) return tok->gpt.n_ids;
     return tok->kind == BT_TOK_BPE ? tok->bpe.n_ids : tok->wp.vocab.n;
 }
 
 int bt_tok_model_max_length(const bt_tok *tok) {
-    const long m = tok->kind == BT_TOK_BPE ? tok->bpe.model_max_length : tok->wp.model_max_length;
+    const long m = tok->kind == BT_TOK_BPE   ? tok->bpe.model_max_length
+                   : tok->kind == BT_TOK_GPT ? tok->gpt.model_max_length
+                                             : tok->wp.model_max_length;
     return m > INT_MAX ? INT_MAX : (int)m;
 }
 
 int bt_tok_special_id(const bt_tok *tok, int role) {
     if (role < 0 || role >= BT_TOK_N_SPECIAL) return -1;
+    if (tok->kind == BT_TOK_GPT) return role == BT_TOK_UNK ? tok->gpt.unk : -1;
     return tok->kind == BT_TOK_BPE ? tok->bpe.special_id[role] : tok->wp.special_id[role];
 }
 
 int bt_tok_num_special_tokens(const bt_tok *tok, int pair) {
+    if (tok->json) return bt_tj_num_special(&tok->tj, pair);
+    if (tok->kind == BT_TOK_GPT) return 0;
     if (tok->kind == BT_TOK_BPE) return tok->bpe.style == BT_BPE_ROBERTA ? (pair ? 4 : 2) : 0;
     return pair ? 3 : 2;
 }
 
 const char *bt_tok_name(const bt_tok *tok) {
+    if (tok->json) return tok->kind == BT_TOK_WORDPIECE ? "WordPiece (tokenizer.json)" : "byte-level BPE (tokenizer.json)";
     if (tok->kind == BT_TOK_WORDPIECE) return "WordPiece (BERT)";
+    if (tok->kind == BT_TOK_GPT) return "BPE with </w> word ends (OpenAI GPT)";
     return tok->bpe.style == BT_BPE_ROBERTA ? "byte-level BPE (RoBERTa)"
                                             : "byte-level BPE (GPT-2)";
 }
 
 const char *bt_tok_id_to_token(const bt_tok *tok, int id, size_t *len) {
+    const char *added = tok->json ? bt_tj_added_token(&tok->tj, id, len) : NULL;
+    if (added) return added;
     if (tok->kind == BT_TOK_BPE) return bt_bpe_id_to_token(&tok->bpe, id, len);
+    if (tok->kind == BT_TOK_GPT) return bt_gptbpe_id_to_token(&tok->gpt, id, len);
     const bt_wp_table *v = &tok->wp.vocab;
     if (id < 0 || id >= v->n) return NULL;
     if (len) *len = (size_t)v->len[id];
@@ -117,13 +142,19 @@ const char *bt_tok_id_to_token(const bt_tok *tok, int id, size_t *len) {
 }
 
 int bt_tok_token_to_id(const bt_tok *tok, const char *token, size_t len) {
+    const int added = tok->json ? bt_wp_table_find(&tok->tj.added, token, len) : -1;
+    if (added >= 0) return tok->tj.added_id[added];
     if (tok->kind == BT_TOK_BPE) return bt_bpe_token_to_id(&tok->bpe, token, len);
+    if (tok->kind == BT_TOK_GPT) return bt_gptbpe_token_to_id(&tok->gpt, token, len);
     return bt_wp_table_find(&tok->wp.vocab, token, len);
 }
 
 int bt_tok_tokenize(bt_tok *tok, const char *text, size_t len, int *ids, int cap, int *n,
                     bt_error *err) {
+    if (tok->json)
+        return bt_tj_tokenize(&tok->tj, tok->kind, &tok->wp, &tok->bpe, text, len, ids, cap, n, err);
     if (tok->kind == BT_TOK_BPE) return bt_bpe_tokenize(&tok->bpe, text, len, ids, cap, n, err);
+    if (tok->kind == BT_TOK_GPT) return bt_gptbpe_tokenize(&tok->gpt, text, len, ids, cap, n, err);
     return bt_wp_tokenize(&tok->wp, text, len, ids, cap, n, err);
 }
 
@@ -171,8 +202,15 @@ int bt_tok_encode_n(bt_tok *tok, const char *text_a, size_t a_len, const char *t
             nb--;
     }
 
-    if (tok->kind == BT_TOK_BPE) {
-        *n = bpe_inputs(&tok->bpe, a, na, pair ? b : NULL, nb, ids, types);
+    if (tok->json) {
+        *n = bt_tj_build(&tok->tj, a, na, pair ? b : NULL, nb, ids, types);
+        /* byte-level BPE models take no token types (transformers' tokenizers return none) */
+        if (types && tok->kind == BT_TOK_BPE) memset(types, 0, (size_t)*n * sizeof *types);
+        return BT_OK;
+    }
+    if (tok->kind == BT_TOK_BPE || tok->kind == BT_TOK_GPT) {
+        /* a GPT tokenizer's bpe is zeroed: style 0 adds nothing, as GPT-2's */
+        *n = bpe_inputs(tok->kind == BT_TOK_BPE ? &tok->bpe : NULL, a, na, pair ? b : NULL, nb, ids, types);
         return BT_OK;
     }
     const int cls = tok->wp.special_id[BT_TOK_CLS], sep = tok->wp.special_id[BT_TOK_SEP];

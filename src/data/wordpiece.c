@@ -110,6 +110,10 @@ static size_t encode_utf8(const int32_t *cp, size_t n, uint8_t *out) {
 
 /* Greedy longest-match-first over one word of n code points. */
 static void wordpiece_word(const bt_wordpiece *wp, const int32_t *cp, size_t n, sink *o) {
+    if (wp->word_fn) {
+        o->n += wp->word_fn(wp->word_ctx, cp, n, o->ids + o->n, o->cap - o->n);
+        return;
+    }
     const int unk = wp->special_id[BT_TOK_UNK];
     if (n > BT_WP_MAX_WORD_CHARS) {
         emit(o, unk);
@@ -214,7 +218,7 @@ static int basic_token(bt_wordpiece *wp, size_t n, sink *o) {
     if (grow((void **)&wp->u8, &wp->u8_cap, 4 * n + 1, 1)) return -1;
     if (keep_whole(wp, t, n, o)) return 0;
 
-    if (wp->strip && !ascii) {
+    if ((wp->strip || wp->nfd) && !ascii) {
         size_t len = encode_utf8(t, n, wp->u8);
         if (grow((void **)&wp->cp2, &wp->cp2_cap, n, sizeof *wp->cp2)) return -1;
         utf8proc_option_t opt = UTF8PROC_DECOMPOSE | UTF8PROC_STABLE;
@@ -228,7 +232,7 @@ static int basic_token(bt_wordpiece *wp, size_t n, sink *o) {
         }
         size_t k = 0;
         for (utf8proc_ssize_t i = 0; i < m; i++)
-            if (utf8proc_category(wp->cp2[i]) != UTF8PROC_CATEGORY_MN) wp->cp2[k++] = wp->cp2[i];
+            if (!wp->strip || utf8proc_category(wp->cp2[i]) != UTF8PROC_CATEGORY_MN) wp->cp2[k++] = wp->cp2[i];
         if (k == 0) return 0;
         t = wp->cp2;
         n = k;
@@ -256,6 +260,13 @@ static inline int py_isspace(int32_t cp) {
     return c == UTF8PROC_CATEGORY_ZS || c == UTF8PROC_CATEGORY_ZL || c == UTF8PROC_CATEGORY_ZP;
 }
 
+/* Unicode White_Space (Rust's char::is_whitespace), where BertPreTokenizer splits when no
+ * BertNormalizer cleaned the text first. */
+static inline int white_space(int32_t c) {
+    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
 /* Splits len bytes of validated UTF-8 into whitespace tokens and feeds them on. */
 static int basic_segment(bt_wordpiece *wp, const uint8_t *s, size_t len, sink *o) {
     size_t i = 0, n = 0;
@@ -270,7 +281,7 @@ static int basic_segment(bt_wordpiece *wp, const uint8_t *s, size_t len, sink *o
         }
         int c;
         if (wp->basic)
-            c = char_class(cp, wp->chinese);
+            c = wp->no_clean ? (white_space(cp) ? C_SPACE : C_OTHER) : char_class(cp, wp->chinese);
         else /* do_basic_tokenize=False: WordPiece on str.split() of the raw text */
             c = py_isspace(cp) ? C_SPACE : C_OTHER;
         if (c == C_DROP) continue;

@@ -55,6 +55,11 @@ int bt_wp_vocab_read(const char *path, bt_wp_table *vocab, bt_error *err);
 
 #define BT_WP_MAX_WORD_CHARS 100 /* longer words become [UNK] (max_input_chars_per_word) */
 
+/* Replaces WordPiece on each word BasicTokenizer yields (OpenAI GPT's BPE, gpt_bpe.c): writes
+ * at most cap ids for the n code points of the word and returns how many it wrote (it records
+ * its own failures in ctx). */
+typedef int (*bt_wp_word_fn)(void *ctx, const int32_t *cp, size_t n, int *ids, int cap);
+
 typedef struct {
     bt_wp_table vocab;
     bt_wp_table never;    /* config never_split: kept whole, looked up as is */
@@ -62,6 +67,12 @@ typedef struct {
     int do_lower, strip, chinese, basic;
     int special_id[BT_TOK_N_SPECIAL]; /* -1 when the model has none */
     long model_max_length;
+    bt_wp_word_fn word_fn; /* NULL = WordPiece */
+    /* tokenizer.json normalizers other than BertNormalizer (tokjson.c); 0 for the classic files:
+     * no_clean keeps control characters and splits on Unicode White_Space only; nfd decomposes
+     * each token (strip then also drops the Mn marks) */
+    int no_clean, nfd;
+    void *word_ctx;
 
     /* Scratch, grown to the longest whitespace-delimited token seen. */
     int32_t *cp;  size_t cp_cap;   /* code points of the current token */

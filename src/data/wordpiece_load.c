@@ -8,6 +8,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "added_tokens.h"
 #include "textio.h"
 #include "wordpiece.h"
 
@@ -200,6 +201,23 @@ void bt_wp_config_free(bt_wp_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
 }
 
+/* An added_tokens.json token: its id continues the vocabulary (or names the same string in
+ * it), and it is cut out of the raw text like a special token. */
+static int add_token(void *ctx, const char *token, int id, const char *path, bt_error *err) {
+    bt_wordpiece *wp = ctx;
+    const size_t len = strlen(token);
+    if (id == wp->vocab.n) {
+        if (bt_wp_table_add(&wp->vocab, token, len) < 0) return bt_error_set(err, BT_EINTERNAL, "out of memory");
+    } else if (id > wp->vocab.n || (size_t)wp->vocab.len[id] != len ||
+               memcmp(wp->vocab.bytes + wp->vocab.off[id], token, len)) {
+        return bt_error_set(err, BT_EINPUT, "%s: '%.60s' has id %d; the vocabulary has %d tokens and added ids "
+                            "must continue it", path, token, id, wp->vocab.n);
+    }
+    if (bt_wp_table_find(&wp->special, token, len) < 0 && bt_wp_table_add(&wp->special, token, len) < 0)
+        return bt_error_set(err, BT_EINTERNAL, "out of memory");
+    return BT_OK;
+}
+
 int bt_wp_load(const char *dir, bt_wordpiece *wp, bt_error *err) {
     memset(wp, 0, sizeof *wp);
     bt_wp_config cfg;
@@ -211,6 +229,7 @@ int bt_wp_load(const char *dir, bt_wordpiece *wp, bt_error *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
     rc = bt_wp_vocab_read(path, &wp->vocab, err);
+    if (!rc) rc = bt_added_tokens_read(dir, add_token, wp, err);
 
     wp->do_lower = cfg.do_lower_case;
     wp->strip = cfg.do_lower_case ? cfg.strip_accents != 0 : cfg.strip_accents == 1;

@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 
 #include "model/model_internal.h"
+#include "model/torch_pickle.h"
+
+typedef int (*open_fn)(const char *path, bt_st_file *f, bt_error *err);
 
 static int exists(const char *path) {
     struct stat st;
@@ -24,7 +27,7 @@ static int shard_name_ok(const char *s) {
     return s[0] != '\0' && strchr(s, '/') == NULL && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
-static int open_sharded(const char *dir, bt_ckpt *c, bt_error *err) {
+static int open_sharded(const char *dir, bt_ckpt *c, open_fn open_file, bt_error *err) {
     size_t len = 0;
     char *text = NULL;
     int rc = bt_read_file(c->path, BT_TEXT_FILE_MAX, &text, &len, err);
@@ -85,7 +88,7 @@ static int open_sharded(const char *dir, bt_ckpt *c, bt_error *err) {
             rc = bt_error_set(err, BT_EINPUT, "%s: shard %s is missing", c->path, shard[s]);
             goto done;
         }
-        if ((rc = bt_st_open(p, &c->files[s], err))) goto done;
+        if ((rc = open_file(p, &c->files[s], err))) goto done;
     }
     for (int i = 0; i < c->n_entries; i++)
         if (!bt_st_find(&c->files[c->entries[i].shard], c->entries[i].name)) {
@@ -99,26 +102,33 @@ done:
     return rc;
 }
 
+/* transformers' order: safetensors first, then the pickle formats (docs/checkpoints.md). */
 int bt_ckpt_open(const char *dir, bt_ckpt *c, bt_error *err) {
+    static const struct {
+        const char *name;
+        int sharded;
+        open_fn open_file;
+    } kinds[] = {{"model.safetensors", 0, bt_st_open},
+                 {"model.safetensors.index.json", 1, bt_st_open},
+                 {"pytorch_model.bin", 0, bt_torchbin_open},
+                 {"pytorch_model.bin.index.json", 1, bt_torchbin_open}};
     memset(c, 0, sizeof *c);
-    int rc;
-    snprintf(c->path, sizeof c->path, "%s/model.safetensors", dir);
-    if (exists(c->path)) {
-        c->files = calloc(1, sizeof *c->files);
-        if (!c->files) return bt_error_set(err, BT_EINTERNAL, "%s: out of memory", c->path);
-        c->n_files = 1;
-        rc = bt_st_open(c->path, &c->files[0], err);
-    } else {
-        snprintf(c->path, sizeof c->path, "%s/model.safetensors.index.json", dir);
-        if (exists(c->path)) {
-            rc = open_sharded(dir, c, err);
+    int rc = -1;
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0] && rc < 0; k++) {
+        snprintf(c->path, sizeof c->path, "%s/%s", dir, kinds[k].name);
+        if (!exists(c->path)) continue;
+        if (kinds[k].sharded) {
+            rc = open_sharded(dir, c, kinds[k].open_file, err);
         } else {
-            char bin[1100];
-            snprintf(bin, sizeof bin, "%s/pytorch_model.bin", dir);
-            rc = bt_error_set(err, BT_EINPUT, "%s: no model.safetensors or model.safetensors.index.json%s", dir,
-                              exists(bin) ? " (pytorch_model.bin is not read: convert it to safetensors)" : "");
+            c->files = calloc(1, sizeof *c->files);
+            if (!c->files) return bt_error_set(err, BT_EINTERNAL, "%s: out of memory", c->path);
+            c->n_files = 1;
+            rc = kinds[k].open_file(c->path, &c->files[0], err);
         }
     }
+    if (rc < 0)
+        rc = bt_error_set(err, BT_EINPUT, "%s: no model.safetensors, model.safetensors.index.json, pytorch_model.bin "
+                          "or pytorch_model.bin.index.json", dir);
     if (rc) bt_ckpt_close(c);
     return rc;
 }

@@ -1,5 +1,6 @@
-/* The weights of a model directory: model.safetensors, or the shards that
- * model.safetensors.index.json lists, behind one lookup by tensor name. */
+/* The weights of a model directory: model.safetensors or pytorch_model.bin, or the shards that
+ * model.safetensors.index.json / pytorch_model.bin.index.json list, behind one lookup by
+ * tensor name. */
 #ifndef BT_MODEL_CHECKPOINT_H
 #define BT_MODEL_CHECKPOINT_H
 
@@ -19,8 +20,9 @@ typedef struct {
     char *names;
 } bt_ckpt;
 
-/* Opens dir/model.safetensors if it exists (as transformers prefers it), else the sharded
- * index; every shard is opened and validated and every weight_map entry must exist in its shard. */
+/* Opens the first of dir/model.safetensors, model.safetensors.index.json, pytorch_model.bin,
+ * pytorch_model.bin.index.json that exists (transformers' preference); every shard is opened
+ * and validated and every weight_map entry must exist in its shard. */
 int bt_ckpt_open(const char *dir, bt_ckpt *c, bt_error *err);
 void bt_ckpt_close(bt_ckpt *c);
 /* NULL if absent; *file (if file is not NULL) names the file that holds it. */

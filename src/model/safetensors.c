@@ -224,6 +224,7 @@ int bt_st_open(const char *path, bt_st_file *f, bt_error *err) {
 
 void bt_st_close(bt_st_file *f) {
     if (f->map) munmap(f->map, f->map_len);
+    free(f->owned);
     free(f->t);
     free(f->names);
     memset(f, 0, sizeof *f);

@@ -65,6 +65,7 @@ typedef struct {
     int n; /* tensors, sorted by name */
     bt_st_tensor *t;
     char *names; /* storage for the tensor names */
+    void *owned; /* heap copy of the data (pytorch_model.bin, torch_bin.c) instead of map, or NULL */
 } bt_st_file;
 
 /* Maps path and validates its header completely; the data region is not read. */

@@ -13,7 +13,8 @@ Cases: a GPT-2 language model given a GLUE task (pairs and single sentences; imp
 mask), --text given a classifier (BERT, DistilBERT, GPT-2 with a score head), a text file with
 invalid UTF-8 (FILE:LINE), missing / empty / directory / one-token-lines text files, --text with
 --task, the real tiny GPT-2 without tokenizer files, a bad --tokenizer, a RoBERTa directory
-without merges.txt, openai-gpt (no byte-level BPE), --max-seq-length beyond the positions, and
+without merges.txt, openai-gpt given GPT-2's byte-level vocabulary (read as OpenAI GPT's BPE,
+which finds no "a</w>" and no <unk> in it), --max-seq-length beyond the positions, and
 a tokenizer whose ids exceed the model's vocabulary.
 """
 import os
@@ -119,7 +120,8 @@ def main():
         ("bad_tokenizer_dir", ["importance", "--model", args.tiny_gpt2, "--text", good, "--tokenizer",
                                os.path.join(w, "nowhere")] + lm, [os.path.join(w, "nowhere")]),
         ("roberta_no_merges", ["importance", "--model", rb, "--task", "sst-2", "--data", sst2] + lm, [rb]),
-        ("openai_gpt_text", ["importance", "--model", gpt, "--text", good] + lm, [gpt, "openai-gpt"]),
+        ("openai_gpt_text", ["importance", "--model", gpt, "--text", good] + lm,
+         [os.path.join(gpt, "vocab.json"), "</w>' is not in", "no unk token"]),
         ("seq_too_long", ["importance", "--model", g2, "--text", good, "--max-seq-length", 65],
          ["65", "64", "config.json"]),
         ("ids_beyond_vocab", ["importance", "--model", g2small, "--text", good] + lm, ["vocabulary", "100"]),

@@ -1,0 +1,195 @@
+#!/usr/bin/python3
+"""tokenizer.json: `bertology tokenize` on model directories holding only a tokenizer.json
+(written from the shipped vocabularies the way transformers' converters write them) against
+tokjson_ref.RefTokJson on every GLUE file in tests/data/glue, the tricky strings of the
+WordPiece and BPE comparisons and seeded random Unicode; the same texts through the classic
+files of the same vocabulary give the same ids and types; and tokenizer.json files with
+components bertology does not implement are refused, naming the component.
+
+usage: tokjson_compare.py BERTOLOGY SOURCE_DIR TMPDIR
+"""
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import tokjson_ref as tj  # noqa: E402
+from bpe_compare import EDGE  # noqa: E402
+from gpt_compare import glue_files  # noqa: E402
+from wordpiece_compare import POOL, fuzz_line  # noqa: E402
+
+
+def run(binary, model, lines, pair, max_len):
+    data = b"".join(line.encode("utf-8", "surrogatepass") + b"\n" for line in lines)
+    cmd = [binary, "tokenize", "--model", model, "--max-seq-length", str(max_len), "--types"]
+    if pair:
+        cmd.append("--pair")
+    p = subprocess.run(cmd, input=data, capture_output=True)
+    if p.returncode != 0:
+        sys.exit("FAIL: %s exited %d: %s" % (" ".join(cmd), p.returncode, p.stderr.decode()))
+    out = p.stdout.decode().split("\n")
+    assert out[-1] == ""
+    return out[:-1]
+
+
+def vs_ref(binary, model, ref, lines, pair, max_len, label):
+    got = run(binary, model, lines, pair, max_len)
+    if len(got) != len(lines):
+        return ["%s: %d output lines for %d inputs" % (label, len(got), len(lines))]
+    bad = []
+    for line, g in zip(lines, got):
+        a, b = line.split("\t") if pair else (line, None)
+        ids, types = ref.encode(a, b, max_len)
+        want = " ".join(map(str, ids)) + "\t" + " ".join(map(str, types))
+        if g != want:
+            bad.append("%s: input %r\n  want %s\n  got  %s\n  want tokens %s"
+                       % (label, line, want, g, [ref.inv.get(i, "?") for i in ids]))
+    return bad
+
+
+def vs_classic(binary, json_dir, classic_dir, lines, pair, max_len, label):
+    a = run(binary, json_dir, lines, pair, max_len)
+    b = run(binary, classic_dir, lines, pair, max_len)
+    return ["%s: %r\n  tokenizer.json %s\n  classic        %s" % (label, x, p, q)
+            for x, p, q in zip(lines, a, b) if p != q]
+
+
+def models(tmp, voc):
+    """(name, tokenizer.json dir, classic dir or None)."""
+    out = []
+    unc, cas = os.path.join(voc, "bert-base-uncased", "vocab.txt"), os.path.join(voc, "bert-base-cased", "vocab.txt")
+    gv, gm = os.path.join(voc, "gpt2", "vocab.json"), os.path.join(voc, "gpt2", "merges.txt")
+
+    def classic(name, files, configs):
+        d = os.path.join(tmp, name + "_classic")
+        os.makedirs(d, exist_ok=True)
+        for f in files:
+            shutil.copy(f, d)
+        for fn, obj in configs.items():
+            with open(os.path.join(d, fn), "w") as f:
+                json.dump(obj, f)
+        return d
+
+    d = os.path.join(tmp, "bert_uncased")
+    tj.write(d, tj.bert_json(unc))
+    out.append(("bert_uncased", d, classic("bert_uncased", [unc], {"tokenizer_config.json": {"do_lower_case": True}})))
+    d = os.path.join(tmp, "bert_cased")
+    tj.write(d, tj.bert_json(cas, lowercase=False, processor="bert"))
+    out.append(("bert_cased", d, classic("bert_cased", [cas], {"tokenizer_config.json": {"do_lower_case": False}})))
+    d = os.path.join(tmp, "gpt2")
+    tj.write(d, tj.bpe_json(gv, gm))
+    out.append(("gpt2", d, classic("gpt2", [gv, gm], {"config.json": {"model_type": "gpt2"}})))
+    extra = [("<s>", 50257, False), ("</s>", 50258, False), ("<pad>", 50259, False), ("<unk>", 50260, False),
+             ("<mask>", 50261, True)]
+    d = os.path.join(tmp, "roberta")
+    tj.write(d, tj.bpe_json(gv, gm, style="roberta", extra=extra))
+    dec = {str(i): {"content": t, "lstrip": ls, "rstrip": False, "normalized": False, "single_word": False,
+                    "special": True} for t, i, ls in extra}
+    out.append(("roberta", d, classic("roberta", [gv, gm], {"tokenizer_config.json": {
+        "tokenizer_class": "RobertaTokenizer", "added_tokens_decoder": dec}})))
+    # tokenizer.json only: the normalizers other than BertNormalizer (no cleaning, no CJK spacing)
+    seq = {"type": "Sequence", "normalizers": [{"type": "NFD"}, {"type": "Lowercase"}, {"type": "StripAccents"}]}
+    d = os.path.join(tmp, "bert_sequence")
+    tj.write(d, tj.bert_json(unc, normalizer=seq))
+    out.append(("bert_sequence", d, None))
+    d = os.path.join(tmp, "bert_nfd")
+    tj.write(d, tj.bert_json(cas, normalizer={"type": "NFD"}))
+    out.append(("bert_nfd", d, None))
+    # merges as pairs, and the prefix space the library gives every split
+    d = os.path.join(tmp, "gpt2_prefix")
+    tj.write(d, tj.bpe_json(gv, gm, add_prefix_space=True, merges_as_pairs=True))
+    out.append(("gpt2_prefix", d, None))
+    return out
+
+
+REFUSED = [  # (edit of a BERT tokenizer.json, phrase of the message)
+    (lambda j: j["model"].update(type="Unigram"), "model type 'Unigram' is not supported"),
+    (lambda j: j.update(normalizer={"type": "NFKC"}), "normalizer 'NFKC' is not supported"),
+    (lambda j: j.update(normalizer={"type": "Sequence", "normalizers": [{"type": "StripAccents"}, {"type": "NFD"}]}),
+     "StripAccents without NFD before it"),
+    (lambda j: j.update(normalizer={"type": "Sequence", "normalizers": [{"type": "NFD"}, {"type": "Strip"}]}),
+     "normalizer 'Strip' is not supported"),
+    (lambda j: j["normalizer"].update(clean_text=False), "normalizer.clean_text false"),
+    (lambda j: j.update(pre_tokenizer={"type": "Whitespace"}), "pre_tokenizer 'Whitespace' is not supported"),
+    (lambda j: j.update(post_processor={"type": "Foo"}), "post_processor 'Foo' is not supported"),
+    (lambda j: j["model"].update(continuing_subword_prefix="@@"), "model.continuing_subword_prefix"),
+    (lambda j: j["model"].update(max_input_chars_per_word=50), "model.max_input_chars_per_word"),
+    (lambda j: j["model"].update(unk_token="<nope>"), "model.unk_token '<nope>' is not in model.vocab"),
+    (lambda j: j["added_tokens"][0].update(single_word=True), "single_word true is not supported"),
+    (lambda j: j["added_tokens"][0].update(normalized=True), "normalized true is not supported"),
+    (lambda j: j["model"]["vocab"].update({"zzz": 5}), "has no id of its own"),
+]
+REFUSED_BPE = [
+    (lambda j: j["model"].update(dropout=0.1), "model.dropout is not supported"),
+    (lambda j: j["model"].update(end_of_word_suffix="</w>"), "model.end_of_word_suffix"),
+    (lambda j: j["model"].update(byte_fallback=True), "model.byte_fallback true"),
+    (lambda j: j.update(pre_tokenizer={"type": "Metaspace"}), "pre_tokenizer 'Metaspace' is not supported"),
+    (lambda j: j["model"]["merges"].append("zz qq"), "is not in model.vocab"),
+    (lambda j: j["model"]["merges"].append("a b c"), "is not two symbols separated by one space"),
+]
+
+
+def refusals(binary, tmp, voc):
+    bad = 0
+    base = {"bert": tj.bert_json(os.path.join(voc, "bert-base-uncased", "vocab.txt")),
+            "bpe": tj.bpe_json(os.path.join(voc, "gpt2", "vocab.json"), os.path.join(voc, "gpt2", "merges.txt"))}
+    cases = [("bert", e, p) for e, p in REFUSED] + [("bpe", e, p) for e, p in REFUSED_BPE]
+    for k, (which, edit, phrase) in enumerate(cases):
+        j = json.loads(json.dumps(base[which]))
+        edit(j)
+        d = os.path.join(tmp, "refused%d" % k)
+        tj.write(d, j)
+        p = subprocess.run([binary, "tokenize", "--model", d], input=b"x\n", capture_output=True)
+        msg = p.stderr.decode().strip()
+        if p.returncode != 2 or phrase not in msg or "tokenizer.json" not in msg or "\n" in msg:
+            print("FAIL refusal %d: want exit 2 and %r, got %d %r" % (k, phrase, p.returncode, msg))
+            bad += 1
+    print("refused: %d tokenizer.json files with unsupported components, one line each" % (len(cases) - bad))
+    return bad
+
+
+def main():
+    binary, src, tmp = sys.argv[1:4]
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    voc = os.path.join(src, "tests", "data", "vocab")
+    files = glue_files(os.path.join(src, "tests", "data", "glue"))
+    rng = random.Random(1616)
+    tricky = [t for t in POOL] + [e for e in EDGE if isinstance(e, str) and "\n" not in e and "\t" not in e]
+    fuzz = [fuzz_line(rng, False) for _ in range(1500)]
+    fuzz_pairs = [fuzz_line(rng, True) for _ in range(500)]
+    bad, n = [], 0
+    for name, jdir, cdir in models(tmp, voc):
+        ref = tj.RefTokJson(os.path.join(jdir, "tokenizer.json"))
+        k0 = len(bad)
+        for fname, (lines, pair) in files.items():
+            # the variants without classic files (other normalizers, prefix space) skip the two
+            # big train files, whose text the four main models cover; big files once, the rest
+            # also truncated
+            if not cdir and len(lines) > 6000:
+                continue
+            for max_len in ((512,) if len(lines) > 2000 else (512, 20)):
+                bad += vs_ref(binary, jdir, ref, lines, pair, max_len, "%s %s max %d" % (name, fname, max_len))
+                n += len(lines)
+                if cdir:
+                    bad += vs_classic(binary, jdir, cdir, lines, pair, max_len, "%s %s" % (name, fname))
+        bad += vs_ref(binary, jdir, ref, tricky, False, 512, name + " tricky")
+        bad += vs_ref(binary, jdir, ref, fuzz, False, 512, name + " fuzz")
+        bad += vs_ref(binary, jdir, ref, fuzz_pairs, True, 40, name + " fuzz pairs")
+        n += len(tricky) + len(fuzz) + len(fuzz_pairs)
+        print("%-13s %s: %d differences (GLUE %s, tricky, fuzz)" % (
+            name, "vs reference" + (" and classic files" if cdir else ""), len(bad) - k0,
+            "all files" if cdir else "files but SST-2/CoLA train"))
+    for b in bad[:12]:
+        print(b)
+    nb = refusals(binary, tmp, voc)
+    print("%d lines compared, %d differ" % (n, len(bad)))
+    return 1 if bad or nb else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
