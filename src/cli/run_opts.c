@@ -19,7 +19,7 @@ enum {
     O_MODEL = 256, O_TASK, O_DATA, O_OUT, O_SPLIT, O_MAXLEN, O_SUBSET, O_BTOK, O_BSIZE, O_THREADS,
     O_GRAN, O_HF, O_NO_LAYER, O_NO_GLOBAL, O_NO_TOKEN, O_MASKFILE, O_SAVE_ATT, O_SAVE_HID, O_LAYERS,
     O_DTYPE, O_MAXGB, O_QUIET, O_VERBOSE, O_SKIP, O_THRESH, O_AMOUNT, O_METRIC, O_PERCENTS, O_EXACT,
-    O_MINHEADS, O_HELP, O_TEXT, O_TOKENIZER
+    O_MINHEADS, O_HELP, O_TEXT, O_TOKENIZER, O_GEMM
 };
 
 typedef struct {
@@ -41,6 +41,7 @@ static const flag FLAGS[] = {
     {{"batch-tokens", required_argument, 0, O_BTOK}, ALL, "N", "length-sorted batches of at most N real tokens (default 2048)"},
     {{"batch-size", required_argument, 0, O_BSIZE}, ALL, "N", "batches of N examples in data order instead (HF's --batch_size)"},
     {{"threads", required_argument, 0, O_THREADS}, ALL, "N", "BLAS/OpenMP threads per rank (default: OMP_NUM_THREADS or all cores)"},
+    {{"gemm", required_argument, 0, O_GEMM}, ALL, "B", "matrix products: auto (default), blas or onednn (docs/engine.md)"},
     {{"granularity", required_argument, 0, O_GRAN}, SWEEPS, "G", "example (default), token or batch: where |.| is taken"},
     {{"hf-compat", no_argument, 0, O_HF}, SWEEPS, NULL, "HF's accumulating head_mask.grad (needs --granularity batch)"},
     {{"no-layer-norm", no_argument, 0, O_NO_LAYER}, SWEEPS, NULL, "skip the per-layer L2 normalisation"},
@@ -155,6 +156,10 @@ int run_opts_parse(run_opts *o, int command, const char *name, int argc, char **
             break;
         case O_THREADS:
             if (parse_int(optarg, 1, 1024, &o->threads)) FAIL("--threads %s: need a positive integer", optarg);
+            break;
+        case O_GEMM:
+            if (bt_gemm_parse(optarg, &o->gemm) || !bt_gemm_available(o->gemm))
+                FAIL("--gemm %s: this build has auto, blas%s", optarg, bt_gemm_available(BT_GEMM_ONEDNN) ? ", onednn" : "");
             break;
         case O_GRAN:
             if (!strcmp(optarg, "example")) o->granularity = BT_GRAN_EXAMPLE;
@@ -348,6 +353,7 @@ int run_setup(MPI_Comm comm, const run_opts *o, run_ctx *x) {
     memset(x, 0, sizeof *x);
     bt_error local = {0}, err = {0};
     if (o->threads > 0) bt_engine_set_threads(o->threads);
+    if (o->gemm) bt_engine_set_gemm(o->gemm, &local);
     const int rc = bt_dist_agree(comm, setup_local(o, x, &local), &local, &err);
     if (rc) {
         run_fail(rank, o->name, &err);
@@ -360,6 +366,7 @@ int run_setup(MPI_Comm comm, const run_opts *o, run_ctx *x) {
                 o->max_seq_length, (long long)t->split_windows, (long long)t->split_lines, (long long)t->short_windows,
                 (long long)t->empty_lines);
     }
+    if (rank == 0 && o->verbose) fprintf(stderr, "bertology %s: GEMM %s\n", o->name, bt_engine_gemm_info());
     if (rank == 0 && x->examples.skipped)
         fprintf(stderr, "bertology %s: skipped %zu bad lines of %s (first: %s)\n", o->name, x->examples.skipped,
                 x->examples.path, x->examples.first_skipped);
@@ -453,6 +460,7 @@ char *run_opts_json(const run_opts *o) {
     cJSON_AddStringToObject(j, "layers", o->layers_spec);
     cJSON_AddStringToObject(j, "dtype", o->dtype_f16 ? "f16" : "f32");
     cJSON_AddNumberToObject(j, "threads", o->threads);
+    cJSON_AddStringToObject(j, "gemm", bt_gemm_name(bt_engine_gemm())); /* the backend that ran */
     if (o->command == CMD_MASK) {
         cJSON_AddNumberToObject(j, "threshold", o->threshold);
         cJSON_AddNumberToObject(j, "amount", o->amount);

@@ -1,6 +1,5 @@
 #include "run_store.h"
 
-#include <cblas.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +17,8 @@ void run_versions(char *buf, size_t n) {
     MPI_Get_library_version(mpi, &len);
     char *cut = strchr(mpi, ','); /* Open MPI goes on with repository revision and date */
     if (cut) *cut = '\0';
-    snprintf(buf, n, "bertology %s; HDF5 %u.%u.%u; %s; OpenBLAS %s", BT_VERSION, maj, min, rel, mpi,
-             openblas_get_config());
+    snprintf(buf, n, "bertology %s; HDF5 %u.%u.%u; %s; GEMM %s", BT_VERSION, maj, min, rel, mpi,
+             bt_engine_gemm_info());
 }
 
 int run_store_open(MPI_Comm comm, const run_opts *o, const run_ctx *x, int has_loss, run_store *s) {
@@ -35,7 +34,7 @@ int run_store_open(MPI_Comm comm, const run_opts *o, const run_ctx *x, int has_l
     bt_store_meta meta = {.task = x->task ? x->task->name : "text", .split = o->text ? o->text : o->split, .model_dir = o->model,
                           .model_config_json = x->model.config_json, .options_json = s->opts_json,
                           .command_line = o->command_line, .program_version = ver,
-                          .openblas_version = openblas_get_config()};
+                          .openblas_version = bt_gemm_info(BT_GEMM_BLAS)};
     bt_error local = {0}, err = {0};
     /* the estimate is the same on every rank, so all skip the collective open together */
     const double gb = bt_store_estimate_bytes(&layout, &meta) / 1e9;

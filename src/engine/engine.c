@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "gemm.h"
 #include "threads.h"
 
 #define ALIGN_FLOATS 16
@@ -126,6 +127,7 @@ int bt_engine_create(const bt_config *cfg, const bt_params *params, const bt_eng
     if (e->lim.max_seqs > e->lim.max_tokens) e->lim.max_seqs = e->lim.max_tokens;
     if (e->lim.max_len > e->lim.max_tokens) e->lim.max_len = e->lim.max_tokens;
     e->n_threads = eng_threads();
+    eng_gemm_resolve();
     e->mem_floats = carve(e, NULL);
     const size_t bytes = (e->mem_floats * sizeof(float) + 63) / 64 * 64;
     e->mem = aligned_alloc(64, bytes);
