@@ -8,7 +8,7 @@ shift || true
 
 PACKAGES=(build-essential cmake pkg-config
           libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
-          libopenblas-dev libopenblas-openmp-dev libcjson-dev libutf8proc-dev check libsubunit-dev
+          libopenblas-dev libopenblas-openmp-dev libdnnl-dev libcjson-dev libutf8proc-dev check libsubunit-dev
           python3-numpy python3-h5py python3-matplotlib python3-scipy python3-sklearn python3-torch)
 
 missing=()
