@@ -1,12 +1,13 @@
 /* bertology bench: engine speed against this machine's GEMM rate, measured in the same run.
  *
  * First the rate of a bert-base-shaped product (2048 x 3072 x 768, the FFN's) with every GEMM
- * backend of the build, interleaved and repeated: the median of each, and the fastest of those
- * medians is the baseline. Then, for forward alone and forward + backward to the gates, at T = 128
- * and at the lengths of the SST-2 dev set, tokens/s and the FLOP rate of every product the engine
- * runs (counted from the shapes), as a ratio to that baseline. Every time is a median of --reps
- * runs after one warm-up, printed with its spread and the load average (the machine may be
- * shared: only ratios within one run mean anything). */
+ * backend of the build, interleaved and repeated: the median of each; the fastest backend is the
+ * baseline. Then, for forward alone and forward + backward to the gates, at T = 128 and at the
+ * lengths of the SST-2 dev set, tokens/s and the FLOP rate of every product the engine runs
+ * (counted from the shapes). Each engine run follows one baseline product and their ratio is
+ * taken per run, so that load changes between runs cancel; times and ratios are medians of
+ * --reps runs after a warm-up, printed with their spread and the load average (the machine may
+ * be shared: only ratios within one run mean anything). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,26 +57,45 @@ static stats stats_of(double *t, int n) {
     return (stats){.median = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]), .min = t[0], .max = t[n - 1]};
 }
 
-/* C[M,N] = A[M,K] B[N,K]^T (a linear layer's product) with every built backend, interleaved so
- * that a change of load hits all alike. Returns the fastest median rate; *best_kind its backend. */
-static double gemm_baseline(int M, int N, int K, int reps, int *best_kind) {
-    float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * N * K), *c = malloc(sizeof(float) * M * N);
-    for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f;
-    for (size_t i = 0; i < (size_t)N * K; i++) b[i] = (float)(i % 5) * 0.1f;
+/* The baseline product C[M,N] = A[M,K] B[N,K]^T: a linear layer's, at bert-base's FFN shape. */
+typedef struct {
+    int M, N, K, kind; /* kind: the backend it runs on */
+    float *a, *b, *c;
+} gemm_probe;
+
+static gemm_probe probe_new(int M, int N, int K) {
+    gemm_probe g = {.M = M, .N = N, .K = K, .kind = BT_GEMM_BLAS};
+    g.a = malloc(sizeof(float) * M * K), g.b = malloc(sizeof(float) * N * K), g.c = malloc(sizeof(float) * M * N);
+    for (size_t i = 0; i < (size_t)M * K; i++) g.a[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)N * K; i++) g.b[i] = (float)(i % 5) * 0.1f;
+    return g;
+}
+
+/* Seconds of one product on backend kind (the engine's backend is restored after). */
+static double probe_time(const gemm_probe *g, int kind) {
     const int active = bt_engine_gemm();
-    double *t[3] = {0};
     bt_error err;
+    bt_engine_set_gemm(kind, &err);
+    const double t0 = now();
+    bt_engine_sgemm('N', 'T', g->M, g->N, g->K, 1.0f, g->a, g->K, g->b, g->K, 0.0f, g->c, g->N);
+    const double t = now() - t0;
+    bt_engine_set_gemm(active, &err);
+    return t;
+}
+
+/* Every built backend, interleaved so that a change of load hits all alike. Returns the fastest
+ * median rate and sets g->kind to its backend. */
+static double gemm_baseline(gemm_probe *g, int reps) {
+    const int M = g->M, N = g->N, K = g->K;
+    double *t[3] = {0};
     for (int r = 0; r <= reps; r++) {
         for (int k = BT_GEMM_BLAS; k <= BT_GEMM_ONEDNN; k++) {
             if (!bt_gemm_available(k)) continue;
             if (!t[k]) t[k] = malloc(sizeof(double) * reps);
-            bt_engine_set_gemm(k, &err);
-            const double t0 = now();
-            bt_engine_sgemm('N', 'T', M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
-            if (r > 0) t[k][r - 1] = now() - t0; /* r = 0 warms up threads, pages and clocks */
+            const double dt = probe_time(g, k);
+            if (r > 0) t[k][r - 1] = dt; /* r = 0 warms up threads, pages and clocks */
         }
     }
-    bt_engine_set_gemm(active, &err);
     double best = 0.0;
     const double flop = 2.0 * M * N * K;
     for (int k = BT_GEMM_BLAS; k <= BT_GEMM_ONEDNN; k++) {
@@ -84,10 +104,9 @@ static double gemm_baseline(int M, int N, int K, int reps, int *best_kind) {
         const double gf = flop / s.median / 1e9;
         printf("bench gemm=%s M=%d N=%d K=%d GFLOP/s=%.1f (median of %d; %.1f..%.1f) load=%.2f kernel=%s\n",
                bt_gemm_name(k), M, N, K, gf, reps, flop / s.max / 1e9, flop / s.min / 1e9, load1(), bt_gemm_info(k));
-        if (gf > best) best = gf, *best_kind = k;
+        if (gf > best) best = gf, g->kind = k;
         free(t[k]);
     }
-    free(a), free(b), free(c);
     return best;
 }
 
@@ -147,14 +166,17 @@ typedef struct {
 } mode;
 
 /* Times forward (and backward) of one batch; 0, or the engine's error code after printing it. */
-static int run_case(const bt_model *m, const char *label, const int *lens, int B, int reps, double gemm,
+/* Times forward (and backward) of one batch, each run right after one baseline product on the
+ * fastest backend: the ratio of the two rates is taken per run, so that load changes between
+ * runs cancel. 0, or the engine's error code after printing it. */
+static int run_case(const bt_model *m, const char *label, const int *lens, int B, int reps, const gemm_probe *g,
                     int threads) {
     const bt_config *c = &m->cfg;
     int N = 0, maxT = 0;
     for (int b = 0; b < B; b++) N += lens[b], maxT = lens[b] > maxT ? lens[b] : maxT;
     int *ids = malloc(N * sizeof(int)), *labels = malloc(B * sizeof(int));
     float *targets = malloc(B * sizeof(float));
-    double *t = malloc((reps + 1) * sizeof(double));
+    double *t = malloc((reps + 1) * sizeof(double)), *ratio = malloc((reps + 1) * sizeof(double));
     for (int i = 0; i < N; i++) ids[i] = (i * 7919) % c->vocab_size;
     for (int b = 0; b < B; b++) labels[b] = c->n_labels > 1 ? b % c->n_labels : 0, targets[b] = 0.5f * (b % 3);
     const bt_batch batch = {.n_seqs = B, .lens = lens, .ids = ids, .labels = labels, .targets = targets};
@@ -166,26 +188,32 @@ static int run_case(const bt_model *m, const char *label, const int *lens, int B
         bt_engine *e = NULL;
         rc = bt_engine_create(c, &m->params, &lim, &e, &err);
         const int flags = modes[k].backward ? BT_FWD_ENTROPY : 0;
+        const double flop = engine_flops(c, lens, B, modes[k].backward), gflop = 2.0 * g->M * g->N * g->K;
+        double gsum = 0.0;
         for (int r = 0; r <= reps && !rc; r++) {
+            const double tg = probe_time(g, g->kind);
             const double t0 = now();
             rc = bt_engine_forward(e, &batch, NULL, flags, &err);
             if (!rc && modes[k].backward) rc = bt_engine_backward(e, &err);
             t[r] = now() - t0;
+            ratio[r] = (flop / t[r]) / (gflop / tg);
+            if (r > 0) gsum += gflop / tg / 1e9;
         }
         if (!rc) {
-            const stats s = stats_of(t + 1, reps); /* t[0]: the warm-up */
-            const double gf = engine_flops(c, lens, B, modes[k].backward) / s.median / 1e9;
+            /* index 0: the warm-up */
+            const stats s = stats_of(t + 1, reps), q = stats_of(ratio + 1, reps);
             printf("bench mode=%s T=%s tokens=%d seqs=%d threads=%d tok/s=%.0f (median of %d; %.0f..%.0f) "
-                   "s/example=%.4f GFLOP/s=%.1f gemm_GFLOP/s=%.1f ratio=%.2f activations_MB=%.0f load=%.2f\n",
-                   modes[k].name, label, N, B, threads, N / s.median, reps, N / s.max, N / s.min, s.median / B, gf,
-                   gemm, gf / gemm, bt_engine_bytes(e) / 1e6, load1());
+                   "s/example=%.4f GFLOP/s=%.1f gemm_GFLOP/s=%.1f ratio=%.2f (%.2f..%.2f) activations_MB=%.0f "
+                   "load=%.2f\n", modes[k].name, label, N, B, threads, N / s.median, reps, N / s.max, N / s.min,
+                   s.median / B, flop / s.median / 1e9, gsum / reps, q.median, q.min, q.max, bt_engine_bytes(e) / 1e6,
+                   load1());
             fflush(stdout);
         } else {
             fprintf(stderr, "bertology bench: %s (%s, T=%s)\n", err.msg, modes[k].name, label);
         }
         bt_engine_free(e);
     }
-    free(ids), free(labels), free(targets), free(t);
+    free(ids), free(labels), free(targets), free(t), free(ratio);
     return rc;
 }
 
@@ -244,16 +272,16 @@ int bt_cmd_bench(int argc, char **argv) {
     const bt_config *c = &m.cfg;
     printf("bench model=%s L=%d D=%d H=%d F=%d V=%d params=%zu gemm=%s load=%.2f\n", dir ? dir : "random-bert-base",
            c->n_layers, c->d_model, c->n_heads, c->d_ff, c->vocab_size, m.n_params, bt_engine_gemm_info(), load1());
-    int fastest = BT_GEMM_BLAS;
-    const double gf = gemm_baseline(batch_tokens, c->d_ff, c->d_model, reps < 9 ? 9 : reps, &fastest);
-    printf("bench gemm_fastest=%s GFLOP/s=%.1f engine_gemm=%s\n", bt_gemm_name(fastest), gf,
+    gemm_probe g = probe_new(batch_tokens, c->d_ff, c->d_model);
+    const double gf = gemm_baseline(&g, reps < 9 ? 9 : reps);
+    printf("bench gemm_fastest=%s GFLOP/s=%.1f engine_gemm=%s\n", bt_gemm_name(g.kind), gf,
            bt_gemm_name(bt_engine_gemm()));
     const int max_len = c->max_pos - c->pos_offset;
     int T = 128 < max_len ? 128 : max_len;
     int B = batch_tokens / T;
     int *lens = malloc(sizeof(int) * (batch_tokens > 872 ? batch_tokens : 872));
     for (int b = 0; b < B; b++) lens[b] = T;
-    int rc = run_case(&m, "128", lens, B, reps, gf, bt_engine_threads());
+    int rc = run_case(&m, "128", lens, B, reps, &g, bt_engine_threads());
     /* SST-2 dev sentences in file order, as many as fit */
     int N = 0;
     B = 0;
@@ -261,9 +289,9 @@ int bt_cmd_bench(int argc, char **argv) {
         lens[B] = SST2_DEV_LENGTHS[i] < max_len ? SST2_DEV_LENGTHS[i] : max_len;
         N += lens[B++];
     }
-    if (!rc) rc = run_case(&m, "sst2", lens, B, reps, gf, bt_engine_threads());
+    if (!rc) rc = run_case(&m, "sst2", lens, B, reps, &g, bt_engine_threads());
     printf("bench peak_rss_MB=%.0f\n", peak_rss_mb());
-    free(lens);
+    free(lens), free(g.a), free(g.b), free(g.c);
     if (dir) bt_model_free(&m);
     else free(m.block);
     return rc;
