@@ -46,3 +46,10 @@ function(bt_gemm_backend_tests)
   endif()
 endfunction()
 cmake_language(DEFER CALL bt_gemm_backend_tests)
+
+# bertology bench: failures with the engine's error, FLOPs counted from the shapes (LM head
+# included), the SST-2 dev lengths it packs (tests/gemm/check_bench.py; about 10 s)
+add_test(NAME gemm.bench
+         COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gemm/check_bench.py --bertology $<TARGET_FILE:bertology>
+                 --source ${PROJECT_SOURCE_DIR} --work ${CMAKE_CURRENT_BINARY_DIR}/gemm_bench)
+set_tests_properties(gemm.bench PROPERTIES LABELS "gemm" TIMEOUT 600)

@@ -203,10 +203,10 @@ static int run_case(const bt_model *m, const char *label, const int *lens, int B
             /* index 0: the warm-up */
             const stats s = stats_of(t + 1, reps), q = stats_of(ratio + 1, reps);
             printf("bench mode=%s T=%s tokens=%d seqs=%d threads=%d tok/s=%.0f (median of %d; %.0f..%.0f) "
-                   "s/example=%.4f GFLOP/s=%.1f gemm_GFLOP/s=%.1f ratio=%.2f (%.2f..%.2f) activations_MB=%.0f "
-                   "load=%.2f\n", modes[k].name, label, N, B, threads, N / s.median, reps, N / s.max, N / s.min,
-                   s.median / B, flop / s.median / 1e9, gsum / reps, q.median, q.min, q.max, bt_engine_bytes(e) / 1e6,
-                   load1());
+                   "s/example=%.4f flop=%.6e GFLOP/s=%.1f gemm_GFLOP/s=%.1f ratio=%.2f (%.2f..%.2f) "
+                   "activations_MB=%.0f load=%.2f\n", modes[k].name, label, N, B, threads, N / s.median, reps,
+                   N / s.max, N / s.min, s.median / B, flop, flop / s.median / 1e9, gsum / reps, q.median, q.min,
+                   q.max, bt_engine_bytes(e) / 1e6, load1());
             fflush(stdout);
         } else {
             fprintf(stderr, "bertology bench: %s (%s, T=%s)\n", err.msg, modes[k].name, label);
