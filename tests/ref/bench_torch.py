@@ -18,7 +18,8 @@ With --ours, in the same process and on the same checkpoint:
   T = 128) and `bertology importance` on --examples SST-2-format examples of exactly 128
   tokens (random words of the checkpoint's vocabulary), and prints the ratios of issue 14:
     gemm_GFLOP/s         fastest GEMM measured (target >= 380 on the issue's machine)
-    bench/gemm           engine forward + backward FLOP rate over that GEMM (>= 0.80)
+    bench/gemm           engine forward + backward FLOP rate over that GEMM (>= 0.80): the median
+                         of per-run ratios, and the best run over the best product
     importance/torch     importance tokens/s over (b) best (>= 2.5) and over (a) hf (>= 8)
     importance/bench     importance tokens/s over bench's forward + backward at T = 128 (>= 0.95)
 With --rounds K the whole comparison repeats K times; each ratio is then reported as the median
@@ -137,10 +138,11 @@ def ours_bench(binary, model_dir, threads, gemm, reps):
               + (["--gemm", gemm] if gemm else []))
     r = {}
     for line in out.splitlines():
-        mo = re.search(r"^bench mode=(\S+) T=128 .*tok/s=([0-9.]+).* ratio=([0-9.]+)", line)
+        mo = re.search(r"^bench mode=(\S+) T=128 .*tok/s=([0-9.]+).* ratio=([0-9.]+).* best_ratio=([0-9.]+)", line)
         if mo:
             r[mo.group(1)] = float(mo.group(2))
             r[mo.group(1) + "_ratio"] = float(mo.group(3))
+            r[mo.group(1) + "_best_ratio"] = float(mo.group(4))
         mo = re.search(r"^bench gemm_fastest=(\S+) GFLOP/s=([0-9.]+) engine_gemm=(\S+)", line)
         if mo:
             r["gemm_name"], r["gemm"], r["engine_gemm"] = mo.group(1), float(mo.group(2)), mo.group(3)
@@ -174,7 +176,8 @@ def ours_importance(binary, model_dir, data_dir, out_dir, threads, gemm):
 
 def summarize(rounds):
     rows = (("gemm_GFLOP/s", "gemm", ">= 380"),
-            ("bench/gemm", "bench_gemm", ">= 0.80"),
+            ("bench/gemm (median of per-run ratios)", "bench_gemm", ">= 0.80"),
+            ("bench/gemm (best run / best product)", "bench_gemm_best", ">= 0.80"),
             ("importance/torch_best", "imp_best", ">= 2.5"),
             ("importance/torch_hf", "imp_hf", ">= 8"),
             ("importance/bench", "imp_bench", ">= 0.95"),
@@ -227,6 +230,7 @@ def main(argv=None):
             imp = ours_importance(a.ours, model_dir, data_dir, os.path.join(tmp.name, "out%d" % k),
                                   a.threads, a.gemm)
             r = {"load": (load + load1()) / 2, "gemm": b["gemm"], "bench_gemm": b["fwd+bwd_ratio"],
+                 "bench_gemm_best": b["fwd+bwd_best_ratio"],
                  "imp_best": imp / tr["best"], "imp_hf": imp / tr["hf"], "imp_bench": imp / b["fwd+bwd"],
                  "fwd_fwd": b.get("fwd", float("nan")) / tr["fwd"]}
             print("round %d: bertology importance %.0f tok/s (%d examples), bench fwd+bwd %.0f tok/s, "
