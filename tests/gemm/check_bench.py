@@ -12,7 +12,12 @@
    gives for data/glue/SST-2/dev.tsv, and the T=sst2 case packs them in file order up to
    --batch-tokens.
 4. --gemm with an unknown backend: exit 2 and one line.
+5. `bertology importance` with each built backend (--gemm, and BT_GEMM in the environment):
+   run.h5 records the backend that ran (options JSON "gemm", bertology_version "GEMM <name> (...)"),
+   --verbose names it; the same backend twice gives the same bits, two backends agree to float
+   rounding (1e-5 relative on the importance scores).
 """
+import random
 import argparse
 import json
 import os
@@ -125,6 +130,48 @@ def main():
     p = bench(a.bertology, bert, "--gemm", "cublas")
     check(p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "--gemm cublas" in p.stderr,
           "--gemm cublas: exit 2, one line (%r)" % p.stderr.strip())
+
+    # 5. importance: what run.h5 records per backend
+    import h5py
+    import numpy as np
+    tiny = make_checkpoint.make_checkpoint(os.path.join(a.work, "tiny"), vocab_txt=True, max_pos=64)
+    data = os.path.join(a.work, "sst-2")
+    os.makedirs(data, exist_ok=True)
+    rng = random.Random(1)
+    with open(os.path.join(data, "dev.tsv"), "w") as f:
+        f.write("sentence\tlabel\n")
+        for i in range(40):
+            f.write("%s\t%d\n" % (" ".join("tok%d" % rng.randrange(5, 100) for _ in range(rng.randrange(3, 40))), i % 2))
+    backends = ["blas"] + (["onednn"] if subprocess.run(
+        [a.bertology, "bench", "--gemm", "onednn", "--help"], capture_output=True, text=True).returncode == 0 else [])
+    imp = {}
+    for k, (backend, how) in enumerate([(b, h) for b in backends for h in ("flag", "env")]):
+        out = os.path.join(a.work, "imp_%s_%s" % (backend, how))
+        env = dict(os.environ, BT_GEMM=backend if how == "env" else "")
+        cmd = [a.bertology, "importance", "--model", tiny, "--task", "sst-2", "--data", data, "--out", out,
+               "--threads", "2", "--batch-tokens", "256", "--max-seq-length", "64", "--verbose", "--quiet"]
+        p = subprocess.run(cmd + (["--gemm", backend] if how == "flag" else []), capture_output=True, text=True,
+                           env=env, timeout=600)
+        check(p.returncode == 0, "importance --gemm %s (%s): exit 0 (%s)" % (backend, how, p.stderr.strip()[-300:]))
+        if p.returncode:
+            continue
+        check(re.search(r"^bertology importance: GEMM %s \(" % backend, p.stderr, re.M) is not None,
+              "importance (%s, %s): --verbose names the GEMM" % (backend, how))
+        with h5py.File(os.path.join(out, "run.h5"), "r") as f:
+            opts = json.loads(f.attrs["options"])
+            ver = f.attrs["bertology_version"]
+            ver = ver.decode() if isinstance(ver, bytes) else ver
+        check(opts.get("gemm") == backend, "run.h5 options gemm = %r (%s, %s)" % (opts.get("gemm"), backend, how))
+        check("GEMM %s (" % backend in ver, "run.h5 bertology_version names the GEMM: %r" % ver)
+        imp[(backend, how)] = np.load(os.path.join(out, "head_importance.npy"))
+    for backend in backends:
+        if (backend, "flag") in imp and (backend, "env") in imp:
+            check(np.array_equal(imp[(backend, "flag")], imp[(backend, "env")]),
+                  "%s twice: bitwise identical importance" % backend)
+    if len(backends) == 2 and ("blas", "flag") in imp and ("onednn", "flag") in imp:
+        x, y = imp[("blas", "flag")], imp[("onednn", "flag")]
+        d = np.abs(x - y).max() / np.abs(x).max()
+        check(d <= 1e-5, "blas vs onednn: importance within 1e-5 relative (%.2e)" % d)
 
     print("RESULT: %s" % ("PASS" if not fails else "FAIL (%d)" % len(fails)))
     return 1 if fails else 0
