@@ -93,6 +93,10 @@ const char *bt_engine_gemm_info(void) {
 
 void eng_gemm(char ta, char tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
               int ldb, float beta, float *C, int ldc) {
+    if (!g_fn) { /* an operation called without an engine (the unit tests of ops) */
+#pragma omp critical(bt_gemm_resolve)
+        eng_gemm_resolve();
+    }
     g_fn(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
