@@ -14,6 +14,8 @@ install(TARGETS bertology_all EXPORT bertologyTargets
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY include/bertology DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h")
+# the GEMM backends' link interface (CBLAS, oneDNN), exported with the library
+install(TARGETS bt_blas EXPORT bertologyTargets)
 install(EXPORT bertologyTargets NAMESPACE bertology:: DESTINATION ${BT_CMAKE_DIR})
 
 configure_package_config_file(cmake/bertologyConfig.cmake.in

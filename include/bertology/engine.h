@@ -140,12 +140,40 @@ size_t bt_engine_bytes(const bt_engine *e);
 
 /* Threads for BLAS and for the engine's own loops (process-wide setting). */
 void bt_engine_set_threads(int n);
+/* The thread count in use (the last bt_engine_set_threads, else OpenMP's default). */
+int bt_engine_threads(void);
 
-/* NULL, or a one-line warning when OpenBLAS runs kernels far below what the CPU can do: OpenBLAS
+/* NULL, or a one-line warning when the CBLAS backend is in use and OpenBLAS runs kernels far
+ * below what the CPU can do (never for oneDNN, which picks its kernels by CPUID): OpenBLAS
  * 0.3.21 (Debian bookworm) does not know recent Xeons and falls back to its generic SSE3
  * "Prescott" kernels, about 5x slower than its AVX-512 ones, unless OPENBLAS_CORETYPE says
  * which to use. The CLI prints it; the engine never prints. */
 const char *bt_engine_blas_warning(void);
+
+/* GEMM backends (docs/engine.md "GEMM backends"): every product of the engine goes through one
+ * of them. BT_GEMM_AUTO takes oneDNN when it is built in, else CBLAS (a rule, so that every rank
+ * chooses the same). Process-wide, like the thread count; results differ between backends in the
+ * last bits only. */
+enum { BT_GEMM_AUTO = 0, BT_GEMM_BLAS = 1, BT_GEMM_ONEDNN = 2 };
+/* "auto", "blas", "onednn" -> BT_GEMM_*; -1 for anything else. */
+int bt_gemm_parse(const char *name, int *kind);
+const char *bt_gemm_name(int kind);
+/* 1 if this build has the backend. */
+int bt_gemm_available(int kind);
+/* Library, version and kernel of a built backend ("dnnl_sgemm, oneDNN 2.6.3, ISA avx512_core_bf16",
+ * "cblas_sgemm, OpenBLAS 0.3.21 ... Haswell ..., core Haswell"); NULL if not built. */
+const char *bt_gemm_info(int kind);
+/* BT_EINPUT when the backend is not built in. */
+int bt_engine_set_gemm(int kind, bt_error *err);
+/* The backend in use (auto resolved): BT_GEMM_BLAS or BT_GEMM_ONEDNN. */
+int bt_engine_gemm(void);
+/* The backend in use and bt_gemm_info of it, e.g.
+ * "onednn (dnnl_sgemm, oneDNN 2.6.3, ISA avx512_core_bf16)"; for run.h5 and --verbose. */
+const char *bt_engine_gemm_info(void);
+/* C[M,N] = alpha op(A) op(B) + beta C (row-major, ta/tb 'N' or 'T') with the backend in use:
+ * for `bertology bench`, which measures the products the engine runs. */
+void bt_engine_sgemm(char ta, char tb, int M, int N, int K, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc);
 
 /* gates: [L, H] indexed by original head id, or NULL for all ones. Labels/targets are needed
  * only for the loss; without them loss is not computed and backward is refused. */

@@ -40,6 +40,7 @@ typedef struct {
     const char *model, *task, *data, *out, *split, *head_mask_path;
     const char *text, *tokenizer; /* language-model data: one document per line; tokenizer dir */
     int max_seq_length, subset, batch_tokens, batch_size, threads;
+    int gemm;                   /* BT_GEMM_*: the engine's GEMM backend (0 = auto) */
     int granularity, hf_compat, layer_norm, global_norm, token_norm, skip_bad_lines;
     int save_attentions, save_hidden, dtype_f16;
     const char *layers; /* "0,3-5"; NULL or "" = all */

@@ -1,17 +1,22 @@
-/* bertology bench: engine speed against this machine's sgemm rate, measured in the same run.
+/* bertology bench: engine speed against this machine's GEMM rate, measured in the same run.
  *
- * For forward alone and forward + backward to the gates, at T = 128 and at packed SST-2-like
- * lengths, it prints tokens/s, the useful GFLOP/s (the products the computation needs, counted
- * from the shapes) and their ratio to the sgemm GFLOP/s of a bert-base-shaped product. */
-#include <cblas.h>
+ * First the rate of a bert-base-shaped product (2048 x 3072 x 768, the FFN's) with every GEMM
+ * backend of the build, interleaved and repeated: the median of each; the fastest backend is the
+ * baseline. Then, for forward alone and forward + backward to the gates, at T = 128 and at the
+ * lengths of the SST-2 dev set, tokens/s and the FLOP rate of every product the engine runs
+ * (counted from the shapes). Each engine run follows the best of three baseline products and
+ * their ratio is taken per run, so that load changes between runs cancel; times and ratios are
+ * medians of --reps runs after a warm-up, printed with their spread, the ratio of the best engine
+ * run to the best product (what an idle machine would show) and the load average (the machine may
+ * be shared: only ratios within one run mean anything). */
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_sst2.h"
 #include "bertology/engine.h"
 #include "bertology/model.h"
 #include "commands.h"
@@ -28,33 +33,94 @@ static double peak_rss_mb(void) {
     return ru.ru_maxrss / 1024.0;
 }
 
-/* Best-of-3 rate of C[M,N] = A[M,K] B[N,K]^T, the shape of a linear layer. */
-static double sgemm_gflops(int M, int N, int K) {
-    float *a = calloc((size_t)M * K, sizeof(float)), *b = calloc((size_t)N * K, sizeof(float)),
-          *c = calloc((size_t)M * N, sizeof(float));
-    for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f;
-    for (size_t i = 0; i < (size_t)N * K; i++) b[i] = (float)(i % 5) * 0.1f;
-    /* best of 8 after a warm-up call (thread pool, page faults, clock ramp): the ratio below is
-     * only as good as this baseline on a noisy shared machine */
-    double best = 1e30;
-    for (int r = 0; r < 9; r++) {
-        const double t0 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
-        const double t = now() - t0;
-        if (r > 0 && t < best) best = t;
+/* The 1-minute load average: other processes on the cores show up in every time. */
+static double load1(void) {
+    double l = -1.0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = -1.0;
+        fclose(f);
     }
-    free(a), free(b), free(c);
-    return 2.0 * M * N * K / best / 1e9;
+    return l;
 }
 
-/* Products the computation needs (multiply-adds x 2) for a batch, from the shapes alone. */
-static double useful_flops(const bt_config *c, const int *lens, int B, int backward) {
-    const double D = c->d_model, F = c->d_ff;
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct {
+    double median, min, max;
+} stats;
+
+static stats stats_of(double *t, int n) {
+    qsort(t, n, sizeof *t, cmp_double);
+    return (stats){.median = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]), .min = t[0], .max = t[n - 1]};
+}
+
+/* The baseline product C[M,N] = A[M,K] B[N,K]^T: a linear layer's, at bert-base's FFN shape. */
+typedef struct {
+    int M, N, K, kind; /* kind: the backend it runs on */
+    float *a, *b, *c;
+} gemm_probe;
+
+static gemm_probe probe_new(int M, int N, int K) {
+    gemm_probe g = {.M = M, .N = N, .K = K, .kind = BT_GEMM_BLAS};
+    g.a = malloc(sizeof(float) * M * K), g.b = malloc(sizeof(float) * N * K), g.c = malloc(sizeof(float) * M * N);
+    for (size_t i = 0; i < (size_t)M * K; i++) g.a[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)N * K; i++) g.b[i] = (float)(i % 5) * 0.1f;
+    return g;
+}
+
+/* Seconds of one product on backend kind (the engine's backend is restored after). */
+static double probe_time(const gemm_probe *g, int kind) {
+    const int active = bt_engine_gemm();
+    bt_error err;
+    bt_engine_set_gemm(kind, &err);
+    const double t0 = now();
+    bt_engine_sgemm('N', 'T', g->M, g->N, g->K, 1.0f, g->a, g->K, g->b, g->K, 0.0f, g->c, g->N);
+    const double t = now() - t0;
+    bt_engine_set_gemm(active, &err);
+    return t;
+}
+
+/* Every built backend, interleaved so that a change of load hits all alike. Returns the fastest
+ * median rate and sets g->kind to its backend. */
+static double gemm_baseline(gemm_probe *g, int reps) {
+    const int M = g->M, N = g->N, K = g->K;
+    double *t[3] = {0};
+    for (int r = 0; r <= reps; r++) {
+        for (int k = BT_GEMM_BLAS; k <= BT_GEMM_ONEDNN; k++) {
+            if (!bt_gemm_available(k)) continue;
+            if (!t[k]) t[k] = malloc(sizeof(double) * reps);
+            const double dt = probe_time(g, k);
+            if (r > 0) t[k][r - 1] = dt; /* r = 0 warms up threads, pages and clocks */
+        }
+    }
+    double best = 0.0;
+    const double flop = 2.0 * M * N * K;
+    for (int k = BT_GEMM_BLAS; k <= BT_GEMM_ONEDNN; k++) {
+        if (!t[k]) continue;
+        const stats s = stats_of(t[k], reps);
+        const double gf = flop / s.median / 1e9;
+        printf("bench gemm=%s M=%d N=%d K=%d GFLOP/s=%.1f (median of %d; %.1f..%.1f) load=%.2f kernel=%s\n",
+               bt_gemm_name(k), M, N, K, gf, reps, flop / s.max / 1e9, flop / s.min / 1e9, load1(), bt_gemm_info(k));
+        if (gf > best) best = gf, g->kind = k;
+        free(t[k]);
+    }
+    return best;
+}
+
+/* FLOPs (multiply-adds x 2) of every product the engine runs for a batch, from the shapes alone:
+ * the layers, attention at full T x T (a causal model masks after the product), the pooler and
+ * classifier or the tied LM head (T_b - 1 rows of V logits, and with backward their gradient). */
+static double engine_flops(const bt_config *c, const int *lens, int B, int backward) {
+    const double D = c->d_model, F = c->d_ff, V = c->vocab_size;
     double f = 0;
-    for (int l = 0; l < c->n_layers; l++) {
-        const double Dl = (double)c->layer_heads[l] * c->d_head;
-        for (int b = 0; b < B; b++) {
-            const double T = lens[b];
+    for (int b = 0; b < B; b++) {
+        const double T = lens[b];
+        for (int l = 0; l < c->n_layers; l++) {
+            const double Dl = (double)c->layer_heads[l] * c->d_head;
             const double dense = 2 * T * (3 * Dl * D + Dl * D + 2 * D * F);
             const double attn = 2 * 2 * T * T * Dl; /* Q K^T and P V */
             f += dense + attn;
@@ -63,6 +129,12 @@ static double useful_flops(const bt_config *c, const int *lens, int B, int backw
                 f += 2 * T * (Dl * D + 2 * D * F);
                 if (l > 0) f += 2 * T * 3 * Dl * D + 2 * attn;
             }
+        }
+        if (c->head == BT_HEAD_LM) {
+            f += 2 * (T - 1) * V * D * (backward ? 2 : 1);
+        } else if (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS) {
+            const double head = 2 * D * (c->has_pooler ? D : 0) + 2 * D * c->n_labels;
+            f += head * (backward ? 2 : 1);
         }
     }
     return f;
@@ -89,71 +161,88 @@ static void random_bert_base(bt_model *m, int L) {
     for (int i = 0; i < 768; i++) m->params.emb_ln_g[i] = 1.0f;
 }
 
-/* Lengths (with [CLS]/[SEP]) drawn to match SST-2 dev under bert-base-uncased: mean ~25, 4..66. */
-static int sst2_like_length(unsigned *s) {
-    *s = *s * 1664525u + 1013904223u;
-    const double u = ((*s >> 8) + 0.5) / 16777216.0;
-    int T = 4 + (int)(-21.0 * log(1.0 - u * 0.95));
-    return T > 66 ? 66 : T;
-}
-
 typedef struct {
     const char *name;
     int backward;
 } mode;
 
-static int run_case(const bt_model *m, const char *label, const int *lens, int B, int reps,
-                    double sgemm, int threads) {
+/* Times forward (and backward) of one batch; 0, or the engine's error code after printing it. */
+/* Times forward (and backward) of one batch, each run right after one baseline product on the
+ * fastest backend: the ratio of the two rates is taken per run, so that load changes between
+ * runs cancel. 0, or the engine's error code after printing it. */
+static int run_case(const bt_model *m, const char *label, const int *lens, int B, int reps, const gemm_probe *g,
+                    int threads) {
+    const bt_config *c = &m->cfg;
     int N = 0, maxT = 0;
     for (int b = 0; b < B; b++) N += lens[b], maxT = lens[b] > maxT ? lens[b] : maxT;
     int *ids = malloc(N * sizeof(int)), *labels = malloc(B * sizeof(int));
-    for (int i = 0; i < N; i++) ids[i] = (i * 7919) % m->cfg.vocab_size;
-    for (int b = 0; b < B; b++) labels[b] = b % 2;
-    const bt_batch batch = {.n_seqs = B, .lens = lens, .ids = ids, .labels = labels};
+    float *targets = malloc(B * sizeof(float));
+    double *t = malloc((reps + 1) * sizeof(double)), *ratio = malloc((reps + 1) * sizeof(double));
+    for (int i = 0; i < N; i++) ids[i] = (i * 7919) % c->vocab_size;
+    for (int b = 0; b < B; b++) labels[b] = c->n_labels > 1 ? b % c->n_labels : 0, targets[b] = 0.5f * (b % 3);
+    const bt_batch batch = {.n_seqs = B, .lens = lens, .ids = ids, .labels = labels, .targets = targets};
     const mode modes[2] = {{"fwd", 0}, {"fwd+bwd", 1}};
-    for (int k = 0; k < 2; k++) {
+    int rc = 0;
+    bt_error err = {0};
+    for (int k = 0; k < 2 && !rc; k++) {
         bt_engine_limits lim = {.max_tokens = N, .max_seqs = B, .max_len = maxT, .backward = modes[k].backward};
         bt_engine *e = NULL;
-        bt_error err;
-        if (bt_engine_create(&m->cfg, &m->params, &lim, &e, &err)) {
-            fprintf(stderr, "bertology bench: %s\n", err.msg);
-            free(ids), free(labels);
-            return 1;
-        }
+        rc = bt_engine_create(c, &m->params, &lim, &e, &err);
         const int flags = modes[k].backward ? BT_FWD_ENTROPY : 0;
-        double best = 1e30;
-        for (int r = 0; r < reps + 1; r++) {
+        const double flop = engine_flops(c, lens, B, modes[k].backward), gflop = 2.0 * g->M * g->N * g->K;
+        double gsum = 0.0;
+        double tg_best = 1e30;
+        for (int r = 0; r <= reps && !rc; r++) {
+            /* the best of three products: the GEMM rate the machine gives at this moment */
+            double tg = 1e30;
+            for (int i = 0; i < 3; i++) {
+                const double x = probe_time(g, g->kind);
+                tg = x < tg ? x : tg;
+            }
+            if (r > 0 && tg < tg_best) tg_best = tg;
             const double t0 = now();
-            bt_engine_forward(e, &batch, NULL, flags, &err);
-            if (modes[k].backward) bt_engine_backward(e, &err);
-            const double t = now() - t0;
-            if (r > 0 && t < best) best = t;
+            rc = bt_engine_forward(e, &batch, NULL, flags, &err);
+            if (!rc && modes[k].backward) rc = bt_engine_backward(e, &err);
+            t[r] = now() - t0;
+            ratio[r] = (flop / t[r]) / (gflop / tg);
+            if (r > 0) gsum += gflop / tg / 1e9;
         }
-        const double gf = useful_flops(&m->cfg, lens, B, modes[k].backward) / best / 1e9;
-        printf("bench mode=%s T=%s tokens=%d seqs=%d threads=%d tok/s=%.0f s/example=%.4f "
-               "useful_GFLOP/s=%.1f sgemm_GFLOP/s=%.1f ratio=%.2f activations_MB=%.0f\n",
-               modes[k].name, label, N, B, threads, N / best, best / B, gf, sgemm, gf / sgemm,
-               bt_engine_bytes(e) / 1e6);
-        fflush(stdout);
+        if (!rc) {
+            /* index 0: the warm-up */
+            const stats s = stats_of(t + 1, reps), q = stats_of(ratio + 1, reps);
+            printf("bench mode=%s T=%s tokens=%d seqs=%d threads=%d tok/s=%.0f (median of %d; %.0f..%.0f) "
+                   "s/example=%.4f flop=%.6e GFLOP/s=%.1f gemm_GFLOP/s=%.1f ratio=%.2f (%.2f..%.2f) "
+                   "best_ratio=%.2f activations_MB=%.0f load=%.2f\n", modes[k].name, label, N, B, threads,
+                   N / s.median, reps, N / s.max, N / s.min, s.median / B, flop, flop / s.median / 1e9, gsum / reps,
+                   q.median, q.min, q.max, (flop / s.min) / (gflop / tg_best), bt_engine_bytes(e) / 1e6, load1());
+            fflush(stdout);
+        } else {
+            fprintf(stderr, "bertology bench: %s (%s, T=%s)\n", err.msg, modes[k].name, label);
+        }
         bt_engine_free(e);
     }
-    free(ids), free(labels);
-    return 0;
+    free(ids), free(labels), free(targets), free(t), free(ratio);
+    return rc;
 }
 
 static void usage(FILE *f) {
     fprintf(f, "usage: bertology bench [--model DIR] [--layers L] [--batch-tokens N] [--reps R] [--threads N]\n"
-               "  without --model: a random bert-base-sized model (12 x 768, 12 heads, 3072 FFN) in memory\n");
+               "                       [--gemm auto|blas|onednn]\n"
+               "  without --model: a random bert-base-sized model (12 x 768, 12 heads, 3072 FFN) in memory\n"
+               "  cases: T=128 (batch-tokens/128 sequences) and T=sst2 (the SST-2 dev lengths in file order,\n"
+               "  packed up to batch-tokens); times are medians of R runs (default 5) after a warm-up\n");
 }
 
 int bt_cmd_bench(int argc, char **argv) {
     const char *dir = NULL;
-    int layers = 12, batch_tokens = 2048, reps = 3, threads = 0;
+    int layers = 12, batch_tokens = 2048, reps = 5, threads = 0, gemm = -1;
     static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"layers", required_argument, 0, 'l'},
                                          {"batch-tokens", required_argument, 0, 'b'}, {"reps", required_argument, 0, 'r'},
-                                         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+                                         {"threads", required_argument, 0, 't'}, {"gemm", required_argument, 0, 'g'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int o;
     optind = 1;
+    bt_error err;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
         case 'm': dir = optarg; break;
@@ -161,23 +250,26 @@ int bt_cmd_bench(int argc, char **argv) {
         case 'b': batch_tokens = atoi(optarg); break;
         case 'r': reps = atoi(optarg); break;
         case 't': threads = atoi(optarg); break;
+        case 'g':
+            if (bt_gemm_parse(optarg, &gemm) || bt_engine_set_gemm(gemm, &err)) {
+                fprintf(stderr, "bertology bench: --gemm %s: this build has auto, blas%s\n", optarg,
+                        bt_gemm_available(BT_GEMM_ONEDNN) ? ", onednn" : "");
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (layers < 1 || layers > BT_MAX_LAYERS || batch_tokens < 128 || reps < 1) {
+    if (layers < 1 || layers > BT_MAX_LAYERS || batch_tokens < 128 || reps < 1 || optind < argc) {
         usage(stderr);
         return 2;
     }
     if (threads > 0) bt_engine_set_threads(threads);
-    else bt_engine_set_threads(openblas_get_num_threads());
-    threads = openblas_get_num_threads();
     const char *warn = bt_engine_blas_warning();
     if (warn) fprintf(stderr, "bertology bench: warning: %s\n", warn);
-    printf("bench blas=%s core=%s\n", openblas_get_config(), openblas_get_corename());
     bt_model m;
     if (dir) {
-        bt_error err;
         if (bt_model_load(dir, &m, &err)) {
             fprintf(stderr, "bertology bench: %s\n", err.msg);
             return err.code;
@@ -186,27 +278,28 @@ int bt_cmd_bench(int argc, char **argv) {
         random_bert_base(&m, layers);
     }
     const bt_config *c = &m.cfg;
-    printf("bench model=%s L=%d D=%d H=%d F=%d params=%zu\n", dir ? dir : "random-bert-base", c->n_layers,
-           c->d_model, c->n_heads, c->d_ff, m.n_params);
-    const double sg = sgemm_gflops(batch_tokens, c->d_ff, c->d_model);
-    printf("bench sgemm M=%d N=%d K=%d GFLOP/s=%.1f\n", batch_tokens, c->d_ff, c->d_model, sg);
-
-    int B = batch_tokens / 128;
-    int *lens = malloc(sizeof(int) * batch_tokens);
-    for (int b = 0; b < B; b++) lens[b] = 128;
-    int rc = run_case(&m, "128", lens, B, reps, sg, threads);
-    unsigned s = 42;
+    printf("bench model=%s L=%d D=%d H=%d F=%d V=%d params=%zu gemm=%s load=%.2f\n", dir ? dir : "random-bert-base",
+           c->n_layers, c->d_model, c->n_heads, c->d_ff, c->vocab_size, m.n_params, bt_engine_gemm_info(), load1());
+    gemm_probe g = probe_new(batch_tokens, c->d_ff, c->d_model);
+    const double gf = gemm_baseline(&g, reps < 9 ? 9 : reps);
+    printf("bench gemm_fastest=%s GFLOP/s=%.1f engine_gemm=%s\n", bt_gemm_name(g.kind), gf,
+           bt_gemm_name(bt_engine_gemm()));
+    const int max_len = c->max_pos - c->pos_offset;
+    int T = 128 < max_len ? 128 : max_len;
+    int B = batch_tokens / T;
+    int *lens = malloc(sizeof(int) * (batch_tokens > 872 ? batch_tokens : 872));
+    for (int b = 0; b < B; b++) lens[b] = T;
+    int rc = run_case(&m, "128", lens, B, reps, &g, bt_engine_threads());
+    /* SST-2 dev sentences in file order, as many as fit */
     int N = 0;
     B = 0;
-    for (;;) {
-        const int T = sst2_like_length(&s);
-        if (N + T > batch_tokens) break;
-        lens[B++] = T;
-        N += T;
+    for (int i = 0; i < 872 && N + SST2_DEV_LENGTHS[i] <= batch_tokens; i++) {
+        lens[B] = SST2_DEV_LENGTHS[i] < max_len ? SST2_DEV_LENGTHS[i] : max_len;
+        N += lens[B++];
     }
-    if (!rc) rc = run_case(&m, "sst2", lens, B, reps, sg, threads);
+    if (!rc) rc = run_case(&m, "sst2", lens, B, reps, &g, bt_engine_threads());
     printf("bench peak_rss_MB=%.0f\n", peak_rss_mb());
-    free(lens);
+    free(lens), free(g.a), free(g.b), free(g.c);
     if (dir) bt_model_free(&m);
     else free(m.block);
     return rc;

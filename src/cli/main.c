@@ -1,5 +1,8 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "bertology/engine.h"
 
 #include "commands.h"
 
@@ -31,6 +34,16 @@ int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    /* BT_GEMM=blas|onednn: the backend for every command (a --gemm flag overrides it); the
+     * tests run each reference comparison once per built backend this way. */
+    const char *gemm = getenv("BT_GEMM");
+    int kind;
+    bt_error err;
+    if (gemm && *gemm && (bt_gemm_parse(gemm, &kind) || bt_engine_set_gemm(kind, &err))) {
+        fprintf(stderr, "bertology: BT_GEMM=%s: this build has auto, blas%s\n", gemm,
+                bt_gemm_available(BT_GEMM_ONEDNN) ? ", onednn" : "");
+        return 2;
     }
     for (size_t i = 0; i < N_COMMANDS; i++) {
         if (strcmp(argv[1], COMMANDS[i].name)) continue;

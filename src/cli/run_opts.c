@@ -2,6 +2,7 @@
  * library's one flag table. */
 #include "run_opts.h"
 
+#include "bertology/engine.h"
 #include "bertology/store.h"
 
 #include <getopt.h>
@@ -97,6 +98,7 @@ int run_open(MPI_Comm comm, const bt_run_options *o, bt_run *x) {
                 o->max_seq_length, (long long)t->split_windows, (long long)t->split_lines, (long long)t->short_windows,
                 (long long)t->empty_lines);
     }
+    if (rank == 0 && o->verbose) fprintf(stderr, "bertology %s: GEMM %s\n", o->name, bt_engine_gemm_info());
     if (rank == 0 && x->examples.skipped)
         fprintf(stderr, "bertology %s: skipped %zu bad lines of %s (first: %s)\n", o->name, x->examples.skipped,
                 x->examples.path, x->examples.first_skipped);

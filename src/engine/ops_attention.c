@@ -7,11 +7,11 @@
  *   ctx = P V                    [T, dh], pre-gate, kept for the gate gradient
  *   ctxg = gate * ctx            what the output projection sees (HF: probs * head_mask)
  */
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "ops.h"
 #include "vmath.h"
 #include "threads.h"
@@ -76,12 +76,10 @@ void op_attention_forward(float *p, float *ctx, float *ctxg, double *ent, const 
         const int b = u / Hl, j = u % Hl;
         const unit_view w = view_of(qkv, p, s, Hl, dh, b, j);
         const int T = w.T;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, dh, scale, w.q, ld, w.k, ld,
-                    0.0f, w.p, T);
+        eng_gemm('N', 'T', T, T, dh, scale, w.q, ld, w.k, ld, 0.0f, w.p, T);
         const double h = softmax_rows(w.p, T, causal, ent != NULL);
         float *c = ctx + (size_t)w.row * Dl + (size_t)j * dh;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, 1.0f, w.p, T, w.v, ld,
-                    0.0f, c, Dl);
+        eng_gemm('N', 'N', T, dh, T, 1.0f, w.p, T, w.v, ld, 0.0f, c, Dl);
         const float g = gate[j];
         float *cg = ctxg + (size_t)w.row * Dl + (size_t)j * dh;
         for (int t = 0; t < T; t++) {
@@ -137,8 +135,8 @@ void op_attention_backward(float *dqkv, double *ggrad, double *gtok, const float
         }
         float *dP = scratch + (size_t)omp_get_thread_num() * max_len * max_len;
         /* dctx = g dcg; dP = dctx V^T; dV = P^T dctx */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, dh, g, dcg, Dl, w.v, ld, 0.0f, dP, T);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, T, g, w.p, T, dcg, Dl, 0.0f, dv, ld);
+        eng_gemm('N', 'T', T, T, dh, g, dcg, Dl, w.v, ld, 0.0f, dP, T);
+        eng_gemm('T', 'N', T, dh, T, g, w.p, T, dcg, Dl, 0.0f, dv, ld);
         /* softmax backward: dS = P * (dP - rowsum(dP * P)); causal zeros stay zero since P = 0 */
         for (int t = 0; t < T; t++) {
             float *dr = dP + (size_t)t * T;
@@ -150,8 +148,8 @@ void op_attention_backward(float *dqkv, double *ggrad, double *gtok, const float
             for (int k = 0; k < T; k++) dr[k] = pr[k] * (dr[k] - sum);
         }
         /* S = scale Q K^T: dQ = scale dS K, dK = scale dS^T Q */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, scale, dP, T, w.k, ld, 0.0f, dq, ld);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, T, scale, dP, T, w.q, ld, 0.0f, dk, ld);
+        eng_gemm('N', 'N', T, dh, T, scale, dP, T, w.k, ld, 0.0f, dq, ld);
+        eng_gemm('T', 'N', T, dh, T, scale, dP, T, w.q, ld, 0.0f, dk, ld);
     }
     eng_blas_serial_end();
 }

@@ -1,9 +1,9 @@
-/* Dense operations on packed token rows: linear layers (BLAS), LayerNorm, activations. */
-#include <cblas.h>
+/* Dense operations on packed token rows: linear layers (the GEMM layer, gemm.h), LayerNorm, activations. */
 #include <math.h>
 #include <string.h>
 
 #include "bertology/engine.h"
+#include "gemm.h"
 #include "ops.h"
 #include "vmath.h"
 
@@ -23,7 +23,7 @@ void op_linear_forward(float *y, const float *x, const float *w, const float *b,
         if (!b) memset(y, 0, (size_t)N * OC * sizeof(float));
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, x, IC, w, IC, beta, y, OC);
+    eng_gemm('N', 'T', N, OC, IC, 1.0f, x, IC, w, IC, beta, y, OC);
 }
 
 void op_linear_backward(float *dx, const float *dy, const float *w, int N, int IC, int OC, int accumulate) {
@@ -32,8 +32,7 @@ void op_linear_backward(float *dx, const float *dy, const float *w, int N, int I
         if (!accumulate) memset(dx, 0, (size_t)N * IC * sizeof(float));
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dy, OC, w, IC,
-                accumulate ? 1.0f : 0.0f, dx, IC);
+    eng_gemm('N', 'N', N, IC, OC, 1.0f, dy, OC, w, IC, accumulate ? 1.0f : 0.0f, dx, IC);
 }
 
 void op_add_inplace(float *y, const float *x, size_t n) {

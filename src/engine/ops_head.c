@@ -1,8 +1,8 @@
 /* Embeddings in, sequence-level heads out: gather of the first token, pooler tanh, losses. */
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "ops.h"
 #include "vmath.h"
 
@@ -83,7 +83,7 @@ void op_lm_head_forward_backward(double *loss, float *dh, const float *h, const 
         for (int t0 = 0; t0 < n_pred; t0 += chunk) {
             const int nc = n_pred - t0 < chunk ? n_pred - t0 : chunk;
             const float *hc = h + (row0 + t0) * D;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nc, V, D, 1.0f, hc, D, wte, D, 0.0f, scratch, V);
+            eng_gemm('N', 'T', nc, V, D, 1.0f, hc, D, wte, D, 0.0f, scratch, V);
             double part = 0.0;
 #pragma omp parallel for schedule(static) reduction(+ : part)
             for (int r = 0; r < nc; r++) {
@@ -110,8 +110,7 @@ void op_lm_head_forward_backward(double *loss, float *dh, const float *h, const 
             }
             total += part;
             if (dh)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, D, V, 1.0f, scratch, V, wte, D, 0.0f,
-                            dh + (row0 + t0) * D, D);
+                eng_gemm('N', 'N', nc, D, V, 1.0f, scratch, V, wte, D, 0.0f, dh + (row0 + t0) * D, D);
         }
         loss[b] = n_pred > 0 ? total / n_pred : 0.0;
     }

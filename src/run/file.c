@@ -1,12 +1,12 @@
 /* run.h5 of a run: open (sized up front and refused before anything is written if too large),
  * summary, commit; each step agreed by all ranks. */
-#include <cblas.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bertology/common.h"
+#include "bertology/engine.h"
 #include "bertology/dist.h"
 #include "run_internal.h"
 
@@ -20,8 +20,8 @@ void bt_run_versions(char *buf, size_t n) {
     MPI_Get_library_version(mpi, &len);
     char *cut = strchr(mpi, ','); /* Open MPI goes on with repository revision and date */
     if (cut) *cut = '\0';
-    snprintf(buf, n, "bertology %s; HDF5 %u.%u.%u; %s; OpenBLAS %s", BT_VERSION, maj, min, rel, mpi,
-             openblas_get_config());
+    snprintf(buf, n, "bertology %s; HDF5 %u.%u.%u; %s; GEMM %s", BT_VERSION, maj, min, rel, mpi,
+             bt_engine_gemm_info());
 }
 
 /* Local: the file's state and the open itself (or the refusal of a file too large). */
@@ -40,7 +40,7 @@ static int open_local(bt_run *x, int has_loss, bt_error *err) {
     bt_store_meta meta = {.task = x->task ? x->task->name : "text", .split = o->text ? o->text : o->split,
                           .model_dir = o->model, .model_config_json = x->model.config_json,
                           .options_json = s->opts_json, .command_line = o->command_line, .program_version = ver,
-                          .openblas_version = openblas_get_config()};
+                          .openblas_version = bt_gemm_info(BT_GEMM_BLAS)};
     /* the estimate is the same on every rank, so all skip the collective open together */
     const uint64_t bytes = bt_store_estimate_bytes(&layout, &meta);
     const double gb = bytes / 1e9;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bertology/common.h"
+#include "bertology/engine.h"
 #include "bertology/plan.h"
 #include "bertology/run.h"
 
@@ -17,6 +18,8 @@
 
 static const bt_flag_choice GRANULARITY[] = {
     {"example", BT_GRAN_EXAMPLE}, {"token", BT_GRAN_TOKEN}, {"batch", BT_GRAN_BATCH}, {NULL, 0}};
+static const bt_flag_choice GEMM[] = {
+    {"auto", BT_GEMM_AUTO}, {"blas", BT_GEMM_BLAS}, {"onednn", BT_GEMM_ONEDNN}, {NULL, 0}};
 static const bt_flag_choice DTYPE[] = {{"f16", 1}, {"f32", 0}, {"float16", 1}, {"float32", 0}, {NULL, 0}};
 
 /* The options JSON of mask runs has always held the mask flags, and that of every run the others
@@ -44,6 +47,8 @@ static const bt_flag FLAGS[] = {
      "batches of N examples in data order instead (HF's --batch_size)", "need a positive integer", 1},
     {"threads", "threads", ALL, BT_FLAG_INT, F(threads), 1, 1024, NULL, "N",
      "BLAS/OpenMP threads per rank (default: OMP_NUM_THREADS or all cores)", "need a positive integer", 1},
+    {"gemm", "gemm", ALL, BT_FLAG_CHOICE, F(gemm), 0, 0, GEMM, "B",
+     "matrix products: auto (default), blas or onednn (docs/engine.md)", "auto, blas or onednn", 1},
     {"granularity", "granularity", SWEEPS, BT_FLAG_CHOICE, F(granularity), 0, 0, GRANULARITY, "G",
      "example (default), token or batch: where |.| is taken", "one of example, token, batch", 1},
     {"hf-compat", "hf_compat", SWEEPS, BT_FLAG_SET, F(hf_compat), 1, 0, NULL, NULL,
@@ -179,6 +184,8 @@ static cJSON *json_value(const bt_run_options *o, const bt_flag *f) {
     case BT_FLAG_DOUBLE: return cJSON_CreateNumber(*CFIELD(o, f, double));
     case BT_FLAG_SET: return cJSON_CreateBool(*CFIELD(o, f, int));
     case BT_FLAG_CHOICE:
+        /* the backend that ran, auto resolved (process-wide: set by bt_run_open) */
+        if (f->offset == F(gemm)) return cJSON_CreateString(bt_gemm_name(bt_engine_gemm()));
         for (const bt_flag_choice *c = f->choices; c->name; c++)
             if (c->value == *CFIELD(o, f, int)) return cJSON_CreateString(c->name);
         return cJSON_CreateNull();

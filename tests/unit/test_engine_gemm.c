@@ -1,0 +1,133 @@
+/* The GEMM layer (src/engine/gemm.c) with every backend of the build: each transpose, leading
+ * dimensions wider than the matrices, alpha and beta (beta = 0 must ignore NaN in C, as BLAS
+ * does), against a double-precision loop written here; products inside an OpenMP parallel region
+ * equal the same products outside, bit for bit; run-time selection and its errors. */
+#include <check.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bertology/engine.h"
+#include "testutil.h"
+
+static unsigned rng_state = 777u;
+static float frand(void) {
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return (float)((rng_state >> 8) * (1.0 / 8388608.0)) - 1.0f;
+}
+
+/* element (i, j) of op(X) for a row-major X with leading dimension ld */
+static double at(const float *X, int ld, char t, int i, int j) { return t == 'T' ? X[(size_t)j * ld + i] : X[(size_t)i * ld + j]; }
+
+typedef struct {
+    char ta, tb;
+    int M, N, K;
+    float alpha, beta;
+} gcase;
+
+static void check_case(int kind, const gcase *g) {
+    const int pad = 3;
+    const int arows = g->ta == 'T' ? g->K : g->M, acols = g->ta == 'T' ? g->M : g->K;
+    const int brows = g->tb == 'T' ? g->N : g->K, bcols = g->tb == 'T' ? g->K : g->N;
+    const int lda = acols + pad, ldb = bcols + pad, ldc = g->N + pad;
+    float *A = malloc(sizeof(float) * arows * lda), *B = malloc(sizeof(float) * brows * ldb);
+    float *C = malloc(sizeof(float) * g->M * ldc), *C0 = malloc(sizeof(float) * g->M * ldc);
+    for (int i = 0; i < arows * lda; i++) A[i] = frand();
+    for (int i = 0; i < brows * ldb; i++) B[i] = frand();
+    for (int i = 0; i < g->M * ldc; i++) C0[i] = g->beta == 0.0f ? NAN : frand();
+    memcpy(C, C0, sizeof(float) * g->M * ldc);
+    bt_error err;
+    ck_assert_int_eq(bt_engine_set_gemm(kind, &err), 0);
+    ck_assert_int_eq(bt_engine_gemm(), kind);
+    bt_engine_sgemm(g->ta, g->tb, g->M, g->N, g->K, g->alpha, A, lda, B, ldb, g->beta, C, ldc);
+    for (int i = 0; i < g->M; i++) {
+        for (int j = 0; j < ldc; j++) {
+            if (j >= g->N) { /* the padding columns of C are never written */
+                ck_assert_mem_eq(&C[i * ldc + j], &C0[i * ldc + j], sizeof(float));
+                continue;
+            }
+            double s = 0;
+            for (int k = 0; k < g->K; k++) s += at(A, lda, g->ta, i, k) * at(B, ldb, g->tb, k, j);
+            const double want = g->alpha * s + (g->beta == 0.0f ? 0.0 : g->beta * (double)C0[i * ldc + j]);
+            ck_assert_msg(fabs(C[i * ldc + j] - want) <= 1e-5 * (1 + fabs(want)) * sqrt(g->K + 1),
+                          "%s %c%c %dx%dx%d alpha %g beta %g: C[%d,%d] = %.9g, want %.9g", bt_gemm_name(kind), g->ta,
+                          g->tb, g->M, g->N, g->K, g->alpha, g->beta, i, j, C[i * ldc + j], want);
+        }
+    }
+    free(A), free(B), free(C), free(C0);
+}
+
+START_TEST(products_match_double_loop) {
+    static const gcase cases[] = {
+        {'N', 'T', 67, 129, 33, 1.0f, 0.0f}, {'N', 'N', 31, 17, 64, 0.125f, 1.0f}, {'T', 'N', 128, 64, 128, -0.5f, 0.0f},
+        {'T', 'T', 5, 7, 3, 2.0f, 0.5f},     {'N', 'T', 1, 1, 1, 1.0f, 0.0f},    {'N', 'N', 200, 300, 100, 1.0f, 1.0f},
+        {'N', 'T', 128, 128, 64, 0.125f, 0.0f},
+    };
+    for (int kind = BT_GEMM_BLAS; kind <= BT_GEMM_ONEDNN; kind++) {
+        if (!bt_gemm_available(kind)) continue;
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) check_case(kind, &cases[c]);
+    }
+}
+END_TEST
+
+/* Attention calls the GEMM from every thread of a parallel region: each product must run on its
+ * own thread and give the bits it gives outside the region. */
+START_TEST(parallel_region_same_bits) {
+    enum { U = 8, T = 57, DH = 64 };
+    float *q = malloc(sizeof(float) * U * T * DH), *out = malloc(sizeof(float) * U * T * T),
+          *ref = malloc(sizeof(float) * U * T * T);
+    for (int i = 0; i < U * T * DH; i++) q[i] = frand();
+    bt_error err;
+    for (int kind = BT_GEMM_BLAS; kind <= BT_GEMM_ONEDNN; kind++) {
+        if (!bt_gemm_available(kind)) continue;
+        ck_assert_int_eq(bt_engine_set_gemm(kind, &err), 0);
+        for (int u = 0; u < U; u++)
+            bt_engine_sgemm('N', 'T', T, T, DH, 0.125f, q + u * T * DH, DH, q + u * T * DH, DH, 0.0f, ref + u * T * T, T);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(2)
+        for (int u = 0; u < U; u++)
+            bt_engine_sgemm('N', 'T', T, T, DH, 0.125f, q + u * T * DH, DH, q + u * T * DH, DH, 0.0f, out + u * T * T, T);
+        ck_assert_mem_eq(out, ref, sizeof(float) * U * T * T);
+    }
+    free(q), free(out), free(ref);
+}
+END_TEST
+
+START_TEST(selection) {
+    int k = -7;
+    ck_assert_int_eq(bt_gemm_parse("auto", &k), 0);
+    ck_assert_int_eq(k, BT_GEMM_AUTO);
+    ck_assert_int_eq(bt_gemm_parse("blas", &k), 0);
+    ck_assert_int_eq(k, BT_GEMM_BLAS);
+    ck_assert_int_eq(bt_gemm_parse("onednn", &k), 0);
+    ck_assert_int_eq(k, BT_GEMM_ONEDNN);
+    ck_assert_int_ne(bt_gemm_parse("mkl", &k), 0);
+    bt_error err;
+    /* auto is the documented rule: oneDNN when built in */
+    ck_assert_int_eq(bt_engine_set_gemm(BT_GEMM_AUTO, &err), 0);
+    ck_assert_int_eq(bt_engine_gemm(), bt_gemm_available(BT_GEMM_ONEDNN) ? BT_GEMM_ONEDNN : BT_GEMM_BLAS);
+    ck_assert_ptr_nonnull(strstr(bt_engine_gemm_info(), bt_gemm_name(bt_engine_gemm())));
+    ck_assert_ptr_nonnull(bt_gemm_info(BT_GEMM_BLAS));
+    if (!bt_gemm_available(BT_GEMM_ONEDNN)) {
+        ck_assert_int_eq(bt_engine_set_gemm(BT_GEMM_ONEDNN, &err), BT_EINPUT);
+        ck_assert_ptr_nonnull(strstr(err.msg, "onednn"));
+        ck_assert_ptr_null(bt_gemm_info(BT_GEMM_ONEDNN));
+    } else {
+        /* the OpenBLAS core warning belongs to the CBLAS path only */
+        ck_assert_int_eq(bt_engine_set_gemm(BT_GEMM_ONEDNN, &err), 0);
+        ck_assert_ptr_null(bt_engine_blas_warning());
+    }
+    ck_assert_int_ne(bt_engine_set_gemm(42, &err), 0);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("engine_gemm");
+    TCase *tc = tcase_create("gemm");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, products_match_double_loop);
+    tcase_add_test(tc, parallel_region_same_bits);
+    tcase_add_test(tc, selection);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
