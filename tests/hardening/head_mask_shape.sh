@@ -17,5 +17,5 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 grep -q "AddressSanitizer\|runtime error" "$work/err.txt" && fail "sanitizer report"
 [[ $(wc -l <"$work/err.txt") -eq 1 ]] || fail "expected one line on stderr"
 grep -qF "$mask: head mask has shape [0, 1000000000000000000, " "$work/err.txt" || fail "message lacks file or shape"
-grep -qF ", ...], the model needs [2, 2]" "$work/err.txt" || fail "message lacks the cut mark or the model's shape"
+grep -qF "...], the model needs [2, 2]" "$work/err.txt" || fail "message lacks the cut mark or the model's shape"
 echo "ok"

@@ -104,7 +104,7 @@ def run_and_kill(args, m, name, sig, full_secs):
 def main():
     args = common.setup(common.parser(__doc__).parse_args())
     # big enough that a run lasts seconds on an idle machine: the kill must land mid-pass
-    m = common.model(args, "model", layers=6, hidden=192, heads=4, seed=2)
+    m = common.model(args, "model", layers=8, hidden=256, heads=4, seed=2)
     # how long an undisturbed run takes (the kills happen well inside it)
     t0 = time.time()
     full = common.importance(args, 2, os.path.join(args.work, "full"), m, "--batch-tokens", 256,
