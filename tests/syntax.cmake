@@ -1,0 +1,16 @@
+# Syntax (issue 15): `bertology syntax` against an independent Python re-implementation of the
+# SPEC's word-level attention and head-as-parser counts on BERT / GPT-2 / RoBERTa random
+# checkpoints and the UD EWT dev treebank, np 1 vs 3, malformed CoNLL-U files; the probe script
+# on a planted signal. The C unit tests (test_conllu, test_syntax) are registered by
+# tests/CMakeLists.txt.
+set(BT_SYN_MPIEXEC ${MPIEXEC_EXECUTABLE})
+if(NOT BT_SYN_MPIEXEC)
+  set(BT_SYN_MPIEXEC mpirun)
+endif()
+set(BT_SYN_WORK ${CMAKE_CURRENT_BINARY_DIR}/syntax_work)
+add_test(NAME syntax.counts_vs_python
+  COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/syntax/check_syntax.py
+          --bertology $<TARGET_FILE:bertology> --mpiexec ${BT_SYN_MPIEXEC} --testdata ${BT_TEST_DATA}
+          --source ${PROJECT_SOURCE_DIR} --work ${BT_SYN_WORK}/counts)
+set_tests_properties(syntax.counts_vs_python PROPERTIES LABELS "mpi;syntax" TIMEOUT 900 RUN_SERIAL TRUE
+  ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
