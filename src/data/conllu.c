@@ -198,7 +198,7 @@ static int word_line(reader *r, const char *path, int64_t ln, const char *s, siz
     bt_conllu *c = r->c;
     const char *f[10];
     size_t fl[10];
-    int nf = 0;
+    int nf = 0, more = 0;
     const char *p = s, *end = s + len;
     while (nf < 10) {
         const char *t = memchr(p, '\t', (size_t)(end - p));
@@ -207,8 +207,9 @@ static int word_line(reader *r, const char *path, int64_t ln, const char *s, siz
         nf++;
         if (!t) break;
         p = t + 1;
+        more = nf == 10;
     }
-    if (nf < 10 || memchr(f[9], '\t', fl[9]))
+    if (nf < 10 || more)
         return bt_error_set(err, BT_EINPUT, "%s:%lld: %s columns, CoNLL-U has 10 (tab-separated)", path,
                             (long long)ln, nf < 10 ? "too few" : "more than 10");
     for (int k = 0; k < 10; k++)
