@@ -13,4 +13,10 @@ add_test(NAME syntax.counts_vs_python
           --bertology $<TARGET_FILE:bertology> --mpiexec ${BT_SYN_MPIEXEC} --testdata ${BT_TEST_DATA}
           --source ${PROJECT_SOURCE_DIR} --work ${BT_SYN_WORK}/counts)
 set_tests_properties(syntax.counts_vs_python PROPERTIES LABELS "mpi;syntax" TIMEOUT 900 RUN_SERIAL TRUE
-  ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+  ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;MPLCONFIGDIR=${BT_SYN_WORK}/mplconfig")
+# analysis/probe.py on synthetic run.h5 files with a planted signal at one hidden state
+add_test(NAME syntax.probe_planted
+  COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/syntax/check_probe.py --source ${PROJECT_SOURCE_DIR}
+          --work ${BT_SYN_WORK}/probe)
+set_tests_properties(syntax.probe_planted PROPERTIES LABELS "analysis;syntax" TIMEOUT 600
+  ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;MPLCONFIGDIR=${BT_SYN_WORK}/mplconfig")
