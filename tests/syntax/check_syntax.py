@@ -16,6 +16,7 @@ predicts heads in both directions, and counts. Checked, exactly (integers, bit p
 * malformed CoNLL-U files: exit 2 on every rank, one line naming FILE:LINE, no run.h5.
 """
 import os
+import subprocess
 import sys
 
 import h5py
@@ -162,7 +163,7 @@ def family(args, name, kind, model, maxlen):
         if p:
             outs[np_] = (out, p.stdout)
     if 1 not in outs:
-        return
+        return None
     ref_dir, ref_out = outs[1]
     path = os.path.join(ref_dir, "run.h5")
     if 3 in outs:
@@ -246,6 +247,24 @@ def family(args, name, kind, model, maxlen):
                      "%.3f" % acc[q].reshape(-1)[b], "%.3f" % np.float32(base[q, kb] / arcs[q]), "%+d" % OFFSETS[kb]])
     check(rows_ == want, "%s: printed table differs from the reference:\n%s\nwant\n%s" % (name, rows_[:5], want[:5]))
     f.close()
+    return ref_dir, want
+
+
+def report(args, run_dir, want):
+    """analysis/report.py on the run: the same table, and the two syntax heatmaps."""
+    out = os.path.join(run_dir, "report")
+    p = subprocess.run([sys.executable, os.path.join(args.source, "analysis", "report.py"),
+                        os.path.join(run_dir, "run.h5"), "--out", out, "--min-arcs", "50", "--quiet"],
+                       capture_output=True, text=True)
+    if not check(p.returncode == 0, "report.py: exit %d\n%s" % (p.returncode, p.stderr[-2000:])):
+        return
+    md = open(os.path.join(out, "summary.md"), encoding="utf-8").read()
+    sec = md.split("## Syntactic heads", 1)[1].split("\n## ", 1)[0]
+    rows_ = [[c.strip() for c in ln.strip("|").split("|")] for ln in sec.splitlines() if ln.startswith("| ")][1:]
+    check(rows_ == want, "report.py syntax table differs from the reference:\n%s\nwant\n%s" % (rows_[:3], want[:3]))
+    for png in ("syntax_best.png", "syntax_all.png"):
+        check(os.path.exists(os.path.join(out, png)), "report.py: no %s" % png)
+    print("  report.py: syntax table of %d relations as printed, heatmaps written" % len(rows_))
 
 
 def bad_files(args):
@@ -282,7 +301,9 @@ def main():
                                     no_head=True, seed=11)
     import shutil
     shutil.copy(args.bert_vocab, os.path.join(args.bert, "vocab.txt"))
-    family(args, "bert", "bert", args.bert, 128)
+    r = family(args, "bert", "bert", args.bert, 128)
+    if r:
+        report(args, *r)
     # GPT-2 (causal, no special tokens) with 64 positions: the longest sentences are skipped
     family(args, "gpt2", "gpt2", e2e.gpt2(args, "gpt2", layers=2, heads=4, hidden=32), 64)
     family(args, "roberta", "roberta", e2e.roberta(args, "roberta", layers=2, heads=4, hidden=32), 64)
