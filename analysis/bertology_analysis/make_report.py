@@ -374,11 +374,10 @@ def syntax_table(run, min_arcs=100):
 
 
 def _section_syntax(rep, runs, min_arcs):
-    rep.add("h2", "Syntactic heads (Clark et al. 2019, section 4)")
     run = _first(runs, lambda r: "syntax" in r.f)
-    if run is None:
-        rep.skip("syntax", "no /syntax in any run (bertology syntax --task ud)")
+    if run is None:  # shown only when a run holds it (bertology syntax)
         return
+    rep.add("h2", "Syntactic heads (Clark et al. 2019, section 4)")
     g = run.f["syntax"]
     rels = [str(x) for x in g.attrs["relations"]]
     arcs, acc = g["arcs"][()], g["accuracy"][()]
@@ -405,10 +404,9 @@ def _section_syntax(rep, runs, min_arcs):
 
 
 def _section_probes(rep, res):
-    rep.add("h2", "Layer probes (Tenney et al. 2019)")
-    if not res:
-        rep.skip("probes", "no probes.json given (analysis/probe.py, then report.py --probes)")
+    if not res:  # shown only with --probes
         return
+    rep.add("h2", "Layer probes (Tenney et al. 2019)")
     rep.add("p", "`analysis/probe.py` on `%s`%s: multinomial logistic regression (C = %g) on each hidden "
                  "state alone and on the scalar mix of states 0..l; expected layer = Tenney's centre of gravity."
             % (res["run"], ", tested on `%s`" % res["test"] if res.get("test") else
