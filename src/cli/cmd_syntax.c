@@ -415,15 +415,22 @@ int bt_cmd_syntax(int argc, char **argv) {
     const int LH = c->n_layers * c->n_heads;
     float *ent = malloc(sizeof(float) * LH);
     for (int j = 0; ent && j < LH; j++) ent[j] = (float)(res.n_tokens ? res.entropy_raw[j] / (double)res.n_tokens : 0.0);
+    /* /importance exists in every run.h5; syntax computes none: NaN and rank -1, not stale bytes */
+    double *nan_raw = malloc(sizeof(double) * LH);
+    float *nan_norm = malloc(sizeof(float) * LH);
+    int *no_rank = malloc(sizeof(int) * LH);
+    for (int j = 0; nan_raw && nan_norm && no_rank && j < LH; j++) nan_raw[j] = NAN, nan_norm[j] = NAN, no_rank[j] = -1;
     bt_store_summary sum = {.entropy_raw = res.entropy_raw, .entropy_norm = ent, .n_tokens = res.n_tokens,
-                            .n_examples = res.n_examples};
+                            .n_examples = res.n_examples, .importance_raw = nan_raw, .importance_norm = nan_norm,
+                            .importance_rank = no_rank};
+    if ((!nan_raw || !nan_norm || !no_rank) && !lrc) lrc = bt_error_set(&local, BT_EINTERNAL, "out of memory");
     if (!ent && !lrc) lrc = bt_error_set(&local, BT_EINTERNAL, "out of memory");
     /* collective writes: every rank makes them, whatever happened locally */
     int wrc = bt_store_write_summary(st.sink.store, &sum, &local);
     if (!lrc) lrc = wrc;
     if (!lrc) lrc = write_h5(st.sink.store, &s, &res, &dv, &local);
     if (!lrc && rank == 0) lrc = write_npy(o, &res, &dv, &local);
-    free(ent);
+    free(ent), free(nan_raw), free(nan_norm), free(no_rank);
     rc = run_store_commit(comm, o, &st, lrc, &local);
     if (rc) goto done;
     if (rank == 0) {

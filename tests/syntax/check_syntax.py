@@ -292,6 +292,20 @@ def bad_files(args):
         print("  %-18s -> %s" % (fname, lines[0] if lines else "(nothing)"))
 
 
+def other_commands(args):
+    """--task ud elsewhere: importance needs a loss, the others a score; one clear line, exit 2."""
+    for cmd in ("importance", "eval", "mask", "ablate"):
+        r = e2e.mpirun(args, 1, [cmd, "--model", args.bert, "--task", "ud", "--data", args.ud, "--out",
+                                 os.path.join(args.work, "ud_" + cmd), "--quiet"])
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        want = "--task ud: a UD treebank has no labels, so %s has no " % cmd
+        check(r.returncode == 2 and len(lines) == 1 and want in lines[0] and "bertology syntax" in lines[0],
+              "%s --task ud: exit %d, stderr %r" % (cmd, r.returncode, r.stderr[-600:]))
+        if cmd == "importance" and lines:
+            check("loss" in lines[0], "importance --task ud does not say it needs a loss: %r" % lines[0])
+    print("  --task ud in importance/eval/mask/ablate: one line pointing to bertology syntax")
+
+
 def main():
     ap = e2e.parser(__doc__)
     args = e2e.setup(ap.parse_args())
@@ -308,6 +322,7 @@ def main():
     family(args, "gpt2", "gpt2", e2e.gpt2(args, "gpt2", layers=2, heads=4, hidden=32), 64)
     family(args, "roberta", "roberta", e2e.roberta(args, "roberta", layers=2, heads=4, hidden=32), 64)
     bad_files(args)
+    other_commands(args)
     return e2e.finish()
 
 
