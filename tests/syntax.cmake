@@ -20,3 +20,15 @@ add_test(NAME syntax.probe_planted
           --work ${BT_SYN_WORK}/probe)
 set_tests_properties(syntax.probe_planted PROPERTIES LABELS "analysis;syntax" TIMEOUT 600
   ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;MPLCONFIGDIR=${BT_SYN_WORK}/mplconfig")
+# malformed CoNLL-U at np 3 and --task ud in the GLUE commands: quick, every error path, so
+# it also runs under ASan/UBSan
+add_test(NAME syntax.bad_input
+  COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/syntax/check_syntax.py --bad-input-only
+          --bertology $<TARGET_FILE:bertology> --mpiexec ${BT_SYN_MPIEXEC} --testdata ${BT_TEST_DATA}
+          --source ${PROJECT_SOURCE_DIR} --work ${BT_SYN_WORK}/bad_input)
+set(BT_SYN_BAD_ENV "PYTHONDONTWRITEBYTECODE=1")
+if(BT_SANITIZE)
+  list(APPEND BT_SYN_BAD_ENV "ASAN_OPTIONS=detect_leaks=0") # Open MPI's own leaks (see dist.cmake)
+endif()
+set_tests_properties(syntax.bad_input PROPERTIES LABELS "mpi;syntax;sanitize" TIMEOUT 600 RUN_SERIAL TRUE
+  ENVIRONMENT "${BT_SYN_BAD_ENV}")

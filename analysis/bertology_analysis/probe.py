@@ -16,8 +16,9 @@ Hidden states are read from the file in blocks of whole examples (block_bytes at
 the word vectors of the states being probed stay in memory.
 """
 import numpy as np
-from scipy.optimize import minimize
-from sklearn.linear_model import LogisticRegression
+
+# scipy and scikit-learn (Debian python3-scipy, python3-sklearn) are imported where the probes
+# are fitted, so that report.py (which draws probes.json) runs without them.
 
 TASKS = ("upos", "relation")
 
@@ -93,6 +94,7 @@ def _standardise(tr, te):
 
 def fit_layer(Xtr, ytr, Xte, yte, C, max_iter):
     """sklearn's multinomial logistic regression, lbfgs; test accuracy."""
+    from sklearn.linear_model import LogisticRegression
     Xtr, Xte = _standardise(Xtr.astype(np.float64), Xte.astype(np.float64))
     if len(np.unique(ytr)) < 2:
         return float(np.mean(yte == ytr[0]))
@@ -105,6 +107,7 @@ def fit_mix(Xtr, ytr, Xte, yte, C, max_iter):
     """Scalar mix: Xtr [S, N, F] (S states, each standardised), softmax(a) weights, linear
     classifier; the objective of sklearn's LogisticRegression with the mix weights learnt
     jointly (L-BFGS). Test accuracy."""
+    from scipy.optimize import minimize
     S, N, F = Xtr.shape
     Ztr, Zte = np.empty(Xtr.shape), np.empty(Xte.shape)
     for s in range(S):

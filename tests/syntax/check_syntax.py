@@ -308,6 +308,8 @@ def other_commands(args):
 
 def main():
     ap = e2e.parser(__doc__)
+    ap.add_argument("--bad-input-only", action="store_true", help="only the malformed-input checks (quick: "
+                    "the sanitizer build runs them)")
     args = e2e.setup(ap.parse_args())
     args.ud = os.path.join(args.testdata, "ud", "en_ewt", "en_ewt-ud-dev.conllu")
     args.bert = os.path.join(args.work, "bert")
@@ -315,6 +317,10 @@ def main():
                                     no_head=True, seed=11)
     import shutil
     shutil.copy(args.bert_vocab, os.path.join(args.bert, "vocab.txt"))
+    if args.bad_input_only:
+        bad_files(args)
+        other_commands(args)
+        return e2e.finish()
     r = family(args, "bert", "bert", args.bert, 128)
     if r:
         report(args, *r)
