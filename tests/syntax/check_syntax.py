@@ -7,6 +7,8 @@ The Python side reads the CoNLL-U file itself, tokenises every word with the ref
 tokenizers of tests/text (wordpiece_ref.py, bpe_ref.py), rebuilds the word-level attention of
 every (layer, head) from the token-level maps the run saved (--save-attentions --dtype f32),
 predicts heads in both directions, and counts. Checked, exactly (integers, bit patterns):
+* the first 40 sentences through the float64 PyTorch references of tests/ref: their maps equal
+  the stored ones (2e-5) and give the same counts;
 * the kept sentences, their token ids and the word alignment (/words/*);
 * /syntax/correct, /syntax/total, /syntax/arcs, /syntax/baseline_correct, the accuracies and
   syntax_accuracy.npy;
@@ -27,10 +29,13 @@ sys.path.insert(0, os.path.join(HERE, "..", "families_e2e"))
 import e2e  # noqa: E402
 import bpe_ref  # noqa: E402  (tests/text, through e2e)
 import make_checkpoint  # noqa: E402  (tests/ref, through e2e)
+import torch_bert  # noqa: E402
+import torch_families  # noqa: E402
 import wordpiece_ref  # noqa: E402
 from e2e import check  # noqa: E402
 
 OFFSETS = [-3, -2, -1, 1, 2, 3]
+TORCH_SENTENCES = 40
 
 
 # ---- the treebank, read independently ------------------------------------------------------
@@ -144,6 +149,25 @@ def reference_counts(sents, kept, spans_of, rels, attn_of, L, H):
 
 # ---- one family -----------------------------------------------------------------------------
 
+def torch_leg(name, kind, model, sents, kept, spans_of, rels, ids_want, attn_of, L, H, n=TORCH_SENTENCES):
+    """The first n kept sentences through the float64 PyTorch reference (tests/ref): its maps
+    equal the stored ones to float32 precision, and the counts from its maps equal the counts
+    from the stored maps (no arc sits on a near-tie)."""
+    ref = torch_bert.Bert(model) if kind == "bert" else torch_families.load(model)
+    maps = {}
+    worst = 0.0
+    for row in range(min(n, len(kept))):
+        maps[row] = ref.example(ids_want[row])["attn"]
+        worst = max(worst, float(np.max(np.abs(maps[row] - attn_of(row)))))
+    check(worst <= 2e-5, "%s: stored attention vs the torch float64 reference: max |diff| %.3g" % (name, worst))
+    rows = sorted(maps)
+    a = reference_counts(sents, [kept[r] for r in rows], [spans_of[r] for r in rows], rels, lambda r: maps[r], L, H)
+    b = reference_counts(sents, [kept[r] for r in rows], [spans_of[r] for r in rows], rels, attn_of, L, H)
+    check(all(np.array_equal(x, y) for x, y in zip(a, b)),
+          "%s: counts from the torch maps differ from those of the stored maps on %d sentences" % (name, len(rows)))
+    print("  torch float64 reference, %d sentences: maps within %.2g, counts equal" % (len(rows), worst))
+
+
 def run(args, np_, model, out, maxlen, extra=()):
     return e2e.run_ok(args, np_, ["syntax", "--model", model, "--task", "ud", "--data", args.ud, "--out", out,
                                   "--max-seq-length", maxlen, "--batch-tokens", 512, "--threads", 1, "--quiet"]
@@ -217,6 +241,7 @@ def family(args, name, kind, model, maxlen):
         return adata[aoff[row]:aoff[row] + L * H * T * T].reshape(L, H, T, T)
 
     correct, arcs, base = reference_counts(sents, kept, spans_of, rels, attn_of, L, H)
+    torch_leg(name, kind, model, sents, kept, spans_of, rels, ids_want, attn_of, L, H)
     got = g["correct"][()]
     check(got.dtype == np.int64 and np.array_equal(got, correct),
           "%s: /syntax/correct differs in %d of %d counts" % (name, int(np.sum(got != correct)), correct.size))
