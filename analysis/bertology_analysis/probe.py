@@ -93,14 +93,18 @@ def _standardise(tr, te):
 
 
 def fit_layer(Xtr, ytr, Xte, yte, C, max_iter):
-    """sklearn's multinomial logistic regression, lbfgs; test accuracy."""
+    """sklearn's multinomial logistic regression, lbfgs: (test accuracy, converged)."""
+    import warnings
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     Xtr, Xte = _standardise(Xtr.astype(np.float64), Xte.astype(np.float64))
     if len(np.unique(ytr)) < 2:
-        return float(np.mean(yte == ytr[0]))
+        return float(np.mean(yte == ytr[0])), True
     clf = LogisticRegression(C=C, max_iter=max_iter, tol=1e-6)
-    clf.fit(Xtr, ytr)
-    return float(np.mean(clf.predict(Xte) == yte))
+    with warnings.catch_warnings():  # reported in probes.json instead
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(Xtr, ytr)
+    return float(np.mean(clf.predict(Xte) == yte)), bool(np.max(clf.n_iter_) < max_iter)
 
 
 def fit_mix(Xtr, ytr, Xte, yte, C, max_iter):
@@ -114,7 +118,7 @@ def fit_mix(Xtr, ytr, Xte, yte, C, max_iter):
         Ztr[s], Zte[s] = _standardise(Xtr[s].astype(np.float64), Xte[s].astype(np.float64))
     classes = np.unique(ytr)
     if len(classes) < 2:
-        return float(np.mean(yte == ytr[0]))
+        return float(np.mean(yte == ytr[0])), True
     K = len(classes)
     Y = (ytr[:, None] == classes[None, :]).astype(np.float64)
 
@@ -143,7 +147,7 @@ def fit_mix(Xtr, ytr, Xte, yte, C, max_iter):
     s = np.exp(a - a.max())
     s /= s.sum()
     pred = classes[np.argmax(np.tensordot(s, Zte, axes=1) @ W.T + b, axis=1)]
-    return float(np.mean(pred == yte))
+    return float(np.mean(pred == yte)), bool(r.success)
 
 
 def expected_layer(layers, mix):
@@ -204,11 +208,16 @@ def run_probes(f, path, test=None, test_path=None, C=1.0, max_iter=1000, train_f
             raise ProbeError("%s: task %s has %d training and %d test items" % (path, task, len(ytr), len(yte)))
         counts = np.bincount(ytr, minlength=len(names))
         majority = float(np.mean(yte == int(np.argmax(counts))))
-        acc = [fit_layer(Ftr[s], ytr, Fte[s], yte, C, max_iter) for s in states]
-        mix = [acc[0]] + [fit_mix(Ftr[:s + 1], ytr, Fte[:s + 1], yte, C, max_iter) for s in states[1:]]
+        fits = [fit_layer(Ftr[s], ytr, Fte[s], yte, C, max_iter) for s in states]
+        mixes = [fits[0]] + [fit_mix(Ftr[:s + 1], ytr, Fte[:s + 1], yte, C, max_iter) for s in states[1:]]
+        acc, mix = [a for a, _ in fits], [a for a, _ in mixes]
         out["tasks"][task] = {"accuracy": acc, "mix_accuracy": mix, "expected_layer": expected_layer(layers, mix),
                               "majority": majority, "n_train": int(len(ytr)), "n_test": int(len(yte)),
-                              "n_classes": int(len(names))}
+                              "n_classes": int(len(names)), "converged": [c for _, c in fits],
+                              "mix_converged": [c for _, c in mixes]}
+        if not all(c for _, c in fits + mixes):
+            log("probe: %s: some fits stopped at --max-iter %d before converging (probes.json 'converged')"
+                % (task, max_iter))
         log("probe: %-8s majority %.3f; per state %s; mix %s; expected layer %s" % (
             task, majority, " ".join("%.3f" % a for a in acc), " ".join("%.3f" % a for a in mix),
             "%.2f" % out["tasks"][task]["expected_layer"] if out["tasks"][task]["expected_layer"] is not None else "n/a"))
