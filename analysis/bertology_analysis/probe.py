@@ -150,11 +150,15 @@ def fit_mix(Xtr, ytr, Xte, yte, C, max_iter):
     return float(np.mean(pred == yte)), bool(r.success)
 
 
+MIN_GAIN = 0.005  # below half a point of accuracy the centre of gravity is noise
+
+
 def expected_layer(layers, mix):
-    """Tenney's centre of gravity over states 1..L of the cumulative mix accuracies."""
+    """Tenney's centre of gravity over states 1..L of the cumulative mix accuracies; None when
+    the mix gains less than MIN_GAIN over state 0 (a flat curve has no centre)."""
     d = np.diff(np.asarray(mix, np.float64))
     num, den = float(np.sum(np.asarray(layers[1:], np.float64) * d)), float(np.sum(d))
-    return num / den if den > 0 else None
+    return num / den if den >= MIN_GAIN else None
 
 
 def _task_data(task, X, words):
