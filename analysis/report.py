@@ -4,6 +4,7 @@
     /usr/bin/python3 analysis/report.py OUT/run.h5 [MASK_OUT/run.h5 ABLATE_OUT/run.h5 ...]
         --out OUT/report [--vocab MODEL_DIR|vocab.txt] [--examples 0,5] [--heads 2:3,4:1]
         [--max-examples N] [--weighting tokens|examples] [--punct all|clark] [--dpi 110]
+        [--probes PROBE_OUT/probes.json] [--min-arcs 100]
 
 Writes OUT/report/summary.html and summary.md (the same page, figures embedded), the PNGs and
 head_stats.csv. Each section uses the first run that holds its data (put the importance run
@@ -44,6 +45,9 @@ def main(argv=None):
                     help="average over all query tokens (default) or per example first")
     ap.add_argument("--punct", choices=["all", "clark"], default="all",
                     help="punctuation: every punctuation token (default) or '.' ',' only")
+    ap.add_argument("--probes", help="probes.json of analysis/probe.py: adds the probe curves")
+    ap.add_argument("--min-arcs", type=int, default=100,
+                    help="syntax: relations with at least N arcs (default 100)")
     ap.add_argument("--dpi", type=int, default=110)
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
@@ -61,10 +65,19 @@ def main(argv=None):
                                      % (bad[0], a.runs[0], r.n_examples - 1))
         if a.max_examples is not None and a.max_examples < 1:
             raise ValueError("--max-examples %d: must be at least 1" % a.max_examples)
+        probes = None
+        if a.probes:
+            import json
+            try:
+                with open(a.probes) as fh:
+                    probes = json.load(fh)
+                probes["tasks"], probes["layers"]  # noqa: B018 (what the section reads)
+            except (ValueError, KeyError, TypeError) as e:
+                raise ValueError("%s: not a probes.json of analysis/probe.py (%s)" % (a.probes, e)) from None
         log("report: %s -> %s" % (", ".join(a.runs), a.out))
         res = make_report(a.runs, a.out, vocab=a.vocab, examples=examples, heads=heads,
                           max_examples=a.max_examples, weighting=a.weighting, punct=a.punct,
-                          dpi=a.dpi, log=log)
+                          dpi=a.dpi, log=log, probes=probes, min_arcs=a.min_arcs)
     except (RunError, ValueError, OSError) as e:
         print("report.py: %s" % (str(e).splitlines() or [repr(e)])[0], file=sys.stderr)
         return 2

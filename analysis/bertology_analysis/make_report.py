@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from . import clark, experiments, figures
+from . import clark, experiments, figures, probe
 from .run import load_run
 from .summary import to_html, to_markdown
 
@@ -92,23 +92,27 @@ class Report:
 
 
 def make_report(run_paths, out_dir, vocab=None, examples=None, heads=None, max_examples=None,
-                weighting="tokens", punct="all", dpi=110, log=print):
+                weighting="tokens", punct="all", dpi=110, log=print, probes=None, min_arcs=100):
     """Writes the report folder; returns {"figures": [png names], "skipped": [reasons],
     "summary": path of summary.md}. examples: rows for attention maps (default
     choose_examples); heads: [(layer, head)] 0-based for per-head maps (default the most
-    important); max_examples: use only the first N examples for the Clark statistics."""
+    important); max_examples: use only the first N examples for the Clark statistics; probes:
+    the content of a probes.json (analysis/probe.py) for the probe curves; min_arcs: relations
+    with fewer arcs are left out of the syntax table and heatmap."""
     if isinstance(run_paths, str):
         run_paths = [run_paths]
     os.makedirs(out_dir, exist_ok=True)
     runs = [load_run(p, vocab=vocab) for p in run_paths]
     try:
-        return _make(runs, out_dir, examples, heads, max_examples, weighting, punct, dpi, log)
+        return _make(runs, out_dir, examples, heads, max_examples, weighting, punct, dpi, log, probes,
+                     min_arcs)
     finally:
         for r in runs:
             r.close()
 
 
-def _make(runs, out_dir, examples, heads, max_examples, weighting, punct, dpi, log):
+def _make(runs, out_dir, examples, heads, max_examples, weighting, punct, dpi, log, probes=None,
+          min_arcs=100):
     rep = Report(out_dir, dpi, log)
     main = runs[0]
     L, H = main.shape
@@ -129,6 +133,8 @@ def _make(runs, out_dir, examples, heads, max_examples, weighting, punct, dpi, l
     _section_masking(rep, runs)
     _section_ablation(rep, runs)
     _section_attention_maps(rep, attn_run, examples, heads)
+    _section_syntax(rep, runs, min_arcs)
+    _section_probes(rep, probes)
     _write_csv(out_dir, stats_run, stats, L, H)
     rep.add("p", "Per-head numbers: [head_stats.csv](head_stats.csv).")
     md = os.path.join(out_dir, "summary.md")
@@ -346,3 +352,69 @@ def _csv(v):
     if isinstance(v, (np.integer, int)):
         return int(v)
     return "" if not np.isfinite(v) else "%.6g" % v
+
+
+def syntax_table(run, min_arcs=100):
+    """Rows of Clark et al.'s Figure 5 from /syntax: per relation with at least min_arcs arcs,
+    most frequent first, the best (layer, head, direction) and the best offset baseline."""
+    g = run.f["syntax"]
+    rels = [str(x) for x in g.attrs["relations"]]
+    dirs = [str(x) for x in g.attrs["directions"]]
+    correct, arcs = g["correct"][()], g["arcs"][()]
+    acc, bacc, boff = g["accuracy"][()], g["baseline_accuracy"][()], g["baseline_offset"][()]
+    H = correct.shape[2]
+    rows = []
+    for q in sorted(range(len(rels)), key=lambda q: (-int(arcs[q]), q)):
+        if arcs[q] < max(min_arcs, 1):
+            continue
+        b = int(np.argmax(correct[q].reshape(-1)))
+        rows.append([rels[q], int(arcs[q]), _lh(b // (2 * H), b // 2 % H), dirs[b % 2],
+                     "%.3f" % acc[q].reshape(-1)[b], "%.3f" % bacc[q], "%+d" % int(boff[q])])
+    return rows
+
+
+def _section_syntax(rep, runs, min_arcs):
+    run = _first(runs, lambda r: "syntax" in r.f)
+    if run is None:  # shown only when a run holds it (bertology syntax)
+        return
+    rep.add("h2", "Syntactic heads (Clark et al. 2019, section 4)")
+    g = run.f["syntax"]
+    rels = [str(x) for x in g.attrs["relations"]]
+    arcs, acc = g["arcs"][()], g["accuracy"][()]
+    skipped = g["skipped"][()]
+    rep.add("p", "`%s`: %d sentences (%d skipped: longer than max_seq_length %d, without pieces %d). A head "
+                 "predicts, for each word, the word it attends to most (dep->head) or the word that attends "
+                 "most to it (head->dep), on word-level attention ([CLS]/[SEP] excluded); the baseline "
+                 "predicts the word at a fixed offset. Relations with at least %d arcs."
+            % (run.command_line, run.n_examples, int(skipped.sum()), int(skipped[0]), int(skipped[1]), min_arcs))
+    rows = syntax_table(run, min_arcs)
+    rep.add("table", ["relation", "arcs", "best head", "direction", "accuracy", "baseline", "offset"],
+            [[str(c) for c in r] for r in rows])
+    keep = [q for q, r in enumerate(rels) if r != "all" and arcs[q] >= max(min_arcs, 1)]
+    if not keep:
+        rep.skip("syntax heatmap", "no relation with %d arcs" % min_arcs)
+        return
+    best = np.nanmax(acc[keep], axis=(0, 3))  # [L, H] over relations and directions
+    rep.figure(figures.fig_heatmap(best, "Best accuracy over %d relations and both directions\n%s"
+                                   % (len(keep), run.split), "accuracy", vmin=0.0),
+               "syntax_best.png", "best head-as-parser accuracy per head")
+    q_all = rels.index("all")
+    rep.figure(figures.fig_heatmap(np.nanmax(acc[q_all], axis=2), "All relations pooled (best direction)",
+                                   "accuracy", vmin=0.0), "syntax_all.png", "pooled head-as-parser accuracy")
+
+
+def _section_probes(rep, res):
+    if not res:  # shown only with --probes
+        return
+    rep.add("h2", "Layer probes (Tenney et al. 2019)")
+    rep.add("p", "`analysis/probe.py` on `%s`%s: multinomial logistic regression (C = %g) on each hidden "
+                 "state alone and on the scalar mix of states 0..l; expected layer = Tenney's centre of gravity."
+            % (res["run"], ", tested on `%s`" % res["test"] if res.get("test") else
+               ", trained on the first %d%% of sentences" % round(100 * res["train_fraction"]), res["C"]))
+    rows = []
+    for t, r in res["tasks"].items():
+        b = int(np.argmax(r["accuracy"]))
+        rows.append([t, str(r["n_classes"]), "%.3f" % r["majority"], "%d (%.3f)" % (res["layers"][b], r["accuracy"][b]),
+                     "%.3f" % r["mix_accuracy"][-1], _fmt(r["expected_layer"], 2)])
+    rep.add("table", ["task", "classes", "majority", "best state (accuracy)", "mix of all", "expected layer"], rows)
+    rep.figure(probe.fig_probes(res, "Probe accuracy against hidden state"), "probes.png", "probe curves")

@@ -123,17 +123,22 @@ class Run:
         return (self.n_layers, self.n_heads)
 
     @property
+    def computes_importance(self):
+        """`bertology syntax` runs have /importance datasets but never fill them."""
+        return self.options.get("command") != "syntax"
+
+    @property
     def importance(self):
         """[L, H] float32 normalised importance, or None."""
-        return self.get("importance/normalized")
+        return self.get("importance/normalized") if self.computes_importance else None
 
     @property
     def importance_raw(self):
-        return self.get("importance/raw")
+        return self.get("importance/raw") if self.computes_importance else None
 
     @property
     def ranks(self):
-        return self.get("importance/ranks")
+        return self.get("importance/ranks") if self.computes_importance else None
 
     @property
     def entropy(self):

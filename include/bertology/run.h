@@ -117,6 +117,10 @@ typedef struct {
     int attn_layers[BT_MAX_LAYERS], n_attn_layers;
     int hidden_layers[BT_MAX_LAYERS + 1], n_hidden_layers;
     struct bt_run_file *file;
+    /* runs over data that are neither a GLUE task nor --text (bertology syntax on CoNLL-U): what
+     * run.h5 says the task and split are, and no logits or labels in its rows */
+    const char *meta_task, *meta_split;
+    int no_labels;
     double sink_seconds; /* spent writing run.h5 rows on this rank */
     /* wall time of bt_run_importance's phases on this rank: open run.h5, pass, summary + .npy +
      * commit */

@@ -121,6 +121,11 @@ int bt_store_write_summary(bt_store *s, const bt_store_summary *sum, bt_error *e
 int bt_store_write_array(bt_store *s, const char *path, bt_npy_dtype dtype, int ndim,
                          const int64_t *shape, const void *data, bt_error *err);
 
+/* A list of n UTF-8 strings as attribute attr of the object at path (a dataset or group; a
+ * missing path becomes a group), rank 0's values (h5py reads a list of str). Collective. */
+int bt_store_write_strings(bt_store *s, const char *path, const char *attr, int n,
+                           const char *const *strs, bt_error *err);
+
 /* Closes the file on every rank, then rank 0 sets status "complete", syncs and renames the tmp
  * file to final_path. Same return code on every rank. Frees s (also on failure). */
 int bt_store_commit(bt_store *s, bt_error *err);

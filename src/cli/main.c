@@ -17,6 +17,7 @@ static const command COMMANDS[] = {
     {"mask", bt_cmd_mask, "masking search: switch off heads by importance until the score drops"},
     {"prune", bt_cmd_prune, "remove masked heads from the weights, write a smaller model"},
     {"ablate", bt_cmd_ablate, "score change when each single head is masked"},
+    {"syntax", bt_cmd_syntax, "which heads attend to syntactic heads (Clark et al.) on a CoNLL-U treebank"},
     {"eval", bt_cmd_eval, "score a model (optionally head-masked) on a GLUE split"},
     {"tokenize", bt_cmd_tokenize, "print the token ids of lines read from stdin"},
     {"forward", bt_cmd_forward, "run the engine on token ids and write its raw outputs (.npy)"},

@@ -37,7 +37,8 @@ static int open_local(bt_run *x, int has_loss, bt_error *err) {
     char ver[1024];
     bt_run_versions(ver, sizeof ver);
     bt_store_layout layout = bt_run_layout(x, has_loss);
-    bt_store_meta meta = {.task = x->task ? x->task->name : "text", .split = o->text ? o->text : o->split,
+    bt_store_meta meta = {.task = x->meta_task ? x->meta_task : x->task ? x->task->name : "text",
+                          .split = x->meta_split ? x->meta_split : o->text ? o->text : o->split,
                           .model_dir = o->model, .model_config_json = x->model.config_json,
                           .options_json = s->opts_json, .command_line = o->command_line, .program_version = ver,
                           .openblas_version = bt_gemm_info(BT_GEMM_BLAS)};

@@ -93,6 +93,10 @@ static int setup_local(const bt_run_options *o, bt_run *x, bt_error *err) {
         return rc ? rc : check_vocab(o, x, err);
     }
     if (!o->task) return BT_OK;
+    if (!strcmp(o->task, "ud")) /* docs/syntax.md: CoNLL-U has no labels, hence no loss and no score */
+        return bt_error_set(err, BT_EINPUT, "--task ud: a UD treebank has no labels, so %s has no %s; it is read by "
+                            "`bertology syntax --task ud --data FILE.conllu` (--save-attentions/--save-hidden for the tensors)",
+                            o->name, o->command == BT_CMD_IMPORTANCE ? "loss to differentiate" : "loss or score");
     x->task = bt_glue_task_find(o->task, err);
     if (!x->task) return BT_EINPUT;
     if (c->head == BT_HEAD_LM)

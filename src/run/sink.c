@@ -11,7 +11,8 @@ bt_store_layout bt_run_layout(const bt_run *x, int has_loss) {
     const bt_config *c = &x->model.cfg;
     const int seq_head = c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS;
     bt_store_layout l = {.n_layers = c->n_layers, .n_heads = c->n_heads,
-                         .n_labels = seq_head ? c->n_labels : 0, .regression = c->head == BT_HEAD_REGRESS,
+                         .n_labels = seq_head && !x->no_labels ? c->n_labels : 0,
+                         .regression = c->head == BT_HEAD_REGRESS && !x->no_labels,
                          .has_loss = has_loss, .has_entropy = 1, .d_model = c->d_model,
                          .n_examples = x->data.n, .lengths = x->data.len,
                          .n_attn_layers = o->save_attentions ? x->n_attn_layers : 0, .attn_layers = x->attn_layers,

@@ -759,6 +759,45 @@ int bt_store_write_array(bt_store *s, const char *path, bt_npy_dtype dtype, int 
     return rc;
 }
 
+int bt_store_write_strings(bt_store *s, const char *path, const char *attr, int n, const char *const *strs,
+                           bt_error *err) {
+    long long nn = s->rank == 0 ? n : 0;
+    MPI_Bcast(&nn, 1, MPI_LONG_LONG, 0, s->comm);
+    char *p = bcast_str(s->comm, s->rank, path), *a = bcast_str(s->comm, s->rank, attr);
+    char **v = calloc((size_t)(nn > 0 ? nn : 1), sizeof *v);
+    int ok = p && a && v && p[0] == '/' && nn >= 0;
+    for (long long i = 0; i < nn; i++) {
+        v[i] = bcast_str(s->comm, s->rank, s->rank == 0 ? strs[i] : NULL);
+        ok = ok && v[i];
+    }
+    hid_t obj = -1, t = -1, sp = -1, at = -1;
+    if (ok) {
+        /* the object: an existing dataset or group, else a new group */
+        if (H5Lexists(s->file, p, H5P_DEFAULT) > 0) obj = H5Oopen(s->file, p, H5P_DEFAULT);
+        else {
+            hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+            H5Pset_create_intermediate_group(lcpl, 1);
+            obj = H5Gcreate2(s->file, p, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+            H5Pclose(lcpl);
+        }
+        hsize_t dim = (hsize_t)nn;
+        t = H5Tcopy(H5T_C_S1);
+        sp = H5Screate_simple(1, &dim, NULL);
+        ok = obj >= 0 && t >= 0 && sp >= 0 && H5Tset_size(t, H5T_VARIABLE) >= 0 &&
+             H5Tset_cset(t, H5T_CSET_UTF8) >= 0;
+        if (ok) at = H5Acreate2(obj, a, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+        ok = ok && at >= 0 && H5Awrite(at, t, v) >= 0;
+    }
+    const int rc = ok ? BT_OK : h5_fail(s, err, "writing string attribute of", p ? p : "(null)");
+    if (at >= 0) H5Aclose(at);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    if (obj >= 0) H5Oclose(obj);
+    for (long long i = 0; i < nn; i++) free(v[i]);
+    free(v), free(p), free(a);
+    return rc;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* commit / abort */
 

@@ -1,0 +1,361 @@
+#!/usr/bin/python3
+"""`bertology syntax` against an independent re-implementation of docs/spec.md "Syntax and
+probing", on random checkpoints with real vocabularies (BERT WordPiece, GPT-2 and RoBERTa
+byte-level BPE) and the UD English EWT dev treebank (tests/data/ud).
+
+The Python side reads the CoNLL-U file itself, tokenises every word with the reference
+tokenizers of tests/text (wordpiece_ref.py, bpe_ref.py), rebuilds the word-level attention of
+every (layer, head) from the token-level maps the run saved (--save-attentions --dtype f32),
+predicts heads in both directions, and counts. Checked, exactly (integers, bit patterns):
+* the first 40 sentences through the float64 PyTorch references of tests/ref: their maps equal
+  the stored ones (2e-5) and give the same counts;
+* the kept sentences, their token ids and the word alignment (/words/*);
+* /syntax/correct, /syntax/total, /syntax/arcs, /syntax/baseline_correct, the accuracies and
+  syntax_accuracy.npy;
+* np = 1 and np = 3 give byte-identical /syntax, /words, /examples, /attentions and the same
+  printed table;
+* the table's rows: the best (layer, head, direction) and baseline per relation;
+* malformed CoNLL-U files: exit 2 on every rank, one line naming FILE:LINE, no run.h5.
+"""
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "families_e2e"))
+import e2e  # noqa: E402
+import bpe_ref  # noqa: E402  (tests/text, through e2e)
+import make_checkpoint  # noqa: E402  (tests/ref, through e2e)
+import torch_bert  # noqa: E402
+import torch_families  # noqa: E402
+import wordpiece_ref  # noqa: E402
+from e2e import check  # noqa: E402
+
+OFFSETS = [-3, -2, -1, 1, 2, 3]
+TORCH_SENTENCES = 40
+
+
+# ---- the treebank, read independently ------------------------------------------------------
+
+def read_conllu(path):
+    """[(words, first line)], words = [(form, upos, head, deprel)]; ranges and empty nodes
+    skipped."""
+    sents, cur, first = [], [], None
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n").rstrip("\r")
+            if not line.strip():
+                if cur:
+                    sents.append((cur, first))
+                cur = []
+                continue
+            if line.startswith("#"):
+                continue
+            c = line.split("\t")
+            if "-" in c[0] or "." in c[0]:
+                continue
+            if not cur:
+                first = n
+            cur.append((c[1], c[3], int(c[6]), c[7]))
+    if cur:
+        sents.append((cur, first))
+    return sents
+
+
+class Aligner:
+    """Pieces of each word (docs/spec.md): WordPiece of the word alone; byte-level BPE with a
+    leading space for every word but the first."""
+
+    def __init__(self, kind, model_dir):
+        self.kind = kind
+        if kind == "bert":
+            self.tok = wordpiece_ref.RefBert(os.path.join(model_dir, "vocab.txt"))
+            self.pre, self.suf = [self.tok.vocab["[CLS]"]], [self.tok.vocab["[SEP]"]]
+        else:
+            self.tok = bpe_ref.RefBPE(os.path.join(model_dir, "vocab.json"), os.path.join(model_dir, "merges.txt"),
+                                      kind)
+            self.pre, self.suf = ([], []) if kind == "gpt2" else ([self.tok.cls], [self.tok.sep])
+
+    def encode(self, forms):
+        ids, spans = list(self.pre), []
+        for i, w in enumerate(forms):
+            p = self.tok.ids(w) if self.kind == "bert" else self.tok.tokenize(w if i == 0 else " " + w)
+            spans.append((len(ids), len(p)))
+            ids += p
+        return ids + self.suf, spans
+
+
+# ---- the statistic, from the spec -----------------------------------------------------------
+
+def word_attention(A, spans):
+    """A [..., T, T] float32 -> W [..., m, m] float64: columns of a word summed, rows averaged,
+    each sum taken in increasing token order."""
+    A = A.astype(np.float64)
+    m = len(spans)
+    cols = np.zeros(A.shape[:-1] + (m,))
+    for j, (f, c) in enumerate(spans):
+        acc = np.zeros(A.shape[:-1])
+        for p in range(f, f + c):
+            acc = acc + A[..., p]
+        cols[..., j] = acc
+    W = np.zeros(A.shape[:-2] + (m, m))
+    for i, (f, c) in enumerate(spans):
+        acc = np.zeros(A.shape[:-2] + (m,))
+        for t in range(f, f + c):
+            acc = acc + cols[..., t, :]
+        W[..., i, :] = acc / c
+    return W
+
+
+def predictions(W, P, n):
+    """Clark's attn_head_predictor: diagonal 0, specials dropped, argmax (first on ties)."""
+    W = W.copy()
+    idx = np.arange(W.shape[-1])
+    W[..., idx, idx] = 0.0
+    W = W[..., P:P + n, P:P + n]
+    return np.argmax(W, axis=-1) + 1, np.argmax(np.swapaxes(W, -1, -2), axis=-1) + 1
+
+
+def reference_counts(sents, kept, spans_of, rels, attn_of, L, H):
+    R = len(rels) + 1
+    correct = np.zeros((R, L, H, 2), np.int64)
+    arcs = np.zeros(R, np.int64)
+    base = np.zeros((R, 6), np.int64)
+    rel_id = {r: k for k, r in enumerate(rels)}
+    for row, s in enumerate(kept):
+        words = sents[s][0]
+        n = len(words)
+        heads = np.array([w[2] for w in words])
+        rid = np.array([rel_id[w[3].split(":")[0]] for w in words])
+        spans, P, T = spans_of[row]
+        S = T - spans[-1][0] - spans[-1][1]  # special tokens after the last word
+        allspans = [(k, 1) for k in range(P)] + spans + [(T - S + k, 1) for k in range(S)]
+        dh, hd = predictions(word_attention(attn_of(row), allspans), P, n)  # [L, H, n] each
+        nonroot = heads != 0
+        for r in (rid, np.full(n, R - 1)):
+            np.add.at(arcs, r[nonroot], 1)
+            for d, pred in enumerate((dh, hd)):
+                hit = (pred == heads) & nonroot  # [L, H, n]
+                for i in np.nonzero(nonroot)[0]:
+                    correct[r[i], :, :, d] += hit[:, :, i]
+            for k, off in enumerate(OFFSETS):
+                pb = np.clip(np.arange(1, n + 1) + off, 1, n)
+                np.add.at(base[:, k], r[nonroot & (pb == heads)], 1)
+    return correct, arcs, base
+
+
+# ---- one family -----------------------------------------------------------------------------
+
+def torch_leg(name, kind, model, sents, kept, spans_of, rels, ids_want, attn_of, L, H, n=TORCH_SENTENCES):
+    """The first n kept sentences through the float64 PyTorch reference (tests/ref): its maps
+    equal the stored ones to float32 precision, and the counts from its maps equal the counts
+    from the stored maps (no arc sits on a near-tie)."""
+    ref = torch_bert.Bert(model) if kind == "bert" else torch_families.load(model)
+    maps = {}
+    worst = 0.0
+    for row in range(min(n, len(kept))):
+        maps[row] = ref.example(ids_want[row])["attn"]
+        worst = max(worst, float(np.max(np.abs(maps[row] - attn_of(row)))))
+    check(worst <= 2e-5, "%s: stored attention vs the torch float64 reference: max |diff| %.3g" % (name, worst))
+    rows = sorted(maps)
+    a = reference_counts(sents, [kept[r] for r in rows], [spans_of[r] for r in rows], rels, lambda r: maps[r], L, H)
+    b = reference_counts(sents, [kept[r] for r in rows], [spans_of[r] for r in rows], rels, attn_of, L, H)
+    check(all(np.array_equal(x, y) for x, y in zip(a, b)),
+          "%s: counts from the torch maps differ from those of the stored maps on %d sentences" % (name, len(rows)))
+    print("  torch float64 reference, %d sentences: maps within %.2g, counts equal" % (len(rows), worst))
+
+
+def run(args, np_, model, out, maxlen, extra=()):
+    return e2e.run_ok(args, np_, ["syntax", "--model", model, "--task", "ud", "--data", args.ud, "--out", out,
+                                  "--max-seq-length", maxlen, "--batch-tokens", 512, "--threads", 1, "--quiet"]
+                      + list(extra), "syntax on %s" % os.path.basename(model))
+
+
+def table(stdout):
+    return [ln for ln in stdout.splitlines() if not ln.startswith("syntax:")]
+
+
+def family(args, name, kind, model, maxlen):
+    print("== %s (%s, max %d tokens)" % (name, kind, maxlen), flush=True)
+    outs = {}
+    for np_ in (1, 3):
+        out = os.path.join(args.work, "%s_np%d" % (name, np_))
+        p = run(args, np_, model, out, maxlen, ["--save-attentions", "--dtype", "f32", "--min-arcs", 50])
+        if p:
+            outs[np_] = (out, p.stdout)
+    if 1 not in outs:
+        return None
+    ref_dir, ref_out = outs[1]
+    path = os.path.join(ref_dir, "run.h5")
+    if 3 in outs:
+        a, b = e2e.h5_contents(path)[0], e2e.h5_contents(os.path.join(outs[3][0], "run.h5"))[0]
+        for k in sorted(a):
+            if k.split("/")[1] in ("syntax", "words", "examples", "attentions", "entropy"):
+                check(k in b and e2e.same_bits(a[k], b[k]), "%s: np=1 vs np=3: %s differs" % (name, k))
+        check(table(ref_out) == table(outs[3][1]), "%s: np=1 vs np=3: printed tables differ" % name)
+        check(e2e.same_files(os.path.join(ref_dir, "syntax_accuracy.npy"),
+                             os.path.join(outs[3][0], "syntax_accuracy.npy")), "%s: np=1 vs np=3: .npy differs" % name)
+        print("  np=1 vs np=3: %d datasets, table and .npy identical" % len(a))
+
+    sents = read_conllu(args.ud)
+    al = Aligner(kind, model)
+    kept, ids_want, spans_of, skipped = [], [], [], [0, 0]
+    for s, (words, _) in enumerate(sents):
+        ids, spans = al.encode([w[0] for w in words])
+        if len(ids) > maxlen:
+            skipped[0] += 1
+        elif any(c == 0 for _, c in spans):
+            skipped[1] += 1
+        else:
+            kept.append(s)
+            ids_want.append(ids)
+            spans_of.append((spans, len(al.pre), len(ids)))
+    f = h5py.File(path, "r")
+    g, w = f["syntax"], f["words"]
+    check(f["syntax/skipped"][()].tolist() == skipped, "%s: skipped %s, want %s" % (name, f["syntax/skipped"][()], skipped))
+    check(w["sentence"][()].tolist() == kept, "%s: kept sentences differ" % name)
+    check(e2e.rows(path) == ids_want, "%s: token ids differ from the reference tokenizer" % name)
+    first = [p[0] for sp in spans_of for p in sp[0]]
+    count = [p[1] for sp in spans_of for p in sp[0]]
+    check(w["first"][()].tolist() == first and w["pieces"][()].tolist() == count,
+          "%s: word alignment (/words/first, /words/pieces) differs" % name)
+    kw = [sents[s][0][i] for s in kept for i in range(len(sents[s][0]))]
+    upos, deprel = list(w.attrs["upos_names"]), list(w.attrs["deprel_names"])
+    check([upos[u] for u in w["upos"][()]] == [x[1] for x in kw], "%s: /words/upos differs" % name)
+    check([deprel[u] for u in w["deprel"][()]] == [x[3] for x in kw], "%s: /words/deprel differs" % name)
+    check(w["head"][()].tolist() == [x[2] for x in kw], "%s: /words/head differs" % name)
+    check(w["count"][()].tolist() == [len(sents[s][0]) for s in kept], "%s: /words/count differs" % name)
+
+    rels = sorted({x[3].split(":")[0] for s in sents for x in s[0]}, key=lambda r: r.encode())
+    check(list(g.attrs["relations"]) == rels + ["all"], "%s: relation names differ" % name)
+    cfg = f.attrs
+    L, H = int(cfg["n_layers"]), int(cfg["n_heads"])
+    aoff, adata = f["attentions/offset"][()], f["attentions/data"]
+    check(adata.dtype == np.float32, "%s: attentions not float32" % name)
+
+    def attn_of(row):
+        T = len(ids_want[row])
+        return adata[aoff[row]:aoff[row] + L * H * T * T].reshape(L, H, T, T)
+
+    correct, arcs, base = reference_counts(sents, kept, spans_of, rels, attn_of, L, H)
+    torch_leg(name, kind, model, sents, kept, spans_of, rels, ids_want, attn_of, L, H)
+    got = g["correct"][()]
+    check(got.dtype == np.int64 and np.array_equal(got, correct),
+          "%s: /syntax/correct differs in %d of %d counts" % (name, int(np.sum(got != correct)), correct.size))
+    check(np.array_equal(g["arcs"][()], arcs), "%s: /syntax/arcs differs" % name)
+    check(np.array_equal(g["total"][()], np.broadcast_to(arcs[:, None, None, None], correct.shape)),
+          "%s: /syntax/total differs" % name)
+    check(np.array_equal(g["baseline_correct"][()], base), "%s: /syntax/baseline_correct differs" % name)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = (correct / arcs[:, None, None, None]).astype(np.float32)
+    npy = np.load(os.path.join(ref_dir, "syntax_accuracy.npy"))
+    check(npy.dtype == np.float32 and npy.shape == correct.shape and np.array_equal(npy, acc, equal_nan=True),
+          "%s: syntax_accuracy.npy differs from correct / arcs" % name)
+    check(np.array_equal(g["accuracy"][()], acc, equal_nan=True), "%s: /syntax/accuracy differs" % name)
+    print("  %d sentences kept (%d too long, %d without pieces), %d arcs, %d counts equal; all-relation best %.3f"
+          % (len(kept), skipped[0], skipped[1], arcs[-1], correct.size, np.nanmax(acc[-1])), flush=True)
+
+    # the printed table: relations with >= 50 arcs by frequency, best head and baseline
+    rows_ = [ln.split() for ln in table(ref_out)[2:]]
+    want = []
+    for q in sorted(range(len(arcs)), key=lambda q: (-arcs[q], q)):
+        if arcs[q] < 50:
+            continue
+        flat = correct[q].reshape(-1)
+        b = int(np.argmax(flat))  # first maximum in (layer, head, direction) order
+        lyr, hd, d = b // (2 * H), b // 2 % H, b % 2
+        kb = int(np.argmax(base[q]))
+        want.append([(rels + ["all"])[q], str(arcs[q]), "%d-%d" % (lyr + 1, hd + 1), ["dep->head", "head->dep"][d],
+                     "%.3f" % acc[q].reshape(-1)[b], "%.3f" % np.float32(base[q, kb] / arcs[q]), "%+d" % OFFSETS[kb]])
+    check(rows_ == want, "%s: printed table differs from the reference:\n%s\nwant\n%s" % (name, rows_[:5], want[:5]))
+    f.close()
+    return ref_dir, want
+
+
+def report(args, run_dir, want):
+    """analysis/report.py on the run: the same table, and the two syntax heatmaps."""
+    out = os.path.join(run_dir, "report")
+    p = subprocess.run([sys.executable, os.path.join(args.source, "analysis", "report.py"),
+                        os.path.join(run_dir, "run.h5"), "--out", out, "--min-arcs", "50", "--quiet"],
+                       capture_output=True, text=True)
+    if not check(p.returncode == 0, "report.py: exit %d\n%s" % (p.returncode, p.stderr[-2000:])):
+        return
+    md = open(os.path.join(out, "summary.md"), encoding="utf-8").read()
+    sec = md.split("## Syntactic heads", 1)[1].split("\n## ", 1)[0]
+    rows_ = [[c.strip() for c in ln.strip("|").split("|")] for ln in sec.splitlines() if ln.startswith("| ")][1:]
+    check(rows_ == want, "report.py syntax table differs from the reference:\n%s\nwant\n%s" % (rows_[:3], want[:3]))
+    for png in ("syntax_best.png", "syntax_all.png"):
+        check(os.path.exists(os.path.join(out, png)), "report.py: no %s" % png)
+    print("  report.py: syntax table of %d relations as printed, heatmaps written" % len(rows_))
+
+
+def bad_files(args):
+    """Each malformed file: exit 2 at np=3, exactly one stderr line naming FILE:LINE, no run.h5."""
+    good = b"1\tThe\tthe\tDET\tDT\t_\t2\tdet\t_\t_\n2\tdog\tdog\tNOUN\tNN\t_\t0\troot\t_\t_\n"
+    cases = {
+        "columns.conllu": (b"1\tThe\tthe\tDET\tDT\t_\t2\tdet\t_\n", ":1: too few columns"),
+        "head_nan.conllu": (good + b"\n1\tA\ta\tDET\tDT\t_\tx\tdet\t_\t_\n", ":4: HEAD 'x' is not an integer"),
+        "head_range.conllu": (good.replace(b"\t2\tdet", b"\t7\tdet"), ":1: HEAD 7 is outside the sentence of 2 words"),
+        "two_roots.conllu": (b"# c\n" + good.replace(b"\t2\tdet", b"\t0\tdet"), ":2: the sentence has 2 roots"),
+        "no_root.conllu": (good.replace(b"\t0\troot", b"\t1\troot"), ":1: the sentence has 0 roots"),
+        "ids.conllu": (good.replace(b"2\tdog", b"3\tdog"), ":2: word ID 3 where 2 was expected"),
+        "utf8.conllu": (good + b"\n1\tca\xff\tx\tX\tX\t_\t0\troot\t_\t_\n", ":4: invalid UTF-8"),
+        "empty.conllu": (b"# only a comment\n\n", ": no sentence"),
+    }
+    for fname, (text, want) in cases.items():
+        p = os.path.join(args.work, fname)
+        with open(p, "wb") as f:
+            f.write(text)
+        out = os.path.join(args.work, "bad_" + fname)
+        r = e2e.mpirun(args, 3, ["syntax", "--model", args.bert, "--task", "ud", "--data", p, "--out", out, "--quiet"])
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        ok = r.returncode == 2 and len(lines) == 1 and (p + want) in lines[0] and not os.path.exists(out + "/run.h5")
+        check(ok, "%s: exit %d, stderr %r (want one line with %r)" % (fname, r.returncode, r.stderr[-600:], p + want))
+        print("  %-18s -> %s" % (fname, lines[0] if lines else "(nothing)"))
+
+
+def other_commands(args):
+    """--task ud elsewhere: importance needs a loss, the others a score; one clear line, exit 2."""
+    for cmd in ("importance", "eval", "mask", "ablate"):
+        r = e2e.mpirun(args, 1, [cmd, "--model", args.bert, "--task", "ud", "--data", args.ud, "--out",
+                                 os.path.join(args.work, "ud_" + cmd), "--quiet"])
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        want = "--task ud: a UD treebank has no labels, so %s has no " % cmd
+        check(r.returncode == 2 and len(lines) == 1 and want in lines[0] and "bertology syntax" in lines[0],
+              "%s --task ud: exit %d, stderr %r" % (cmd, r.returncode, r.stderr[-600:]))
+        if cmd == "importance" and lines:
+            check("loss" in lines[0], "importance --task ud does not say it needs a loss: %r" % lines[0])
+    print("  --task ud in importance/eval/mask/ablate: one line pointing to bertology syntax")
+
+
+def main():
+    ap = e2e.parser(__doc__)
+    ap.add_argument("--bad-input-only", action="store_true", help="only the malformed-input checks (quick: "
+                    "the sanitizer build runs them)")
+    args = e2e.setup(ap.parse_args())
+    args.ud = os.path.join(args.testdata, "ud", "en_ewt", "en_ewt-ud-dev.conllu")
+    args.bert = os.path.join(args.work, "bert")
+    make_checkpoint.make_checkpoint(args.bert, layers=2, hidden=32, heads=4, ff=64, vocab=30522, max_pos=128,
+                                    no_head=True, seed=11)
+    import shutil
+    shutil.copy(args.bert_vocab, os.path.join(args.bert, "vocab.txt"))
+    if args.bad_input_only:
+        bad_files(args)
+        other_commands(args)
+        return e2e.finish()
+    r = family(args, "bert", "bert", args.bert, 128)
+    if r:
+        report(args, *r)
+    # GPT-2 (causal, no special tokens) with 64 positions: the longest sentences are skipped
+    family(args, "gpt2", "gpt2", e2e.gpt2(args, "gpt2", layers=2, heads=4, hidden=32), 64)
+    family(args, "roberta", "roberta", e2e.roberta(args, "roberta", layers=2, heads=4, hidden=32), 64)
+    bad_files(args)
+    other_commands(args)
+    return e2e.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
