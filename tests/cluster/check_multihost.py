@@ -14,9 +14,11 @@ attn_entropy.npy and every run.h5 dataset are byte-identical to `mpirun -np 1`, 
 attributes equal except the volatile ones (command line, time, rank count).
 """
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "sweep"))
@@ -44,9 +46,12 @@ def main():
     if not common.importance(args, 1, ref, model, *flags):
         return common.finish()
 
+    # mpirun splits plm_rsh_agent at spaces (it may carry arguments), and the checkout's path
+    # may have one: the agent lives in a directory of its own under /tmp
+    agents = tempfile.mkdtemp(prefix="bt-agent-")
     for n_hosts in (2, 3):
-        log = os.path.join(args.work, "agent-%d.log" % n_hosts)
-        agent = os.path.join(args.work, "agent-%d.sh" % n_hosts)
+        log = os.path.join(agents, "agent-%d.log" % n_hosts)
+        agent = os.path.join(agents, "agent-%d.sh" % n_hosts)
         with open(agent, "w") as f:
             f.write(AGENT.replace("{log}", log))
         os.chmod(agent, os.stat(agent).st_mode | stat.S_IXUSR)
@@ -73,6 +78,7 @@ def main():
                   "%d hosts: %s differs from np=1" % (n_hosts, f))
         n = common.compare_h5(os.path.join(ref, "run.h5"), os.path.join(out, "run.h5"), "%d hosts" % n_hosts)
         print("%d hosts (%s): %d run.h5 datasets bitwise equal to np=1" % (n_hosts, ",".join(started), n))
+    shutil.rmtree(agents, ignore_errors=True)
     return common.finish()
 
 

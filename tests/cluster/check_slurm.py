@@ -13,6 +13,7 @@ Exit 77 (ctest: skipped) with the reason when the Slurm daemons cannot start her
 import os
 import shutil
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "sweep"))
@@ -53,7 +54,9 @@ def main():
     glue = os.path.join(args.testdata, "glue")
     jobs = os.path.join(args.source, "jobs")
     try:
-        with SlurmCluster(os.path.join(args.work, "slurm")) as sl:
+        # slurm.conf and munge cannot take paths with spaces (the checkout's may have them):
+        # the daemons' files go to a directory of their own under /tmp
+        with SlurmCluster(tempfile.mkdtemp(prefix="bt-slurm-")) as sl:
             # importance.sbatch, 2 ranks through srun
             ref = os.path.join(args.work, "np1")
             common.importance(args, 1, ref, model, "--subset", SUBSET, "--save-attentions")

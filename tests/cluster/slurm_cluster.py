@@ -121,6 +121,7 @@ class SlurmCluster:
                         os.kill(pid, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
+        shutil.rmtree(self.d, ignore_errors=True)
         return False
 
     def _pid(self, name):
