@@ -31,7 +31,11 @@ fi
 # Leaks count as findings (libFuzzer checks after every input that allocated more than it
 # freed); suppressions only for the runtime globals listed, with reasons, in tests/lsan.supp.
 export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0:handle_abort=1"
-export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
+# LSAN_OPTIONS cannot hold a path with a space (the checkout's may have one): use a copy.
+supp=$(mktemp /tmp/bt-lsan-XXXXXX.supp)
+trap 'rm -f "$supp"' EXIT
+cp tests/lsan.supp "$supp"
+export LSAN_OPTIONS="suppressions=$supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export BT_SOURCE_DIR=$PWD
 
