@@ -21,22 +21,12 @@ static int by_id(const void *a, const void *b) { return ((const entry *)a)->id -
 
 int bt_added_tokens_read(const char *dir, bt_added_fn fn, void *ctx, bt_error *err) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/added_tokens.json", dir);
-    struct stat st;
-    if (stat(path, &st) != 0) return BT_OK;
-    char *buf;
-    size_t len;
-    int rc = bt_read_file(path, BT_TEXT_FILE_MAX, &buf, &len, err);
-    if (rc) return rc;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-    const long at = end ? (long)(end - buf) : 0;
-    free(buf);
-    if (!root) return bt_error_set(err, BT_EINPUT, "%s: invalid JSON near byte %ld", path, at);
-    const int n = cJSON_IsObject(root) ? cJSON_GetArraySize(root) : 0;
+    cJSON *root;
+    int rc = bt_text_read_json(dir, "added_tokens.json", 1, &root, path, sizeof path, err);
+    if (rc || !root) return rc; /* the file is optional */
+    const int n = cJSON_GetArraySize(root);
     entry *e = calloc((size_t)n + 1, sizeof *e);
-    if (!cJSON_IsObject(root)) rc = bt_error_set(err, BT_EINPUT, "%s: top level is not a JSON object", path);
-    else if (!e) rc = bt_error_set(err, BT_EINTERNAL, "out of memory");
+    if (!e) rc = bt_error_set(err, BT_EINTERNAL, "out of memory");
     int k = 0;
     const cJSON *v;
     if (!rc)

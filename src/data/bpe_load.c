@@ -24,32 +24,6 @@
 static int valid_utf8(const char *s, size_t len) { return bt_text_utf8_error(s, len) == len; }
 
 /* dir/name parsed into *root (NULL when the file is absent and optional). */
-static int read_json(const char *dir, const char *name, int optional, cJSON **root, char *path,
-                     size_t pcap, bt_error *err) {
-    *root = NULL;
-    snprintf(path, pcap, "%s/%s", dir, name);
-    if (optional) {
-        FILE *f = fopen(path, "rb");
-        if (!f) return BT_OK;
-        fclose(f);
-    }
-    char *buf;
-    size_t len;
-    int rc = bt_read_file(path, BT_TEXT_FILE_MAX, &buf, &len, err);
-    if (rc) return rc;
-    const char *end = NULL;
-    *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-    const long at = end ? (long)(end - buf) : 0;
-    free(buf);
-    if (!*root) return bt_error_set(err, BT_EINPUT, "%s: invalid JSON near byte %ld", path, at);
-    if (!cJSON_IsObject(*root)) {
-        cJSON_Delete(*root);
-        *root = NULL;
-        return bt_error_set(err, BT_EINPUT, "%s: top level is not a JSON object", path);
-    }
-    return BT_OK;
-}
-
 /* --- conventions of the family --- */
 
 /* Special-token roles: the five of bt_tok_special, then the two only BPE models name. */
@@ -176,7 +150,7 @@ static int style_of_class(const char *cls) {
 static int style_of_model(const char *dir, int *style, bt_error *err) {
     char path[4096];
     cJSON *root;
-    int rc = read_json(dir, "config.json", 1, &root, path, sizeof path, err);
+    int rc = bt_text_read_json(dir, "config.json", 1, &root, path, sizeof path, err);
     if (rc) return rc;
     *style = BT_BPE_GPT2; /* a bare vocabulary directory: plain GPT-2 BPE */
     const cJSON *mt = root ? cJSON_GetObjectItemCaseSensitive(root, "model_type") : NULL;
@@ -250,7 +224,7 @@ static int set_defaults(bpe_config *c, int style) {
 static int read_vocab(const char *dir, bt_bpe *b, bt_error *err) {
     char path[4096];
     cJSON *root;
-    int rc = read_json(dir, "vocab.json", 0, &root, path, sizeof path, err);
+    int rc = bt_text_read_json(dir, "vocab.json", 0, &root, path, sizeof path, err);
     if (rc) return rc;
     const int n = cJSON_GetArraySize(root);
     b->entry_id = malloc(((size_t)n + 1) * sizeof *b->entry_id);
@@ -419,7 +393,7 @@ int bt_bpe_load(const char *dir, bt_bpe *b, bt_error *err) {
     char path[4096];
     cJSON *tc = NULL, *stm = NULL;
     int style = 0;
-    int rc = read_json(dir, "tokenizer_config.json", 1, &tc, path, sizeof path, err);
+    int rc = bt_text_read_json(dir, "tokenizer_config.json", 1, &tc, path, sizeof path, err);
     /* the family first: it sets the defaults that the files then override */
     if (!rc && tc) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(tc, "tokenizer_class");
@@ -430,7 +404,7 @@ int bt_bpe_load(const char *dir, bt_bpe *b, bt_error *err) {
     if (!rc && set_defaults(&c, style)) rc = bt_error_set(err, BT_EINTERNAL, "out of memory");
     if (!rc && tc) rc = apply_tokenizer_config(tc, b, &c, &style, path, err);
     /* special_tokens_map.json is applied last: transformers lets it override the config */
-    if (!rc) rc = read_json(dir, "special_tokens_map.json", 1, &stm, path, sizeof path, err);
+    if (!rc) rc = bt_text_read_json(dir, "special_tokens_map.json", 1, &stm, path, sizeof path, err);
     for (int r = 0; r < SP_N && !rc && stm; r++) rc = get_special(stm, r, &c, path, err);
     cJSON_Delete(tc);
     cJSON_Delete(stm);

@@ -22,29 +22,6 @@
 
 #define MAX_ID ((1 << 24) - 1)
 
-static int read_json(const char *dir, const char *name, int optional, cJSON **root, char *path, size_t pcap,
-                     bt_error *err) {
-    *root = NULL;
-    snprintf(path, pcap, "%s/%s", dir, name);
-    struct stat st;
-    if (optional && stat(path, &st) != 0) return BT_OK;
-    char *buf;
-    size_t len;
-    int rc = bt_read_file(path, BT_TEXT_FILE_MAX, &buf, &len, err);
-    if (rc) return rc;
-    const char *end = NULL;
-    *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-    const long at = end ? (long)(end - buf) : 0;
-    free(buf);
-    if (!*root) return bt_error_set(err, BT_EINPUT, "%s: invalid JSON near byte %ld", path, at);
-    if (!cJSON_IsObject(*root)) {
-        cJSON_Delete(*root);
-        *root = NULL;
-        return bt_error_set(err, BT_EINPUT, "%s: top level is not a JSON object", path);
-    }
-    return BT_OK;
-}
-
 static const char *json_string(const cJSON *root, const char *key) {
     const cJSON *v = root ? cJSON_GetObjectItemCaseSensitive(root, key) : NULL;
     if (cJSON_IsObject(v)) v = cJSON_GetObjectItemCaseSensitive(v, "content"); /* AddedToken */
@@ -56,7 +33,7 @@ int bt_gptbpe_is_gpt(const char *dir) {
     bt_error e = {0};
     cJSON *tc = NULL, *cfg = NULL;
     int yes = 0;
-    if (read_json(dir, "tokenizer_config.json", 1, &tc, path, sizeof path, &e) == BT_OK && tc) {
+    if (bt_text_read_json(dir, "tokenizer_config.json", 1, &tc, path, sizeof path, &e) == BT_OK && tc) {
         const char *cls = json_string(tc, "tokenizer_class");
         if (cls) {
             yes = !strcmp(cls, "OpenAIGPTTokenizer") || !strcmp(cls, "OpenAIGPTTokenizerFast");
@@ -65,7 +42,7 @@ int bt_gptbpe_is_gpt(const char *dir) {
         }
     }
     cJSON_Delete(tc);
-    if (read_json(dir, "config.json", 1, &cfg, path, sizeof path, &e) == BT_OK && cfg) {
+    if (bt_text_read_json(dir, "config.json", 1, &cfg, path, sizeof path, &e) == BT_OK && cfg) {
         const char *mt = json_string(cfg, "model_type");
         yes = mt && !strcmp(mt, "openai-gpt");
     }
@@ -198,7 +175,7 @@ static int read_merges(const char *dir, bt_gptbpe *g, bt_error *err) {
 static int read_vocab(const char *dir, bt_gptbpe *g, bt_error *err) {
     char path[4096];
     cJSON *root;
-    int rc = read_json(dir, "vocab.json", 0, &root, path, sizeof path, err);
+    int rc = bt_text_read_json(dir, "vocab.json", 0, &root, path, sizeof path, err);
     if (rc) return rc;
     const int n = cJSON_GetArraySize(root);
     g->entry_id = malloc(((size_t)n + 1) * sizeof *g->entry_id);
@@ -370,7 +347,7 @@ int bt_gptbpe_load(const char *dir, bt_gptbpe *g, bt_error *err) {
     static const char *const files[2] = {"tokenizer_config.json", "special_tokens_map.json"};
     for (int f = 0; f < 2 && !rc; f++) {
         cJSON *root;
-        if ((rc = read_json(dir, files[f], 1, &root, path, sizeof path, err)) || !root) break;
+        if ((rc = bt_text_read_json(dir, files[f], 1, &root, path, sizeof path, err)) || !root) break;
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "unk_token");
         const char *s = json_string(root, "unk_token");
         if (v && !cJSON_IsNull(v)) {

@@ -81,33 +81,6 @@ static int get_special(const cJSON *root, int role, bt_wp_config *cfg, const cha
     return cfg->special[role] ? BT_OK : bt_error_set(err, BT_EINTERNAL, "out of memory");
 }
 
-static int read_json(const char *dir, const char *name, cJSON **root, char *path, size_t pcap,
-                     bt_error *err) {
-    *root = NULL;
-    snprintf(path, pcap, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) return BT_OK; /* optional file */
-    fclose(f);
-    char *buf;
-    size_t len;
-    int rc = bt_read_file(path, BT_TEXT_FILE_MAX, &buf, &len, err);
-    if (rc) return rc;
-    const char *end = NULL;
-    *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-    if (!*root) {
-        long at = end ? (long)(end - buf) : 0;
-        free(buf);
-        return bt_error_set(err, BT_EINPUT, "%s: invalid JSON near byte %ld", path, at);
-    }
-    free(buf);
-    if (!cJSON_IsObject(*root)) {
-        cJSON_Delete(*root);
-        *root = NULL;
-        return bt_error_set(err, BT_EINPUT, "%s: top level is not a JSON object", path);
-    }
-    return BT_OK;
-}
-
 static int apply_config(const cJSON *root, bt_wp_config *cfg, const char *path, bt_error *err) {
     int rc;
     if ((rc = get_bool(root, "do_lower_case", &cfg->do_lower_case, path, err)) ||
@@ -179,7 +152,7 @@ int bt_wp_config_read(const char *dir, bt_wp_config *cfg, bt_error *err) {
     char path[4096];
     for (int f = 0; f < 2; f++) {
         cJSON *root;
-        int rc = read_json(dir, files[f], &root, path, sizeof path, err);
+        int rc = bt_text_read_json(dir, files[f], 1, &root, path, sizeof path, err);
         if (rc) return rc;
         if (!root) continue;
         if (f == 0) {
