@@ -62,6 +62,39 @@ static int cmp_tensor(const void *a, const void *b) {
 }
 
 /* The archive's one <prefix>/data.pkl; its index, with the prefix length (slash included). */
+/* The tensors of a parsed state dict into f, each pointing into its storage's bytes (base[s]:
+ * where storage s starts), sorted by name; a name twice is refused. Both formats end here. */
+static int fill_tensors(bt_st_file *f, const bt_torch_pickle *tp, const unsigned char *const *base,
+                        const char *path, bt_error *err) {
+    int rc = BT_OK;
+    size_t name_bytes = 0;
+    for (int i = 0; i < tp->n_tensors; i++) name_bytes += strlen(tp->t[i].name) + 1;
+    f->t = calloc((size_t)tp->n_tensors + 1, sizeof *f->t);
+    f->names = malloc(name_bytes + 1);
+    if (!f->t || !f->names) return bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
+    char *np = f->names;
+    for (int i = 0; i < tp->n_tensors; i++) {
+        const bt_tp_tensor *t = &tp->t[i];
+        bt_st_tensor *o = &f->t[i];
+        const size_t nl = strlen(t->name) + 1, esz = (size_t)bt_st_dtype_bits(t->dtype) / 8;
+        memcpy(np, t->name, nl);
+        o->name = np;
+        np += nl;
+        o->dtype = t->dtype;
+        o->ndim = t->ndim;
+        memcpy(o->shape, t->shape, sizeof o->shape);
+        o->numel = t->numel;
+        o->data = base[t->storage] + (size_t)t->offset * esz;
+        o->nbytes = (size_t)t->numel * esz;
+        f->n++;
+    }
+    qsort(f->t, (size_t)f->n, sizeof *f->t, cmp_tensor);
+    for (int i = 1; i < f->n && !rc; i++)
+        if (!strcmp(f->t[i - 1].name, f->t[i].name))
+            rc = bt_error_set(err, BT_EINPUT, "%s: tensor %s appears twice in the state dict", path, f->t[i].name);
+    return rc;
+}
+
 static int find_pickle(zip_t *z, const char *path, zip_uint64_t *idx, size_t *plen, bt_error *err) {
     const zip_int64_t n = zip_get_num_entries(z, 0);
     int found = 0;
@@ -171,35 +204,12 @@ static int load(zip_t *z, const char *path, uint64_t file_size, bt_st_file *f, b
         rc = read_entry(z, sidx[s], path, name, block + soff[s], n, err);
     }
 
-    size_t name_bytes = 0;
-    for (int i = 0; i < tp.n_tensors; i++) name_bytes += strlen(tp.t[i].name) + 1;
-    if (!rc) {
-        f->t = calloc((size_t)tp.n_tensors + 1, sizeof *f->t);
-        f->names = malloc(name_bytes + 1);
-        if (!f->t || !f->names) rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
-    }
-    char *np = f->names;
-    for (int i = 0; i < tp.n_tensors && !rc; i++) {
-        const bt_tp_tensor *t = &tp.t[i];
-        bt_st_tensor *o = &f->t[i];
-        const size_t nl = strlen(t->name) + 1, esz = (size_t)bt_st_dtype_bits(t->dtype) / 8;
-        memcpy(np, t->name, nl);
-        o->name = np;
-        np += nl;
-        o->dtype = t->dtype;
-        o->ndim = t->ndim;
-        memcpy(o->shape, t->shape, sizeof o->shape);
-        o->numel = t->numel;
-        o->data = block + soff[t->storage] + (size_t)t->offset * esz;
-        o->nbytes = (size_t)t->numel * esz;
-        f->n++;
-    }
-    if (!rc) {
-        qsort(f->t, (size_t)f->n, sizeof *f->t, cmp_tensor);
-        for (int i = 1; i < f->n && !rc; i++)
-            if (!strcmp(f->t[i - 1].name, f->t[i].name))
-                rc = bt_error_set(err, BT_EINPUT, "%s: tensor %s appears twice in the state dict", path, f->t[i].name);
-    }
+    /* where each storage starts in the block: the form fill_tensors takes */
+    const unsigned char **base = rc ? NULL : calloc((size_t)tp.n_storages + 1, sizeof *base);
+    if (!rc && !base) rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
+    for (int s = 0; s < tp.n_storages && !rc; s++) base[s] = block + soff[s];
+    if (!rc) rc = fill_tensors(f, &tp, base, path, err);
+    free(base);
     f->owned = block;
     free(sidx);
     free(soff);
@@ -264,35 +274,7 @@ static int load_legacy(const char *path, int fd, uint64_t size, bt_st_file *f, b
     if (!rc && pos != size)
         rc = bt_error_set(err, BT_EINPUT, "%s: %llu bytes after the last storage", path,
                           (unsigned long long)(size - pos));
-    size_t name_bytes = 0;
-    for (int i = 0; i < tp.n_tensors; i++) name_bytes += strlen(tp.t[i].name) + 1;
-    if (!rc) {
-        f->t = calloc((size_t)tp.n_tensors + 1, sizeof *f->t);
-        f->names = malloc(name_bytes + 1);
-        if (!f->t || !f->names) rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
-    }
-    char *np = f->names;
-    for (int i = 0; i < tp.n_tensors && !rc; i++) {
-        const bt_tp_tensor *t = &tp.t[i];
-        bt_st_tensor *o = &f->t[i];
-        const size_t nl = strlen(t->name) + 1, esz = (size_t)bt_st_dtype_bits(t->dtype) / 8;
-        memcpy(np, t->name, nl);
-        o->name = np;
-        np += nl;
-        o->dtype = t->dtype;
-        o->ndim = t->ndim;
-        memcpy(o->shape, t->shape, sizeof o->shape);
-        o->numel = t->numel;
-        o->data = sdata[t->storage] + (size_t)t->offset * esz;
-        o->nbytes = (size_t)t->numel * esz;
-        f->n++;
-    }
-    if (!rc) {
-        qsort(f->t, (size_t)f->n, sizeof *f->t, cmp_tensor);
-        for (int i = 1; i < f->n && !rc; i++)
-            if (!strcmp(f->t[i - 1].name, f->t[i].name))
-                rc = bt_error_set(err, BT_EINPUT, "%s: tensor %s appears twice in the state dict", path, f->t[i].name);
-    }
+    if (!rc) rc = fill_tensors(f, &tp, sdata, path, err);
     free(sdata);
     bt_tp_free(&tp);
     return rc;
