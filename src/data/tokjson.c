@@ -490,22 +490,10 @@ static int role_strings(const char *dir, const char **names, char store[][128], 
     static const char *const files[2] = {"tokenizer_config.json", "special_tokens_map.json"};
     for (int f = 0; f < 2; f++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
-        FILE *fp = fopen(path, "rb");
-        if (!fp) continue; /* optional */
-        fclose(fp);
-        char *buf;
-        size_t len;
-        int rc = bt_read_file(path, BT_TEXT_FILE_MAX, &buf, &len, err);
+        cJSON *root;
+        const int rc = bt_text_read_json(dir, files[f], 1, &root, path, sizeof path, err);
         if (rc) return rc;
-        const char *end = NULL;
-        cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-        const long at = end ? (long)(end - buf) : 0;
-        free(buf);
-        if (!cJSON_IsObject(root)) {
-            cJSON_Delete(root);
-            return bt_error_set(err, BT_EINPUT, "%s: not a JSON object (near byte %ld)", path, at);
-        }
+        if (!root) continue; /* optional */
         for (int r = 0; r < BT_TOK_N_SPECIAL; r++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, ROLE_KEYS[r]);
             if (cJSON_IsObject(v)) v = cJSON_GetObjectItemCaseSensitive(v, "content");
