@@ -17,9 +17,10 @@
 
 #include "added_tokens.h"
 #include "textio.h"
+#include "vocab_json.h"
 #include "bpe.h"
 
-#define MAX_ID ((1 << 24) - 1)
+#define MAX_ID BT_VOCAB_MAX_ID
 
 static int valid_utf8(const char *s, size_t len) { return bt_text_utf8_error(s, len) == len; }
 
@@ -222,48 +223,7 @@ static int set_defaults(bpe_config *c, int style) {
 /* --- vocab.json and merges.txt --- */
 
 static int read_vocab(const char *dir, bt_bpe *b, bt_error *err) {
-    char path[4096];
-    cJSON *root;
-    int rc = bt_text_read_json(dir, "vocab.json", 0, &root, path, sizeof path, err);
-    if (rc) return rc;
-    const int n = cJSON_GetArraySize(root);
-    b->entry_id = malloc(((size_t)n + 1) * sizeof *b->entry_id);
-    if (!b->entry_id) rc = bt_error_set(err, BT_EINTERNAL, "out of memory");
-    const cJSON *e;
-    int max_id = -1;
-    cJSON_ArrayForEach(e, root) {
-        if (rc) break;
-        const size_t kl = strlen(e->string);
-        if (!valid_utf8(e->string, kl)) {
-            rc = bt_error_set(err, BT_EINPUT, "%s: token %d is not valid UTF-8", path,
-                              b->vocab.n);
-            break;
-        }
-        const double v = cJSON_IsNumber(e) ? e->valuedouble : -1;
-        if (!(v >= 0 && v <= MAX_ID && v == (double)(int)v)) {
-            rc = bt_error_set(err, BT_EINPUT, "%s: the id of \"%.60s\" is not an integer in "
-                              "[0, %d]", path, e->string, MAX_ID);
-            break;
-        }
-        const int k = bt_wp_table_add(&b->vocab, e->string, kl);
-        if (k < 0) {
-            rc = bt_error_set(err, BT_EINTERNAL, "out of memory");
-            break;
-        }
-        b->entry_id[k] = (int)v;
-        if ((int)v > max_id) max_id = (int)v;
-    }
-    cJSON_Delete(root);
-    if (rc) return rc;
-    if (max_id < 0)
-        return bt_error_set(err, BT_EINPUT, "%s: no tokens (a byte-level BPE vocabulary maps "
-                            "each token to its id)", path);
-    b->n_ids = max_id + 1;
-    b->id_entry = malloc((size_t)b->n_ids * sizeof *b->id_entry);
-    if (!b->id_entry) return bt_error_set(err, BT_EINTERNAL, "out of memory");
-    for (int i = 0; i < b->n_ids; i++) b->id_entry[i] = -1;
-    for (int k = 0; k < b->vocab.n; k++) b->id_entry[b->entry_id[k]] = k;
-    return BT_OK;
+    return bt_vocab_json_read(dir, &b->vocab, &b->entry_id, &b->id_entry, &b->n_ids, err);
 }
 
 static int vocab_id(const bt_bpe *b, const char *s, size_t len) {

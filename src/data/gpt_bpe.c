@@ -19,8 +19,9 @@
 #include <utf8proc.h>
 
 #include "textio.h"
+#include "vocab_json.h"
 
-#define MAX_ID ((1 << 24) - 1)
+#define MAX_ID BT_VOCAB_MAX_ID
 
 static const char *json_string(const cJSON *root, const char *key) {
     const cJSON *v = root ? cJSON_GetObjectItemCaseSensitive(root, key) : NULL;
@@ -173,45 +174,7 @@ static int read_merges(const char *dir, bt_gptbpe *g, bt_error *err) {
 }
 
 static int read_vocab(const char *dir, bt_gptbpe *g, bt_error *err) {
-    char path[4096];
-    cJSON *root;
-    int rc = bt_text_read_json(dir, "vocab.json", 0, &root, path, sizeof path, err);
-    if (rc) return rc;
-    const int n = cJSON_GetArraySize(root);
-    g->entry_id = malloc(((size_t)n + 1) * sizeof *g->entry_id);
-    if (!g->entry_id) rc = bt_error_set(err, BT_EINTERNAL, "out of memory");
-    const cJSON *e;
-    int max_id = -1;
-    cJSON_ArrayForEach(e, root) {
-        if (rc) break;
-        const size_t kl = strlen(e->string);
-        if (bt_text_utf8_error(e->string, kl) != kl) {
-            rc = bt_error_set(err, BT_EINPUT, "%s: token %d is not valid UTF-8", path, g->vocab.n);
-            break;
-        }
-        const double v = cJSON_IsNumber(e) ? e->valuedouble : -1;
-        if (!(v >= 0 && v <= MAX_ID && v == (double)(int)v)) {
-            rc = bt_error_set(err, BT_EINPUT, "%s: the id of \"%.60s\" is not an integer in [0, %d]", path, e->string,
-                              MAX_ID);
-            break;
-        }
-        const int k = bt_wp_table_add(&g->vocab, e->string, kl);
-        if (k < 0) {
-            rc = bt_error_set(err, BT_EINTERNAL, "out of memory");
-            break;
-        }
-        g->entry_id[k] = (int)v;
-        if ((int)v > max_id) max_id = (int)v;
-    }
-    cJSON_Delete(root);
-    if (rc) return rc;
-    if (max_id < 0) return bt_error_set(err, BT_EINPUT, "%s: no tokens", path);
-    g->n_ids = max_id + 1;
-    g->id_entry = malloc((size_t)g->n_ids * sizeof *g->id_entry);
-    if (!g->id_entry) return bt_error_set(err, BT_EINTERNAL, "out of memory");
-    for (int i = 0; i < g->n_ids; i++) g->id_entry[i] = -1;
-    for (int k = 0; k < g->vocab.n; k++) g->id_entry[g->entry_id[k]] = k;
-    return BT_OK;
+    return bt_vocab_json_read(dir, &g->vocab, &g->entry_id, &g->id_entry, &g->n_ids, err);
 }
 
 static int vocab_id(const bt_gptbpe *g, const char *s, size_t len) {
