@@ -66,40 +66,12 @@ static inline const bt_bpe_merge *merge_find(const bt_bpe *b, int32_t l, int32_t
     return m->key ? m : NULL;
 }
 
-/* --- the candidate heap --- */
-
-static void heap_push(bt_bpe_cand *h, size_t *n, bt_bpe_cand c) {
-    size_t i = (*n)++;
-    while (i) {
-        size_t p = (i - 1) / 2;
-        if (h[p].key <= c.key) break;
-        h[i] = h[p];
-        i = p;
-    }
-    h[i] = c;
-}
-
-static bt_bpe_cand heap_pop(bt_bpe_cand *h, size_t *n) {
-    bt_bpe_cand top = h[0], last = h[--*n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= *n) break;
-        if (c + 1 < *n && h[c + 1].key < h[c].key) c++;
-        if (last.key <= h[c].key) break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (*n) h[i] = last;
-    return top;
-}
-
 /* Pushes the pair starting at node l if it is a merge. */
 static inline void push_pair(bt_bpe *b, size_t *nh, int32_t l) {
     const int32_t r = b->next[l];
     if (r < 0) return;
     const bt_bpe_merge *m = merge_find(b, b->sym[l], b->sym[r]);
-    if (m) heap_push(b->heap, nh, (bt_bpe_cand){(uint64_t)m->rank << 32 | (uint32_t)l,
+    if (m) bt_bpe_heap_push(b->heap, nh, (bt_bpe_cand){(uint64_t)m->rank << 32 | (uint32_t)l,
                                                 b->sym[l], b->sym[r]});
 }
 
@@ -166,7 +138,7 @@ static int bpe_piece(bt_bpe *b, const uint8_t *s, size_t n, sink *o) {
         /* every candidate of the lowest rank, leftmost first (one pass of encoder.py) */
         const uint64_t rank = b->heap[0].key >> 32;
         size_t nb = 0;
-        while (nh && b->heap[0].key >> 32 == rank) b->batch[nb++] = heap_pop(b->heap, &nh);
+        while (nh && b->heap[0].key >> 32 == rank) b->batch[nb++] = bt_bpe_heap_pop(b->heap, &nh);
         for (size_t k = 0; k < nb; k++) {
             const bt_bpe_cand c = b->batch[k];
             const int32_t l = (int32_t)(uint32_t)c.key, r = next[l];

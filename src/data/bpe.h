@@ -36,6 +36,33 @@ typedef struct {
     int32_t left, right;
 } bt_bpe_cand;
 
+/* The merge loop's min-heap of candidates (both BPE tokenizers): inline, it is the hot path. */
+static inline void bt_bpe_heap_push(bt_bpe_cand *h, size_t *n, bt_bpe_cand c) {
+    size_t i = (*n)++;
+    while (i) {
+        size_t p = (i - 1) / 2;
+        if (h[p].key <= c.key) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = c;
+}
+
+static inline bt_bpe_cand bt_bpe_heap_pop(bt_bpe_cand *h, size_t *n) {
+    bt_bpe_cand top = h[0], last = h[--*n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && h[c + 1].key < h[c].key) c++;
+        if (last.key <= h[c].key) break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (*n) h[i] = last;
+    return top;
+}
+
 /* A fixed-size memo of piece -> ids (2-way set associative, 1 MiB): text repeats its words,
  * and BPE of a word is the costly part, its merge-table lookups missing the CPU caches. HF
  * keeps an unbounded dict; a fixed table bounds the memory. On SST-2 train it answers ~92% of

@@ -193,37 +193,11 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     return 0;
 }
 
-static void heap_push(bt_gpt_cand *h, size_t *n, bt_gpt_cand c) {
-    size_t i = (*n)++;
-    while (i) {
-        size_t p = (i - 1) / 2;
-        if (h[p].key <= c.key) break;
-        h[i] = h[p];
-        i = p;
-    }
-    h[i] = c;
-}
-
-static bt_gpt_cand heap_pop(bt_gpt_cand *h, size_t *n) {
-    bt_gpt_cand top = h[0], last = h[--*n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= *n) break;
-        if (c + 1 < *n && h[c + 1].key < h[c].key) c++;
-        if (last.key <= h[c].key) break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (*n) h[i] = last;
-    return top;
-}
-
 static void push_pair(bt_gptbpe *g, size_t *nh, int32_t l) {
     const int32_t r = g->next[l];
     if (r < 0) return;
     const bt_gpt_merge *m = merge_find(g, g->sid[l], g->sid[r]);
-    if (m) heap_push(g->heap, nh, (bt_gpt_cand){(uint64_t)(uint32_t)m->rank << 32 | (uint32_t)l, g->sid[l], g->sid[r]});
+    if (m) bt_bpe_heap_push(g->heap, nh, (bt_gpt_cand){(uint64_t)(uint32_t)m->rank << 32 | (uint32_t)l, g->sid[l], g->sid[r]});
 }
 
 static int grow_nodes(bt_gptbpe *g, size_t n) {
@@ -271,7 +245,7 @@ static int bpe_word(void *ctx, const int32_t *cp, size_t n, int *ids, int cap) {
     while (nh) {
         const uint64_t rank = g->heap[0].key >> 32;
         size_t nb = 0;
-        while (nh && g->heap[0].key >> 32 == rank) g->batch[nb++] = heap_pop(g->heap, &nh);
+        while (nh && g->heap[0].key >> 32 == rank) g->batch[nb++] = bt_bpe_heap_pop(g->heap, &nh);
         for (size_t b = 0; b < nb; b++) {
             const bt_gpt_cand c = g->batch[b];
             const int32_t l = (int32_t)(uint32_t)c.key, r = g->next[l];

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "bertology/error.h"
+#include "bpe.h" /* bt_bpe_cand and its heap */
 #include "wordpiece.h"
 
 typedef struct {
@@ -17,10 +18,7 @@ typedef struct {
     int32_t rank, id;
 } bt_gpt_merge;
 
-typedef struct {
-    uint64_t key; /* rank << 32 | position */
-    int32_t left, right;
-} bt_gpt_cand;
+typedef bt_bpe_cand bt_gpt_cand; /* the same heap entry as the byte-level BPE's */
 
 typedef struct {
     bt_wp_table vocab; /* vocab.json strings in file order */
