@@ -716,6 +716,10 @@ int bt_tp_parse_part(const unsigned char *p, size_t len, const char *path, int m
                      bt_torch_pickle *out, bt_error *err) {
     if (mode != BT_TP_KEY_LIST && mode != BT_TP_SYS_INFO) memset(out, 0, sizeof *out);
     int rc = parse(p, len, path, mode, used, out, NULL, err);
+    /* the header is a dict of numbers: a storage or tensor there is not torch's (and the state
+     * dict's parse, which starts out afresh, would lose it) */
+    if (!rc && mode == BT_TP_SYS_INFO && (out->n_storages || out->n_tensors))
+        rc = bt_error_set(err, BT_EINPUT, "%s: a storage or tensor in the legacy header", path);
     if (rc) bt_tp_free(out);
     return rc;
 }
