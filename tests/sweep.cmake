@@ -43,3 +43,9 @@ if(BT_SANITIZE)
   # dist.cmake); address and UB checks stay on.
   set_tests_properties(${BT_SWEEP_TESTS} PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 endif()
+
+# issue 12: a run stopped by a signal (exit 3) or killed resumes, with other rank counts, to the
+# bits of an uninterrupted run (importance, eval, ablate, mask); other options are refused
+add_test(NAME sweep.resume
+  COMMAND ${BT_PYTHON} ${BT_SWEEP_DIR}/check_resume.py ${BT_SWEEP_ARGS} --work ${BT_SWEEP_WORK}/resume)
+set_tests_properties(sweep.resume PROPERTIES LABELS "mpi;sweep" TIMEOUT 900 RUN_SERIAL TRUE)

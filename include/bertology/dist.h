@@ -79,6 +79,9 @@ typedef struct {
     int64_t my_tokens, my_tokens_done;
     int line_open;      /* a '\r' line is on the terminal */
     double busy_s;      /* set by finish: this rank's time from begin to finish */
+    int64_t my_examples_resumed; /* of the done ones, restored from a checkpoint (no compute) */
+    double my_cost_resumed;
+    int stopped;        /* set by the caller before finish: the pass stopped early */
 } bt_dist_progress;
 
 /* Local (no communication); every rank calls it. out is used on rank 0 only (NULL: silent).
@@ -88,6 +91,9 @@ void bt_dist_progress_begin(bt_dist_progress *p, MPI_Comm comm, const bt_plan *p
                             double interval_s);
 /* This rank finished batch b of the plan. Cheap: a clock read and, rarely, one fprintf. */
 void bt_dist_progress_batch(bt_dist_progress *p, const bt_plan *plan, int b);
+/* Batch b was restored from an earlier run's checkpoint: done, but not computed (rates and the
+ * time left count computed work only). */
+void bt_dist_progress_resumed(bt_dist_progress *p, const bt_plan *plan, int b);
 /* Collective (one reduction): rank 0 prints the final line with the slowest rank's time, the
  * global rates, the measured load imbalance (max/mean of the ranks' busy times) and the
  * largest peak RSS over ranks. */

@@ -11,7 +11,9 @@ extern "C" {
 enum {
     BT_OK = 0,
     BT_EINTERNAL = 1, /* a bug or a resource failure (out of memory, I/O error writing output) */
-    BT_EINPUT = 2     /* bad usage or bad input: the message says which file and what is wrong */
+    BT_EINPUT = 2,    /* bad usage or bad input: the message says which file and what is wrong */
+    BT_EINTERRUPTED = 3 /* stopped on request (a signal) at a batch boundary, the work so far
+                           durable: the same command again resumes (docs/checkpoint.md) */
 };
 
 #define BT_ERROR_MSG_MAX 1024

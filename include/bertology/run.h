@@ -11,6 +11,7 @@
 #define BERTOLOGY_RUN_H
 
 #include <mpi.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "bertology/dataset.h"
@@ -46,6 +47,10 @@ typedef struct {
     const char *layers; /* "0,3-5"; NULL or "" = all */
     double max_output_gb;
     int verbose, quiet;
+    /* checkpoint and resume (docs/checkpoint.md) */
+    double checkpoint_every;                /* seconds between syncs of the work done */
+    int restart;                            /* discard an interrupted run in --out */
+    const volatile sig_atomic_t *stop;      /* set by the caller's signal handler: stop and save */
     /* mask */
     double threshold, amount;
     const char *metric, *percents;
@@ -102,6 +107,7 @@ char *bt_run_options_json(const bt_run_options *o);
 /* ---- a run ----------------------------------------------------------------------------------- */
 
 struct bt_run_file; /* run.h5 while it is open: the store plus the sink's scratch */
+struct bt_run_ckpt; /* the checkpoint of a run with --out */
 
 typedef struct {
     const bt_run_options *o; /* the caller's, kept alive until bt_run_close */
@@ -117,6 +123,8 @@ typedef struct {
     int attn_layers[BT_MAX_LAYERS], n_attn_layers;
     int hidden_layers[BT_MAX_LAYERS + 1], n_hidden_layers;
     struct bt_run_file *file;
+    struct bt_run_ckpt *ckpt;
+    char notice[512]; /* something the caller should tell the user ("" if nothing) */
     /* runs over data that are neither a GLUE task nor --text (bertology syntax on CoNLL-U): what
      * run.h5 says the task and split are, and no logits or labels in its rows */
     const char *meta_task, *meta_split;
@@ -136,6 +144,11 @@ void bt_run_close(bt_run *r);
 /* The sweep options of the run's flags (plan, granularity, normalisations, head mask, metrics,
  * what the sink will read; progress lines to stderr unless --quiet). Local. */
 bt_sweep_options bt_run_sweep_options(const bt_run *r);
+
+/* The checkpoint hooks of the open run.h5 (NULL when the run has none), and how many batches of
+ * earlier runs it holds (docs/checkpoint.md). */
+const bt_sweep_checkpoint *bt_run_ckpt_hooks(const bt_run *r);
+size_t bt_run_ckpt_saved_batches(const bt_run *r);
 
 /* Creates o->out (mkdir -p) and opens o->out/run.h5 for per-example rows (has_loss: loss and
  * gate_grad rows). Refuses a file larger than --max-output-gb before writing anything. */

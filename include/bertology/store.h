@@ -65,6 +65,7 @@ typedef struct {
     const char *command_line;
     const char *program_version;   /* bertology version */
     const char *openblas_version;  /* openblas_get_config() */
+    const char *checkpoint_id;     /* the checkpoint this file belongs to (docs/checkpoint.md) */
 } bt_store_meta;
 
 typedef struct bt_store bt_store;
@@ -75,6 +76,16 @@ int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *
 
 /* The file being written: "<final>.tmp-<SLURM_JOB_ID or rank 0's pid>". */
 const char *bt_store_tmp_path(const bt_store *s);
+
+/* Reopens the tmp file of an interrupted run to go on writing it (docs/checkpoint.md): refused
+ * (BT_EINPUT) unless its checkpoint_id attribute is checkpoint_id and every dataset has the
+ * dimensions this layout gives. The rows written before are kept. */
+int bt_store_reopen(const char *tmp_path, const char *final_path, MPI_Comm comm, const bt_store_layout *layout,
+                    const char *checkpoint_id, bt_store **out, bt_error *err);
+
+/* Makes the rows written so far and the metadata durable (HDF5 flush, MPI_File_sync): rows
+ * written before a flush survive any kill of the processes. Same code on every rank. */
+int bt_store_flush(bt_store *s, bt_error *err);
 
 /* One call's worth of per-example results from this rank. Examples may come in any order (a
  * length-sorted batch); the store sorts by row. Arrays follow the call's example order; a NULL
@@ -134,6 +145,9 @@ int bt_store_commit(bt_store *s, bt_error *err);
  * After a failed write on any rank (a full file system, an I/O error) the file cannot be closed
  * safely: it is removed instead and left open, and bt_store_poisoned() becomes true. */
 void bt_store_abort(bt_store *s);
+
+/* As bt_store_abort, with status "interrupted": the file of a stopped run, to be reopened. */
+void bt_store_suspend(bt_store *s);
 
 /* True once bt_store_abort had to leave a file open: HDF5 would try to flush it when the
  * library shuts down (at exit or inside MPI_Finalize) and hang or crash. The program must then

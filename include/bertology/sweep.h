@@ -9,6 +9,7 @@
 #define BERTOLOGY_SWEEP_H
 
 #include <mpi.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -29,6 +30,25 @@ typedef enum {
     BT_GRAN_BATCH = 2    /* sum_b |mean_{x in b} g(x)|: HF with --batch_size */
 } bt_sweep_granularity;
 
+/* Checkpoint and resume (docs/checkpoint.md), supplied by the caller (the run floor keeps the
+ * state on disk; the sweep knows nothing of files). A batch's state is an opaque blob: its
+ * partial sums and the pass's per-batch records. Every pass of an experiment has its number
+ * (bt_sweep_options.checkpoint_pass), so a masking search resumes inside its steps. */
+typedef struct {
+    /* Batch `batch` of pass `pass` is done on this rank (its sink call made): keep its state. It
+     * counts as done only once a later sync has made it durable. Local. */
+    int (*save)(void *ctx, int pass, int batch, const void *state, size_t n, bt_error *err);
+    /* The durable state of (pass, batch) from an earlier run, or NULL. Local. */
+    const void *(*find)(void *ctx, int pass, int batch, size_t *n);
+    /* Makes everything saved so far durable, with the sink's output. Collective, called by every
+     * rank at the same batch boundary; same code on every rank. */
+    int (*sync)(void *ctx, bt_error *err);
+    void *ctx;
+    double every_s;                   /* seconds between syncs (rank 0's clock); <= 0: only at a stop */
+    const volatile sig_atomic_t *stop;        /* non-zero (set by a signal handler): stop at the next
+                                         batch boundary all ranks agree on, sync, BT_EINTERRUPTED */
+} bt_sweep_checkpoint;
+
 typedef struct {
     int importance;        /* run the backward pass to the gates (else forward only: eval) */
     int entropy;           /* attention entropy */
@@ -44,12 +64,10 @@ typedef struct {
     int keep_attentions, keep_hidden; /* engine buffers the sink will read */
     FILE *progress;         /* progress lines (rank 0), NULL for none */
     const char *label;      /* progress label */
-    /* Per-batch hook of the sweep driver (NULL: none), where checkpoint/resume attaches
-     * (docs/architecture.md): called on the computing rank once batch `batch` of the global plan
-     * is done and its sink call made, with the n partial sums the ordered reduction will add for
-     * it. A non-zero return fails the pass like a failed batch. */
-    int (*batch_done)(void *ctx, int batch, const double *partial, int n, bt_error *err);
-    void *batch_done_ctx;
+    const bt_sweep_checkpoint *checkpoint; /* NULL: nothing saved, nothing resumed */
+    int checkpoint_pass;    /* which pass of the experiment this is (a masking step's number) */
+    float *logits_out;      /* [n_examples, C] or NULL: this rank's examples' logits are stored at
+                               their rows (also those resumed from a checkpoint) */
 } bt_sweep_options;
 
 /* Defaults of docs/spec.md: importance + entropy, example granularity, all three
@@ -97,6 +115,7 @@ typedef struct {
     double score;            /* value of the task's default metric (NaN if none) */
     double seconds;          /* wall time of the pass (slowest rank) */
     int n_batches;           /* batches of the global plan (fewer than a few per rank: poor balance) */
+    int n_resumed;           /* of them taken from the checkpoint of an earlier run */
     int64_t peak_rss;        /* largest peak RSS over ranks, bytes */
 } bt_sweep_result;
 

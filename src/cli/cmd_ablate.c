@@ -48,6 +48,7 @@ int bt_cmd_ablate(int argc, char **argv) {
     rc = run_open(comm, &o, &x);
     if (rc) goto done;
     rc = bt_run_ablate(&x, &ab, &err);
+    run_notice(&x);
     if (rc) {
         run_fail(rank, o.name, &err);
         goto done;

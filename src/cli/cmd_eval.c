@@ -23,6 +23,7 @@ int bt_cmd_eval(int argc, char **argv) {
     if (rc) goto done;
     const bt_config *c = &x.model.cfg;
     rc = bt_run_eval(&x, &res, &err);
+    run_notice(&x);
     if (rc) {
         run_fail(rank, o.name, &err);
         goto done;

@@ -36,6 +36,7 @@ int bt_cmd_importance(int argc, char **argv) {
         fprintf(stderr, "importance: %d examples, %lld tokens (longest %d), %d rank(s)\n", x.data.n,
                 (long long)x.data.n_tokens, x.data.max_len, n_ranks);
     rc = bt_run_importance(&x, &res, &err);
+    run_notice(&x);
     if (rc) {
         run_fail(rank, o.name, &err);
         goto done;

@@ -83,6 +83,7 @@ int bt_cmd_mask(int argc, char **argv) {
     /* the metric's name is known once the run is open; the first step is logged after it */
     step_log lg = {.f = rank == 0 && !o.quiet ? stderr : NULL, .metric_of = &mname};
     rc = bt_run_mask(&x, &plan, log_step, &lg, &mr, &mname, &err);
+    run_notice(&x);
     if (rc) {
         run_fail(rank, o.name, &err);
         goto done;

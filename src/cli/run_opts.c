@@ -6,6 +6,7 @@
 #include "bertology/store.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,6 +66,33 @@ int run_opts_parse(bt_run_options *o, int command, const char *name, int argc, c
     return 0;
 }
 
+/* The stop request of docs/checkpoint.md: SIGTERM (Slurm's time limit, scancel, preemption; srun
+ * forwards it), SIGUSR1 (mpirun forwards it; Slurm's --signal) and SIGINT (^C) make the run stop
+ * at the next batch boundary all ranks agree on, save, and exit 3. A second ^C ends at once. */
+static volatile sig_atomic_t g_stop;
+static const char *g_out;
+
+static void on_stop(int sig) {
+    if (g_stop && sig == SIGINT) {
+        signal(SIGINT, SIG_DFL);
+        raise(SIGINT);
+    }
+    g_stop = sig;
+}
+
+static void catch_stop_signals(bt_run_options *o) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sa.sa_flags = SA_RESTART; /* MPI and HDF5 calls must not see EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    o->stop = &g_stop;
+    g_out = o->out;
+}
+
 int run_begin(int *argc, char ***argv, int command, const char *name, bt_run_options *o, int *rank, int *n_ranks) {
     bt_error err = {0};
     if (bt_dist_init(argc, argv, &err)) {
@@ -75,11 +103,19 @@ int run_begin(int *argc, char ***argv, int command, const char *name, bt_run_opt
     MPI_Comm_size(MPI_COMM_WORLD, n_ranks);
     const int rc = run_opts_parse(o, command, name, *argc, *argv, *rank);
     if (rc) run_end();
+    else if (o->out && (command & (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE))) catch_stop_signals(o);
     return rc;
 }
 
 void run_fail(int rank, const char *name, const bt_error *err) {
-    if (rank == 0) fprintf(stderr, "bertology %s: %s\n", name, err->msg);
+    if (rank != 0) return;
+    if (err->code == BT_EINTERRUPTED)
+        fprintf(stderr, "bertology %s: %s (%s/checkpoint; exit status 3)\n", name, err->msg, g_out ? g_out : ".");
+    else fprintf(stderr, "bertology %s: %s\n", name, err->msg);
+}
+
+void run_notice(const bt_run *x) {
+    if (x->rank == 0 && x->notice[0]) fprintf(stderr, "bertology %s: %s\n", x->o->name, x->notice);
 }
 
 int run_open(MPI_Comm comm, const bt_run_options *o, bt_run *x) {

@@ -23,8 +23,10 @@ int run_opts_parse(bt_run_options *o, int command, const char *name, int argc, c
  * MPI_Finalize would hang or crash on that file. Every rank takes the same branch. */
 void run_end(void);
 
-/* Prints "bertology <name>: msg" on rank 0. */
+/* Prints "bertology <name>: msg" on rank 0 (for BT_EINTERRUPTED: where the work is saved). */
 void run_fail(int rank, const char *name, const bt_error *err);
+/* Prints what the run has to tell (x->notice: e.g. a checkpoint that could not be resumed). */
+void run_notice(const bt_run *x);
 
 /* bt_run_open, bt_run_file_open and bt_run_file_commit with the message printed on rank 0; open
  * also reports what the inputs' reading skipped. Collective; return the agreed code. */

@@ -58,6 +58,15 @@ void bt_dist_progress_begin(bt_dist_progress *p, MPI_Comm comm, const bt_plan *p
     }
 }
 
+void bt_dist_progress_resumed(bt_dist_progress *p, const bt_plan *plan, int b) {
+    if (b < 0 || b >= plan->n_batches) return;
+    p->my_cost_resumed += plan->batches[b].cost;
+    p->my_examples_resumed += plan->batches[b].n_seqs;
+    p->my_cost_done += plan->batches[b].cost;
+    p->my_examples_done += plan->batches[b].n_seqs;
+    p->my_tokens_done += plan->batches[b].n_tokens;
+}
+
 void bt_dist_progress_batch(bt_dist_progress *p, const bt_plan *plan, int b) {
     if (b < 0 || b >= plan->n_batches) return;
     p->my_cost_done += plan->batches[b].cost;
@@ -74,15 +83,24 @@ void bt_dist_progress_batch(bt_dist_progress *p, const bt_plan *plan, int b) {
     double fex = p->my_examples ? (double)p->my_examples_done / p->my_examples : 1.0;
     double ftok = p->my_tokens ? (double)p->my_tokens_done / p->my_tokens : 1.0;
     double fcost = p->my_cost > 0.0 ? p->my_cost_done / p->my_cost : 1.0;
+    /* rates and the time left from the computed part only: resumed batches cost no time */
+    double fres = p->my_cost > 0.0 ? p->my_cost_resumed / p->my_cost : 0.0;
+    double fex_res = p->my_examples ? (double)p->my_examples_resumed / p->my_examples : 0.0;
     double ex = fex * p->total_examples, tok = ftok * p->total_tokens;
-    char sex[16], stok[16], sexs[16], stoks[16], seta[16];
+    double ex_run = (fex - fex_res) * p->total_examples, tok_run = ex > 0 ? tok * ex_run / ex : 0.0;
+    char sex[16], stok[16], sexs[16], stoks[16], seta[16], sres[48] = "";
     human(sex, sizeof sex, ex);
     human(stok, sizeof stok, tok);
-    human(sexs, sizeof sexs, el > 0 ? ex / el : 0.0);
-    human(stoks, sizeof stoks, el > 0 ? tok / el : 0.0);
-    hms(seta, sizeof seta, fcost > 0.0 ? el * (1.0 - fcost) / fcost : -1.0);
-    fprintf(p->out, "%s%s: ~%s/%lld examples (%.0f%%), ~%s tokens, %s ex/s, %s tok/s, ETA %s%s",
-            p->tty ? "\r" : "", p->label, sex, (long long)p->total_examples, 100.0 * fcost, stok,
+    human(sexs, sizeof sexs, el > 0 ? ex_run / el : 0.0);
+    human(stoks, sizeof stoks, el > 0 ? tok_run / el : 0.0);
+    hms(seta, sizeof seta, fcost - fres > 0.0 ? el * (1.0 - fcost) / (fcost - fres) : -1.0);
+    if (p->my_examples_resumed) {
+        char r[16];
+        human(r, sizeof r, fex_res * p->total_examples);
+        snprintf(sres, sizeof sres, " (~%s resumed)", r);
+    }
+    fprintf(p->out, "%s%s: ~%s/%lld examples (%.0f%%)%s, ~%s tokens, %s ex/s, %s tok/s, ETA %s%s",
+            p->tty ? "\r" : "", p->label, sex, (long long)p->total_examples, 100.0 * fcost, sres, stok,
             sexs, stoks, seta, p->tty ? "\033[K" : "\n");
     fflush(p->out);
     p->line_open = p->tty;
@@ -95,7 +113,18 @@ void bt_dist_progress_finish(bt_dist_progress *p, MPI_Comm comm) {
     double mx[2] = {p->busy_s, (double)bt_dist_peak_rss()}, mxr[2] = {0, 0}, sum = 0.0;
     MPI_Reduce(mx, mxr, 2, MPI_DOUBLE, MPI_MAX, 0, comm);
     MPI_Reduce(&p->busy_s, &sum, 1, MPI_DOUBLE, MPI_SUM, 0, comm);
+    int64_t mine[2] = {p->my_examples_done, p->my_examples_resumed}, all[2] = {0, 0};
+    MPI_Reduce(mine, all, 2, MPI_INT64_T, MPI_SUM, 0, comm);
     if (!p->out) return;
+    if (p->stopped) {
+        fprintf(p->out, "%s%s: stopped after %lld of %lld examples (%lld of them resumed)%s\n", p->line_open ? "\r" : "",
+                p->label, (long long)all[0], (long long)p->total_examples, (long long)all[1], p->line_open ? "\033[K" : "");
+        fflush(p->out);
+        p->line_open = 0;
+        return;
+    }
+    char sres[64] = "";
+    if (all[1]) snprintf(sres, sizeof sres, " (%lld examples resumed from the checkpoint)", (long long)all[1]);
     double wall = mxr[0], mean = sum / n_ranks;
     char sex[16], stok[16], sexs[16], stoks[16], swall[24];
     human(sex, sizeof sex, (double)p->total_examples);
@@ -106,9 +135,9 @@ void bt_dist_progress_finish(bt_dist_progress *p, MPI_Comm comm) {
     else hms(swall, sizeof swall, wall);
     fprintf(p->out,
             "%s%s: %s examples, %s tokens in %s: %s ex/s, %s tok/s; %d rank%s, busy max/mean %.2f, "
-            "peak RSS max %.0f MiB%s\n",
+            "peak RSS max %.0f MiB%s%s\n",
             p->line_open ? "\r" : "", p->label, sex, stok, swall, sexs, stoks, n_ranks,
-            n_ranks > 1 ? "s" : "", mean > 0 ? wall / mean : 1.0, mxr[1] / (1024.0 * 1024.0),
+            n_ranks > 1 ? "s" : "", mean > 0 ? wall / mean : 1.0, mxr[1] / (1024.0 * 1024.0), sres,
             p->line_open ? "\033[K" : "");
     fflush(p->out);
     p->line_open = 0;

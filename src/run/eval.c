@@ -51,11 +51,11 @@ static int write_predictions(const char *dir, const bt_run *x, const float *logi
 static int eval_pass(bt_run *x, float *mine, float *all, bt_sweep_result *res, bt_error *err) {
     const bt_run_options *o = x->o;
     const int C = x->model.cfg.n_labels > 0 ? x->model.cfg.n_labels : 1, n = x->data.n;
-    bt_sweep_logits sink = {.logits = mine, .n_classes = C, .next = o->out ? bt_run_sink : NULL, .next_ctx = x};
     bt_sweep_options so = bt_run_sweep_options(x);
     so.importance = 0;
     so.entropy = o->out != NULL; /* only run.h5 keeps it */
-    int rc = bt_sweep_pass(x->comm, &x->model, &x->data, &so, bt_sweep_keep_logits, &sink, res, err);
+    so.logits_out = mine;        /* in the pass, so that a resumed run has the logits of restored batches */
+    int rc = bt_sweep_pass(x->comm, &x->model, &x->data, &so, o->out ? bt_run_sink : NULL, x, res, err);
     if (rc) return rc;
     /* every example was computed by exactly one rank: the sum of the ranks' rows is that row */
     MPI_Reduce(mine, all, n * C, MPI_FLOAT, MPI_SUM, 0, x->comm);

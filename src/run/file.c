@@ -24,26 +24,18 @@ void bt_run_versions(char *buf, size_t n) {
              bt_engine_gemm_info());
 }
 
-/* Local: the file's state and the open itself (or the refusal of a file too large). */
-static int open_local(bt_run *x, int has_loss, bt_error *err) {
+/* The commands whose runs can be interrupted and resumed (docs/checkpoint.md). */
+static int checkpointed(const bt_run_options *o) {
+    return o->out && (o->command & (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE));
+}
+
+/* A new file: sized up front and refused before anything is written if too large or if it does
+ * not fit on the file system. */
+static int create_new(bt_run *x, const bt_store_layout *layout, const bt_store_meta *meta, bt_error *err) {
     const bt_run_options *o = x->o;
-    struct bt_run_file *s = x->file = bt_calloc(1, sizeof *s, "run.h5", err);
-    if (!s) return BT_EINTERNAL;
-    snprintf(s->path, sizeof s->path, "%s/run.h5", o->out);
-    s->save_attentions = o->save_attentions;
-    s->save_hidden = o->save_hidden;
-    s->opts_json = bt_run_options_json(o);
-    if (!s->opts_json) return bt_error_set(err, BT_EINTERNAL, "out of memory for the options of run.h5");
-    char ver[1024];
-    bt_run_versions(ver, sizeof ver);
-    bt_store_layout layout = bt_run_layout(x, has_loss);
-    bt_store_meta meta = {.task = x->meta_task ? x->meta_task : x->task ? x->task->name : "text",
-                          .split = x->meta_split ? x->meta_split : o->text ? o->text : o->split,
-                          .model_dir = o->model, .model_config_json = x->model.config_json,
-                          .options_json = s->opts_json, .command_line = o->command_line, .program_version = ver,
-                          .openblas_version = bt_gemm_info(BT_GEMM_BLAS)};
+    struct bt_run_file *s = x->file;
     /* the estimate is the same on every rank, so all skip the collective open together */
-    const uint64_t bytes = bt_store_estimate_bytes(&layout, &meta);
+    const uint64_t bytes = bt_store_estimate_bytes(layout, meta);
     const double gb = bytes / 1e9;
     if (gb > o->max_output_gb)
         return bt_error_set(err, BT_EINPUT, "%s would be %.3g GB, above --max-output-gb %g (fewer --layers, "
@@ -53,7 +45,42 @@ static int open_local(bt_run *x, int has_loss, bt_error *err) {
     bt_error space = {0};
     const int src = x->rank == 0 ? bt_store_check_space(o->out, bytes, &space) : BT_OK;
     if (bt_dist_agree(x->comm, src, &space, err)) return err->code;
-    return bt_store_open(s->path, x->comm, &layout, &meta, &s->store, err);
+    return bt_store_open(s->path, x->comm, layout, meta, &s->store, err);
+}
+
+/* The file's state, then a new file or the reopened one of an interrupted run. Collective. */
+static int open_file(bt_run *x, int has_loss, bt_error *err) {
+    const bt_run_options *o = x->o;
+    bt_error local = {0};
+    struct bt_run_file *s = x->file = bt_calloc(1, sizeof *s, "run.h5", &local);
+    if (s) {
+        snprintf(s->path, sizeof s->path, "%s/run.h5", o->out);
+        s->save_attentions = o->save_attentions;
+        s->save_hidden = o->save_hidden;
+        s->opts_json = bt_run_options_json(o);
+    }
+    int rc = bt_dist_agree(x->comm, !s ? BT_EINTERNAL : !s->opts_json ? bt_error_set(&local, BT_EINTERNAL,
+                           "out of memory for the options of run.h5") : BT_OK, &local, err);
+    if (!rc && checkpointed(o)) rc = bt_run_ckpt_prepare(x, err);
+    if (rc) return rc;
+    char ver[1024];
+    bt_run_versions(ver, sizeof ver);
+    bt_store_layout layout = bt_run_layout(x, has_loss);
+    bt_store_meta meta = {.task = x->meta_task ? x->meta_task : x->task ? x->task->name : "text",
+                          .split = x->meta_split ? x->meta_split : o->text ? o->text : o->split,
+                          .model_dir = o->model, .model_config_json = x->model.config_json,
+                          .options_json = s->opts_json, .command_line = o->command_line, .program_version = ver,
+                          .openblas_version = bt_gemm_info(BT_GEMM_BLAS), .checkpoint_id = bt_run_ckpt_id(x)};
+    if (bt_run_ckpt_resuming(x)) {
+        char tmp[4400];
+        snprintf(tmp, sizeof tmp, "%s/%s", o->out, bt_run_ckpt_tmp(x));
+        rc = bt_store_reopen(tmp, s->path, x->comm, &layout, bt_run_ckpt_id(x), &s->store, &local);
+        rc = bt_dist_agree(x->comm, rc, &local, err);
+    } else {
+        rc = bt_dist_agree(x->comm, create_new(x, &layout, &meta, &local), &local, err);
+    }
+    if (!rc && checkpointed(o)) rc = bt_run_ckpt_start(x, bt_store_tmp_path(s->store), err);
+    return rc;
 }
 
 int bt_run_file_open(bt_run *x, int has_loss, bt_error *err) {
@@ -62,7 +89,7 @@ int bt_run_file_open(bt_run *x, int has_loss, bt_error *err) {
     /* mkdir -p on rank 0 only, then every rank opens */
     int rc = bt_dist_agree(x->comm, lrc, &local, err);
     if (rc) return rc;
-    rc = bt_dist_agree(x->comm, open_local(x, has_loss, &local), &local, err);
+    rc = open_file(x, has_loss, err);
     if (rc) bt_run_file_free(x);
     return rc;
 }
@@ -85,6 +112,7 @@ int bt_run_file_commit(bt_run *x, int lrc, const bt_error *local, bt_error *err)
         if (s && s->store) bt_store_abort(s->store);
     } else {
         rc = bt_store_commit(s->store, err);
+        if (!rc) bt_run_ckpt_done(x);
     }
     if (s) s->store = NULL;
     return rc;
@@ -94,8 +122,14 @@ bt_store *bt_run_store(const bt_run *x) { return x->file ? x->file->store : NULL
 
 void bt_run_file_free(bt_run *x) {
     struct bt_run_file *s = x->file;
-    if (!s) return;
-    if (s->store) bt_store_abort(s->store);
+    if (!s) {
+        bt_run_ckpt_free(x);
+        return;
+    }
+    /* a stopped run's file stays, to be reopened by the run that resumes it */
+    if (s->store && x->o->stop && *x->o->stop && bt_run_ckpt_hooks(x)) bt_store_suspend(s->store);
+    else if (s->store) bt_store_abort(s->store);
+    bt_run_ckpt_free(x);
     free(s->rows), free(s->tokens), free(s->labels), free(s->targets), free(s->attn), free(s->hidden);
     free(s->opts_json);
     free(s);

@@ -75,6 +75,11 @@ static const bt_flag FLAGS[] = {
     {"exact", "exact", BT_CMD_MASK, BT_FLAG_SET, F(exact), 1, 0, NULL, NULL, "with --percents: re-score importance after every step", NULL, 0},
     {"min-heads-per-layer", "min_heads_per_layer", BT_CMD_MASK, BT_FLAG_INT, F(min_heads_per_layer), 0, BT_MAX_HEADS, NULL, "K",
      "keep at least K heads in every layer", "need an integer >= 0", 0},
+    {"checkpoint-every", "checkpoint_every", SWEEPS, BT_FLAG_DOUBLE, F(checkpoint_every), 0, 1e300, NULL, "SECONDS",
+     "make the work done durable every SECONDS (default 300); a stop signal saves at once (docs/checkpoint.md)",
+     "need a positive number of seconds", 0},
+    {"restart", "restart", SWEEPS, BT_FLAG_SET, F(restart), 1, 0, NULL, NULL,
+     "discard an interrupted run in --out instead of resuming it", NULL, 0},
     {"quiet", "quiet", ALL, BT_FLAG_SET, F(quiet), 1, 0, NULL, NULL, "no progress lines", NULL, 1},
     {"verbose", "verbose", ALL, BT_FLAG_SET, F(verbose), 1, 0, NULL, NULL, "timings, memory peaks, plan statistics", NULL, 1},
     {"help", NULL, ALL, BT_FLAG_HELP, 0, 0, 0, NULL, NULL, "this text", NULL, 0},
@@ -102,6 +107,7 @@ void bt_run_options_init(bt_run_options *o, int command, const char *name) {
     o->layer_norm = o->global_norm = o->token_norm = 1;
     o->dtype_f16 = 1;
     o->max_output_gb = 20.0;
+    o->checkpoint_every = 300.0;
     o->threshold = 0.9;
     o->amount = 0.1;
 }

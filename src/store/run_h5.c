@@ -214,7 +214,7 @@ static int write_root_attrs(bt_store *s, const bt_store_meta *meta) {
         {"model_config", meta->model_config_json}, {"options", meta->options_json},
         {"command_line", meta->command_line}, {"bertology_version", meta->program_version},
         {"openblas_version", meta->openblas_version}, {"hdf5_version", h5ver},
-        {"mpi_version", mpi}, {"created", created},
+        {"mpi_version", mpi}, {"created", created}, {"checkpoint_id", meta->checkpoint_id},
     };
     for (size_t i = 0; i < sizeof str / sizeof str[0]; i++) {
         char *v = bcast_str(s->comm, s->rank, str[i].value);
@@ -384,8 +384,9 @@ static int copy_layout(bt_store *s, const bt_store_layout *layout, bt_error *err
     return BT_OK;
 }
 
-/* The temporary file (collective create), the f16 type and the transfer properties. */
-static int create_file(bt_store *s, const bt_store_layout *layout, bt_error *err) {
+/* The temporary file (collective create, or open of an interrupted run's file to resume it), the
+ * f16 type and the transfer properties. */
+static int create_file(bt_store *s, const bt_store_layout *layout, int reopen, bt_error *err) {
     int rc = BT_OK;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     /* v18 object headers: attributes above 64 KB (a long model config) go to dense storage;
@@ -395,8 +396,9 @@ static int create_file(bt_store *s, const bt_store_layout *layout, bt_error *err
         H5Pset_all_coll_metadata_ops(fapl, 1) < 0 || H5Pset_coll_metadata_write(fapl, 1) < 0) {
         rc = h5_fail(s, err, "setting up", "MPI-IO file access");
     } else {
-        s->file = H5Fcreate(s->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-        if (s->file < 0) rc = h5_fail(s, err, "creating", "the file");
+        s->file = reopen ? H5Fopen(s->tmp_path, H5F_ACC_RDWR, fapl)
+                         : H5Fcreate(s->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        if (s->file < 0) rc = h5_fail(s, err, reopen ? "reopening" : "creating", "the file");
     }
     if (fapl >= 0) H5Pclose(fapl);
     if (rc) return rc;
@@ -433,7 +435,7 @@ int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *
         store_free(s);
         return rc;
     }
-    rc = create_file(s, layout, err);
+    rc = create_file(s, layout, 0, err);
     if (!rc && write_root_attrs(s, meta)) rc = h5_fail(s, err, "writing", "root attributes");
     if (!rc && create_groups(s)) rc = h5_fail(s, err, "creating", "groups");
     if (!rc) rc = create_datasets(s, err);
@@ -457,6 +459,85 @@ int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *
 }
 
 const char *bt_store_tmp_path(const bt_store *s) { return s->tmp_path; }
+
+/* A string attribute of the root ("" if missing). Every rank reads it: metadata reads are
+ * collective in this file (H5Pset_all_coll_metadata_ops). */
+static void read_root_str(bt_store *s, const char *name, char *buf, size_t n) {
+    buf[0] = '\0';
+    if (H5Aexists(s->file, name) > 0) {
+        hid_t a = H5Aopen(s->file, name, H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : -1;
+        char *v = NULL;
+        if (t >= 0 && H5Tis_variable_str(t) > 0 && H5Aread(a, t, &v) >= 0 && v) {
+            snprintf(buf, n, "%s", v);
+            H5free_memory(v);
+        }
+        if (t >= 0) H5Tclose(t);
+        if (a >= 0) H5Aclose(a);
+    }
+    H5Eclear2(H5E_DEFAULT);
+}
+
+/* Opens the datasets of the layout in a reopened file, each with the dims the layout gives. */
+static int open_datasets(bt_store *s, bt_error *err) {
+    for (int i = 0; i < DS_COUNT; i++) {
+        const bt_ds_desc *d = &s->desc[i];
+        if (!d->present) continue;
+        s->ds[i] = H5Dopen2(s->file, d->path, H5P_DEFAULT);
+        if (s->ds[i] < 0) return h5_fail(s, err, "opening dataset", d->path);
+        hid_t sp = H5Dget_space(s->ds[i]);
+        hsize_t dims[3] = {0, 0, 0};
+        const int r = sp >= 0 ? H5Sget_simple_extent_dims(sp, dims, NULL) : -1;
+        if (sp >= 0) H5Sclose(sp);
+        int same = r == d->rank;
+        for (int k = 0; same && k < r; k++) same = dims[k] == d->dims[k];
+        if (!same)
+            return bt_error_set(err, BT_EINPUT, "%s: %s has other dimensions than this run needs: the file belongs to "
+                                "another run (--restart starts over)", s->tmp_path, d->path);
+    }
+    return BT_OK;
+}
+
+int bt_store_reopen(const char *tmp_path, const char *final_path, MPI_Comm comm, const bt_store_layout *layout,
+                    const char *checkpoint_id, bt_store **out, bt_error *err) {
+    *out = NULL;
+    int rc = bt_run_h5_check_layout(layout, err);
+    if (rc) return rc;
+    bt_store *s;
+    rc = store_new(final_path, comm, &s, err);
+    if (rc) return rc;
+    if (strlen(tmp_path) >= sizeof s->tmp_path) rc = bt_error_set(err, BT_EINPUT, "%s: path too long", tmp_path);
+    else snprintf(s->tmp_path, sizeof s->tmp_path, "%s", tmp_path);
+    if (!rc) rc = copy_layout(s, layout, err);
+    if (!rc) rc = create_file(s, layout, 1, err);
+    if (!rc) {
+        char fmt[64], id[128];
+        read_root_str(s, "format", fmt, sizeof fmt);
+        read_root_str(s, "checkpoint_id", id, sizeof id);
+        if (strcmp(fmt, BT_ROOT_FORMAT) || strcmp(id, checkpoint_id ? checkpoint_id : ""))
+            rc = bt_error_set(err, BT_EINPUT, "%s is not the file of the checkpoint %s (its checkpoint_id is '%s'): "
+                              "--restart starts over", s->tmp_path, checkpoint_id, id);
+    }
+    if (!rc) rc = open_datasets(s, err);
+    if (!rc && attr_str(s->file, "status", "running")) rc = h5_fail(s, err, "writing", "the status");
+    if (rc) {
+        close_ids(s);
+        if (s->file >= 0) H5Fclose(s->file);
+        store_free(s);
+        return rc;
+    }
+    *out = s;
+    return BT_OK;
+}
+
+int bt_store_flush(bt_store *s, bt_error *err) {
+    /* metadata (dirty only at open and at the summary: the datasets were allocated at open) and
+     * MPI_File_sync of the rows written so far */
+    int bad = H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0, any = 0;
+    int rc = bad ? h5_fail(s, err, "flushing", "the file") : BT_OK;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, s->comm);
+    if (any && !rc) rc = bt_error_set(err, BT_EINTERNAL, "%s: flushing failed on another rank", s->tmp_path);
+    return rc;
+}
 
 static uint64_t meta_bytes(const bt_store_meta *m) {
     if (!m) return 0;
@@ -886,7 +967,12 @@ int bt_store_commit(bt_store *s, bt_error *err) {
     return BT_OK;
 }
 
-void bt_store_abort(bt_store *s) {
+static void store_end(bt_store *s, const char *status);
+
+void bt_store_abort(bt_store *s) { store_end(s, "aborted"); }
+void bt_store_suspend(bt_store *s) { store_end(s, "interrupted"); }
+
+static void store_end(bt_store *s, const char *status) {
     if (!s) return;
     /* After a failed write (a full file system, above all) the close would fail too: it flushes
      * HDF5's metadata, rank 0 writes it while the others wait at a barrier, and a rank 0 that
@@ -904,7 +990,7 @@ void bt_store_abort(bt_store *s) {
     H5Eclear2(H5E_DEFAULT);
     int any;
     MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, s->comm);
-    if (s->rank == 0 && !any) set_status(s->tmp_path, "aborted");
+    if (s->rank == 0 && !any) set_status(s->tmp_path, status);
     H5Eclear2(H5E_DEFAULT);
     MPI_Barrier(s->comm);
     store_free(s);

@@ -53,7 +53,7 @@ typedef struct {
     float *base;       /* [L, H] the base mask */
     float *gates;      /* [L, H] the configuration's */
     sweep_record *rec; /* [configurations, my examples]: configuration k at rec + k * stride */
-    int stride, rec_i;
+    int stride, rec_i, rec_last; /* next record; first record of the batch just run */
     const bt_plan *plan;
     int64_t forwards;        /* layer forwards on this rank */
     double t_base, t_all, tb; /* seconds: base forwards, whole batches; start of this batch */
@@ -132,8 +132,12 @@ static int ablate_configurations(void *ctx, bt_engine *e, const bt_batch *batch,
                                  bt_error *err) {
     ablate_ctx *x = ctx;
     const int L = x->L, H = x->H, LH = x->LH;
+    const volatile sig_atomic_t *stop = x->o->checkpoint ? x->o->checkpoint->stop : NULL;
     int rc = BT_OK;
     for (int l = L - 1; l >= 0 && !rc; l--) {
+        /* a batch's configurations may take minutes: a stop request abandons the batch, which
+         * a resumed run computes again */
+        if (stop && *stop) return BT_EINTERRUPTED;
         const float *in = bt_engine_hidden(e, l);
         for (int kind = 0; kind < 2 && !rc; kind++)
             for (int h = 0; h < H && !rc; h++) {
@@ -148,9 +152,40 @@ static int ablate_configurations(void *ctx, bt_engine *e, const bt_batch *batch,
                 keep_scores(x, e, batch, cfg, p);
             }
     }
+    x->rec_last = x->rec_i;
     x->rec_i += batch->n_seqs;
     x->t_all += MPI_Wtime() - x->tb;
     return rc;
+}
+
+/* Layer forwards of one batch: the base, then 2H configurations from each layer l up. */
+static int64_t batch_forwards(int L, int H) {
+    int64_t f = L;
+    for (int l = 0; l < L; l++) f += (int64_t)2 * H * (L - l);
+    return f;
+}
+
+/* A batch's checkpoint records: every configuration's predictions of its examples. */
+static size_t ablate_state_bytes(void *ctx, const bt_plan *plan, int b) {
+    const ablate_ctx *x = ctx;
+    return x->lm ? 0 : (size_t)x->n_cfg * plan->batches[b].n_seqs * sizeof(sweep_record);
+}
+
+static void ablate_save(void *ctx, int slot, int b, void *buf) {
+    const ablate_ctx *x = ctx;
+    const int n = x->plan->batches[b].n_seqs;
+    for (int c = 0; c < x->n_cfg; c++)
+        memcpy((sweep_record *)buf + (size_t)c * n, x->rec + (size_t)c * x->stride + x->rec_last, sizeof(sweep_record) * n);
+}
+
+static void ablate_restore(void *ctx, int slot, int b, const void *buf) {
+    ablate_ctx *x = ctx;
+    const int n = x->plan->batches[b].n_seqs;
+    for (int c = 0; c < x->n_cfg && !x->lm; c++)
+        memcpy(x->rec + (size_t)c * x->stride + x->rec_i, (const sweep_record *)buf + (size_t)c * n, sizeof(sweep_record) * n);
+    x->rec_last = x->rec_i;
+    x->rec_i += n;
+    x->forwards += batch_forwards(x->L, x->H); /* the count reported is the uninterrupted run's */
 }
 
 /* The base pass's summary (as bt_sweep_pass gives it without importance) and the score of every
@@ -216,6 +251,7 @@ int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const
     /* hidden: every layer's input is cached for the configurations; forward only */
     const sweep_pass pass = {.label = "ablate", .K = LH + 2 + (lm ? n_cfg : 0), .hidden = 1, .check = ablate_check,
                              .setup = ablate_setup, .run = ablate_run, .after_sink = ablate_configurations,
+                             .state_bytes = ablate_state_bytes, .save = ablate_save, .restore = ablate_restore,
                              .finish = ablate_finish};
     sweep_stats st = {0};
     const int rc = sweep_drive(comm, m, d, o, &pass, &x, sink, sink_ctx, &st, err);

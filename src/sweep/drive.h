@@ -2,13 +2,16 @@
  * (importance, eval, each masking step, the ablation's configurations) is
  *
  *   check -> plan and this rank's share -> engine and buffers -> agree
- *   -> for each slot: pack batch -> run (engine, partial sums, records) -> sink -> after_sink
- *                     -> batch_done hook (checkpoint) -> progress
+ *   -> for each slot: control (stop? sync? a failure?) -> pack batch
+ *                     -> run (engine, partial sums, records) -> sink -> after_sink
+ *                     -> save the batch's state (checkpoint) -> progress
+ *      (a batch an earlier run made durable is restored instead of computed)
  *   -> agree -> ordered reduction of the partial sums -> finish (normalise, score) -> statistics
  *
  * and an experiment supplies only what differs, as a sweep_pass. The partial sums of a batch
- * (K doubles) are the whole state a batch leaves behind besides its records and the sink's
- * rows: that is what a checkpoint saves and what a resumed run reduces. */
+ * (K doubles) and its records (state_bytes) are the whole state a batch leaves behind besides
+ * the sink's rows: that is what a checkpoint saves and what a resumed run reduces, so a resumed
+ * pass gives the same bits as an uninterrupted one for any number of ranks. */
 #ifndef BT_SWEEP_DRIVE_H
 #define BT_SWEEP_DRIVE_H
 
@@ -32,6 +35,12 @@ typedef struct {
     /* After the sink has read the batch's engine outputs: more work on the same batch that
      * overwrites them (the ablation's configurations). May be NULL. Local. */
     int (*after_sink)(void *ctx, bt_engine *e, const bt_batch *batch, int slot, int b, double *p, bt_error *err);
+    /* A batch's records beyond its partial sums, for a checkpoint (state_bytes NULL or 0: none).
+     * save copies out the records of the batch just run in this slot, restore puts them back
+     * in place of running it. Local. */
+    size_t (*state_bytes)(void *ctx, const bt_plan *plan, int b);
+    void (*save)(void *ctx, int slot, int b, void *buf);
+    void (*restore)(void *ctx, int slot, int b, const void *buf);
     /* sum[K]: the partial sums of every batch added in global batch order (identical on every
      * rank for any number of ranks). Normalises and scores. Collective. */
     int (*finish)(void *ctx, const sweep_share *sh, const double *sum, bt_error *err);
@@ -41,6 +50,7 @@ typedef struct {
     double seconds;   /* wall time of the whole pass, slowest rank */
     int64_t peak_rss; /* largest peak RSS over ranks */
     int n_batches;    /* of the global plan */
+    int n_resumed;    /* of them restored from a checkpoint */
 } sweep_stats;
 
 /* Collective over comm; on error every rank returns the same code. */

@@ -168,6 +168,7 @@ static int search_steps(MPI_Comm comm, const bt_model *m, const bt_dataset *d, c
         bt_sweep_result r;
         snprintf(label, label_size, "mask step %d", step);
         po->head_mask = next;
+        po->checkpoint_pass = step; /* a resumed search finds the steps done in the checkpoint */
         po->importance = !o->percents || o->exact; /* Michel without --exact scores forward only */
         const int rc = bt_sweep_pass(comm, m, d, po, NULL, NULL, &r, err);
         if (rc) return rc;
@@ -215,6 +216,7 @@ int bt_sweep_mask(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
     po.importance = 1;
     po.head_mask = current;
     po.label = label;
+    po.checkpoint_pass = 0;
     rc = bt_sweep_pass(comm, m, d, &po, sink, sink_ctx, &res->first, err);
     if (rc) goto fail;
     record(res, 0, current, res->first.importance, res->first.score);

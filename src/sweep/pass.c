@@ -43,7 +43,7 @@ typedef struct {
     int L, H, LH, C, labelled, sequence_head;
     double *batch_g;   /* [my batches, L*H] mean gate gradient of each batch (HF accumulation) */
     sweep_record *rec; /* [my examples] predictions for the metrics, in slot order */
-    int rec_i;
+    int rec_i, rec_last; /* next record; first record of the batch just run */
     const bt_plan *plan;
 } pass_ctx;
 
@@ -98,6 +98,8 @@ static int pass_run(void *ctx, bt_engine *e, const bt_batch *batch, int slot, in
     const double *en = bt_engine_entropy(e), *loss = x->labelled ? bt_engine_loss(e) : NULL;
     const float *logits = x->sequence_head ? bt_engine_logits(e) : NULL;
     const int n = batch->n_seqs;
+    const int *ex = bt_plan_batch_examples(x->plan, b);
+    x->rec_last = x->rec_i;
     for (int k = 0; k < n; k++) {
         for (int j = 0; j < LH && gg; j++) {
             const double v = gg[(size_t)k * LH + j];
@@ -111,6 +113,8 @@ static int pass_run(void *ctx, bt_engine *e, const bt_batch *batch, int slot, in
         if (loss) p[P_BLOCKS * LH + 2] += loss[k];
         if (logits) sweep_record_set(&x->rec[x->rec_i], logits + (size_t)k * x->C, x->C,
                                      x->d->labels ? batch->labels[k] : -1, x->d->targets ? batch->targets[k] : NAN);
+        if (logits && o->logits_out)
+            memcpy(o->logits_out + (size_t)ex[k] * x->C, logits + (size_t)k * x->C, sizeof(float) * x->C);
         x->rec_i++;
     }
     /* HF's loss is the batch mean, so its gradient is the mean of the examples' */
@@ -118,9 +122,46 @@ static int pass_run(void *ctx, bt_engine *e, const bt_batch *batch, int slot, in
         g[j] /= n;
         p[P_BATCH * LH + j] = fabs(g[j]);
     }
-    *out = (bt_sweep_batch){.n = n, .examples = bt_plan_batch_examples(x->plan, b), .logits = logits,
+    *out = (bt_sweep_batch){.n = n, .examples = ex, .logits = logits,
                             .loss = loss, .gate_grad = gg, .entropy = o->entropy ? en : NULL, .engine = e};
     return BT_OK;
+}
+
+/* A batch's records for a checkpoint: its mean gate gradient (HF's accumulation), its examples'
+ * predictions, and their logits when the caller keeps them. */
+static size_t pass_state_bytes(void *ctx, const bt_plan *plan, int b) {
+    const pass_ctx *x = ctx;
+    const size_t n = (size_t)plan->batches[b].n_seqs;
+    return sizeof(double) * x->LH + n * sizeof(sweep_record) +
+           (x->o->logits_out && x->sequence_head ? n * x->C * sizeof(float) : 0);
+}
+
+static void pass_save(void *ctx, int slot, int b, void *buf) {
+    const pass_ctx *x = ctx;
+    const int n = x->plan->batches[b].n_seqs, C = x->C;
+    char *q = buf;
+    memcpy(q, x->batch_g + (size_t)slot * x->LH, sizeof(double) * x->LH);
+    q += sizeof(double) * x->LH;
+    memcpy(q, x->rec + x->rec_last, sizeof(sweep_record) * n);
+    q += sizeof(sweep_record) * n;
+    const int *ex = bt_plan_batch_examples(x->plan, b);
+    for (int k = 0; x->o->logits_out && x->sequence_head && k < n; k++, q += sizeof(float) * C)
+        memcpy(q, x->o->logits_out + (size_t)ex[k] * C, sizeof(float) * C);
+}
+
+static void pass_restore(void *ctx, int slot, int b, const void *buf) {
+    pass_ctx *x = ctx;
+    const int n = x->plan->batches[b].n_seqs, C = x->C;
+    const char *q = buf;
+    memcpy(x->batch_g + (size_t)slot * x->LH, q, sizeof(double) * x->LH);
+    q += sizeof(double) * x->LH;
+    memcpy(x->rec + x->rec_i, q, sizeof(sweep_record) * n);
+    q += sizeof(sweep_record) * n;
+    x->rec_last = x->rec_i;
+    x->rec_i += n;
+    const int *ex = bt_plan_batch_examples(x->plan, b);
+    for (int k = 0; x->o->logits_out && x->sequence_head && k < n; k++, q += sizeof(float) * C)
+        memcpy(x->o->logits_out + (size_t)ex[k] * C, q, sizeof(float) * C);
 }
 
 /* HF never zeroes head_mask.grad: after batch k it holds sum_{j<=k} G_j, and adds its absolute
@@ -199,7 +240,8 @@ int bt_sweep_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
                   .sequence_head = c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS};
     const sweep_pass pass = {.label = "pass", .K = P_BLOCKS * LH + P_SCALARS, .backward = o->importance,
                              .attentions = o->keep_attentions, .hidden = o->keep_hidden, .check = pass_check,
-                             .setup = pass_setup, .run = pass_run, .finish = pass_finish};
+                             .setup = pass_setup, .run = pass_run, .state_bytes = pass_state_bytes,
+                             .save = pass_save, .restore = pass_restore, .finish = pass_finish};
     sweep_stats st = {0};
     const int rc = sweep_drive(comm, m, d, o, &pass, &x, sink, sink_ctx, &st, err);
     free(x.batch_g), free(x.rec);

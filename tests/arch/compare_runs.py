@@ -22,7 +22,7 @@ import sys
 import h5py
 import numpy as np
 
-ALWAYS_DIFFERENT = {"created", "command_line"}
+ALWAYS_DIFFERENT = {"created", "command_line", "checkpoint_id"}
 
 
 def attrs_equal(a, b):

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "text"))
 import make_checkpoint_family  # noqa: E402
 
 # Attributes that legitimately differ between two runs of the same computation.
-VOLATILE_ATTRS = {"command_line", "created", "n_ranks"}
+VOLATILE_ATTRS = {"command_line", "created", "n_ranks", "checkpoint_id"}
 
 failures = []
 

@@ -8,7 +8,8 @@ SIGTERM (what Slurm's scancel and a Ctrl-C send) or SIGKILL (the ranks then lose
 and must go down by themselves). Then, after waiting longer than a whole undisturbed run takes:
 mpirun exited non-zero, no rank is left running, there is no run.h5, the tmp file is still
 there, and it does not claim to be complete (status "running" or "aborted", or unreadable).
-Finally an uninterrupted run into the same directory commits run.h5 beside the stale tmp file.
+Finally an uninterrupted run with other options and --restart into the same directory commits
+run.h5 and removes the stale tmp file and the checkpoint (resuming is tests/sweep/check_resume.py).
 """
 import glob
 import os
@@ -115,11 +116,11 @@ def main():
     print("undisturbed run: %.1f s" % full_secs)
     run_and_kill(args, m, "sigterm", signal.SIGTERM, full_secs)
     out = run_and_kill(args, m, "sigkill", signal.SIGKILL, full_secs)
-    if out:  # a rerun into the same directory commits, whatever was left there
-        common.importance(args, 2, out, m, "--subset", 16)
+    if out:  # a rerun with other options and --restart commits, and cleans up what was left
+        common.importance(args, 2, out, m, "--subset", 16, "--restart")
         files = os.listdir(out)
-        check("run.h5" in files and any(f.startswith("run.h5.tmp-") for f in files),
-              "rerun after a kill: %s" % files)
+        check("run.h5" in files and not any(f.startswith("run.h5.tmp-") for f in files)
+              and "checkpoint" not in files, "rerun after a kill: %s" % files)
         with h5py.File(os.path.join(out, "run.h5"), "r") as f:
             check(f.attrs["status"] == "complete" and f.attrs["n_examples"] == 16,
                   "rerun's run.h5 is not the complete 16-example file")

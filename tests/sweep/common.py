@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "ref"))
 import make_checkpoint  # noqa: E402
 
 # Attributes that legitimately differ between two runs of the same computation.
-VOLATILE_ATTRS = {"command_line", "created", "n_ranks"}
+VOLATILE_ATTRS = {"command_line", "created", "n_ranks", "checkpoint_id"}
 
 failures = []
 
