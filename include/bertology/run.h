@@ -44,6 +44,7 @@ typedef struct {
     int gemm;                   /* BT_GEMM_*: the engine's GEMM backend (0 = auto) */
     int granularity, hf_compat, layer_norm, global_norm, token_norm, skip_bad_lines;
     int save_attentions, save_hidden, dtype_f16;
+    int io_mode;        /* bt_store_io of run.h5's rows */
     const char *layers; /* "0,3-5"; NULL or "" = all */
     double max_output_gb;
     int verbose, quiet;

@@ -103,7 +103,8 @@ int run_begin(int *argc, char ***argv, int command, const char *name, bt_run_opt
     MPI_Comm_size(MPI_COMM_WORLD, n_ranks);
     const int rc = run_opts_parse(o, command, name, *argc, *argv, *rank);
     if (rc) run_end();
-    else if (o->out && (command & (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE))) catch_stop_signals(o);
+    else if (o->out && o->checkpoint_every > 0 && (command & (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE)))
+        catch_stop_signals(o);
     return rc;
 }
 

@@ -58,6 +58,7 @@ struct bt_run_ckpt {
     char data_hash[20], model_hash[20];
     cJSON *options;      /* this run's options JSON */
     int saves, signal_after, signal_no; /* BT_TEST_SIGNAL_AFTER (docs/checkpoint.md) */
+    double slow_s;                      /* BT_TEST_BATCH_SECONDS: a pause after every batch */
     bt_sweep_checkpoint hooks;
 };
 
@@ -318,6 +319,10 @@ static int ckpt_save(void *ctx, int pass, int batch, const void *state, size_t n
     c->written += (int64_t)(sizeof h + n);
     /* fault injection for the tests: a signal to this process after its N-th batch */
     if (c->signal_after > 0 && ++c->saves == c->signal_after) raise(c->signal_no);
+    if (c->slow_s > 0) { /* so that a test's signal from outside (Slurm) lands mid-pass */
+        struct timespec ts = {(time_t)c->slow_s, (long)((c->slow_s - (double)(time_t)c->slow_s) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
     return BT_OK;
 }
 
@@ -425,6 +430,8 @@ int bt_run_ckpt_prepare(bt_run *x, bt_error *err) {
         c->options = opts ? cJSON_Parse(opts) : NULL;
         if (!c->options) lrc = bt_error_set(&local, BT_EINTERNAL, "out of memory for the options");
         data_and_model_hashes(x, c->data_hash, c->model_hash);
+        const char *slow = getenv("BT_TEST_BATCH_SECONDS");
+        c->slow_s = slow ? atof(slow) : 0.0;
         const char *inject = getenv("BT_TEST_SIGNAL_AFTER"); /* "N:TERM|USR1|INT|KILL", rank 0 only */
         if (inject && x->rank == 0) {
             char sig[8] = "";
@@ -474,13 +481,12 @@ int bt_run_ckpt_prepare(bt_run *x, bt_error *err) {
         uint64_t seed = fnv1a(c->data_hash, strlen(c->data_hash), FNV_BASIS) ^ (uint64_t)time(NULL) ^
                         ((uint64_t)getpid() << 32);
         snprintf(c->id, sizeof c->id, "%016" PRIx64, fnv1a(&seed, sizeof seed, FNV_BASIS));
-        lrc = mkdir(c->dir, 0755) ? bt_error_set(&local, BT_EINPUT, "%s: cannot create: %s", c->dir, strerror(errno)) : BT_OK;
     }
     MPI_Bcast(c->id, sizeof c->id, MPI_CHAR, 0, x->comm);
     c->n_old = 0;
     c->generation = 0;
     c->tmp[0] = '\0';
-    return bt_dist_agree(x->comm, lrc, &local, err);
+    return BT_OK;
 }
 
 int bt_run_ckpt_start(bt_run *x, const char *tmp_path, bt_error *err) {
@@ -488,15 +494,23 @@ int bt_run_ckpt_start(bt_run *x, const char *tmp_path, bt_error *err) {
     const char *slash = strrchr(tmp_path, '/');
     snprintf(c->tmp, sizeof c->tmp, "%s", slash ? slash + 1 : tmp_path);
     char path[4200];
+    bt_error local = {0};
+    /* created only now: a run refused before run.h5 exists leaves nothing behind */
+    int lrc = x->rank == 0 && !c->resume && mkdir(c->dir, 0755) && errno != EEXIST
+                  ? bt_error_set(&local, BT_EINPUT, "%s: cannot create: %s", c->dir, strerror(errno))
+                  : BT_OK;
+    int rc = bt_dist_agree(x->comm, lrc, &local, err);
+    if (rc) return rc;
     snprintf(path, sizeof path, "%s/journal-g%d-r%d", c->dir, c->generation, x->rank);
     c->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    bt_error local = {0};
-    const int lrc = c->fd < 0 ? bt_error_set(&local, BT_EINPUT, "%s: cannot create: %s", path, strerror(errno)) : BT_OK;
-    int rc = bt_dist_agree(x->comm, lrc, &local, err);
+    lrc = c->fd < 0 ? bt_error_set(&local, BT_EINPUT, "%s: cannot create: %s", path, strerror(errno)) : BT_OK;
+    rc = bt_dist_agree(x->comm, lrc, &local, err);
     c->hooks = (bt_sweep_checkpoint){.save = ckpt_save, .find = ckpt_find, .sync = ckpt_sync, .ctx = c,
                                      .every_s = x->o->checkpoint_every, .stop = x->o->stop};
-    /* the state names the file from now on, so that a kill before the first batch resumes too */
-    return rc ? rc : ckpt_sync(c, err);
+    /* No sync yet: a kill before the first one has nothing durable to lose, and the next run
+     * starts afresh (or from the earlier state.json, which does not list this start's journals).
+     * Syncing here would flush run.h5's metadata at the moment a full disk is most likely. */
+    return rc;
 }
 
 const bt_sweep_checkpoint *bt_run_ckpt_hooks(const bt_run *x) {
@@ -511,11 +525,13 @@ size_t bt_run_ckpt_saved_batches(const bt_run *x) { return x->ckpt ? x->ckpt->n_
 void bt_run_ckpt_done(bt_run *x) {
     /* rank 0, after the commit: the checkpoint and every tmp file of earlier runs go */
     if (x->rank != 0) return;
-    if (x->ckpt) {
-        if (x->ckpt->fd >= 0) close(x->ckpt->fd);
+    if (x->ckpt && x->ckpt->fd >= 0) {
+        close(x->ckpt->fd);
         x->ckpt->fd = -1;
-        remove_dir(x->ckpt->dir);
     }
+    char dir[4200]; /* also a run without a checkpoint (--checkpoint-every 0) ends an older one */
+    snprintf(dir, sizeof dir, "%s/checkpoint", x->o->out);
+    remove_dir(dir);
     DIR *d = opendir(x->o->out);
     if (!d) return;
     struct dirent *e;

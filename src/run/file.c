@@ -26,7 +26,7 @@ void bt_run_versions(char *buf, size_t n) {
 
 /* The commands whose runs can be interrupted and resumed (docs/checkpoint.md). */
 static int checkpointed(const bt_run_options *o) {
-    return o->out && (o->command & (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE));
+    return o->out && o->checkpoint_every > 0 && (o->command & (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE));
 }
 
 /* A new file: sized up front and refused before anything is written if too large or if it does

@@ -10,6 +10,7 @@
 #include "bertology/engine.h"
 #include "bertology/plan.h"
 #include "bertology/run.h"
+#include "bertology/store.h"
 
 #define ALL (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE | BT_CMD_PRUNE)
 #define SWEEPS (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE)
@@ -20,6 +21,7 @@ static const bt_flag_choice GRANULARITY[] = {
     {"example", BT_GRAN_EXAMPLE}, {"token", BT_GRAN_TOKEN}, {"batch", BT_GRAN_BATCH}, {NULL, 0}};
 static const bt_flag_choice GEMM[] = {
     {"auto", BT_GEMM_AUTO}, {"blas", BT_GEMM_BLAS}, {"onednn", BT_GEMM_ONEDNN}, {NULL, 0}};
+static const bt_flag_choice IO[] = {{"independent", BT_STORE_IO_INDEPENDENT}, {"collective", BT_STORE_IO_COLLECTIVE}, {NULL, 0}};
 static const bt_flag_choice DTYPE[] = {{"f16", 1}, {"f32", 0}, {"float16", 1}, {"float32", 0}, {NULL, 0}};
 
 /* The options JSON of mask runs has always held the mask flags, and that of every run the others
@@ -62,6 +64,8 @@ static const bt_flag FLAGS[] = {
     {"save-hidden", "save_hidden", SAVES, BT_FLAG_SET, F(save_hidden), 1, 0, NULL, NULL, "store every example's hidden states in run.h5", NULL, 1},
     {"layers", "layers", SAVES, BT_FLAG_STRING, F(layers), 0, 0, NULL, "LIST", "layers to save, e.g. 0,3-5 (default all)", NULL, 1},
     {"dtype", "dtype", SAVES, BT_FLAG_CHOICE, F(dtype_f16), 0, 0, DTYPE, "f16|f32", "stored tensor type (default f16)", "f16 or f32", 1},
+    {"io", "io", SWEEPS, BT_FLAG_CHOICE, F(io_mode), 0, 0, IO, "MODE",
+     "run.h5 rows: independent (default) or collective MPI-IO writes (docs/run_h5.md)", "independent or collective", 0},
     {"max-output-gb", "max_output_gb", SAVES, BT_FLAG_DOUBLE, F(max_output_gb), 0, 1e300, NULL, "X",
      "refuse to write a run.h5 larger than X GB (default 20)", "need a positive number", 1},
     {"skip-bad-lines", "skip_bad_lines", ALL, BT_FLAG_SET, F(skip_bad_lines), 1, 0, NULL, NULL, "skip malformed TSV rows (counted and reported)", NULL, 1},
@@ -75,9 +79,10 @@ static const bt_flag FLAGS[] = {
     {"exact", "exact", BT_CMD_MASK, BT_FLAG_SET, F(exact), 1, 0, NULL, NULL, "with --percents: re-score importance after every step", NULL, 0},
     {"min-heads-per-layer", "min_heads_per_layer", BT_CMD_MASK, BT_FLAG_INT, F(min_heads_per_layer), 0, BT_MAX_HEADS, NULL, "K",
      "keep at least K heads in every layer", "need an integer >= 0", 0},
-    {"checkpoint-every", "checkpoint_every", SWEEPS, BT_FLAG_DOUBLE, F(checkpoint_every), 0, 1e300, NULL, "SECONDS",
-     "make the work done durable every SECONDS (default 300); a stop signal saves at once (docs/checkpoint.md)",
-     "need a positive number of seconds", 0},
+    /* lo is exclusive: -1e-300 lets 0 (no checkpoint) through and nothing negative that matters */
+    {"checkpoint-every", "checkpoint_every", SWEEPS, BT_FLAG_DOUBLE, F(checkpoint_every), -1e-300, 1e300, NULL, "SECONDS",
+     "make the work done durable every SECONDS (default 300); a stop signal saves at once; 0: no checkpoint, "
+     "signals end the run as usual (docs/checkpoint.md)", "need a number of seconds >= 0", 0},
     {"restart", "restart", SWEEPS, BT_FLAG_SET, F(restart), 1, 0, NULL, NULL,
      "discard an interrupted run in --out instead of resuming it", NULL, 0},
     {"quiet", "quiet", ALL, BT_FLAG_SET, F(quiet), 1, 0, NULL, NULL, "no progress lines", NULL, 1},

@@ -18,10 +18,10 @@ bt_store_layout bt_run_layout(const bt_run *x, int has_loss) {
                          .n_attn_layers = o->save_attentions ? x->n_attn_layers : 0, .attn_layers = x->attn_layers,
                          .n_hidden_layers = o->save_hidden ? x->n_hidden_layers : 0, .hidden_layers = x->hidden_layers,
                          .tensor_dtype = o->dtype_f16 ? BT_STORE_F16 : BT_STORE_F32,
-                         /* independent writes: a rank never waits for another at a batch
-                          * (collective ones cost 35 % more CPU at np=2 in spin-waits on a
-                          * shared node, docs/sweep.md) */
-                         .io_mode = BT_STORE_IO_INDEPENDENT};
+                         /* independent writes by default: a rank never waits for another at
+                          * a batch (collective ones cost 35 % more CPU at np=2 in spin-waits on
+                          * a shared node, docs/sweep.md) */
+                         .io_mode = o->io_mode};
     return l;
 }
 

@@ -529,7 +529,17 @@ int bt_store_reopen(const char *tmp_path, const char *final_path, MPI_Comm comm,
     return BT_OK;
 }
 
+static int close_is_unsafe(bt_store *s, char *why, size_t n);
+
 int bt_store_flush(bt_store *s, bt_error *err) {
+    /* The flush writes HDF5's metadata as a close does, and fails as a close does on a full file
+     * system: one rank's write fails while the others wait in HDF5 for it. Not attempted then;
+     * the caller's abort ends the file. */
+    char why[128];
+    if (close_is_unsafe(s, why, sizeof why)) {
+        s->io_failed = 1;
+        return bt_error_set(err, BT_EINTERNAL, "%s: cannot flush the file: %s", s->tmp_path, why);
+    }
     /* metadata (dirty only at open and at the summary: the datasets were allocated at open) and
      * MPI_File_sync of the rows written so far */
     int bad = H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0, any = 0;

@@ -11,7 +11,13 @@ with and without --save-attentions:
   once while the pass writes its rows, or late, when the summary, the close or the .npy files
   are written): every rank ends within the time limit (no hang in HDF5's close), one message
   names the file and says "No space left on device" or the like, exit 1 or 2, and no run.h5
-  exists.
+  exists; at np = 2, 3 also with --io collective (collective MPI-IO writes of the rows);
+* other write faults at np = 2 with --save-attentions: a read-only file system (EROFS; from the
+  start, since Linux refuses to remount a file system read-only while files on it are open for
+  writing), and the output directory removed mid-pass (the open files live on; the checkpoint's
+  sync and the final rename fail): the same guarantees, one message naming the file.
+EIO itself needs a faulty block device (device-mapper's error target), which this test does not
+create; it takes the same path as EROFS (a failed MPI-IO write on some rank).
 """
 import os
 import subprocess
@@ -102,7 +108,56 @@ def main():
             # 2. full in the middle: a 64 MiB tmpfs that another process fills once the run starts
             for late in (False, True):
                 full_in_the_middle(args, np_, model, extra, what, late)
+            # the same with run.h5's rows in collective MPI-IO (every rank in every write)
+            if np_ > 1:
+                full_in_the_middle(args, np_, model, extra + ["--io", "collective"], what + ", collective I/O",
+                                   False)
+    for fault in ("read-only", "removed"):
+        other_fault(args, 2, model, fault)
     return common.finish()
+
+
+def other_fault(args, np_, model, fault):
+    """A read-only file system, or the output directory removed once the tmp file exists (the
+    pass is slowed to ~0.1 s a batch so that it is mid-pass)."""
+    fs = Tmpfs(64 * 1024)
+    out = os.path.join(fs.d, "out")
+    stop = threading.Event()
+    if fault == "read-only":
+        os.makedirs(out)
+        r = subprocess.run(["mount", "-o", "remount,ro", fs.d], capture_output=True, text=True)
+        check(r.returncode == 0, "cannot remount the tmpfs read-only: %s" % r.stderr)
+
+    def strike():
+        while not stop.is_set() and fault == "removed":
+            if os.path.isdir(out) and any(f.startswith("run.h5.tmp") for f in os.listdir(out)):
+                time.sleep(0.3)
+                subprocess.run(["rm", "-rf", out], capture_output=True)
+                return
+            time.sleep(0.005)
+    th = threading.Thread(target=strike)
+    os.environ["BT_TEST_BATCH_SECONDS"] = "0.1"
+    try:
+        th.start()
+        p, secs = run(args, np_, out, model, ["--save-attentions", "--batch-tokens", "256",
+                                              "--checkpoint-every", "0.2"])
+        stop.set()
+        th.join()
+        msg = p.stderr.strip()
+        ours = [ln for ln in msg.splitlines() if ln.startswith("bertology ")]
+        check(p.returncode != 124, "np=%d %s: hung (killed after %d s)\n%s" % (np_, fault, LIMIT, msg[-1500:]))
+        check(p.returncode in (1, 2), "np=%d %s: exit %d\n%s" % (np_, fault, p.returncode, msg[-1500:]))
+        check(len(ours) == 1 and out in ours[0], "np=%d %s: want one message naming the file: %r" % (
+            np_, fault, msg[-800:]))
+        left = os.listdir(out) if os.path.isdir(out) else []
+        check("run.h5" not in left, "np=%d %s: run.h5 exists: %s" % (np_, fault, left))
+        print("np=%d %s: ended in %.1f s, exit %d: %s" % (np_, fault, secs, p.returncode,
+                                                               ours[0][-120:] if ours else msg[-120:]))
+    finally:
+        os.environ.pop("BT_TEST_BATCH_SECONDS", None)
+        stop.set()
+        subprocess.run(["mount", "-o", "remount,rw", fs.d], capture_output=True)
+        fs.close()
 
 
 def clean_run_seconds(args, np_, model, extra):

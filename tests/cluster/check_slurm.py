@@ -8,12 +8,17 @@ slurmd and munge from Debian, MpiDefault=none as Debian ships it):
 * `sbatch --array=0-1 jobs/glue_array.sbatch` over two tasks (SST-2 and RTE) completes, each
   element writing OUT/<task>/ equal to its own `mpirun -np 1` run.
 
+* a job stopped by `scancel --signal=USR1 --batch` (what `--signal=B:USR1@120` sends before the
+  time limit) stops its ranks at a batch boundary, requeues itself, and the requeued job resumes
+  from the checkpoint and ends with the same bits as `mpirun -np 1`.
+
 Exit 77 (ctest: skipped) with the reason when the Slurm daemons cannot start here.
 """
 import os
 import shutil
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "sweep"))
@@ -46,6 +51,56 @@ def sbatch(sl, args, argv, what, env=None):
     return r
 
 
+def requeue(sl, args, model, jobs):
+    """scancel --signal=USR1 --batch mid-pass: the job requeues itself and resumes bitwise."""
+    flags = ["--subset", str(SUBSET), "--save-attentions", "--batch-tokens", "64"]
+    # the reference: the same flags as the script passes (progress lines on: they say "resumed")
+    ref = os.path.join(args.work, "np1-requeue")
+    p = common.mpirun(args, 1, ["importance", "--model", model, "--task", "sst-2", "--data",
+                                os.path.join(args.testdata, "glue", "SST-2"), "--out", ref, "--split", "dev",
+                                "--threads", "1"] + flags)
+    if not check(p.returncode == 0, "requeue reference: exit %d %s" % (p.returncode, p.stderr[-1000:])):
+        return
+    out = os.path.join(args.work, "requeue")
+    log = os.path.join(args.work, "requeue-%j.log")
+    # a pause after every batch stretches the pass to ~8 s, so that the signal lands inside it
+    e = dict(sl.env, BERTOLOGY=args.bertology, BT_TEST_BATCH_SECONDS="1")
+    e.pop("SRUN_MPI", None)
+    r = sl.run(["sbatch", "--parsable", "--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1", "--time=10",
+                "--output", log, os.path.join(jobs, "importance.sbatch"), model, "sst-2",
+                os.path.join(args.testdata, "glue", "SST-2"), out] + flags, env=e, cwd=args.source, timeout=60)
+    if not check(r.returncode == 0, "requeue: sbatch exit %d %s" % (r.returncode, r.stderr)):
+        return
+    job = r.stdout.strip().split(";")[0]
+    # once the run has opened its checkpoint (the pass starts), signal the batch shell as Slurm
+    # does before a time limit
+    journal = os.path.join(out, "checkpoint", "journal-g0-r0")
+    t0 = time.time()
+    while time.time() - t0 < 120 and not os.path.exists(journal):
+        time.sleep(0.1)
+    time.sleep(2.0)
+    r = sl.run(["scancel", "--signal=USR1", "--batch", job], timeout=30)
+    check(r.returncode == 0, "requeue: scancel exit %d %s" % (r.returncode, r.stderr))
+    # requeued: the same job runs again and completes
+    t0 = time.time()
+    restarts = "0"
+    while time.time() - t0 < 300:
+        restarts = sl.job_field(job, "Restarts") or "0"
+        st = sl.job_field(job, "JobState")
+        if st in ("FAILED", "CANCELLED", "TIMEOUT") or (restarts != "0" and st == "COMPLETED"):
+            break
+        if restarts == "0" and st == "COMPLETED":  # finished before the signal: nothing to resume
+            break
+        time.sleep(0.5)
+    text = "".join(open(os.path.join(args.work, f)).read() for f in os.listdir(args.work)
+                   if f.startswith("requeue-"))
+    check(restarts != "0" and sl.job_field(job, "JobState") == "COMPLETED",
+          "requeue: job %s state %s after %s restarts\n%s" % (job, sl.job_field(job, "JobState"), restarts, text[-2500:]))
+    check("SIGUSR1 received" in text and "requeueing job" in text and "resumed" in text,
+          "requeue: the log does not show stop, requeue and resume:\n" + text[-2500:])
+    same_run(args, ref, out, "importance.sbatch stopped by scancel --signal=USR1, requeued and resumed")
+
+
 def main():
     ap = common.parser(__doc__)
     ap.add_argument("--source", required=True)
@@ -71,6 +126,8 @@ def main():
                   "importance.sbatch did not choose an srun MPI plugin:\n" + text[-1500:])
             check("2 ranks" in text, "importance.sbatch: not 2 ranks:\n" + text[-1500:])
             same_run(args, ref, out, "importance.sbatch")
+
+            requeue(sl, args, model, jobs)
 
             # glue_array.sbatch, array of two tasks
             outs = os.path.join(args.work, "array")
