@@ -53,7 +53,8 @@ int bt_dist_agree(MPI_Comm comm, int local_code, const bt_error *local_err, bt_e
 
     char where[32] = "", others[48] = "";
     if (first > 0) snprintf(where, sizeof where, "rank %d: ", first);
-    if (n_failing > 1) snprintf(others, sizeof others, " (%d ranks failed)", n_failing);
+    /* every rank stops on an interruption: that is no failure to count */
+    if (n_failing > 1 && v[0] != BT_EINTERRUPTED) snprintf(others, sizeof others, " (%d ranks failed)", n_failing);
     /* %.900s: leave room for the prefix and suffix so the line is never cut mid-message */
     return bt_error_set(err, v[0], "%s%.900s%s", where, msg, others);
 }
