@@ -63,6 +63,7 @@ int bt_run_file_open(bt_run *x, int has_loss, bt_error *err) {
     int rc = bt_dist_agree(x->comm, lrc, &local, err);
     if (rc) return rc;
     rc = bt_dist_agree(x->comm, open_local(x, has_loss, &local), &local, err);
+    if (!rc && x->is_ud) rc = bt_dist_agree(x->comm, bt_run_write_words(x, &local), &local, err);
     if (rc) bt_run_file_free(x);
     return rc;
 }
