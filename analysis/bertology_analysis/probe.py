@@ -30,7 +30,8 @@ class ProbeError(ValueError):
 def words_of(f, path):
     """The /words group as arrays (global word index = offset[i] + k)."""
     if "words" not in f or "hidden" not in f:
-        raise ProbeError("%s: needs /words and /hidden (a `bertology syntax --save-hidden` run on a "
+        raise ProbeError("%s: needs /words and /hidden (a `bertology syntax --save-hidden` or `bertology eval "
+                         "--task ud --save-hidden` run on a "
                          "CoNLL-U file)" % path)
     w = f["words"]
     out = {k: w[k][()] for k in ("count", "offset", "first", "pieces", "upos", "head", "relation")}

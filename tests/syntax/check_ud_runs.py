@@ -85,6 +85,11 @@ def check_words(name, path, args, kind, model, maxlen, lm):
         n = int(f.attrs["n_examples"])
         toks, toff, lens = f["examples/token_ids"][()], f["examples/token_offset"][()], f["examples/length"][()]
     check(n == len(kept), "%s: %d examples, the independent parse keeps %d" % (name, n, len(kept)))
+    if lm:  # the subset holds one-token sentences: the drop is exercised
+        al = Aligner(kind, model)
+        short = sum(len(al.encode([x[0] for x in ws])[0]) < 2 for ws, _ in sents)
+        check(short > 0, "%s: no one-token sentence in the first %d: the drop is not tested" % (name, SUBSET))
+        print("  %s: %d one-token sentences dropped (no next token)" % (name, short))
     check(list(w["sentence"]) == [k[0] for k in kept], "%s: /words/sentence differs from the kept sentences" % name)
     check(w["count"].dtype == np.int32 and w["offset"].dtype == np.int64, "%s: /words dtypes" % name)
     vocab = {}
@@ -135,6 +140,28 @@ def check_words(name, path, args, kind, model, maxlen, lm):
     return w
 
 
+def loader(name, path, args, kind, model, maxlen, lm):
+    """analysis/'s Run.words / word_of_token join pieces to words as the independent parse does."""
+    sys.path.insert(0, os.path.join(args.source, "analysis"))
+    from bertology_analysis.run import load_run
+    sents, kept = expected(args, kind, model, maxlen, lm)
+    bad = 0
+    with load_run(path, vocab=model) as run:
+        check(run.has_words, "%s: load_run: has_words is False" % name)
+        for row, (s, ids, spans) in enumerate(kept[:run.n_examples]):
+            w, words = run.words(row), sents[s][0]
+            wot = run.word_of_token(row)
+            want = np.full(len(ids), -1)
+            for k, (a, b) in enumerate(spans):
+                want[a:a + b] = k
+            bad += not (w["sentence"] == s and list(w["first"]) == [a for a, _ in spans]
+                        and list(w["pieces"]) == [b for _, b in spans] and w["upos"] == [x[1] for x in words]
+                        and list(w["head"]) == [x[2] for x in words] and w["deprel"] == [x[3] for x in words]
+                        and np.array_equal(wot, want))
+    check(bad == 0, "%s: load_run words differ from the independent parse in %d rows" % (name, bad))
+    print("  %s: analysis load_run().words / word_of_token agree on every row" % name)
+
+
 def np_identical(name, a, b, groups=("words", "examples", "hidden", "entropy")):
     x, y = e2e.h5_contents(a)[0], e2e.h5_contents(b)[0]
     keys = [k for k in sorted(x) if k.split("/")[1] in groups]
@@ -173,6 +200,7 @@ def eval_family(args, name, kind, model, maxlen, lm):
               and f["hidden/data"].shape[0] == int(f["examples/length"][()].sum()) * 2 * 32,
               "%s: /hidden does not hold 2 states of D=32 per token" % name)
     w = check_words(name, path, args, kind, model, maxlen, lm)
+    loader(name, path, args, kind, model, maxlen, lm)
     if 3 in outs:
         np_identical(name, path, outs[3][0])
     return path, w
