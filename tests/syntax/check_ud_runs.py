@@ -14,6 +14,7 @@ dev treebank (tests/data/ud). Checked:
 * importance, mask and ablate with an encoder or a classifier are refused at np = 3: exit 2 on
   every rank, one stderr line that names the command, the need (a loss / a score), the data
   file and the model, and no run.h5; --metric accuracy on a treebank is refused too;
+* eval on a malformed treebank: exit 2 at np = 3, one line naming FILE:LINE;
 * bertology syntax writes the same /words as eval, stores its own flags (min_arcs) in the
   options JSON, and prints exactly the relations with at least --min-arcs arcs.
 """
@@ -252,6 +253,17 @@ def refusals(args, bert, bert_cls):
     refused(args, "mask", bert_cls, "a classifier", ["mask needs a score", args.ud, bert_cls])
     refused(args, "ablate", bert, "an encoder", ["ablate needs a score", args.ud, bert])
     refused(args, "mask", bert_cls, "--metric accuracy", ["--metric accuracy", "inv_loss"], ["--metric", "accuracy"])
+    # a malformed treebank in eval: the CoNLL-U reader's FILE:LINE, once, every rank out
+    bad = os.path.join(args.work, "two_roots.conllu")
+    with open(bad, "wb") as f:
+        f.write(b"# c\n1\tThe\tthe\tDET\tDT\t_\t0\tdet\t_\t_\n2\tdog\tdog\tNOUN\tNN\t_\t0\troot\t_\t_\n")
+    r = e2e.mpirun(args, 3, ["eval", "--model", bert, "--task", "ud", "--data", bad, "--out",
+                             os.path.join(args.work, "eval_bad"), "--quiet"])
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    check(r.returncode == 2 and len(lines) == 1 and bad + ":2: the sentence has 2 roots" in lines[0]
+          and not os.path.exists(os.path.join(args.work, "eval_bad", "run.h5")),
+          "eval on a malformed treebank: exit %d, stderr %r" % (r.returncode, r.stderr[-600:]))
+    print("  %-10s %-22s -> %s" % ("eval", "two roots", lines[0] if lines else "(nothing)"))
 
 
 def syntax_same_words(args, bert, eval_h5):
