@@ -38,7 +38,7 @@ def _open(path):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run", help="run.h5 of `bertology syntax --save-hidden`")
+    ap.add_argument("run", help="run.h5 of `bertology syntax --save-hidden` (or `eval --task ud --save-hidden`)")
     ap.add_argument("--test", help="a second run.h5 as the test set (default: last 20%% of sentences)")
     ap.add_argument("--out", required=True, help="output folder (created)")
     ap.add_argument("--C", type=float, default=1.0, help="inverse L2 strength (sklearn's C, default 1)")

@@ -32,3 +32,11 @@ if(BT_SANITIZE)
 endif()
 set_tests_properties(syntax.bad_input PROPERTIES LABELS "mpi;syntax;sanitize" TIMEOUT 600 RUN_SERIAL TRUE
   ENVIRONMENT "${BT_SYN_BAD_ENV}")
+# --task ud in eval/importance/mask/ablate: /words against an independent parse and the
+# fixture vocabularies, np 1 vs 3, the refusals (tests/syntax/check_ud_runs.py)
+add_test(NAME syntax.ud_runs
+  COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/syntax/check_ud_runs.py
+          --bertology $<TARGET_FILE:bertology> --mpiexec ${BT_SYN_MPIEXEC} --testdata ${BT_TEST_DATA}
+          --source ${PROJECT_SOURCE_DIR} --work ${BT_SYN_WORK}/ud_runs)
+set_tests_properties(syntax.ud_runs PROPERTIES LABELS "mpi;syntax" TIMEOUT 600 RUN_SERIAL TRUE
+  ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")

@@ -1,6 +1,6 @@
 """Tenney-style layer probes on a run.h5 made on a CoNLL-U treebank with --save-hidden
-(`bertology syntax --save-hidden`, which also writes /words): docs/spec.md "Syntax and probing",
-docs/syntax.md.
+(`bertology syntax --save-hidden` or `eval --task ud --save-hidden`: both write /words):
+docs/spec.md "Syntax and probing", docs/syntax.md.
 
 A word's vector at hidden state l is the mean of its pieces' vectors. For each saved state
 (0 = embeddings) a multinomial logistic regression (L2, fixed C, lbfgs to convergence,
@@ -30,8 +30,8 @@ class ProbeError(ValueError):
 def words_of(f, path):
     """The /words group as arrays (global word index = offset[i] + k)."""
     if "words" not in f or "hidden" not in f:
-        raise ProbeError("%s: needs /words and /hidden (a `bertology syntax --save-hidden` run on a "
-                         "CoNLL-U file)" % path)
+        raise ProbeError("%s: needs /words and /hidden (a `bertology syntax --save-hidden` or `bertology eval "
+                         "--task ud --save-hidden` run on a CoNLL-U file)" % path)
     w = f["words"]
     out = {k: w[k][()] for k in ("count", "offset", "first", "pieces", "upos", "head", "relation")}
     out["upos_names"] = [str(x) for x in w.attrs["upos_names"]]

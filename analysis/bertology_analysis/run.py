@@ -213,6 +213,57 @@ class Run:
         raise FileNotFoundError("%s: model_dir %r not found from the current directory or next"
                                 " to the run file; pass a vocabulary" % (self.path, self.model_dir))
 
+    # ---- words of a --task ud run (/words, docs/run_h5.md) ---------------------------------
+
+    @property
+    def has_words(self):
+        """True for runs over a CoNLL-U treebank (--task ud, bertology syntax)."""
+        return "words" in self.f
+
+    def _words_group(self):
+        if not self.has_words:
+            raise RunError("%s: no /words (a run with --task ud --data FILE.conllu has them)" % self.path)
+        if getattr(self, "_words", None) is None:
+            g = self.f["words"]
+            w = {k: self._small("words/" + k) for k in ("sentence", "count", "offset", "first", "pieces", "upos",
+                                                         "head", "deprel", "relation")}
+            for k in ("sentence", "count", "offset"):
+                if w[k].shape != (self.n_examples,):
+                    raise RunError("%s: /words/%s has shape %s, expected (%d,)"
+                                   % (self.path, k, w[k].shape, self.n_examples))
+            nw = int(w["count"].sum())
+            for k in ("first", "pieces", "upos", "head", "deprel", "relation"):
+                if w[k].shape != (nw,):
+                    raise RunError("%s: /words/%s has shape %s, expected (%d,) (the sum of /words/count)"
+                                   % (self.path, k, w[k].shape, nw))
+            for k in ("upos_names", "deprel_names", "relation_names"):
+                w[k] = [str(x) for x in g.attrs.get(k, [])]
+            self._words = w
+        return self._words
+
+    def words(self, i):
+        """Example i's words: dict of per-word lists (0-based word k of the sentence): first
+        (token position of its first piece, special tokens counted), pieces (its token count),
+        upos, head (0 = root, else the 1-based word), deprel and relation as strings, and
+        sentence (the sentence's 0-based index in the CoNLL-U file)."""
+        i = self._row(i)
+        w = self._words_group()
+        o, c = int(w["offset"][i]), int(w["count"][i])
+        sl = slice(o, o + c)
+        out = {"sentence": int(w["sentence"][i]), "first": w["first"][sl].astype(np.int64),
+               "pieces": w["pieces"][sl].astype(np.int64), "head": w["head"][sl].astype(np.int64)}
+        for k, names in (("upos", "upos_names"), ("deprel", "deprel_names"), ("relation", "relation_names")):
+            out[k] = [w[names][j] for j in w[k][sl]]
+        return out
+
+    def word_of_token(self, i):
+        """[T] for example i: the 0-based word of each token, -1 for special tokens."""
+        w = self.words(i)
+        out = np.full(int(self.lengths[self._row(i)]), -1, dtype=np.int64)
+        for k, (f, n) in enumerate(zip(w["first"], w["pieces"])):
+            out[f:f + n] = k
+        return out
+
     def tokens(self, i):
         """The example's tokens as strings ("<id>" for each id when no vocabulary is found)."""
         ids = self.token_ids(i)

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "bertology/conllu.h"
 #include "bertology/dataset.h"
 #include "bertology/error.h"
 #include "bertology/glue.h"
@@ -33,6 +34,7 @@ enum {
     BT_CMD_MASK = 4,
     BT_CMD_ABLATE = 8,
     BT_CMD_PRUNE = 16,
+    BT_CMD_SYNTAX = 32, /* bertology syntax: its flags come from the same table */
 };
 
 typedef struct {
@@ -56,6 +58,8 @@ typedef struct {
     double threshold, amount;
     const char *metric, *percents;
     int exact, min_heads_per_layer;
+    /* syntax */
+    int min_arcs; /* the printed table: relations with at least this many arcs */
     char command_line[4096]; /* stored in run.h5 as it is */
 } bt_run_options;
 
@@ -130,6 +134,12 @@ typedef struct {
      * run.h5 says the task and split are, and no logits or labels in its rows */
     const char *meta_task, *meta_split;
     int no_labels;
+    /* --task ud (docs/syntax.md): the treebank and each example's words (example i = sentence
+     * ud_pieces.sent[i]); run.h5 gets them as /words */
+    int is_ud;
+    bt_conllu ud;
+    bt_conllu_pieces ud_pieces;
+    int64_t ud_skipped_short; /* one-token sentences dropped for a language model's loss */
     double sink_seconds; /* spent writing run.h5 rows on this rank */
     /* wall time of bt_run_importance's phases on this rank: open run.h5, pass, summary + .npy +
      * commit */
@@ -152,11 +162,15 @@ const bt_sweep_checkpoint *bt_run_ckpt_hooks(const bt_run *r);
 size_t bt_run_ckpt_saved_batches(const bt_run *r);
 
 /* Creates o->out (mkdir -p) and opens o->out/run.h5 for per-example rows (has_loss: loss and
- * gate_grad rows). Refuses a file larger than --max-output-gb before writing anything. */
+ * gate_grad rows). Refuses a file larger than --max-output-gb before writing anything. A --task
+ * ud run's file gets its /words arrays here (bt_run_write_words). */
 int bt_run_file_open(bt_run *r, int has_loss, bt_error *err);
 /* The open run.h5 (NULL when not open), for arrays only one experiment writes
  * (bt_store_write_array: /masking, /ablation). */
 bt_store *bt_run_store(const bt_run *r);
+/* /words of a --task ud run (docs/run_h5.md): per example its word count and offset, per word
+ * its first piece, piece count, UPOS, HEAD, DEPREL; rank 0's arrays. Collective. */
+int bt_run_write_words(bt_run *r, bt_error *err);
 /* The sink to give the sweep while run.h5 is open (ctx: the run). */
 int bt_run_sink(void *run, const bt_sweep_batch *b, bt_error *err);
 /* The summary of a pass (importance fields only when res has them). Collective; local code. */

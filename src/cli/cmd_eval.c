@@ -34,7 +34,11 @@ int bt_cmd_eval(int argc, char **argv) {
             for (int i = 0; i < c->n_layers * c->n_heads; i++) on += x.head_mask[i] != 0.0f;
             printf("head mask %s: %d of %d heads on\n", o.head_mask_path, on, c->n_layers * c->n_heads);
         }
-        if (res.n_metrics == 0) printf("no metrics: the split has no labels\n");
+        if (res.n_metrics == 0 && x.is_ud)
+            printf("no metrics: %s is a treebank without labels, and %s has no language-model head: forward, entropy "
+                   "and per-example rows only\n", o.data, o.model);
+        else if (res.n_metrics == 0)
+            printf("no metrics: the split has no labels\n");
         report_summary(stdout, "eval", &res, n_ranks);
         if (o.verbose) fprintf(stderr, "eval: peak RSS %.0f MB (largest over ranks)\n", res.peak_rss / 1e6);
         fflush(stdout);

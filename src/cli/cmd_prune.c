@@ -91,7 +91,14 @@ static int compare(MPI_Comm comm, const bt_run_options *o, bt_run *x, const bt_m
             report_summary(stdout, "  pruned", &rp, 1);
             printf("prune: forward-only speed-up %.3fx (masked %.3f s / pruned %.3f s, same batch plan)\n",
                    rp.seconds > 0 ? rm.seconds / rp.seconds : 0.0, rm.seconds, rp.seconds);
-            printf("prune: max |logit masked - logit pruned| = %.3g over %d examples\n", all, n);
+            const int head = x->model.cfg.head;
+            if (head == BT_HEAD_CLASSIFY || head == BT_HEAD_REGRESS)
+                printf("prune: max |logit masked - logit pruned| = %.3g over %d examples\n", all, n);
+            else /* the sweep keeps no logits of an encoder or a language model: nothing to compare */
+                printf("prune: %s has no classification head: no logits to compare%s\n", o->model,
+                       head == BT_HEAD_LM ? " (the language-model metrics above are)" : "");
+            if (x->is_ud && rm.n_metrics == 0)
+                printf("prune: no metrics: %s is a treebank without labels\n", o->data);
         }
     }
     bt_sweep_result_free(&rm);

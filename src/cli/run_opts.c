@@ -135,6 +135,15 @@ int run_open(MPI_Comm comm, const bt_run_options *o, bt_run *x) {
                 o->max_seq_length, (long long)t->split_windows, (long long)t->split_lines, (long long)t->short_windows,
                 (long long)t->empty_lines);
     }
+    if (rank == 0 && x->is_ud && !o->quiet) {
+        const bt_conllu_pieces *pc = &x->ud_pieces;
+        fprintf(stderr, "%s: %d sentences, %lld words; %d kept (%lld tokens), %lld longer than %d tokens and %lld with a "
+                "word of no pieces skipped", o->data, x->ud.n_sents, (long long)x->ud.n_words, x->data.n,
+                (long long)x->data.n_tokens, (long long)pc->skipped_long, o->max_seq_length, (long long)pc->skipped_empty);
+        if (x->ud_skipped_short)
+            fprintf(stderr, ", %lld of one token (no next token for the loss)", (long long)x->ud_skipped_short);
+        fputc('\n', stderr);
+    }
     if (rank == 0 && o->verbose) fprintf(stderr, "bertology %s: GEMM %s\n", o->name, bt_engine_gemm_info());
     if (rank == 0 && x->examples.skipped)
         fprintf(stderr, "bertology %s: skipped %zu bad lines of %s (first: %s)\n", o->name, x->examples.skipped,

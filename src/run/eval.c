@@ -75,7 +75,8 @@ int bt_run_eval(bt_run *x, bt_sweep_result *res, bt_error *err) {
     if (!rc) rc = eval_pass(x, mine, all, res, err);
     if (!rc && o->out) {
         int lrc = bt_run_file_summary(x, res, &local);
-        if (!lrc && x->rank == 0 && (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS))
+        /* a treebank (--task ud) has no task labels to name the predictions with */
+        if (!lrc && x->rank == 0 && x->task && (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS))
             lrc = write_predictions(o->out, x, all, &local);
         rc = bt_run_file_commit(x, lrc, &local, err);
     }

@@ -90,6 +90,8 @@ int bt_run_file_open(bt_run *x, int has_loss, bt_error *err) {
     int rc = bt_dist_agree(x->comm, lrc, &local, err);
     if (rc) return rc;
     rc = open_file(x, has_loss, err);
+    /* a resumed run's file has them already */
+    if (!rc && x->is_ud && !bt_run_ckpt_resuming(x)) rc = bt_dist_agree(x->comm, bt_run_write_words(x, &local), &local, err);
     if (rc) bt_run_file_free(x);
     return rc;
 }

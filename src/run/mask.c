@@ -45,10 +45,12 @@ int bt_run_mask_prepare(const bt_run_options *o, bt_run_mask_plan *p, bt_error *
     /* language models (--text): 1/loss as the Python GPT-2 script, or 1/perplexity */
     p->lm_metric = o->metric && (!strcmp(o->metric, "inv_loss") || !strcmp(o->metric, "inv_perplexity"));
     p->lm_perplexity = p->lm_metric && !strcmp(o->metric, "inv_perplexity");
-    if (o->metric && o->text && !p->lm_metric)
-        return bt_error_set(err, BT_EINPUT, "--metric %s: a language model (--text) is scored by inv_loss or inv_perplexity",
-                            o->metric);
-    if (o->metric && !o->text) return bt_metric_find(o->metric, &p->metric, err);
+    /* --task ud: only a language model has a score on a treebank (src/run/ud.c) */
+    const int lm_data = o->text || (o->task && !strcmp(o->task, "ud"));
+    if (o->metric && lm_data && !p->lm_metric)
+        return bt_error_set(err, BT_EINPUT, "--metric %s: a language model (--text, --task ud) is scored by inv_loss or "
+                            "inv_perplexity", o->metric);
+    if (o->metric && !lm_data) return bt_metric_find(o->metric, &p->metric, err);
     return BT_OK;
 }
 

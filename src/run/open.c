@@ -48,7 +48,8 @@ static int check_vocab(const bt_run_options *o, const bt_run *x, bt_error *err) 
         for (int t = 0; t < d->len[i]; t++)
             if (d->ids[d->off[i] + t] >= V)
                 return bt_error_set(err, BT_EINPUT, "%s:%lld: token id %d from the tokenizer of %s is outside the model's "
-                                    "vocabulary of %d (vocab_size in %s/config.json)", o->text ? o->text : x->examples.path,
+                                    "vocabulary of %d (vocab_size in %s/config.json)",
+                                    o->text ? o->text : x->is_ud ? o->data : x->examples.path,
                                     (long long)d->line[i], d->ids[d->off[i] + t], o->tokenizer ? o->tokenizer : o->model,
                                     V, o->model);
     return BT_OK;
@@ -93,10 +94,10 @@ static int setup_local(const bt_run_options *o, bt_run *x, bt_error *err) {
         return rc ? rc : check_vocab(o, x, err);
     }
     if (!o->task) return BT_OK;
-    if (!strcmp(o->task, "ud")) /* docs/syntax.md: CoNLL-U has no labels, hence no loss and no score */
-        return bt_error_set(err, BT_EINPUT, "--task ud: a UD treebank has no labels, so %s has no %s; it is read by "
-                            "`bertology syntax --task ud --data FILE.conllu` (--save-attentions/--save-hidden for the tensors)",
-                            o->name, o->command == BT_CMD_IMPORTANCE ? "loss to differentiate" : "loss or score");
+    if (!strcmp(o->task, "ud")) {
+        rc = bt_run_setup_ud(o, x, err);
+        return rc ? rc : check_vocab(o, x, err);
+    }
     x->task = bt_glue_task_find(o->task, err);
     if (!x->task) return BT_EINPUT;
     if (c->head == BT_HEAD_LM)
@@ -138,6 +139,8 @@ int bt_run_open(MPI_Comm comm, const bt_run_options *o, bt_run *x, bt_error *err
 void bt_run_close(bt_run *x) {
     bt_run_file_free(x);
     bt_dataset_free(&x->data);
+    bt_conllu_free(&x->ud);
+    bt_conllu_pieces_free(&x->ud_pieces);
     bt_glue_examples_free(&x->examples);
     bt_tok_free(x->tok);
     bt_model_free(&x->model);

@@ -32,6 +32,9 @@ void bt_run_ckpt_free(bt_run *x);
 
 /* The store layout of a run over r's data (has_loss: loss and gate_grad rows). */
 bt_store_layout bt_run_layout(const bt_run *r, int has_loss);
+/* --task ud (src/run/ud.c): the treebank, its examples and words, checked against the model
+ * and the command (a model without a language-model head has no loss on a treebank). Local. */
+int bt_run_setup_ud(const bt_run_options *o, bt_run *r, bt_error *err);
 /* Aborts run.h5 if still open and frees the sink (local). */
 void bt_run_file_free(bt_run *r);
 

@@ -17,6 +17,7 @@ import h5py
 bertology, source, work = sys.argv[1:4]
 model = os.path.join(source, "data", "demo-sst2")
 glue = os.path.join(source, "data", "glue", "SST-2")
+ud = os.path.join(source, "tests", "data", "ud", "en_ewt", "en_ewt-ud-dev.conllu")  # syntax's --task ud
 env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 failures = []
 
@@ -30,16 +31,17 @@ def key_of(flag):
 # values given on the command line and what the JSON must hold for them
 given = {"max-output-gb": ("7.5", 7.5), "skip-bad-lines": (None, True), "subset": ("16", 16),
          "max-seq-length": ("64", 64), "no-token-norm": (None, False), "verbose": (None, True)}
-extra = {"mask": ["--amount", "0.25", "--min-heads-per-layer", "1"]}
+extra = {"mask": ["--amount", "0.25", "--min-heads-per-layer", "1"], "syntax": ["--min-arcs", "5"]}
 checked = 0
-for cmd in ["importance", "eval", "mask", "ablate"]:
+for cmd in ["importance", "eval", "mask", "ablate", "syntax"]:
     h = subprocess.run([bertology, cmd, "--help"], capture_output=True, text=True, env=env)
     flags = re.findall(r"^  --([a-z0-9-]+)", h.stdout, re.M)
     if h.returncode != 0 or len(flags) < 10:
         failures.append(f"{cmd} --help: exit {h.returncode}, {len(flags)} flags")
         continue
     out = os.path.join(work, cmd)
-    argv = [bertology, cmd, "--model", model, "--task", "sst-2", "--data", glue, "--out", out,
+    task, data = ("ud", ud) if cmd == "syntax" else ("sst-2", glue)
+    argv = [bertology, cmd, "--model", model, "--task", task, "--data", data, "--out", out,
             "--threads", "1", "--quiet"]
     for flag, (value, _) in given.items():
         if flag in flags:
@@ -63,6 +65,8 @@ for cmd in ["importance", "eval", "mask", "ablate"]:
             failures.append(f"{cmd}: --{flag}: JSON {opts[key_of(flag)]!r}, given {given[flag][1]!r}")
     if cmd == "mask" and (opts.get("amount") != 0.25 or opts.get("min_heads_per_layer") != 1):
         failures.append(f"mask: amount/min_heads_per_layer not as given: {opts}")
+    if cmd == "syntax" and opts.get("min_arcs") != 5:
+        failures.append(f"syntax: min_arcs not as given: {opts}")
 
 for m in failures:
     print("FAIL", m)
