@@ -141,13 +141,16 @@ static int batch_loop(MPI_Comm comm, const bt_dataset *d, const bt_sweep_options
     bt_dist_progress_begin(&prog, comm, plan, &s->sh.asg, o->label ? o->label : pass->label,
                            s->sh.rank == 0 ? o->progress : NULL, 0);
     control c = {.req = MPI_REQUEST_NULL, .last_sync = MPI_Wtime()};
-    int rc = BT_OK;
-    for (int slot = 0; slot < s->sh.max_batches; slot++) {
+    int rc = BT_OK, slot = 0;
+    for (; slot < s->sh.max_batches; slot++) {
         if (slot > 0) {
             MPI_Wait(&c.req, MPI_STATUS_IGNORE);
             if (c.all[CTL_FAILED]) break; /* the failing rank carries its error to the agreement */
             if (ck && (c.all[CTL_STOP] || c.all[CTL_SYNC])) {
-                rc = ck->sync(ck->ctx, local); /* collective: the same code everywhere */
+                /* collective: every rank syncs, also one whose last batch failed (it keeps its error) */
+                bt_error scratch = {0};
+                const int src = ck->sync(ck->ctx, rc ? &scratch : local);
+                if (!rc) rc = src;
                 c.last_sync = MPI_Wtime();
                 if (rc) break;
                 if (c.all[CTL_STOP]) {
@@ -158,10 +161,23 @@ static int batch_loop(MPI_Comm comm, const bt_dataset *d, const bt_sweep_options
             }
         }
         control_post(comm, &c, rc, ck, s->sh.rank);
-        const int b = slot < s->sh.my_batches && !rc ? s->sh.mine[slot] : -1;
+        /* a stop seen here is in the control just posted: every rank stops at the next slot, so
+         * this one need not compute (a padding call keeps the sink calls even) */
+        const int stopping = c.local[CTL_STOP]; /* what the others will see: the same read */
+        const int b = slot < s->sh.my_batches && !rc && !stopping ? s->sh.mine[slot] : -1;
         rc = run_slot(d, o, pass, ctx, sink, sink_ctx, s, &prog, slot, b, rc, local);
     }
+    const int ran_through = slot == s->sh.max_batches; /* not left at a stop or a failure */
     if (c.req != MPI_REQUEST_NULL) MPI_Wait(&c.req, MPI_STATUS_IGNORE);
+    /* a stop posted with the last slot: that slot's batch was skipped somewhere */
+    if (ck && ran_through && s->sh.max_batches > 0 && !c.all[CTL_FAILED] && c.all[CTL_STOP]) {
+        bt_error scratch = {0};
+        const int src = ck->sync(ck->ctx, rc ? &scratch : local); /* collective, as above */
+        if (!rc) rc = src;
+        if (!rc)
+            rc = bt_error_set(local, BT_EINTERRUPTED, "interrupted: the work so far is saved; run the same command "
+                              "again to resume");
+    }
     prog.stopped = rc == BT_EINTERRUPTED;
     bt_dist_progress_finish(&prog, comm);
     return rc;

@@ -125,6 +125,33 @@ def scenario(args, m, cmd, extra, stops, final_np):
     print("%s: stopped %d times (%s), resumed at np=%d: identical" % (cmd, len(stops), stops, final_np))
 
 
+def plan_batches(lengths, batch_tokens):
+    """docs/spec.md's default plan: longest first, greedy batches of at most batch_tokens."""
+    n, used = 0, None
+    for T in sorted(lengths, reverse=True):
+        if used is None or used + T > batch_tokens:
+            n, used = n + 1, 0
+        used += T
+    return n
+
+
+def stop_at_the_end(args, m):
+    """A signal during the second-to-last batch: the last batch is skipped, and the pass must
+    not finish without it: exit 3, then the resume gives the uninterrupted bits."""
+    ref = os.path.join(args.work, "eval_ref")
+    with h5py.File(os.path.join(ref, "run.h5"), "r") as f:
+        nb = plan_batches(list(f["/examples/length"][()]), 256)
+    out = os.path.join(args.work, "eval_end")
+    st = stopped(run(args, 1, "eval", m, out, [], signal_after="%d:TERM" % (nb - 1)), out,
+                 "eval stopped in its second-to-last batch of %d" % nb)
+    if st is None:
+        return
+    p = run(args, 2, "eval", m, out, [])
+    ref_p = run(args, 1, "eval", m, os.path.join(args.work, "eval_ref2"), [])
+    finished(p, ref_p, ref, out, "eval stopped before its last batch, resumed at np=2")
+    print("eval: a stop in batch %d of %d skips the last one and resumes to the same bits" % (nb - 1, nb))
+
+
 def refusals(args, m):
     """Another command line on a stopped run is refused naming the option; --restart starts over."""
     out = os.path.join(args.work, "refuse")
@@ -166,6 +193,7 @@ def main():
     scenario(args, m, "importance", ["--save-attentions", "--save-hidden", "--dtype", "f32"],
              [(2, "10:USR1"), (3, "8:TERM")], 1)
     scenario(args, m, "eval", [], [(1, "20:TERM")], 3)
+    stop_at_the_end(args, m)
     scenario(args, m, "ablate", ["--subset", 96], [(2, "3:USR1")], 1)
     # 10 batches per pass: the stop at the 14th saved batch lands inside masking step 1
     scenario(args, m, "mask", ["--subset", 128, "--amount", 0.25], [(1, "14:TERM"), (2, "9:INT")], 3)
