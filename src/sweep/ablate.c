@@ -174,7 +174,7 @@ static size_t ablate_state_bytes(void *ctx, const bt_plan *plan, int b) {
 static void ablate_save(void *ctx, int slot, int b, void *buf) {
     const ablate_ctx *x = ctx;
     const int n = x->plan->batches[b].n_seqs;
-    for (int c = 0; c < x->n_cfg; c++)
+    for (int c = 0; c < x->n_cfg && !x->lm; c++) /* a language model's scores are in the sums */
         memcpy((sweep_record *)buf + (size_t)c * n, x->rec + (size_t)c * x->stride + x->rec_last, sizeof(sweep_record) * n);
 }
 
