@@ -113,7 +113,7 @@ static size_t carve(bt_engine *e, float *base) {
  * run, which `bertology bench` never sees. In 4 kB pages, not transparent huge pages: THP gave no
  * measurable speed to the products, and where the kernel must find 2 MB of memory no process has
  * used lately (a virtual machine whose host backs guest memory on first use, as on the
- * development machine) a huge-page fault costs 30 times more: 1.1-1.4 s for 1 GB against 0.2 s
+ * development machine) huge-page faults cost 5-7 times more: 1.1-1.4 s for 1 GB against 0.2 s
  * (docs/engine.md "Memory pages"). */
 #define TOUCH_CHUNK ((size_t)2 << 20)
 
