@@ -154,8 +154,11 @@ const char *bt_engine_blas_warning(void);
  * of them. BT_GEMM_AUTO takes oneDNN when it is built in, else CBLAS (a rule, so that every rank
  * chooses the same). Process-wide, like the thread count; results differ between backends in the
  * last bits only. */
-enum { BT_GEMM_AUTO = 0, BT_GEMM_BLAS = 1, BT_GEMM_ONEDNN = 2 };
-/* "auto", "blas", "onednn" -> BT_GEMM_*; -1 for anything else. */
+enum { BT_GEMM_AUTO = 0, BT_GEMM_BLAS = 1, BT_GEMM_ONEDNN = 2, BT_GEMM_ONEDNN_BF16 = 3 };
+/* BT_GEMM_ONEDNN_BF16: reduced precision, only when asked for (auto never takes it): the dense
+ * products in bfloat16 with float32 accumulation, on CPUs with AVX512_BF16 or AMX; results
+ * differ from float32 beyond the last bits (docs/engine.md "bf16 products"). */
+/* "auto", "blas", "onednn", "onednn-bf16" -> BT_GEMM_*; -1 for anything else. */
 int bt_gemm_parse(const char *name, int *kind);
 const char *bt_gemm_name(int kind);
 /* 1 if this build has the backend. */

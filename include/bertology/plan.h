@@ -73,8 +73,10 @@ bt_plan_cost bt_plan_cost_transformer(int n_layers, int d_model, int d_ff);
 bt_plan_options bt_plan_options_default(void);
 
 /* Builds the plan for n examples with lengths[i] real tokens (after tokenisation, >= 1).
- * BY_TOKENS: examples sorted by length, longest first (ties by index), cut greedily into
- * batches of at most batch_tokens tokens and max_seqs examples; examples keep that order.
+ * BY_TOKENS: examples sorted by length, longest first (ties by index), cut into contiguous
+ * batches of at most batch_tokens tokens and max_seqs examples: as many batches as a greedy cut
+ * needs, but of about equal token counts instead of full batches and a small remainder
+ * (docs/distribution.md section 1); examples keep the sorted order.
  * BY_SIZE: consecutive runs of batch_size examples in data order.
  * n = 0 gives an empty plan. Errors: BT_EINPUT for a length < 1, a length above batch_tokens,
  * or a non-positive batch_tokens / batch_size / negative max_seqs / cost; BT_EINTERNAL if out

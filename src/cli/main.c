@@ -36,14 +36,15 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    /* BT_GEMM=blas|onednn: the backend for every command (a --gemm flag overrides it); the
+    /* BT_GEMM=blas|onednn|onednn-bf16: the backend for every command (a --gemm flag overrides it); the
      * tests run each reference comparison once per built backend this way. */
     const char *gemm = getenv("BT_GEMM");
     int kind;
     bt_error err;
     if (gemm && *gemm && (bt_gemm_parse(gemm, &kind) || bt_engine_set_gemm(kind, &err))) {
-        fprintf(stderr, "bertology: BT_GEMM=%s: this build has auto, blas%s\n", gemm,
-                bt_gemm_available(BT_GEMM_ONEDNN) ? ", onednn" : "");
+        fprintf(stderr, "bertology: BT_GEMM=%s: this build has auto, blas%s%s\n", gemm,
+                bt_gemm_available(BT_GEMM_ONEDNN) ? ", onednn" : "",
+                bt_gemm_available(BT_GEMM_ONEDNN_BF16) ? ", onednn-bf16" : "");
         return 2;
     }
     for (size_t i = 0; i < N_COMMANDS; i++) {

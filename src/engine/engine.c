@@ -3,7 +3,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "engine_internal.h"
 #include "gemm.h"
@@ -110,20 +109,19 @@ static size_t carve(bt_engine *e, float *base) {
 }
 
 /* The activation block (1 GB for bert-base at 2048 tokens with backward) is touched here, once,
- * by the threads that will use it, in 2 MB pages where the kernel allows them (transparent huge
- * pages in "madvise" mode, Debian's default): otherwise its 4 kB page faults land in the first
- * batch of every run, which `bertology bench` never sees (issue 14: importance 5-10% slower than
- * bench), and every product walks four-kilobyte TLB entries. */
-#define HUGE_PAGE ((size_t)2 << 20)
+ * by the threads that will use it: otherwise its page faults land in the first batch of every
+ * run, which `bertology bench` never sees. In 4 kB pages, not transparent huge pages: THP gave no
+ * measurable speed to the products, and where the kernel must find 2 MB of memory no process has
+ * used lately (a virtual machine whose host backs guest memory on first use, as on the
+ * development machine) huge-page faults cost 5-7 times more: 1.1-1.4 s for 1 GB against 0.2 s
+ * (docs/engine.md "Memory pages"). */
+#define TOUCH_CHUNK ((size_t)2 << 20)
 
 static void first_touch(float *mem, size_t bytes) {
-#ifdef MADV_HUGEPAGE
-    madvise(mem, bytes, MADV_HUGEPAGE); /* advice only: without THP the block stays in 4 kB pages */
-#endif
-    const long chunks = (long)(bytes / HUGE_PAGE);
+    const long chunks = (long)(bytes / TOUCH_CHUNK);
     char *p = (char *)mem;
 #pragma omp parallel for schedule(static)
-    for (long i = 0; i < chunks; i++) memset(p + (size_t)i * HUGE_PAGE, 0, HUGE_PAGE);
+    for (long i = 0; i < chunks; i++) memset(p + (size_t)i * TOUCH_CHUNK, 0, TOUCH_CHUNK);
 }
 
 int bt_engine_create(const bt_config *cfg, const bt_params *params, const bt_engine_limits *lim,
@@ -149,8 +147,8 @@ int bt_engine_create(const bt_config *cfg, const bt_params *params, const bt_eng
     e->n_threads = eng_threads();
     eng_gemm_resolve();
     e->mem_floats = carve(e, NULL);
-    const size_t bytes = (e->mem_floats * sizeof(float) + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-    e->mem = aligned_alloc(HUGE_PAGE, bytes);
+    const size_t bytes = (e->mem_floats * sizeof(float) + TOUCH_CHUNK - 1) / TOUCH_CHUNK * TOUCH_CHUNK;
+    e->mem = aligned_alloc(4096, bytes);
     if (e->mem) first_touch(e->mem, bytes);
     const size_t B = (size_t)e->lim.max_seqs;
     e->len = malloc(B * sizeof(int));

@@ -17,14 +17,15 @@ int bt_gemm_available(int kind) {
     case BT_GEMM_BLAS: return 1;
 #ifdef BT_HAVE_ONEDNN
     case BT_GEMM_ONEDNN: return 1;
+    case BT_GEMM_ONEDNN_BF16: return eng_gemm_onednn_bf16_supported();
 #endif
     default: return 0;
     }
 }
 
 int bt_gemm_parse(const char *name, int *kind) {
-    static const char *names[] = {"auto", "blas", "onednn"};
-    for (int k = 0; k < 3; k++)
+    static const char *names[] = {"auto", "blas", "onednn", "onednn-bf16"};
+    for (int k = 0; k < 4; k++)
         if (!strcmp(name, names[k])) {
             *kind = k;
             return 0;
@@ -33,7 +34,8 @@ int bt_gemm_parse(const char *name, int *kind) {
 }
 
 const char *bt_gemm_name(int kind) {
-    return kind == BT_GEMM_BLAS ? "blas" : kind == BT_GEMM_ONEDNN ? "onednn" : "auto";
+    return kind == BT_GEMM_BLAS ? "blas" : kind == BT_GEMM_ONEDNN ? "onednn"
+         : kind == BT_GEMM_ONEDNN_BF16 ? "onednn-bf16" : "auto";
 }
 
 /* The documented rule for auto (docs/engine.md): oneDNN when it is built in. It dispatches its
@@ -52,7 +54,8 @@ static int auto_choice(void) {
 int bt_engine_set_gemm(int kind, bt_error *err) {
     if (!bt_gemm_available(kind))
         return bt_error_set(err, BT_EINPUT, "--gemm %s: this build has no %s backend (oneDNN: libdnnl-dev, "
-                            "cmake -DBT_ONEDNN=ON)", bt_gemm_name(kind), bt_gemm_name(kind));
+                            "cmake -DBT_ONEDNN=ON%s)", bt_gemm_name(kind), bt_gemm_name(kind),
+                            kind == BT_GEMM_ONEDNN_BF16 ? "; bf16 also needs a CPU with AVX512_BF16 or AMX" : "");
     g_requested = kind;
     g_fn = NULL;
     eng_gemm_resolve();
@@ -65,6 +68,10 @@ void eng_gemm_resolve(void) {
 #ifdef BT_HAVE_ONEDNN
     if (g_active == BT_GEMM_ONEDNN) {
         g_fn = eng_gemm_onednn;
+        return;
+    }
+    if (g_active == BT_GEMM_ONEDNN_BF16) {
+        g_fn = eng_gemm_onednn_bf16;
         return;
     }
 #endif
@@ -80,6 +87,7 @@ int bt_engine_gemm(void) {
 const char *bt_gemm_info(int kind) {
 #ifdef BT_HAVE_ONEDNN
     if (kind == BT_GEMM_ONEDNN) return eng_gemm_onednn_info();
+    if (kind == BT_GEMM_ONEDNN_BF16) return eng_gemm_onednn_bf16_info();
 #endif
     return kind == BT_GEMM_BLAS ? eng_gemm_blas_info() : NULL;
 }

@@ -21,7 +21,8 @@
 static const bt_flag_choice GRANULARITY[] = {
     {"example", BT_GRAN_EXAMPLE}, {"token", BT_GRAN_TOKEN}, {"batch", BT_GRAN_BATCH}, {NULL, 0}};
 static const bt_flag_choice GEMM[] = {
-    {"auto", BT_GEMM_AUTO}, {"blas", BT_GEMM_BLAS}, {"onednn", BT_GEMM_ONEDNN}, {NULL, 0}};
+    {"auto", BT_GEMM_AUTO}, {"blas", BT_GEMM_BLAS}, {"onednn", BT_GEMM_ONEDNN}, {"onednn-bf16", BT_GEMM_ONEDNN_BF16},
+    {NULL, 0}};
 static const bt_flag_choice IO[] = {{"independent", BT_STORE_IO_INDEPENDENT}, {"collective", BT_STORE_IO_COLLECTIVE}, {NULL, 0}};
 static const bt_flag_choice DTYPE[] = {{"f16", 1}, {"f32", 0}, {"float16", 1}, {"float32", 0}, {NULL, 0}};
 
@@ -52,7 +53,8 @@ static const bt_flag FLAGS[] = {
     {"threads", "threads", ALL | SYN, BT_FLAG_INT, F(threads), 1, 1024, NULL, "N",
      "BLAS/OpenMP threads per rank (default: OMP_NUM_THREADS or all cores)", "need a positive integer", 1},
     {"gemm", "gemm", ALL | SYN, BT_FLAG_CHOICE, F(gemm), 0, 0, GEMM, "B",
-     "matrix products: auto (default), blas or onednn (docs/engine.md)", "auto, blas or onednn", 1},
+     "matrix products: auto (default), blas, onednn or onednn-bf16 (docs/engine.md)",
+     "auto, blas, onednn or onednn-bf16", 1},
     {"granularity", "granularity", SWEEPS, BT_FLAG_CHOICE, F(granularity), 0, 0, GRANULARITY, "G",
      "example (default), token or batch: where |.| is taken", "one of example, token, batch", 1},
     {"hf-compat", "hf_compat", SWEEPS, BT_FLAG_SET, F(hf_compat), 1, 0, NULL, NULL,

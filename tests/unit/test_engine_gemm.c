@@ -1,10 +1,12 @@
 /* The GEMM layer (src/engine/gemm.c) with every backend of the build: each transpose, leading
  * dimensions wider than the matrices, alpha and beta (beta = 0 must ignore NaN in C, as BLAS
  * does), against a double-precision loop written here; products inside an OpenMP parallel region
- * equal the same products outside, bit for bit; run-time selection and its errors. */
+ * equal the same products outside, bit for bit; run-time selection and its errors; the bf16
+ * backend against the double product of bf16-rounded inputs. */
 #include <check.h>
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +95,77 @@ START_TEST(parallel_region_same_bits) {
 }
 END_TEST
 
+/* x rounded to bfloat16 (8 significant bits, to nearest even) through frexp/ldexp, not bits */
+static double bf16_round(double x) {
+    int e;
+    const double m = frexp(x, &e);
+    return ldexp(nearbyint(ldexp(m, 8)), e - 8);
+}
+
+/* --gemm onednn-bf16: a product of >= 2^24 multiply-adds equals the double-precision product of
+ * the inputs rounded to bf16 (float32 accumulation: 1e-5), and so differs from the exact
+ * product by far more than float32 would; smaller products are the float32 backend's, bit for bit. */
+START_TEST(bf16_products) {
+    if (!bt_gemm_available(BT_GEMM_ONEDNN_BF16)) {
+        fprintf(stderr, "bf16_products: no onednn-bf16 on this build/CPU, skipped\n");
+        bt_error err;
+        ck_assert_int_eq(bt_engine_set_gemm(BT_GEMM_ONEDNN_BF16, &err), BT_EINPUT);
+        return;
+    }
+    static const gcase cases[] = {{'N', 'T', 64, 512, 768, 1.0f, 0.0f}, {'N', 'N', 96, 384, 512, 0.5f, 1.0f},
+                                  {'T', 'N', 64, 300, 900, 1.0f, 0.25f}, {'T', 'T', 80, 256, 1024, -2.0f, 0.0f}};
+    bt_error err;
+    ck_assert_int_eq(bt_engine_set_gemm(BT_GEMM_ONEDNN_BF16, &err), 0);
+    ck_assert_int_eq(bt_engine_gemm(), BT_GEMM_ONEDNN_BF16);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const gcase *g = &cases[c];
+        ck_assert((long)g->M * g->N * g->K >= 1L << 24);
+        const int arows = g->ta == 'T' ? g->K : g->M, acols = g->ta == 'T' ? g->M : g->K;
+        const int brows = g->tb == 'T' ? g->N : g->K, bcols = g->tb == 'T' ? g->K : g->N;
+        const int lda = acols + 2, ldb = bcols + 1, ldc = g->N + 3;
+        float *A = malloc(sizeof(float) * arows * lda), *B = malloc(sizeof(float) * brows * ldb);
+        float *C = malloc(sizeof(float) * g->M * ldc), *C0 = malloc(sizeof(float) * g->M * ldc);
+        for (int i = 0; i < arows * lda; i++) A[i] = frand();
+        for (int i = 0; i < brows * ldb; i++) B[i] = frand();
+        for (int i = 0; i < g->M * ldc; i++) C0[i] = g->beta == 0.0f ? NAN : frand();
+        memcpy(C, C0, sizeof(float) * g->M * ldc);
+        bt_engine_sgemm(g->ta, g->tb, g->M, g->N, g->K, g->alpha, A, lda, B, ldb, g->beta, C, ldc);
+        double worst_exact = 0;
+        for (int i = 0; i < g->M; i++)
+            for (int j = 0; j < ldc; j++) {
+                if (j >= g->N) {
+                    ck_assert_mem_eq(&C[i * ldc + j], &C0[i * ldc + j], sizeof(float));
+                    continue;
+                }
+                double s = 0, s_exact = 0, mag = 0;
+                for (int k = 0; k < g->K; k++) {
+                    const double a = at(A, lda, g->ta, i, k), b = at(B, ldb, g->tb, k, j);
+                    s += bf16_round(a) * bf16_round(b);
+                    s_exact += a * b;
+                    mag += fabs(a * b);
+                }
+                const double c0 = g->beta == 0.0f ? 0.0 : g->beta * (double)C0[i * ldc + j];
+                const double want = g->alpha * s + c0, exact = g->alpha * s_exact + c0;
+                ck_assert_msg(fabs(C[i * ldc + j] - want) <= 1e-5 * (1 + fabs(g->alpha) * mag),
+                              "bf16 %c%c %dx%dx%d: C[%d,%d] = %.9g, want %.9g", g->ta, g->tb, g->M, g->N, g->K, i,
+                              j, C[i * ldc + j], want);
+                worst_exact = fmax(worst_exact, fabs(C[i * ldc + j] - exact) / (1 + fabs(g->alpha) * mag));
+            }
+        ck_assert_msg(worst_exact > 1e-4, "%c%c: off the exact product by %g only: not bf16", g->ta, g->tb, worst_exact);
+        free(A), free(B), free(C), free(C0);
+    }
+    /* below the threshold: float32, the bits of the onednn backend */
+    enum { M = 33, N = 65, K = 64 };
+    float A[M * K], B[N * K], C1[M * N], C2[M * N];
+    for (int i = 0; i < M * K; i++) A[i] = frand();
+    for (int i = 0; i < N * K; i++) B[i] = frand();
+    bt_engine_sgemm('N', 'T', M, N, K, 1.0f, A, K, B, K, 0.0f, C1, N);
+    ck_assert_int_eq(bt_engine_set_gemm(BT_GEMM_ONEDNN, &err), 0);
+    bt_engine_sgemm('N', 'T', M, N, K, 1.0f, A, K, B, K, 0.0f, C2, N);
+    ck_assert_mem_eq(C1, C2, sizeof C1);
+}
+END_TEST
+
 START_TEST(selection) {
     int k = -7;
     ck_assert_int_eq(bt_gemm_parse("auto", &k), 0);
@@ -101,6 +174,9 @@ START_TEST(selection) {
     ck_assert_int_eq(k, BT_GEMM_BLAS);
     ck_assert_int_eq(bt_gemm_parse("onednn", &k), 0);
     ck_assert_int_eq(k, BT_GEMM_ONEDNN);
+    ck_assert_int_eq(bt_gemm_parse("onednn-bf16", &k), 0);
+    ck_assert_int_eq(k, BT_GEMM_ONEDNN_BF16);
+    ck_assert_str_eq(bt_gemm_name(BT_GEMM_ONEDNN_BF16), "onednn-bf16");
     ck_assert_int_ne(bt_gemm_parse("mkl", &k), 0);
     bt_error err;
     /* auto is the documented rule: oneDNN when built in */
@@ -127,6 +203,7 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, products_match_double_loop);
     tcase_add_test(tc, parallel_region_same_bits);
+    tcase_add_test(tc, bf16_products);
     tcase_add_test(tc, selection);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

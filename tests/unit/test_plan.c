@@ -2,6 +2,7 @@
  * lengths (word counts + [CLS], [SEP]), and LPT against the brute-force optimum. */
 #include <check.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,9 @@ static bt_plan_options by_tokens(int64_t batch_tokens, int max_seqs, double dens
 }
 
 START_TEST(test_by_tokens_hand) {
-    /* sorted: ex1(5) ex3(5) ex5(4) ex0(3) ex2(2) ex4(1); limit 8 -> [1] [3] [5 0] [2 4] */
+    /* sorted: ex1(5) ex3(5) ex5(4) ex0(3) ex2(2) ex4(1), 20 tokens; limit 8. Greedy cuts
+     * [1] [3] [5 0] [2 4] (5 5 7 3 tokens): 4 batches. Balanced over 4: shares 20/4 = 5 -> [1];
+     * 15/3 = 5 -> [3]; 10/2 = 5 -> [5] (4 + 3/2 > 5); the rest [0 2 4] (6 tokens). */
     int len[] = {3, 5, 2, 5, 1, 4};
     bt_plan_options o = by_tokens(8, 0, 1.0, 0.5);
     bt_plan p;
@@ -52,9 +55,9 @@ START_TEST(test_by_tokens_hand) {
     ck_assert_int_eq(p.n_batches, 4);
     int order[] = {1, 3, 5, 0, 2, 4};
     for (int i = 0; i < 6; i++) ck_assert_int_eq(p.order[i], order[i]);
-    int first[] = {0, 1, 2, 4}, nseq[] = {1, 1, 2, 2}, ntok[] = {5, 5, 7, 3}, maxl[] = {5, 5, 4, 2};
-    /* cost(T) = T (1 + 0.5 T): 5 -> 17.5; 4 -> 12, 3 -> 7.5; 2 -> 4, 1 -> 1.5 */
-    double cost[] = {17.5, 17.5, 19.5, 5.5};
+    int first[] = {0, 1, 2, 3}, nseq[] = {1, 1, 1, 3}, ntok[] = {5, 5, 4, 6}, maxl[] = {5, 5, 4, 3};
+    /* cost(T) = T (1 + 0.5 T): 5 -> 17.5; 4 -> 12; 3 -> 7.5, 2 -> 4, 1 -> 1.5 */
+    double cost[] = {17.5, 17.5, 12.0, 13.0};
     for (int b = 0; b < 4; b++) {
         ck_assert_int_eq(p.batches[b].first, first[b]);
         ck_assert_ptr_eq(bt_plan_batch_examples(&p, b), p.order + first[b]);
@@ -65,21 +68,68 @@ START_TEST(test_by_tokens_hand) {
     }
     ck_assert_int_eq(p.n_tokens, 20);
     ck_assert_int_eq(p.max_len, 5);
-    ck_assert_int_eq(p.max_batch_tokens, 7);
-    ck_assert_int_eq(p.max_batch_seqs, 2);
+    ck_assert_int_eq(p.max_batch_tokens, 6);
+    ck_assert_int_eq(p.max_batch_seqs, 3);
     ck_assert_double_eq(p.cost, 60.0);
     bt_plan_free(&p);
 }
 END_TEST
 
+START_TEST(test_balanced_remainder) {
+    /* 9 examples of 100 tokens, limit 400: greedy would cut 4 + 4 + 1 (the last batch a ninth of
+     * the rest); balanced over the same 3 batches: 3 + 3 + 3. A tie (share exactly half-way) goes
+     * to the earlier batch: 5 x 100 tokens, limit 400 -> greedy 4 + 1, balanced 3 + 2. */
+    int len[9];
+    for (int i = 0; i < 9; i++) len[i] = 100;
+    bt_plan_options o = by_tokens(400, 0, 1.0, 0.0);
+    bt_plan p;
+    ck_assert_int_eq(bt_plan_build(&p, len, 9, &o, NULL), BT_OK);
+    ck_assert_int_eq(p.n_batches, 3);
+    for (int b = 0; b < 3; b++) ck_assert_int_eq(p.batches[b].n_tokens, 300);
+    ck_assert_int_eq(p.max_batch_tokens, 300); /* the engine's buffers shrink with it */
+    bt_plan_free(&p);
+    ck_assert_int_eq(bt_plan_build(&p, len, 5, &o, NULL), BT_OK);
+    ck_assert_int_eq(p.n_batches, 2);
+    ck_assert_int_eq(p.batches[0].n_seqs, 3);
+    ck_assert_int_eq(p.batches[1].n_seqs, 2);
+    bt_plan_free(&p);
+    /* exactly full batches stay as they are: 64 x 128 at 2048 -> 4 x 16 */
+    int full[64];
+    for (int i = 0; i < 64; i++) full[i] = 128;
+    o = by_tokens(2048, 0, 1.0, 0.0);
+    ck_assert_int_eq(bt_plan_build(&p, full, 64, &o, NULL), BT_OK);
+    ck_assert_int_eq(p.n_batches, 4);
+    for (int b = 0; b < 4; b++) ck_assert_int_eq(p.batches[b].n_seqs, 16);
+    bt_plan_free(&p);
+}
+END_TEST
+
+START_TEST(test_balanced_fallback) {
+    /* The shares can need more batches than greedy when single examples nearly fill a batch:
+     * sorted 15 14 13 12 7 7 7 7 6, limit 19. Greedy: [15] [14] [13] [12 7] [7 7] [7 6], 6
+     * batches. The shares (88/6 = 14.7 ...) would close [12] before its 7 and end in 7 batches:
+     * the plan keeps the greedy cut, never more batches than greedy. */
+    int len[] = {7, 15, 7, 13, 6, 14, 7, 12, 7};
+    bt_plan_options o = by_tokens(19, 0, 1.0, 0.0);
+    bt_plan p;
+    ck_assert_int_eq(bt_plan_build(&p, len, 9, &o, NULL), BT_OK);
+    ck_assert_int_eq(p.n_batches, 6);
+    int ntok[] = {15, 14, 13, 19, 14, 13};
+    for (int b = 0; b < 6; b++) ck_assert_int_eq(p.batches[b].n_tokens, ntok[b]);
+    bt_plan_free(&p);
+}
+END_TEST
+
 START_TEST(test_max_seqs) {
+    /* 10 x 1 token, at most 3 per batch: greedy 3 3 3 1 (4 batches); balanced over 4 with
+     * shares 10/4 = 2.5 (a tie: 3), 7/3 = 2.33 (2), 5/2 = 2.5 (3), 2 */
     int len[10];
     for (int i = 0; i < 10; i++) len[i] = 1;
     bt_plan_options o = by_tokens(100, 3, 1.0, 0.0);
     bt_plan p;
     ck_assert_int_eq(bt_plan_build(&p, len, 10, &o, NULL), BT_OK);
     ck_assert_int_eq(p.n_batches, 4);
-    int nseq[] = {3, 3, 3, 1};
+    int nseq[] = {3, 2, 3, 2};
     for (int b = 0; b < 4; b++) ck_assert_int_eq(p.batches[b].n_seqs, nseq[b]);
     for (int i = 0; i < 10; i++) ck_assert_int_eq(p.order[i], i); /* equal lengths: index order */
     bt_plan_free(&p);
@@ -195,13 +245,19 @@ static void check_plan(const bt_plan *p, const int *len, int n, const bt_plan_op
         if (o->max_seqs) ck_assert_int_le(B->n_seqs, o->max_seqs);
         ck_assert_int_eq(B->max_len, mx);
         ck_assert(fabs(B->cost - c) <= 1e-12 * c);
-        /* greedy: the next batch's first example did not fit in this one */
-        if (b + 1 < p->n_batches) {
-            int nxt = len[p->order[k]];
-            ck_assert(B->n_tokens + nxt > o->batch_tokens || (o->max_seqs && B->n_seqs == o->max_seqs));
-        }
     }
     ck_assert_int_eq(k, n);
+    /* as many batches as the greedy cut of the same order (each batch filled until the next
+     * example does not fit), recomputed here */
+    int greedy = 0;
+    int64_t t = 0;
+    int c = 0;
+    for (int j = 0; j < n; j++) {
+        const int l = len[p->order[j]];
+        if (!greedy || t + l > o->batch_tokens || (o->max_seqs && c == o->max_seqs)) greedy++, t = 0, c = 0;
+        t += l, c++;
+    }
+    ck_assert_int_eq(p->n_batches, greedy);
     for (int i = 0; i < n; i++) ck_assert_int_eq(seen[i], 1); /* every example exactly once */
     free(seen);
 }
@@ -218,6 +274,15 @@ START_TEST(test_sst2_invariants) {
             bt_error e;
             ck_assert_int_eq(bt_plan_build(&p, len, n, &o, &e), BT_OK);
             check_plan(&p, len, n, &o);
+            if (!seqs[s]) { /* balanced: no remainder batch, every batch within one example of the rest */
+                int64_t lo = INT64_MAX, hi = 0;
+                for (int b = 0; b < p.n_batches; b++) {
+                    lo = p.batches[b].n_tokens < lo ? p.batches[b].n_tokens : lo;
+                    hi = p.batches[b].n_tokens > hi ? p.batches[b].n_tokens : hi;
+                }
+                ck_assert_msg(hi - lo <= p.max_len, "batch_tokens %lld: batches of %lld..%lld tokens",
+                              (long long)limits[a], (long long)lo, (long long)hi);
+            }
             bt_plan_free(&p);
         }
     /* the longest SST-2 dev sentence has 47 words: 49 tokens fit, 48 must be refused */
@@ -392,6 +457,8 @@ int main(void) {
     Suite *s = suite_create("plan");
     TCase *tc = tcase_create("plan");
     tcase_add_test(tc, test_by_tokens_hand);
+    tcase_add_test(tc, test_balanced_remainder);
+    tcase_add_test(tc, test_balanced_fallback);
     tcase_add_test(tc, test_max_seqs);
     tcase_add_test(tc, test_by_size);
     tcase_add_test(tc, test_errors);
