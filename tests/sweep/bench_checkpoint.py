@@ -35,8 +35,7 @@ def main():
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="bt-bench-ckpt-")
     model = os.path.join(work, "model")
-    make_checkpoint.make_checkpoint(model, layers=12, hidden=768, heads=12, inter=3072, vocab=30522, max_pos=512,
-                                    seed=1)
+    make_checkpoint.make_checkpoint(model, bert_base=True, seed=1)
     shutil.copy(os.path.join(SOURCE, "tests", "data", "vocab", "bert-base-uncased", "vocab.txt"), model)
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     configs = [("no checkpoint (0)", "0"), ("default (300 s)", "300"), ("every 1 s", "1")]
