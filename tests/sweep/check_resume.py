@@ -152,6 +152,36 @@ def stop_at_the_end(args, m):
     print("eval: a stop in batch %d of %d skips the last one and resumes to the same bits" % (nb - 1, nb))
 
 
+def damaged(args, m):
+    """A damaged checkpoint is refused with one line naming the file (exit 2); --restart gets past it."""
+    out = os.path.join(args.work, "damaged")
+    extra = ["--quiet"]
+    st = stopped(run(args, 1, "importance", m, out, extra, signal_after="6:TERM"), out, "damaged: the stop")
+    if st is None:
+        return
+    ck = os.path.join(out, "checkpoint")
+    journal = os.path.join(ck, st["journals"][0]["file"])
+    with open(journal, "r+b") as f:  # one bit of the first record's payload
+        f.seek(40)
+        b = f.read(1)
+        f.seek(40)
+        f.write(bytes([b[0] ^ 1]))
+    p = run(args, 2, "importance", m, out, extra)
+    msg = p.stderr.strip().splitlines()
+    check(p.returncode == 2 and len(msg) == 1 and journal in msg[0] and "damaged record at byte 0" in msg[0],
+          "a flipped bit in a journal: exit %d, %s" % (p.returncode, msg))
+    with open(os.path.join(ck, "state.json"), "r+") as f:
+        f.truncate(40)
+    p = run(args, 2, "importance", m, out, extra)
+    msg = p.stderr.strip().splitlines()
+    check(p.returncode == 2 and len(msg) == 1 and "state.json" in msg[0] and "--restart" in msg[0],
+          "a cut state.json: exit %d, %s" % (p.returncode, msg))
+    p = run(args, 2, "importance", m, out, extra + ["--restart"])
+    check(p.returncode == 0 and os.path.exists(os.path.join(out, "run.h5")), "--restart after damage: exit %d %s" % (
+        p.returncode, p.stderr[-300:]))
+    print("damaged checkpoint: a flipped bit and a cut state.json refused naming the file; --restart recovers")
+
+
 def refusals(args, m):
     """Another command line on a stopped run is refused naming the option; --restart starts over."""
     out = os.path.join(args.work, "refuse")
@@ -198,6 +228,7 @@ def main():
     # 10 batches per pass: the stop at the 14th saved batch lands inside masking step 1
     scenario(args, m, "mask", ["--subset", 128, "--amount", 0.25], [(1, "14:TERM"), (2, "9:INT")], 3)
     refusals(args, m)
+    damaged(args, m)
     # the hard-kill reference: importance with attentions
     kill_ref = os.path.join(args.work, "kill_ref")
     p = run(args, 1, "importance", m, kill_ref, ["--save-attentions", "--dtype", "f32", "--checkpoint-every", "0.001"])
