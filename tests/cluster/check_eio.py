@@ -49,7 +49,7 @@ class EioFs:
     def __init__(self, exe, work):
         self.back = tempfile.mkdtemp(prefix="eio-back-", dir=work)
         self.mnt = tempfile.mkdtemp(prefix="eio-mnt-", dir=work)
-        self.log = open(os.path.join(work, "eio_fs.log"), "a")
+        self.log = open(self.mnt + ".log", "w")
         self.proc = subprocess.Popen([exe, self.back, self.mnt], stdout=self.log, stderr=self.log)
         self.ok, self.why = False, ""
         for _ in range(500):
@@ -61,7 +61,10 @@ class EioFs:
             time.sleep(0.01)
         self.log.flush()
         with open(self.log.name) as f:
-            self.why = (f.read().strip().splitlines() or ["eio_fs did not mount within 5 s"])[-1]
+            said = f.read().strip()
+        rc = self.proc.poll()
+        self.why = ("eio_fs did not mount within 5 s" if rc is None else "eio_fs exited with status %d" % rc) + (
+            ": " + said.splitlines()[-1] if said else "")
 
     def fail(self, kind):
         """From now on the file system answers EIO (kind: a key of KINDS)."""
