@@ -70,13 +70,20 @@ static int h5_fail(bt_store *s, bt_error *err, const char *what, const char *obj
     s->io_failed = 1;
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_error, why);
     H5Eclear2(H5E_DEFAULT);
-    /* MPI-IO's write errors (ENOSPC, EIO) do not reach HDF5's stack. The write's errno is
-     * usually still there; only a write's errors are trusted (a stale errno of a lookup would
-     * mislead). When it was overwritten, the file system is asked: a disk that failed a write
-     * fails an fsync too (tests/cluster/check_eio.py). */
-    if (!strcmp(why, "no HDF5 error recorded")) {
+    /* MPI-IO's write errors (ENOSPC, EIO) do not reach HDF5's stack, or only as an MPI error
+     * class ("MPI_ERR_OTHER: known error not in list" from MPI_File_sync). The system call's
+     * errno is usually still there; only a write's errors are trusted (a stale errno of a
+     * lookup would mislead). When it was overwritten, the file system is asked: a disk that
+     * failed a write fails an fsync too (tests/cluster/check_eio.py). */
+    const int none = !strcmp(why, "no HDF5 error recorded");
+    if (none || strstr(why, "MPI")) {
         if (!write_errno(sys) && fsync_path(s->tmp_path)) sys = errno;
-        if (write_errno(sys)) snprintf(why, sizeof why, "%s", strerror(sys));
+        if (write_errno(sys) && none) snprintf(why, sizeof why, "%s", strerror(sys));
+        else if (write_errno(sys)) {
+            char mpi[384];
+            snprintf(mpi, sizeof mpi, "%s", why);
+            snprintf(why, sizeof why, "%s: %.200s", strerror(sys), mpi);
+        }
     }
     /* on a (nearly) full file system say so, with the free space */
     char dir[4096];

@@ -13,9 +13,12 @@ are slowed to 0.1 s with BT_TEST_BATCH_SECONDS so that the run is mid-pass), in 
   the program first in a checkpoint's sync (`--checkpoint-every 0.2`: the journals' fsync,
   run.h5's flush, state.json's write) or, at the default interval, at the end (the .npy
   files' fsync, before the commit; the abort must not close run.h5 again);
-* "sync run.h5.tmp": the same for run.h5's tmp file only, at the default interval: the .npy
-  files are written, then the commit's close fails after the status "complete" was written
-  (HDF5 cannot undo a failed close: it would close the file again inside MPI_Finalize, crash);
+* "sync run.h5.tmp": the same for run.h5's tmp file only: with `--checkpoint-every 0.2` the
+  sync's H5Fflush (MPI_File_sync) fails; at the default interval the .npy files are written,
+  then the commit's close fails after the status "complete" was written (HDF5 cannot undo a
+  failed close: it would close the file again inside MPI_Finalize, crash);
+* "sync state.json": the same for state.json.tmp only, with `--checkpoint-every 0.2`: the
+  sync's last step, rank 0 writing the state, fails;
 * "fsync": only fsync fails, in eval (which writes predictions.tsv, no .npy files, whose fsync
   would fail first) at the default interval: the commit's fsync of the tmp file, already
   marked complete, fails (that file must not be left looking complete).
@@ -100,7 +103,7 @@ def mid_pass(out):
 
 
 KINDS = {"all": "EIO on everything", "sync": "EIO on fsync/close", "fsync": "EIO on fsync",
-         "sync run.h5.tmp": "EIO on run.h5's fsync/close"}
+         "sync run.h5.tmp": "EIO on run.h5's fsync/close", "sync state.json": "EIO on state.json's fsync/close"}
 
 
 def one(args, np_, model, attn, kind, every, cmd):
@@ -197,6 +200,8 @@ def main():
             for kind, every, cmd in (("all", False, "importance"), ("all", True, "importance"),
                                      ("sync", False, "importance"), ("sync", True, "importance"),
                                      ("sync run.h5.tmp", False, "importance"),
+                                     ("sync run.h5.tmp", True, "importance"),
+                                     ("sync state.json", True, "importance"),
                                      ("sync", False, "eval"), ("fsync", False, "eval")):
                 skip = one(args, np_, model, attn, kind, every, cmd)
                 if skip:
