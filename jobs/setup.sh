@@ -16,7 +16,8 @@ DEMO_PACKAGES=(build-essential cmake pkg-config
                python3-numpy python3-h5py python3-matplotlib)
 TEST_PACKAGES=(check libsubunit-dev hdf5-tools shellcheck slurm-wlm munge
                python3-scipy python3-sklearn python3-torch
-               clang-14 libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev)  # the last four: tests/fuzz
+               clang-14 libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev  # these four: tests/fuzz
+               libfuse3-dev fuse3)  # tests/cluster/check_eio.py's FUSE file system
 
 if [[ ${1:-} == --list ]]; then
   case ${2:-} in

@@ -55,6 +55,10 @@ int bt_dist_agree(MPI_Comm comm, int local_code, const bt_error *local_err, bt_e
     if (first > 0) snprintf(where, sizeof where, "rank %d: ", first);
     /* every rank stops on an interruption: that is no failure to count */
     if (n_failing > 1 && v[0] != BT_EINTERRUPTED) snprintf(others, sizeof others, " (%d ranks failed)", n_failing);
+    /* an error agreed on before (every rank returns it) is counted once, not again */
+    static const char counted[] = " ranks failed)";
+    const size_t lm = strlen(msg), lc = sizeof counted - 1;
+    if (lm >= lc && !strcmp(msg + lm - lc, counted)) others[0] = '\0';
     /* %.900s: leave room for the prefix and suffix so the line is never cut mid-message */
     return bt_error_set(err, v[0], "%s%.900s%s", where, msg, others);
 }

@@ -1,6 +1,7 @@
 /* The eval experiment of a run (forward only), everything but the printing: with --out, run.h5
  * (per-example logits and entropy, metrics; no importance) and predictions.tsv (index, predicted
  * label, gold label) as HF's run_glue writes them. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,10 +39,11 @@ static int write_predictions(const char *dir, const bt_run *x, const float *logi
         }
         fputc('\n', f);
     }
-    const int bad = ferror(f) | (fclose(f) != 0);
+    const int bad = ferror(f) | (fclose(f) != 0), e = errno; /* the failed write's or close's */
     if (bad || rename(tmp, path) != 0) {
+        const int why = bad ? e : errno;
         remove(tmp);
-        return bt_error_set(err, BT_EINTERNAL, "%s: write failed", path);
+        return bt_error_set(err, BT_EINTERNAL, "%s: write failed: %s", path, strerror(why));
     }
     return BT_OK;
 }

@@ -57,13 +57,35 @@ static herr_t first_error(unsigned n, const H5E_error2_t *e, void *data) {
     return 0;
 }
 
+static int fsync_path(const char *path);
+
+static int write_errno(int e) {
+    return e == EIO || e == ENOSPC || e == EDQUOT || e == EROFS || e == EFBIG || e == ESTALE;
+}
+
 /* Message for a failed HDF5 call: the innermost entry of HDF5's error stack says why. */
 static int h5_fail(bt_store *s, bt_error *err, const char *what, const char *obj) {
+    int sys = errno; /* the failed system call's, when MPI-IO's error left nothing else */
     char why[384] = "no HDF5 error recorded";
     s->io_failed = 1;
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_error, why);
     H5Eclear2(H5E_DEFAULT);
-    /* MPI-IO's write errors (ENOSPC, EIO) do not reach HDF5's stack: name the usual one */
+    /* MPI-IO's write errors (ENOSPC, EIO) do not reach HDF5's stack, or only as an MPI error
+     * class ("MPI_ERR_OTHER: known error not in list" from MPI_File_sync). The system call's
+     * errno is usually still there; only a write's errors are trusted (a stale errno of a
+     * lookup would mislead). When it was overwritten, the file system is asked: a disk that
+     * failed a write fails an fsync too (tests/cluster/check_eio.py). */
+    const int none = !strcmp(why, "no HDF5 error recorded");
+    if (none || strstr(why, "MPI")) {
+        if (!write_errno(sys) && fsync_path(s->tmp_path)) sys = errno;
+        if (write_errno(sys) && none) snprintf(why, sizeof why, "%s", strerror(sys));
+        else if (write_errno(sys)) {
+            char mpi[384];
+            snprintf(mpi, sizeof mpi, "%s", why);
+            snprintf(why, sizeof why, "%s: %.200s", strerror(sys), mpi);
+        }
+    }
+    /* on a (nearly) full file system say so, with the free space */
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", s->tmp_path);
     char *slash = strrchr(dir, '/');
@@ -893,11 +915,13 @@ int bt_store_write_strings(bt_store *s, const char *path, const char *attr, int 
 /* commit / abort */
 
 /* Rank 0 alone, after the collective close: rewrite the status attribute. */
+/* 0, or 1: failed, or 2: the close failed (the file stays open inside HDF5: see
+ * drop_if_close_failed). */
 static int set_status(const char *path, const char *status) {
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     int bad = f < 0 || attr_str(f, "status", status);
-    if (f >= 0 && H5Fclose(f) < 0) bad = 1;
-    return bad ? -1 : 0;
+    if (f >= 0 && H5Fclose(f) < 0) return 2;
+    return bad;
 }
 
 static int fsync_path(const char *path) {
@@ -939,6 +963,20 @@ static void drop_unclosable(bt_store *s) {
     store_free(s);
 }
 
+/* A close that failed (EIO from the flush or the close() underneath, tests/cluster/check_eio.py)
+ * leaves the file open inside HDF5, which closes it again inside MPI_Finalize and crashes: the
+ * file is worthless, rank 0 removes it and the process ends without finalising. lost: this
+ * rank's close (or rank 0's reopen to set the status) failed; collective. */
+static int drop_if_close_failed(bt_store *s, int lost) {
+    int any = 0;
+    MPI_Allreduce(&lost, &any, 1, MPI_INT, MPI_MAX, s->comm);
+    if (any) {
+        if (s->rank == 0) unlink(s->tmp_path);
+        g_poisoned = 1;
+    }
+    return any;
+}
+
 int bt_store_commit(bt_store *s, bt_error *err) {
     bt_error e = {BT_OK, ""}; /* rank 0's outcome, sent to every rank */
     char why[128];
@@ -950,18 +988,19 @@ int bt_store_commit(bt_store *s, bt_error *err) {
     close_ids(s);
     int rc = H5Fclose(s->file) < 0 ? h5_fail(s, &e, "closing", "the file") : BT_OK;
     s->file = -1;
-    int any;
+    int any, marked = 0;
     MPI_Allreduce(&rc, &any, 1, MPI_INT, MPI_MAX, s->comm);
     if (s->rank == 0) {
         if (any && !rc) {
             bt_error_set(&e, any, "%s: closing failed on another rank", s->tmp_path);
         } else if (any) {
             /* e holds rank 0's own close failure */
-        } else if (set_status(s->tmp_path, "complete")) {
+        } else if ((marked = set_status(s->tmp_path, "complete")) != 0) {
             h5_fail(s, &e, "marking complete", "the file");
         } else if (fsync_path(s->tmp_path) || rename(s->tmp_path, s->final_path)) {
             bt_error_set(&e, BT_EINTERNAL, "%s: cannot sync and rename to %s: %s", s->tmp_path,
                          s->final_path, strerror(errno));
+            unlink(s->tmp_path); /* marked complete but not durable: it must not look complete */
         } else {
             /* make the rename itself durable */
             char dir[4096];
@@ -972,6 +1011,7 @@ int bt_store_commit(bt_store *s, bt_error *err) {
         }
     }
     MPI_Bcast(&e, sizeof e, MPI_BYTE, 0, s->comm);
+    drop_if_close_failed(s, marked == 2 || rc);
     store_free(s);
     if (e.code) return bt_error_set(err, e.code, "%s", e.msg);
     return BT_OK;
@@ -998,9 +1038,8 @@ static void store_end(bt_store *s, const char *status) {
     close_ids(s);
     int bad = H5Fclose(s->file) < 0;
     H5Eclear2(H5E_DEFAULT);
-    int any;
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, s->comm);
-    if (s->rank == 0 && !any) set_status(s->tmp_path, status);
+    if (!drop_if_close_failed(s, bad))
+        drop_if_close_failed(s, s->rank == 0 && set_status(s->tmp_path, status) == 2);
     H5Eclear2(H5E_DEFAULT);
     MPI_Barrier(s->comm);
     store_free(s);

@@ -16,8 +16,7 @@ with and without --save-attentions:
   start, since Linux refuses to remount a file system read-only while files on it are open for
   writing), and the output directory removed mid-pass (the open files live on; the checkpoint's
   sync and the final rename fail): the same guarantees, one message naming the file.
-EIO itself needs a faulty block device (device-mapper's error target), which this test does not
-create; it takes the same path as EROFS (a failed MPI-IO write on some rank).
+EIO is tested by tests/cluster/check_eio.py (a FUSE file system that fails on request).
 """
 import os
 import subprocess

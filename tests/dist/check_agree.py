@@ -11,9 +11,9 @@ import sys
 BT_EINTERNAL, BT_EINPUT = 1, 2
 
 
-def run(np_, failing):
+def run(np_, failing, mode="agree"):
     cmd = ["timeout", "60", sys.argv[1], "--oversubscribe", "--allow-run-as-root", "-np", str(np_),
-           sys.argv[2], "agree", failing]
+           sys.argv[2], mode, failing]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode == 124:
         sys.exit(f"np={np_} failing={failing}: timed out (a rank hangs)")
@@ -22,8 +22,8 @@ def run(np_, failing):
     return r, agreed
 
 
-def check(np_, failing, want_code, want_msg):
-    r, agreed = run(np_, failing)
+def check(np_, failing, want_code, want_msg, mode="agree"):
+    r, agreed = run(np_, failing, mode)
     ctx = f"np={np_} failing={failing!r}: exit {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
     assert sorted(agreed) == list(range(np_)), "not every rank reported\n" + ctx
     assert all(a == want_code for _, a in agreed.values()), "ranks disagree\n" + ctx
@@ -47,6 +47,9 @@ def main():
     # message is the lowest failing rank's
     check(4, "3", BT_EINTERNAL, "rank 3: " + msg.format(13))
     check(4, "3,2", BT_EINPUT, "rank 2: " + msg.format(12) + " (2 ranks failed)")
+    # an agreed error agreed on again (every rank now fails with it) keeps its one count
+    check(4, "3,2", BT_EINPUT, "rank 2: " + msg.format(12) + " (2 ranks failed)", "agree2")
+    check(3, "0,1,2", BT_EINPUT, msg.format(10) + " (3 ranks failed)", "agree2")
     print("ok: errors on some ranks reach every rank with one code and one message; no hang")
 
 

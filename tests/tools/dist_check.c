@@ -4,6 +4,8 @@
  *                              sums (hex floats) to OUT; gathers are self-checked on every rank
  *   dist_check agree R[,R...]  ranks R fail (rank 3 with BT_EINTERNAL, others BT_EINPUT);
  *                              every rank prints the agreed code and exits with it
+ *   dist_check agree2 R[,R...] the same, then every rank agrees again on the agreed error (as
+ *                              a caller further up does): the failed ranks are counted once
  *   dist_check progress        a fake pass with progress lines on stderr (non-terminal)
  *   dist_check bench NB K      time of the ordered reduction of NB batches x K doubles against
  *                              MPI_Allreduce of each rank's K partial sums (the unordered way)
@@ -145,7 +147,7 @@ static int run_reduce(const char *out_path) {
     return 0;
 }
 
-static int run_agree(const char *ranks) {
+static int run_agree(const char *ranks, int twice) {
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     int code = BT_OK;
@@ -162,6 +164,7 @@ static int run_agree(const char *ranks) {
         p = *end ? end + 1 : end;
     }
     int agreed = bt_dist_agree(MPI_COMM_WORLD, code, &e, &e);
+    if (twice) agreed = bt_dist_agree(MPI_COMM_WORLD, agreed, &e, &e);
     printf("rank %d: local %d agreed %d\n", rank, code, agreed);
     fflush(stdout);
     if (agreed) {
@@ -250,10 +253,11 @@ int main(int argc, char **argv) {
     if (bt_dist_init(&argc, &argv, &e)) return fail("init", &e);
     int rc = 2;
     if (argc == 3 && !strcmp(argv[1], "reduce")) rc = run_reduce(argv[2]);
-    else if (argc == 3 && !strcmp(argv[1], "agree")) rc = run_agree(argv[2]);
+    else if (argc == 3 && !strcmp(argv[1], "agree")) rc = run_agree(argv[2], 0);
+    else if (argc == 3 && !strcmp(argv[1], "agree2")) rc = run_agree(argv[2], 1);
     else if (argc == 2 && !strcmp(argv[1], "progress")) rc = run_progress();
     else if (argc == 4 && !strcmp(argv[1], "bench")) rc = run_bench(atoi(argv[2]), atoi(argv[3]));
-    else fprintf(stderr, "usage: dist_check reduce OUT | agree RANKS | progress | bench NB K\n");
+    else fprintf(stderr, "usage: dist_check reduce OUT | agree RANKS | agree2 RANKS | progress | bench NB K\n");
     bt_dist_finalize();
     return rc;
 }
