@@ -141,7 +141,7 @@ static int batch_loop(MPI_Comm comm, const bt_dataset *d, const bt_sweep_options
     bt_dist_progress_begin(&prog, comm, plan, &s->sh.asg, o->label ? o->label : pass->label,
                            s->sh.rank == 0 ? o->progress : NULL, 0);
     control c = {.req = MPI_REQUEST_NULL, .last_sync = MPI_Wtime()};
-    int rc = BT_OK, slot = 0;
+    int rc = BT_OK, slot = 0, agreed_elsewhere = 0;
     for (; slot < s->sh.max_batches; slot++) {
         if (slot > 0) {
             MPI_Wait(&c.req, MPI_STATUS_IGNORE);
@@ -149,10 +149,15 @@ static int batch_loop(MPI_Comm comm, const bt_dataset *d, const bt_sweep_options
             if (ck && (c.all[CTL_STOP] || c.all[CTL_SYNC])) {
                 /* collective: every rank syncs, also one whose last batch failed (it keeps its error) */
                 bt_error scratch = {0};
-                const int src = ck->sync(ck->ctx, rc ? &scratch : local);
-                if (!rc) rc = src;
+                const int before = rc, src = ck->sync(ck->ctx, before ? &scratch : local);
                 c.last_sync = MPI_Wtime();
-                if (rc) break;
+                /* the sync's error is agreed already (every rank holds it): rank 0 alone carries it
+                 * to the pass's agreement, so that it is not counted as every rank's failure */
+                if (!before && src) {
+                    if (s->sh.rank == 0) rc = src;
+                    else agreed_elsewhere = src;
+                }
+                if (rc || agreed_elsewhere) break;
                 if (c.all[CTL_STOP]) {
                     rc = bt_error_set(local, BT_EINTERRUPTED, "interrupted: the work so far is saved; run the same "
                                       "command again to resume");
@@ -170,11 +175,14 @@ static int batch_loop(MPI_Comm comm, const bt_dataset *d, const bt_sweep_options
     const int ran_through = slot == s->sh.max_batches; /* not left at a stop or a failure */
     if (c.req != MPI_REQUEST_NULL) MPI_Wait(&c.req, MPI_STATUS_IGNORE);
     /* a stop posted with the last slot: that slot's batch was skipped somewhere */
-    if (ck && ran_through && s->sh.max_batches > 0 && !c.all[CTL_FAILED] && c.all[CTL_STOP]) {
+    if (ck && ran_through && !agreed_elsewhere && s->sh.max_batches > 0 && !c.all[CTL_FAILED] && c.all[CTL_STOP]) {
         bt_error scratch = {0};
-        const int src = ck->sync(ck->ctx, rc ? &scratch : local); /* collective, as above */
-        if (!rc) rc = src;
-        if (!rc)
+        const int before = rc, src = ck->sync(ck->ctx, before ? &scratch : local); /* collective, as above */
+        if (!before && src) {
+            if (s->sh.rank == 0) rc = src;
+            else agreed_elsewhere = src;
+        }
+        if (!rc && !agreed_elsewhere)
             rc = bt_error_set(local, BT_EINTERRUPTED, "interrupted: the work so far is saved; run the same command "
                               "again to resume");
     }
