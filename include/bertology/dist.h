@@ -79,7 +79,7 @@ typedef struct {
     int64_t my_tokens, my_tokens_done;
     int line_open;      /* a '\r' line is on the terminal */
     double busy_s;      /* set by finish: this rank's time from begin to finish */
-    int64_t my_examples_resumed; /* of the done ones, restored from a checkpoint (no compute) */
+    int64_t my_examples_resumed, my_tokens_resumed; /* of the done ones, restored from a checkpoint */
     double my_cost_resumed;
     int stopped;        /* set by the caller before finish: the pass stopped early */
 } bt_dist_progress;

@@ -62,6 +62,7 @@ void bt_dist_progress_resumed(bt_dist_progress *p, const bt_plan *plan, int b) {
     if (b < 0 || b >= plan->n_batches) return;
     p->my_cost_resumed += plan->batches[b].cost;
     p->my_examples_resumed += plan->batches[b].n_seqs;
+    p->my_tokens_resumed += plan->batches[b].n_tokens;
     p->my_cost_done += plan->batches[b].cost;
     p->my_examples_done += plan->batches[b].n_seqs;
     p->my_tokens_done += plan->batches[b].n_tokens;
@@ -113,8 +114,8 @@ void bt_dist_progress_finish(bt_dist_progress *p, MPI_Comm comm) {
     double mx[2] = {p->busy_s, (double)bt_dist_peak_rss()}, mxr[2] = {0, 0}, sum = 0.0;
     MPI_Reduce(mx, mxr, 2, MPI_DOUBLE, MPI_MAX, 0, comm);
     MPI_Reduce(&p->busy_s, &sum, 1, MPI_DOUBLE, MPI_SUM, 0, comm);
-    int64_t mine[2] = {p->my_examples_done, p->my_examples_resumed}, all[2] = {0, 0};
-    MPI_Reduce(mine, all, 2, MPI_INT64_T, MPI_SUM, 0, comm);
+    int64_t mine[3] = {p->my_examples_done, p->my_examples_resumed, p->my_tokens_resumed}, all[3] = {0, 0, 0};
+    MPI_Reduce(mine, all, 3, MPI_INT64_T, MPI_SUM, 0, comm);
     if (!p->out) return;
     if (p->stopped) {
         fprintf(p->out, "%s%s: stopped after %lld of %lld examples (%lld of them resumed)%s\n", p->line_open ? "\r" : "",
@@ -129,8 +130,9 @@ void bt_dist_progress_finish(bt_dist_progress *p, MPI_Comm comm) {
     char sex[16], stok[16], sexs[16], stoks[16], swall[24];
     human(sex, sizeof sex, (double)p->total_examples);
     human(stok, sizeof stok, (double)p->total_tokens);
-    human(sexs, sizeof sexs, wall > 0 ? p->total_examples / wall : 0.0);
-    human(stoks, sizeof stoks, wall > 0 ? p->total_tokens / wall : 0.0);
+    /* rates of what this run computed: resumed batches took no time */
+    human(sexs, sizeof sexs, wall > 0 ? (double)(p->total_examples - all[1]) / wall : 0.0);
+    human(stoks, sizeof stoks, wall > 0 ? (double)(p->total_tokens - all[2]) / wall : 0.0);
     if (wall < 60.0) snprintf(swall, sizeof swall, "%.2f s", wall);
     else hms(swall, sizeof swall, wall);
     fprintf(p->out,
