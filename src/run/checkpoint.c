@@ -105,35 +105,6 @@ static int fsync_dir(const char *dir) {
     return r;
 }
 
-static char *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t cap = 0, len = 0, got;
-    do {
-        if (len + 65536 + 1 > cap) {
-            char *b = realloc(buf, cap = 2 * cap + 65536 + 1);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = b;
-        }
-        got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-    } while (got > 0);
-    const int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[len] = '\0';
-    if (n) *n = len;
-    return buf;
-}
-
 /* Removes the files of dir and dir itself (the checkpoint has no subdirectories). */
 static void remove_dir(const char *dir) {
     DIR *d = opendir(dir);
@@ -414,7 +385,9 @@ static char *state_text(const char *dir, int restart) {
     char path[4200];
     snprintf(path, sizeof path, "%s/state.json", dir);
     if (restart || access(path, F_OK)) return strdup("");
-    return read_file(path, NULL);
+    char *text = NULL;
+    size_t len;
+    return bt_read_file(path, (size_t)1 << 26, &text, &len, NULL) ? NULL : text;
 }
 
 int bt_run_ckpt_prepare(bt_run *x, bt_error *err) {

@@ -444,6 +444,18 @@ static int create_file(bt_store *s, const bt_store_layout *layout, int reopen, b
     return BT_OK;
 }
 
+/* The end of an open or reopen: the store, or on failure nothing (ids closed, s freed). */
+static int opened(bt_store *s, int rc, bt_store **out) {
+    if (rc) {
+        close_ids(s);
+        if (s->file >= 0) H5Fclose(s->file);
+        store_free(s);
+        return rc;
+    }
+    *out = s;
+    return BT_OK;
+}
+
 int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *layout,
                   const bt_store_meta *meta, bt_store **out, bt_error *err) {
     *out = NULL;
@@ -470,14 +482,7 @@ int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *
                 (s->ds[DS_HID_OFFSET] >= 0 &&
                  write_from_root(s, s->ds[DS_HID_OFFSET], H5T_NATIVE_INT64, s->off[DS_HID]))))
         rc = h5_fail(s, err, "writing", "lengths and offsets");
-    if (rc) {
-        close_ids(s);
-        if (s->file >= 0) H5Fclose(s->file);
-        store_free(s);
-        return rc;
-    }
-    *out = s;
-    return BT_OK;
+    return opened(s, rc, out);
 }
 
 const char *bt_store_tmp_path(const bt_store *s) { return s->tmp_path; }
@@ -541,14 +546,7 @@ int bt_store_reopen(const char *tmp_path, const char *final_path, MPI_Comm comm,
     }
     if (!rc) rc = open_datasets(s, err);
     if (!rc && attr_str(s->file, "status", "running")) rc = h5_fail(s, err, "writing", "the status");
-    if (rc) {
-        close_ids(s);
-        if (s->file >= 0) H5Fclose(s->file);
-        store_free(s);
-        return rc;
-    }
-    *out = s;
-    return BT_OK;
+    return opened(s, rc, out);
 }
 
 static int close_is_unsafe(bt_store *s, char *why, size_t n);
