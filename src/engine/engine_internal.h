@@ -61,6 +61,7 @@ struct bt_engine {
     float gate[BT_MAX_LAYERS][BT_MAX_HEADS]; /* gate of present head j of layer l */
     int have_loss, have_forward, want_entropy;
     int first_layer; /* the lowest layer the last forward ran: act[l].p below it is stale */
+    const volatile sig_atomic_t *stop; /* bt_engine_set_stop */
 };
 
 /* rows of logits the LM head computes at once */
