@@ -86,6 +86,11 @@ static int stops_on_request(const bt_run_options *o, int command) {
 int run_begin(int *argc, char ***argv, int command, const char *name, bt_run_options *o, int *rank, int *n_ranks) {
     bt_error err = {0};
     bt_signals_block(); /* before MPI_Init: no thread of MPI, OpenMP or oneDNN ever takes them */
+    /* our fatal-signal handler from the start; Open MPI's (which allocates) not even in MPI_Init */
+    char who[128];
+    snprintf(who, sizeof who, "bertology %s (pid %ld)", name, (long)getpid());
+    bt_signals_fatal(who);
+    setenv("OMPI_MCA_opal_signal", "", 0);
     if (bt_dist_init(argc, argv, &err)) {
         fprintf(stderr, "bertology %s: %s\n", name, err.msg);
         bt_signals_release();
@@ -93,9 +98,8 @@ int run_begin(int *argc, char ***argv, int command, const char *name, bt_run_opt
     }
     MPI_Comm_rank(MPI_COMM_WORLD, rank);
     MPI_Comm_size(MPI_COMM_WORLD, n_ranks);
-    char who[128];
     snprintf(who, sizeof who, "bertology %s (rank %d, pid %ld)", name, *rank, (long)getpid());
-    bt_signals_fatal(who);
+    bt_signals_fatal(who); /* the rank in its line, and in place of any handler MPI_Init installed */
     int rc = run_opts_parse(o, command, name, *argc, *argv, *rank);
     if (!rc && stops_on_request(o, command)) {
         bt_error local = {0};
