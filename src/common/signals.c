@@ -88,6 +88,9 @@ const volatile sig_atomic_t *bt_signals_catch_stop(bt_error *err) {
 
 /* ---- fatal signals -------------------------------------------------------------------------- */
 
+#if defined(__SANITIZE_ADDRESS__)
+void bt_signals_fatal(const char *who) { (void)who; }
+#else
 static char g_who[128];
 static char g_altstack[64 * 1024]; /* not the heap, and not a stack that may be broken */
 
@@ -129,9 +132,6 @@ static void on_fatal(int sig) {
 }
 
 void bt_signals_fatal(const char *who) {
-#if defined(__SANITIZE_ADDRESS__)
-    (void)who;
-#else
     snprintf(g_who, sizeof g_who, "%s", who);
     void *warm[2];
     backtrace(warm, 2); /* loads libgcc's unwinder now, while the heap is sound */
@@ -144,5 +144,5 @@ void bt_signals_fatal(const char *who) {
     sigemptyset(&sa.sa_mask);
     static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
-#endif
 }
+#endif
