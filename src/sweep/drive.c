@@ -120,9 +120,10 @@ static int run_slot(const bt_dataset *d, const bt_sweep_options *o, const sweep_
             out = (bt_sweep_batch){0};
             rc = BT_OK;
             b = -1;
+        } else if (!rc && !pass->after_sink) {
+            /* busy time of the progress lines: the batch's compute, without the sink's writes */
+            bt_dist_progress_batch(prog, plan, b);
         }
-        /* busy time of the progress lines: the batch's compute, without the sink's writes */
-        else if (!rc && !pass->after_sink) bt_dist_progress_batch(prog, plan, b);
     }
     if (sink) { /* also for a restored batch: every rank makes the same number of calls */
         const int src = sink(sink_ctx, &out, rc ? NULL : local);
