@@ -92,7 +92,7 @@ static int pass(memory_ckpt *m, bt_sweep_result *r, bt_error *err) {
     bt_sweep_options o = bt_sweep_options_default();
     o.plan.batch_tokens = 16; /* 6 batches */
     bt_sweep_checkpoint ck = {.save = mc_save, .find = mc_find, .sync = mc_sync, .ctx = m, .every_s = 1e9,
-                              .stop = &m->stop};
+                              .stop = m ? &m->stop : NULL};
     o.checkpoint = m ? &ck : NULL;
     return bt_sweep_pass(MPI_COMM_WORLD, &model, &data, &o, NULL, NULL, r, err);
 }
