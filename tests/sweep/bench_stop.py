@@ -115,6 +115,9 @@ def main():
             _, err = p.communicate(timeout=60)
             ms = re.search(r"saved ([0-9.]+) s after", err)
             saved = float(ms.group(1)) if ms else float("nan")  # (an ending mpirun may drop the line)
+            if os.path.exists(os.path.join(out, "run.h5")):  # the signal came after the last batch
+                print("round %d %-20s finished: the signal came after the pass's last batch" % (r, name))
+                continue
             res[name].append((gone, saved, kept(out)))
             print("round %d %-20s ranks gone %.3f s after their signal, rank 0 saved after %.2f s; exit %d; %s" % (
                 r, name, gone, saved, p.returncode, "every batch done is durable" if res[name][-1][2] else

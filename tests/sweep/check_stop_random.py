@@ -3,7 +3,8 @@
 
 A seeded random sequence of interruptions (the seed is printed; --seed or BT_STOP_SEED repeats a
 sequence: `BT_STOP_SEED=N ctest -R sweep.stop_random`):
-each run is `mpirun -np N bertology importance` (N in 1..3, --threads 1) on a random model of
+each run is `mpirun -np N bertology importance` (N in 1..3, --threads 1; for N = 1 half the time
+one `bertology importance` without mpirun, the signal sent to it) on a random model of
 bert-base width (D 768, 12 heads, F 3072, 30522-token vocabulary; --layers of them), SST-2 dev
 (--subset), 256-token batches, --save-attentions, and a random --checkpoint-every (0.3 s, 1 s or
 the default). At a random moment of the run comes one of: SIGUSR1, SIGINT or SIGTERM to mpirun
@@ -14,8 +15,8 @@ its result must be the uninterrupted np=1 run's, bit for bit; then a new chain s
 every interruption:
   - mpirun and every rank are gone within 30 s of the signal;
   - nothing printed says abort, segmentation fault, heap corruption or a sanitizer report;
-  - a stop (SIGUSR1, SIGINT, SIGTERM) ended in rank 0's "exit status 3" line, with mpirun's exit
-    3 after SIGUSR1 (Open MPI's own 1 after SIGTERM and SIGINT), run.h5's tmp file marked
+  - a stop (SIGUSR1, SIGINT, SIGTERM) ended in rank 0's "exit status 3" line and exit 3 (after
+    SIGTERM and SIGINT to mpirun: Open MPI's own 1, the line maybe dropped), run.h5's tmp file marked
     interrupted, and a state.json that covers every record the journals of that run hold: no
     finished batch was lost; or the run had finished (exit 0, run.h5), or (a signal in its first
     second) mpirun ended it before any rank started;
@@ -109,18 +110,18 @@ class Runner:
         self.args, self.model, self.env = args, model, env
         self.n = 0
 
-    def argv(self, np_, out, every):
-        argv = [self.args.mpiexec, "--oversubscribe", "--allow-run-as-root", "-np", str(np_), self.args.bertology,
-                "importance", "--model", self.model, "--task", "sst-2", "--data", self.args.sst2, "--out", out,
+    def argv(self, np_, out, every, direct=False):
+        launcher = [] if direct else [self.args.mpiexec, "--oversubscribe", "--allow-run-as-root", "-np", str(np_)]
+        argv = launcher + [self.args.bertology, "importance", "--model", self.model, "--task", "sst-2", "--data", self.args.sst2, "--out", out,
                 "--threads", "1", "--quiet", "--batch-tokens", "256", "--subset", str(self.args.subset),
                 "--save-attentions", "--dtype", "f32"]
         return argv + (["--checkpoint-every", str(every)] if every else [])
 
-    def start(self, np_, out, every):
+    def start(self, np_, out, every, direct=False):
         self.n += 1
         log = os.path.join(self.args.work, "log%03d" % self.n)
         self.files = (open(log + ".out", "w+"), open(log + ".err", "w+"))
-        return subprocess.Popen(self.argv(np_, out, every), stdout=self.files[0], stderr=self.files[1],
+        return subprocess.Popen(self.argv(np_, out, every, direct), stdout=self.files[0], stderr=self.files[1],
                                 env=self.env, start_new_session=True)
 
     def output(self):
@@ -183,13 +184,14 @@ def stopped_on_disk(out):
         return f.attrs["status"] == "interrupted"
 
 
-def stopped_ok(out, sig, rc, err, what):
-    """A stop: exit 3 (SIGUSR1) or Open MPI's 1, rank 0's line, and every finished batch durable.
-    (An mpirun ending after SIGTERM/SIGINT may drop what its ranks print last: the line is
-    required after SIGUSR1 only.)"""
-    check(("exit status 3" in err and "run the same command again to resume" in err) or sig != "USR1",
+def stopped_ok(out, sig, rc, err, what, direct):
+    """A stop: exit 3 (without mpirun, or SIGUSR1 to it) or Open MPI's 1, rank 0's line, and every
+    finished batch durable. (An mpirun ending after SIGTERM/SIGINT may drop what its ranks print
+    last: the line is not required then.)"""
+    clean = direct or sig == "USR1"
+    check(("exit status 3" in err and "run the same command again to resume" in err) or not clean,
           "%s: no 'exit status 3' line from rank 0:\n%s" % (what, err[-1500:]))
-    check(rc == 3 if sig == "USR1" else rc != 0, "%s: mpirun exit %d" % (what, rc))
+    check(rc == 3 if clean else rc != 0, "%s: exit %d" % (what, rc))
     _, st = durable_batches(out)
     if not check(st is not None, "%s: stopped without a checkpoint/state.json" % what):
         return None
@@ -239,10 +241,12 @@ def main():
             out = os.path.join(args.work, "chain%02d" % chains)
             durable = set()
         np_, sig = rnd.randint(1, 3), rnd.choice(kinds)
+        direct = np_ == 1 and rnd.random() < 0.5  # one process, no mpirun
         every = rnd.choice([0.3, 1, None])
         delay = rnd.uniform(0.2, full * 1.1)
-        what = "chain %d, np=%d, %s at %.2f s (checkpoint every %s)" % (chains, np_, sig, delay, every or "default")
-        p = run.start(np_, out, every)
+        what = "chain %d, %s, %s at %.2f s (checkpoint every %s)" % (
+            chains, "direct" if direct else "np=%d" % np_, sig, delay, every or "default")
+        p = run.start(np_, out, every, direct)
         t_start = time.time()
         try:
             p.wait(timeout=delay)
@@ -279,14 +283,14 @@ def main():
             outcome = "finished"
             # a stop after the pass's last batch lets the run end; after SIGTERM/SIGINT mpirun
             # exits 1 whatever its ranks did
-            check(rc == 0 or (interrupted and sig != "USR1"), "%s: finished, mpirun exit %d" % (what, rc))
+            check(rc == 0 or (interrupted and sig != "USR1" and not direct), "%s: finished, exit %d" % (what, rc))
             finished_ok(out, ref, stdout, durable, what, clean=rc == 0)
         elif sig in ("KILL", "SEGV") and interrupted:
             outcome = "killed"
-            check(rc != 0, "%s: mpirun exit 0" % what)
+            check(rc != 0, "%s: exit 0" % what)
         elif "exit status 3" in stderr or (interrupted and sig in ("INT", "TERM") and stopped_on_disk(out)):
             outcome = "stopped"
-            lat = stopped_ok(out, sig, rc, stderr, what)
+            lat = stopped_ok(out, sig, rc, stderr, what, direct)
             if lat is not None:
                 latencies.append(lat)
         else:
