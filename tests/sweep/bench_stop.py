@@ -49,14 +49,15 @@ def ranks_of(sid):
 
 
 def kept(out):
-    """A checkpoint whose state.json covers everything this run's journals hold."""
-    path = os.path.join(out, "checkpoint", "state.json")
-    if not os.path.exists(path):
-        return False
-    with open(path) as f:
-        st = json.load(f)
-    return all(os.path.getsize(os.path.join(out, "checkpoint", j["file"])) == j["bytes"] for j in st["journals"]
-               if j["file"].startswith("journal-g%d-" % st["generation"]))
+    """No journal holds a record that state.json does not cover (no state.json: none is covered;
+    a run stopped before its first batch has empty journals)."""
+    ck = os.path.join(out, "checkpoint")
+    durable = {}
+    if os.path.exists(os.path.join(ck, "state.json")):
+        with open(os.path.join(ck, "state.json")) as f:
+            durable = {j["file"]: j["bytes"] for j in json.load(f)["journals"]}
+    names = [n for n in os.listdir(ck) if n.startswith("journal-")] if os.path.isdir(ck) else []
+    return all(os.path.getsize(os.path.join(ck, n)) <= durable.get(n, 0) for n in names)
 
 
 def main():
