@@ -20,7 +20,10 @@ extern "C" {
 
 /* Blocks SIGTERM, SIGINT and SIGUSR1 in the calling thread, and so in every thread started after
  * it (MPI's, OpenMP's, oneDNN's): call it first, before MPI_Init and before any parallel region.
- * Then exactly one of bt_signals_catch_stop and bt_signals_release. */
+ * Then exactly one of bt_signals_catch_stop and bt_signals_release. A thread started before it
+ * (a library's pool started when the library is loaded, as a pthread build of OpenBLAS does;
+ * the build links OpenBLAS's OpenMP variant, whose threads start later) does not block them: a
+ * stop signal the kernel hands to such a thread takes its default action. */
 void bt_signals_block(void);
 
 /* Starts the thread that takes the stop signals. The returned flag is 0 until the first one
