@@ -1,0 +1,92 @@
+"""Helpers of the browser tests: load index.html, read what the page drew, click where a head is.
+
+Everything the tests compare against is computed here from run.h5 and the colour maps
+(matplotlib), never from the page's own data."""
+import io
+import json
+import time
+
+import matplotlib
+import numpy as np
+
+matplotlib.use("Agg")
+import matplotlib.image  # noqa: E402
+from matplotlib import colormaps  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+
+def load(d, path):
+    """Opens the page from file://, waits until the first example is drawn; returns the load
+    figures: first contentful paint and the page's own 'ready' (ms since navigation start)."""
+    d.get_log("browser")
+    d.get_log("performance")
+    d.get("file://" + path)
+    ready = d.execute_async_script(
+        "const cb = arguments[arguments.length - 1];"
+        "window.btReport.ready.then(() => cb(performance.getEntriesByName('bt-ready')[0].startTime),"
+        "                           e => cb('error: ' + e));")
+    assert not isinstance(ready, str), ready
+    fcp = d.execute_script("const e = performance.getEntriesByName('first-contentful-paint');"
+                           "return e.length ? e[0].startTime : null;")
+    return {"first_paint_ms": fcp, "ready_ms": ready}
+
+
+def console_messages(d):
+    return [m for m in d.get_log("browser") if m["level"] in ("SEVERE", "WARNING")]
+
+
+def requests(d):
+    """URLs of every request the page made since the last call (DevTools Network events)."""
+    urls = []
+    for entry in d.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+    return urls
+
+
+def element_image(d, el):
+    """What the browser shows of an element: float RGB [h, w, 3] in 0..1 (screenshot)."""
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+    img = matplotlib.image.imread(io.BytesIO(el.screenshot_as_png), format="png")
+    return img[..., :3]
+
+
+def geom(el):
+    return json.loads(el.get_attribute("data-geom"))
+
+
+def click_at(d, el, x, y):
+    """A real mouse click at (x, y) CSS pixels from the element's top left corner."""
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+    r = d.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];", el)
+    ActionChains(d).move_to_element_with_offset(el, int(x - r[0] / 2), int(y - r[1] / 2)).click().perform()
+
+
+def hover_at(d, el, x, y):
+    r = d.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];", el)
+    ActionChains(d).move_to_element_with_offset(el, int(x - r[0] / 2), int(y - r[1] / 2)).perform()
+
+
+def lut(name):
+    return (np.asarray(colormaps[name](np.linspace(0, 1, 256)))[:, :3] * 255 + 0.5).astype(int)
+
+
+def colour_of(value, vmin, vmax, cmap="viridis"):
+    t = (value - vmin) / (vmax - vmin) if vmax > vmin else 0.5
+    return lut(cmap)[int(round(min(max(t, 0.0), 1.0) * 255))]
+
+
+def wait_for(fn, what, timeout=20.0):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def by_id(d, name):
+    return d.find_element(By.ID, name)
