@@ -334,26 +334,24 @@ def example_rows(run: Run) -> Dict[str, Any]:
             "regression": bool(logits is not None and logits.shape[1] == 1), "quant": QUANT, "maps": {}}
 
 
-def embed_maps(run: Run, first: Sequence[int], budget: int, top_k: int) -> Tuple[Dict[str, Any], Optional[str]]:
+def embed_maps(run: Run, first: Sequence[int], budget: int, top_k: int) -> Tuple[Dict[str, Any], List[int]]:
     """The encoded maps of as many examples as fit in budget bytes (0: all): the rows in
-    `first`, then the others in data order, up to the first that does not fit; and a note
-    saying where the budget stopped it (None when every example fits)."""
+    `first`, then the others in data order, up to the first that does not fit; and the rows
+    left out (in that order)."""
     n = run.n_examples
     order = [r for r in first if 0 <= r < n]
     seen = set(order)
     order += [r for r in range(n) if r not in seen]
     maps: Dict[str, Any] = {}
     used = 0
-    for r in order:
+    for j, r in enumerate(order):
         rec = encode_attention(run.attention(r), top_k)
-        size = len(rec["z"]) + 60  # the record's keys
+        size = len(_script_json({str(r): rec})) - 1
         if budget and used + size > budget:
-            return maps, ("attention maps of %d of %d examples embedded: the page budget stopped at row %d "
-                          "(--page-mb raises it, --examples puts rows first, --top-k makes maps smaller)"
-                          % (len(maps), n, r))
+            return maps, order[j:]
         maps[str(r)] = rec
         used += size
-    return maps, None
+    return maps, []
 
 
 # ---- the page ------------------------------------------------------------------------------
@@ -396,26 +394,40 @@ def build_page(runs: Sequence[Run], title: str, clark_stats: Optional[Dict[str, 
     template = _asset("page.html")
     css, js = _asset("report.css"), _asset("report.js")
     attn_run = ctx.first(lambda r: r.has_attentions)
+    left_out: List[int] = []
     if attn_run is None:
         ctx.skip("attention views", "no /attentions in any run (run bertology with --save-attentions)")
     else:
         ex = example_rows(attn_run)
         first = list(examples) or choose_examples(attn_run)
         ex["default"] = first[0] if first else 0
-        base = len(template) + len(css) + len(js) + len(_script_json(doc)) + len(_script_json(ex)) + 4000
-        if page_bytes and base > page_bytes:
+        fixed = sum(_bytes(x) for x in (template, css, js, html.escape(title), _script_json(doc), _script_json(ex)))
+        fixed += 600  # the notes below
+        if page_bytes and fixed > page_bytes:
             doc["notes"].append("the page is above --page-mb without any attention map (%.1f MB of example rows)"
-                                % (base / 1e6))
-        budget = 0 if not page_bytes else max(page_bytes - base, 1)
-        ex["maps"], note = embed_maps(attn_run, first, budget, top_k)
+                                % (fixed / 1e6))
+        budget = 0 if not page_bytes else max(page_bytes - fixed, 1)
+        ex["maps"], left_out = embed_maps(attn_run, first, budget, top_k)
         ex["top_k"] = top_k
-        if note:
-            doc["notes"].append(note)
-        log("  index.html: attention of %d of %d examples embedded" % (len(ex["maps"]), attn_run.n_examples))
         doc["examples"] = ex
     doc["skipped"] = ctx.skipped
-    parts = {"TITLE": html.escape(title), "CSS": css, "DATA": _script_json(doc), "JS": js}
-    page = re.sub(r"\{\{(TITLE|CSS|DATA|JS)\}\}", lambda m: parts[m.group(1)], template)  # one pass
+    notes = list(doc["notes"])
+
+    def render() -> str:
+        doc["notes"] = list(notes)
+        if left_out:
+            doc["notes"].append("attention maps of %d of %d examples embedded: the page budget stopped at row %d "
+                                "(--page-mb raises it, --examples puts rows first, --top-k makes maps smaller)"
+                                % (len(doc["examples"]["maps"]), len(doc["examples"]["rows"]), left_out[0]))
+        parts = {"TITLE": html.escape(title), "CSS": css, "DATA": _script_json(doc), "JS": js}
+        return re.sub(r"\{\{(TITLE|CSS|DATA|JS)\}\}", lambda m: parts[m.group(1)], template)  # one pass
+
+    page = render()
+    while page_bytes and doc["examples"] and doc["examples"]["maps"] and _bytes(page) > page_bytes:
+        last = list(doc["examples"]["maps"])[-1]   # the estimate was short: give back the last map
+        del doc["examples"]["maps"][last]
+        left_out.insert(0, int(last))
+        page = render()
     info = {"bytes": len(page.encode("utf-8")), "sections": [s["id"] for s in sections], "skipped": ctx.skipped,
             "embedded": len(doc["examples"]["maps"]) if doc["examples"] else 0,
             "examples": attn_run.n_examples if attn_run else 0}
@@ -429,6 +441,10 @@ def write_page(path: str, runs: Sequence[Run], title: str, **kw: Any) -> Dict[st
         f.write(page)
     os.replace(tmp, path)
     return info
+
+
+def _bytes(s: str) -> int:
+    return len(s.encode("utf-8"))
 
 
 def _num(v: Any) -> Any:

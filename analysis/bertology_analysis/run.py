@@ -129,6 +129,12 @@ class Run:
         except SchemaError as e:
             raise RunError(str(e)) from None
 
+    def _outside_schema(self, name: str) -> np.ndarray:
+        """A whole dataset that another command adds (/words ...): RunError when missing."""
+        if name not in self.f or not isinstance(self.f[name], h5py.Dataset):
+            raise RunError("%s: dataset /%s is missing" % (self.path, name))
+        return self.f[name][()]
+
     def get(self, name: str) -> Optional[np.ndarray]:
         """A whole dataset as a numpy array, or None when the file does not hold it. Datasets
         the schema describes are checked against it (RunError on a wrong dtype or shape)."""
@@ -275,8 +281,8 @@ class Run:
             raise RunError("%s: no /words (a run with --task ud --data FILE.conllu has them)" % self.path)
         if getattr(self, "_words", None) is None:
             g = self.f["words"]
-            w = {k: self._small("words/" + k) for k in ("sentence", "count", "offset", "first", "pieces", "upos",
-                                                         "head", "deprel", "relation")}
+            w: Dict[str, Any] = {k: self._outside_schema("words/" + k) for k in (
+                "sentence", "count", "offset", "first", "pieces", "upos", "head", "deprel", "relation")}
             for k in ("sentence", "count", "offset"):
                 if w[k].shape != (self.n_examples,):
                     raise RunError("%s: /words/%s has shape %s, expected (%d,)"

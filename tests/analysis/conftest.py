@@ -52,31 +52,10 @@ def work(request):
 
 # ---- a headless Chromium (Debian's chromium + chromium-driver, python3-selenium) ------------
 
-# As root Chromium needs --no-sandbox; the rest keep it off the network (no component updates,
-# sync, QUIC or first-run fetches) and a fresh profile keeps runs independent.
-CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-default-apps", "--disable-extensions", "--force-device-scale-factor=1",
-                  "--window-size=1400,1000"]
-
-
 @pytest.fixture(scope="module")
 def chrome(work):
     """A WebDriver session on headless Chromium; downloads go to WORK/downloads."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    o = webdriver.ChromeOptions()
-    o.binary_location = os.environ.get("BT_CHROMIUM", "/usr/bin/chromium")
-    profile = os.path.join(work, "chromium-profile")
-    shutil.rmtree(profile, ignore_errors=True)
-    for a in CHROMIUM_FLAGS + ["--user-data-dir=" + profile]:
-        o.add_argument(a)
-    o.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    d = webdriver.Chrome(service=Service(os.environ.get("BT_CHROMEDRIVER", "/usr/bin/chromedriver")), options=o)
-    d.set_script_timeout(60)
-    downloads = os.path.join(work, "downloads")
-    os.makedirs(downloads, exist_ok=True)
-    d.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
-    d.downloads = downloads
+    import pagecheck
+    d = pagecheck.start_chromium(os.path.join(work, "chromium-profile"), os.path.join(work, "downloads"))
     yield d
     d.quit()

@@ -4,6 +4,8 @@ Everything the tests compare against is computed here from run.h5 and the colour
 (matplotlib), never from the page's own data."""
 import io
 import json
+import os
+import shutil
 import time
 
 import matplotlib
@@ -16,12 +18,41 @@ from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 
-def load(d, path):
-    """Opens the page from file://, waits until the first example is drawn; returns the load
-    figures: first contentful paint and the page's own 'ready' (ms since navigation start)."""
+# As root Chromium needs --no-sandbox; the rest keep it off the network (no component updates,
+# sync, QUIC or first-run fetches) and a fresh profile keeps runs independent.
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-default-apps", "--disable-extensions", "--force-device-scale-factor=1",
+                  "--window-size=1400,1000"]
+
+
+def start_chromium(profile, downloads=None):
+    """A WebDriver session on headless Chromium (BT_CHROMIUM / BT_CHROMEDRIVER override the
+    Debian paths) with a fresh profile; downloads go to `downloads` (d.downloads)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    o = webdriver.ChromeOptions()
+    o.binary_location = os.environ.get("BT_CHROMIUM", "/usr/bin/chromium")
+    shutil.rmtree(profile, ignore_errors=True)
+    for a in CHROMIUM_FLAGS + ["--user-data-dir=" + profile]:
+        o.add_argument(a)
+    o.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    d = webdriver.Chrome(service=Service(os.environ.get("BT_CHROMEDRIVER", "/usr/bin/chromedriver")), options=o)
+    d.set_script_timeout(60)
+    if downloads:
+        os.makedirs(downloads, exist_ok=True)
+        d.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
+    d.downloads = downloads
+    return d
+
+
+def load(d, path, fragment=""):
+    """Opens the page from file:// (with #fragment), waits until the first example is drawn;
+    returns the load figures: first contentful paint and the page's own 'ready' (ms since
+    navigation start)."""
     d.get_log("browser")
     d.get_log("performance")
-    d.get("file://" + path)
+    d.get("file://" + path + ("#" + fragment if fragment else ""))
     ready = d.execute_async_script(
         "const cb = arguments[arguments.length - 1];"
         "window.btReport.ready.then(() => cb(performance.getEntriesByName('bt-ready')[0].startTime),"
@@ -50,6 +81,14 @@ def element_image(d, el):
     """What the browser shows of an element: float RGB [h, w, 3] in 0..1 (screenshot)."""
     d.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
     img = matplotlib.image.imread(io.BytesIO(el.screenshot_as_png), format="png")
+    return img[..., :3]
+
+
+def canvas_image(d, el):
+    """Everything drawn on a canvas, also the part scrolled out of view: float RGB [h, w, 3]."""
+    import base64
+    url = d.execute_script("return arguments[0].toDataURL('image/png')", el)
+    img = matplotlib.image.imread(io.BytesIO(base64.b64decode(url.split(",", 1)[1])), format="png")
     return img[..., :3]
 
 

@@ -113,7 +113,7 @@ def test_model_view_cells(chrome, demo, loaded):
     g = pc.geom(canvas)
     with h5py.File(demo["run"], "r") as f:
         assert g["layers"] == [int(x) for x in f["attentions"].attrs["layers"]] and g["H"] == int(f.attrs["n_heads"])
-    img = pc.element_image(chrome, canvas)
+    img = pc.canvas_image(chrome, canvas)
     for k in range(len(g["layers"])):
         for h in range(g["H"]):
             x, y = g["x0"] + h * (g["size"] + g["gap"]), g["y0"] + k * (g["size"] + g["gap"])
@@ -237,9 +237,4 @@ def test_sections_and_screenshot(chrome, demo, loaded):
         x, y, w, h = (int(v) for v in r)
         region = img[y:y + h, x:x + w]
         assert region.size and region.std() > 0.02 and (region < 0.9).mean() > 0.01, "%s is blank" % name
-    if os.environ.get("BT_UPDATE_SCREENSHOT"):
-        # docs/report_page.png: the top of the page, for the README
-        from matplotlib import pyplot as plt  # noqa: F401  (only to save a crop)
-        import matplotlib.image as mi
-        mi.imsave(os.environ["BT_UPDATE_SCREENSHOT"], img[:1900])
     print(json.dumps({"screenshot": shot}))

@@ -128,6 +128,7 @@
   }
 
   function selectHead(l, h, opts) {
+    if (!(l >= 0 && l < L && h >= 0 && h < H)) return;
     state.layer = l; state.head = h;
     state.hvHeads = new Set([h]);
     for (const f of state.redraw) f();
@@ -470,10 +471,14 @@
       sw.addEventListener("dblclick", () => selectHead(state.layer, h));
       swatches.append(sw);
     }
-    const c = el("canvas", { id: "head-view" });
-    const box = el("div", { class: "scrollbox" }, c);
+    // The canvas is as tall as the visible band only (sticky inside a spacer as tall as all the
+    // tokens): the browser rasterises what is on screen, however long the example.
+    const VIEW = 640;
+    const c = el("canvas", { id: "head-view", style: "position: sticky; top: 0" });
+    const spacer = el("div", { style: "position: relative" }, c);
+    const box = el("div", { class: "scrollbox", style: "max-height:" + VIEW + "px" }, spacer);
     const msg = el("p", { class: "msg" });
-    let geom = null;
+    let geom = null, pending = false;
 
     function draw() {
       layerSel.value = String(state.layer);
@@ -481,33 +486,39 @@
       const A = state.attn, k = savedIndex(state.layer);
       if (!A || k < 0) {
         msg.textContent = !A ? "No attention maps for this example." : "Layer " + (state.layer + 1) + " was not saved (bertology --layers).";
-        msg.style.display = "block"; c.style.display = "none"; return;
+        msg.style.display = "block"; box.style.display = "none"; return;
       }
-      msg.style.display = "none"; c.style.display = "block";
+      msg.style.display = "none"; box.style.display = "block";
       const T = A.T, toks = tokensOf(state.row);
       const rh = T <= 60 ? 18 : T <= 160 ? 14 : 11, font = Math.min(12, rh - 3);
       const g0 = c.getContext("2d");
       g0.font = font + "px sans-serif";
       const colW = Math.min(150, Math.max(40, ...toks.map(t => g0.measureText(t).width))) + 8;
       const gap = 260, pad = 8;
-      const W = pad + colW + gap + colW + pad, Ht = pad * 2 + T * rh;
-      const g = resize(c, W, Ht);
+      const W = pad + colW + gap + colW + pad, total = pad * 2 + T * rh, viewH = Math.min(total, VIEW);
+      spacer.style.height = total + "px";
+      const top = Math.min(box.scrollTop, total - viewH);
+      const g = resize(c, W, viewH);
+      g.translate(0, -top);
       const xl = pad + colW, xr = xl + gap;
-      geom = { xl: xl, xr: xr, rh: rh, pad: pad, T: T, colW: colW };
+      geom = { xl: xl, xr: xr, rh: rh, pad: pad, T: T, colW: colW, top: top, height: viewH };
       c.dataset.geom = JSON.stringify(geom);
       const yOf = t => pad + (t + 0.5) * rh;
+      const t0 = Math.max(0, Math.floor((top - pad) / rh) - 1), t1 = Math.min(T, Math.ceil((top + viewH - pad) / rh) + 1);
       const hov = state.hvHover, topn = effTopk(), thr = state.thr;
       const heads = [...state.hvHeads].sort((a, b) => a - b);
-      // lines, batched by head and opacity
+      // lines, batched by head and opacity; those outside the band are counted, not drawn
       g.lineWidth = 2;
       let drawn = 0;
       const keyWeight = new Float32Array(T);
       for (const h of heads) {
         const m = A.m(k, h), buckets = new Map();
         const add = (t, s, v) => {
+          drawn++;
+          if ((t < t0 && s < t0) || (t >= t1 && s >= t1)) return;
           const b = Math.min(20, Math.max(1, Math.round(v * 20)));
           let arr = buckets.get(b); if (!arr) buckets.set(b, arr = []);
-          arr.push(t, s); drawn++;
+          arr.push(t, s);
         };
         if (hov && hov.side === "R") {
           for (let t = 0; t < T; t++) for (const [s, v] of A.row(m, t, topn, thr)) if (s === hov.t) { add(t, s, v); keyWeight[t] = Math.max(keyWeight[t], v); }
@@ -523,9 +534,9 @@
         }
       }
       c.dataset.lines = String(drawn);
-      // tokens
+      // tokens of the band
       g.font = font + "px sans-serif"; g.textBaseline = "middle";
-      for (let t = 0; t < T; t++) {
+      for (let t = t0; t < t1; t++) {
         for (const side of ["L", "R"]) {
           const x = side === "L" ? xl : xr, active = hov && hov.side === side && hov.t === t;
           const other = hov && hov.side !== side ? keyWeight[t] : 0;
@@ -540,9 +551,14 @@
         }
       }
     }
+    box.addEventListener("scroll", () => {
+      if (pending) return;
+      pending = true;
+      requestAnimationFrame(() => { pending = false; draw(); });
+    });
     function tokenAt(ev) {
       if (!geom) return null;
-      const [x, y] = mousePos(c, ev), t = Math.floor((y - geom.pad) / geom.rh);
+      const [x, y] = mousePos(c, ev), t = Math.floor((y + geom.top - geom.pad) / geom.rh);
       if (t < 0 || t >= geom.T) return null;
       if (x <= geom.xl + 2 && x >= geom.xl - geom.colW) return { side: "L", t: t };
       if (x >= geom.xr - 2 && x <= geom.xr + geom.colW) return { side: "R", t: t };
@@ -619,7 +635,9 @@
       if (!cur) { msg.textContent = state.attn ? "Layer " + (state.layer + 1) + " was not saved." : "No attention maps for this example.";
                   msg.style.display = "block"; c.style.display = "none"; return; }
       msg.style.display = "none"; c.style.display = "block";
-      lay = mapLayout(cur.A.T, cur.toks, 560);
+      // the map and its labels within the panel: labels take up to 130 px
+      const panel = c.closest(".panel"), room = panel && panel.clientWidth ? panel.clientWidth - 150 : 560;
+      lay = mapLayout(cur.A.T, cur.toks, Math.max(200, Math.min(560, room)));
       const side = lay.x0 + cur.A.T * lay.cell + 8;
       const g = resize(c, side, lay.y0 + cur.A.T * lay.cell + 8);
       g.font = "11px sans-serif"; g.fillStyle = "#666"; g.textAlign = "left"; g.textBaseline = "top";
@@ -688,7 +706,8 @@
   function modelView() {
     const c = el("canvas", { id: "model-view" });
     const nl = EX.layers.length;
-    const ts = Math.max(24, Math.min(96, Math.floor(1180 / H) - 6)), gap = 6, x0 = 58, y0 = 20;
+    const avail = Math.min(1240, (document.documentElement.clientWidth || 1240) - 40) - 62;
+    const ts = Math.max(24, Math.min(96, Math.floor(avail / H) - 6)), gap = 6, x0 = 58, y0 = 20;
     const W = x0 + H * (ts + gap), Hm = y0 + nl * (ts + gap);
     const g = resize(c, W, Hm);
     c.dataset.geom = JSON.stringify({ x0: x0, y0: y0, size: ts, gap: gap, layers: EX.layers, H: H });
@@ -785,7 +804,11 @@
   function main() {
     const t0 = performance.now();
     const app = document.getElementById("app");
-    const [l0, h0] = initialHead();
+    // index.html#head=3-5&ex=12 (1-based layer-head, example row) opens on that head and example
+    const hash = new URLSearchParams(location.hash.slice(1));
+    const hm = /^(\d+)-(\d+)$/.exec(hash.get("head") || "");
+    let [l0, h0] = initialHead();
+    if (hm && +hm[1] >= 1 && +hm[1] <= L && +hm[2] >= 1 && +hm[2] <= H) { l0 = +hm[1] - 1; h0 = +hm[2] - 1; }
     state.layer = l0; state.head = h0; state.hvHeads = new Set([h0]);
     state.redrawAttn = [];
     const parts = [header()];
@@ -796,6 +819,8 @@
     app.replaceChildren(...parts);
     document.body.append(tooltip);
     performance.mark("bt-rendered");
+    const asked = hash.get("ex");
+    if (EX && asked !== null && EX.maps[asked]) EX.default = +asked;
     const first = EX ? (EX.maps[String(EX.default)] ? EX.default : +Object.keys(EX.maps)[0]) : null;
     const ready = first !== null && !Number.isNaN(first) ? selectExample(first) : Promise.resolve();
     window.btReport = { state: state, selectHead: selectHead, selectExample: selectExample, data: DATA,
