@@ -33,6 +33,7 @@ from .vocab import CLS_TOKENS, SEP_TOKENS, Vocab
 WEB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
 PAGE_FORMAT = 1
 QUANT = 255  # attention value = byte / QUANT
+MAPS_PER_STEP = 16  # encode_attention's working set: 16 maps [T, T] at a time
 COLORMAPS = ("viridis", "RdBu_r", "plasma_r", "Blues")
 
 Block = Dict[str, Any]
@@ -55,6 +56,16 @@ class PageContext:
 
     def first(self, test: Callable[[Run], bool]) -> Optional[Run]:
         return next((r for r in self.runs if test(r)), None)
+
+    def first_with(self, read: Callable[[Run], Any], what: str, why: str) -> Tuple[Optional[Run], Any]:
+        """The first run for which read() is not None, and that value; or (None, None) after
+        noting the section as skipped (what: why)."""
+        for r in self.runs:
+            v = read(r)
+            if v is not None:
+                return r, v
+        self.skip(what, why)
+        return None, None
 
     def add_head_values(self, key: str, label: str, m: Any, fmt: str = ".3f", cmap: str = "viridis",
                         vmin: Optional[float] = None, vmax: Optional[float] = None, note: str = "") -> Block:
@@ -123,12 +134,9 @@ def section_clark(ctx: PageContext) -> Optional[Section]:
 
 
 def section_masking(ctx: PageContext) -> Optional[Section]:
-    run = ctx.first(lambda r: experiments.masking_curve(r) is not None)
+    run, c = ctx.first_with(experiments.masking_curve, "masking curve", "no /masking in any run (bertology mask)")
     if run is None:
-        ctx.skip("masking curve", "no /masking in any run (bertology mask)")
         return None
-    c = experiments.masking_curve(run)
-    assert c is not None
     curve: Block = {"kind": "curve", "title": "Score while masking heads", "xlabel": "heads masked (%)",
                     "ylabel": c["metric"], "series": [{"name": c["metric"], "x": _floats(c["percent"]),
                                                        "y": _floats(c["score"])}]}
@@ -148,12 +156,9 @@ def section_masking(ctx: PageContext) -> Optional[Section]:
 
 
 def section_ablation(ctx: PageContext) -> Optional[Section]:
-    run = ctx.first(lambda r: experiments.ablation_matrices(r) is not None)
+    run, mats = ctx.first_with(experiments.ablation_matrices, "ablation", "no /ablation in any run (bertology ablate)")
     if run is None:
-        ctx.skip("ablation", "no /ablation in any run (bertology ablate)")
         return None
-    mats = experiments.ablation_matrices(run)
-    assert mats is not None
     metric = experiments.metric_name(run)
     blocks = []
     for k in sorted(x for x in mats if not x.startswith("@")):
@@ -170,9 +175,8 @@ def section_ablation(ctx: PageContext) -> Optional[Section]:
 
 def section_syntax(ctx: PageContext) -> Optional[Section]:
     from .make_report import syntax_table
-    run = ctx.first(lambda r: "syntax" in r.f)
+    run, _ = ctx.first_with(lambda r: True if "syntax" in r.f else None, "syntax", "no /syntax in any run (bertology syntax)")
     if run is None:
-        ctx.skip("syntax", "no /syntax in any run (bertology syntax)")
         return None
     g = run.f["syntax"]
     rels = [str(x) for x in g.attrs["relations"]]
@@ -218,11 +222,10 @@ def section_probes(ctx: PageContext) -> Optional[Section]:
 def section_cat(ctx: PageContext) -> Optional[Section]:
     """CAT-scores (Chen et al. 2022) from a /cat group with a dataset `scores` [L, H]; the rest of
     the group's layout is not fixed yet, so nothing else of it is read."""
-    run = ctx.first(lambda r: "cat" in r.f and "scores" in r.f["cat"])
+    run, scores = ctx.first_with(lambda r: r.get("cat/scores"), "CAT-scores", "no /cat/scores in any run")
     if run is None:
-        ctx.skip("CAT-scores", "no /cat/scores in any run")
         return None
-    scores = np.asarray(run.f["cat/scores"][()], dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
     if scores.shape != (ctx.L, ctx.H):
         ctx.skip("CAT-scores", "%s: /cat/scores has shape %s, not [L, H] = (%d, %d)"
                  % (run.path, scores.shape, ctx.L, ctx.H))
@@ -262,24 +265,38 @@ def _detok(tokens: Sequence[str], vocab: Optional[Vocab]) -> str:
 
 def encode_attention(a: np.ndarray, top_k: int = 0) -> Dict[str, Any]:
     """One example's maps [Lsel, H, T, T] as the page stores them: bytes round(255 p) of every
-    row ("dense"), or with top_k > 0 and rows longer than 3 top_k the top_k largest of each row
-    as key indices (little-endian uint16, or uint32 beyond 65535 tokens) then their bytes
-    ("topk", ties to the lower key); zlib, base64."""
+    row ("dense"), or with top_k > 0 and rows longer than 3 top_k the top_k largest bytes of each
+    row, ties to the lower key, as key indices (little-endian uint16, or uint32 beyond 65535
+    tokens) then their bytes ("topk"); zlib, base64. Works through MAPS_PER_STEP maps at a time,
+    so that bert-large at 512 tokens needs tens of MB beside the maps, not gigabytes."""
     T = a.shape[-1]
-    q = np.rint(np.clip(a, 0.0, 1.0) * QUANT).astype(np.uint8)
+    maps = np.asarray(a).reshape(-1, T, T)
+    steps = range(0, maps.shape[0], MAPS_PER_STEP)
     rec: Dict[str, Any] = {"T": int(T)}
     if top_k and 3 * top_k < T:
-        k = int(top_k)
-        idx = np.argsort(-a, axis=-1, kind="stable")[..., :k]
-        ib = 2 if T <= 65535 else 4
-        blob = idx.astype("<u%d" % ib).tobytes() + np.take_along_axis(q, idx, axis=-1).tobytes()
-        kept = np.take_along_axis(np.asarray(a, np.float64), idx, axis=-1).sum(-1)
-        rec.update(enc="topk", k=k, ib=ib, mass=float(kept.mean()))
+        k, ib = int(top_k), 2 if T <= 65535 else 4
+        later = T - np.arange(T)                              # ties: the lower key wins
+        idx_parts, val_parts, kept = [], [], 0.0
+        for m in steps:
+            part = maps[m:m + MAPS_PER_STEP]
+            q = _quantise(part)
+            key = q.astype(np.int64) * (T + 1) + later
+            idx = np.argpartition(-key, k - 1, axis=-1)[..., :k]
+            idx = np.take_along_axis(idx, np.argsort(-np.take_along_axis(key, idx, -1), axis=-1), -1)
+            idx_parts.append(idx.astype("<u%d" % ib).tobytes())
+            val_parts.append(np.take_along_axis(q, idx, -1).tobytes())
+            kept += float(np.take_along_axis(part, idx, -1).astype(np.float64).sum())
+        blob = b"".join(idx_parts) + b"".join(val_parts)
+        rec.update(enc="topk", k=k, ib=ib, mass=kept / (maps.shape[0] * T))
     else:
-        blob = q.tobytes()
+        blob = b"".join(_quantise(maps[m:m + MAPS_PER_STEP]).tobytes() for m in steps)
         rec.update(enc="dense")
     rec["z"] = base64.b64encode(zlib.compress(blob, 6)).decode("ascii")
     return rec
+
+
+def _quantise(p: np.ndarray) -> np.ndarray:
+    return np.rint(np.clip(p, 0.0, 1.0) * QUANT).astype(np.uint8)
 
 
 def decode_attention(rec: Dict[str, Any], n_maps: int) -> np.ndarray:

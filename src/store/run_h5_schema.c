@@ -22,15 +22,16 @@ static const char *attr_type_name(bt_attr_type t) {
     return t == A_STR ? "str" : t == A_I64 ? "int64" : "int32[]";
 }
 
-/* "a|b" -> ["a", "b"] */
-static cJSON *split_values(const char *v) {
+/* "a|b" -> ["a", "b"] (sep '|'), "n,L,H" -> ["n", "L", "H"] (sep ','); no entry holds sep */
+static cJSON *split_list(const char *v, char sep) {
+    const char seps[2] = {sep, '\0'};
     cJSON *arr = cJSON_CreateArray();
     while (arr && v && *v) {
-        size_t n = strcspn(v, "|");
+        size_t n = strcspn(v, seps);
         char buf[128];
         snprintf(buf, sizeof buf, "%.*s", (int)n, v);
         cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
-        v += n + (v[n] == '|');
+        v += n + (v[n] == sep);
     }
     return arr;
 }
@@ -39,8 +40,8 @@ static cJSON *attr_json(const bt_attr_desc *a, const char *shape) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", a->name);
     cJSON_AddStringToObject(o, "type", attr_type_name(a->type));
-    if (shape && *shape) cJSON_AddItemToObject(o, "shape", split_values(shape));
-    if (a->values) cJSON_AddItemToObject(o, "values", split_values(a->values));
+    if (shape && *shape) cJSON_AddItemToObject(o, "shape", split_list(shape, ','));
+    if (a->values) cJSON_AddItemToObject(o, "values", split_list(a->values, '|'));
     return o;
 }
 
@@ -58,19 +59,6 @@ static cJSON *dtypes(const bt_ds_desc *cls, const bt_ds_desc *reg) {
         if (!n || strcmp(names[n - 1], t)) names[n++] = t;
     }
     return cJSON_CreateStringArray(names, n);
-}
-
-static cJSON *shape_json(const char *shape) {
-    cJSON *arr = cJSON_CreateArray();
-    for (const char *p = shape; arr && *p;) {
-        size_t n = strcspn(p, ",");
-        /* a comma inside sum(...) does not occur: flat totals are products */
-        char buf[64];
-        snprintf(buf, sizeof buf, "%.*s", (int)n, p);
-        cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
-        p += n + (p[n] == ',');
-    }
-    return arr;
 }
 
 int bt_store_schema_json(char **out, bt_error *err) {
@@ -118,7 +106,7 @@ int bt_store_schema_json(char **out, bt_error *err) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "path", cls[i].path);
         cJSON_AddItemToObject(o, "dtype", dtypes(&cls[i], &reg[i]));
-        cJSON_AddItemToObject(o, "shape", shape_json(cls[i].shape));
+        cJSON_AddItemToObject(o, "shape", split_list(cls[i].shape, ','));
         cJSON_AddStringToObject(o, "when", cls[i].when);
         cJSON_AddItemToArray(ds, o);
     }
