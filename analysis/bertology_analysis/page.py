@@ -388,8 +388,9 @@ def _asset(name: str) -> str:
 
 
 def _script_json(doc: Any) -> str:
-    # inside <script type="application/json">: "</" would end the element; NaN is not JSON
-    return json.dumps(doc, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    # inside <script type="application/json"> no "<" at all: "</script" would end the element and
+    # "<!--<script" would change how the HTML parser finds its end. NaN is not JSON.
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
 
 
 def build_page(runs: Sequence[Run], title: str, clark_stats: Optional[Dict[str, Any]] = None,

@@ -58,8 +58,15 @@ def load(d, path, fragment=""):
         "window.btReport.ready.then(() => cb(performance.getEntriesByName('bt-ready')[0].startTime),"
         "                           e => cb('error: ' + e));")
     assert not isinstance(ready, str), ready
-    fcp = d.execute_script("const e = performance.getEntriesByName('first-contentful-paint');"
-                           "return e.length ? e[0].startTime : null;")
+    # a small page can be ready before its first paint: wait for the paint entry (5 s at most)
+    fcp = d.execute_async_script(
+        "const cb = arguments[arguments.length - 1];"
+        "new PerformanceObserver((list, obs) => {"
+        "  const e = list.getEntriesByName('first-contentful-paint');"
+        "  if (e.length) { obs.disconnect(); cb(e[0].startTime); }"
+        "}).observe({type: 'paint', buffered: true});"
+        "setTimeout(() => cb(null), 5000);")
+    assert fcp is not None, "no first contentful paint within 5 s of the page being ready"
     return {"first_paint_ms": fcp, "ready_ms": ready}
 
 

@@ -2,7 +2,8 @@
 syntax, probes and CAT-scores from a /cat group), and bert-large sizes (24 layers x 16 heads) at
 512 tokens with the top 16 of each row embedded.
 
-Checked: no console error or request; each section is drawn; the CAT grid shows each head's
+Checked: no console error or request; a token made to end the page's data element early is
+shown as text; each section is drawn; the CAT grid shows each head's
 score in its colour; a head in the syntax table selects that head; at 24 x 16 x 512 the model
 view draws all 384 maps and the head view with every head draws at most 16 x 512 x 8 lines (its
 default top-8 per row beyond 64 tokens). Load and drawing times are printed.
@@ -18,6 +19,9 @@ from bertology_analysis import load_run
 from bertology_analysis.page import write_page
 
 
+NASTY = "<!--<script></script><script>window.pwned=1</script>"
+
+
 def sentence(rng, n):
     words = [w for w in fake_run.VOCAB if not w.startswith("[")]
     return [fake_run.ID["[CLS]"]] + [fake_run.ID[w] for w in rng.choice(words, n - 2)] + [fake_run.ID["[SEP]"]]
@@ -27,8 +31,12 @@ def sentence(rng, n):
 def all_sections(work):
     rng = np.random.default_rng(0)
     L, H = 3, 4
-    model = fake_run.write_vocab(os.path.join(work, "model"))
+    model = os.path.join(work, "model")
+    os.makedirs(model, exist_ok=True)
+    with open(os.path.join(model, "vocab.txt"), "w") as f:  # a token that tries to end the data element
+        f.write("\n".join(fake_run.VOCAB + [NASTY]) + "\n")
     ex = [sentence(rng, n) for n in (9, 14, 6)]
+    ex[0][2] = len(fake_run.VOCAB)
     maps = [rng.dirichlet(np.ones(len(e)) * 0.4, size=(L, H, len(e))) for e in ex]
     R = 2
     acc = rng.random((R, L, H, 2)).astype(np.float32)
@@ -59,6 +67,9 @@ def test_every_section(chrome, all_sections):
     assert set(pc.requests(chrome)) == {"file://" + all_sections["page"]}
     ids = chrome.execute_script("return [...document.querySelectorAll('section')].map(s => s.id)")
     assert ids == ["heads", "attention", "masking", "ablation", "syntax", "probes", "cat"], ids
+    assert chrome.execute_script("return window.pwned === undefined && btReport.state.row") == 0
+    shown = chrome.execute_script("return [...document.querySelectorAll('#ex-tokens span')].map(e => e.textContent)")
+    assert shown[2] == NASTY, "text from the files is shown as text"
     assert chrome.execute_script("return document.querySelectorAll('#probes polyline').length") == 4
     canvas = chrome.find_element(pc.By.CSS_SELECTOR, 'canvas[data-key="cat"]')
     g = pc.geom(canvas)

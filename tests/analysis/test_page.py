@@ -159,7 +159,7 @@ def test_sections_follow_the_data(work, model):
 
 
 def test_text_cannot_break_the_page(work):
-    nasty = "</script><script>window.pwned=1</script>"
+    nasty = "<!--<script></script><script>window.pwned=1</script>"
     model = os.path.join(work, "nasty_model")
     os.makedirs(model, exist_ok=True)
     with open(os.path.join(model, "vocab.txt"), "w") as f:
@@ -169,6 +169,8 @@ def test_text_cannot_break_the_page(work):
     with load_run(path) as r:
         page, _ = build_page([r], "a <b> & </title>", log=lambda *_: None)
     assert page.count("</script>") == 2, "only the data and code elements end"
+    data = re.search(r'id="bt-data">(.*?)</script>', page, re.S).group(1)
+    assert "<" not in data
     assert "<title>a &lt;b&gt; &amp; &lt;/title&gt;</title>" in page
     doc = data_of(page)
     assert nasty in doc["examples"]["tokens"]
