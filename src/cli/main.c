@@ -23,6 +23,7 @@ static const command COMMANDS[] = {
     {"tokenize", bt_cmd_tokenize, "print the token ids of lines read from stdin"},
     {"forward", bt_cmd_forward, "run the engine on token ids and write its raw outputs (.npy)"},
     {"bench", bt_cmd_bench, "engine speed against the sgemm rate of this machine"},
+    {"schema", bt_cmd_schema, "the layout of run.h5 as JSON (what the analysis package reads)"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
