@@ -33,5 +33,6 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/bertology.pc DESTINATION ${CMAKE_INSTA
 
 install(PROGRAMS jobs/run_local.sh jobs/importance.sbatch jobs/glue_array.sbatch
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bertology/jobs)
+# the analysis package's sources with its pyproject.toml: `pip install P/share/bertology/analysis`
 install(DIRECTORY analysis/ DESTINATION ${CMAKE_INSTALL_DATADIR}/bertology/analysis
-        PATTERN "__pycache__" EXCLUDE)
+        PATTERN "__pycache__" EXCLUDE PATTERN "build" EXCLUDE PATTERN "*.egg-info" EXCLUDE)

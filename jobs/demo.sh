@@ -4,7 +4,8 @@
 #   1. head importance and attention entropy, 2 MPI ranks, every attention map saved to run.h5
 #   2. the masking search (switch off the least important heads until accuracy drops)
 #   3. pruning of the masked heads, scored and timed against the masked model
-#   4. the analysis report (figures + summary) from run.h5
+#   4. the analysis report from run.h5: index.html (interactive, open it in a browser) and the
+#      static figures + summary
 # Usage: bash jobs/demo.sh [OUT_DIR]     (as root on a fresh machine: installs the packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,4 +37,5 @@ mpirun --oversubscribe -np "$NP" "$BT" prune --model "$MODEL" --head-mask "$OUT/
 echo "== 4/4 analysis report"
 /usr/bin/python3 analysis/report.py "$OUT/importance/run.h5" "$OUT/mask/run.h5" --out "$OUT/report"
 
-echo "demo finished in $(( $(date +%s) - start )) s; report: $OUT/report/summary.md"
+echo "demo finished in $(( $(date +%s) - start )) s"
+echo "report: open $OUT/report/index.html in a browser (one self-contained file; static version: summary.html)"

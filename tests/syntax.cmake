@@ -39,4 +39,4 @@ add_test(NAME syntax.ud_runs
           --bertology $<TARGET_FILE:bertology> --mpiexec ${BT_SYN_MPIEXEC} --testdata ${BT_TEST_DATA}
           --source ${PROJECT_SOURCE_DIR} --work ${BT_SYN_WORK}/ud_runs)
 set_tests_properties(syntax.ud_runs PROPERTIES LABELS "mpi;syntax" TIMEOUT 600 RUN_SERIAL TRUE
-  ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+  ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;PYTHONPATH=${PROJECT_SOURCE_DIR}/analysis")

@@ -1,6 +1,6 @@
 """A report folder from one or more run.h5 files: PNG figures, head_stats.csv, summary.md and
 summary.html (the same page; the HTML embeds the PNGs by relative path, so the folder can be
-moved or zipped as a whole).
+moved or zipped as a whole), and index.html, the interactive page (page.py; self-contained).
 
 Several runs can be combined (`bertology importance`, `mask`, `ablate` each write their own
 run.h5): every section takes its data from the first run, in the order given, that holds it,
@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from . import clark, experiments, figures, probe
+from . import clark, experiments, figures, page, probe
 from .run import load_run
 from .summary import to_html, to_markdown
 
@@ -92,27 +92,33 @@ class Report:
 
 
 def make_report(run_paths, out_dir, vocab=None, examples=None, heads=None, max_examples=None,
-                weighting="tokens", punct="all", dpi=110, log=print, probes=None, min_arcs=100):
+                weighting="tokens", punct="all", dpi=110, log=print, probes=None, min_arcs=100,
+                page_bytes=5_000_000, top_k=0):
     """Writes the report folder; returns {"figures": [png names], "skipped": [reasons],
-    "summary": path of summary.md}. examples: rows for attention maps (default
-    choose_examples); heads: [(layer, head)] 0-based for per-head maps (default the most
+    "summary": path of summary.md, "page": index.html's summary (page.build_page)}.
+    examples: rows for attention maps (default choose_examples; the interactive page embeds
+    them first); heads: [(layer, head)] 0-based for per-head maps (default the most
     important); max_examples: use only the first N examples for the Clark statistics; probes:
     the content of a probes.json (analysis/probe.py) for the probe curves; min_arcs: relations
-    with fewer arcs are left out of the syntax table and heatmap."""
+    with fewer arcs are left out of the syntax table and heatmap; page_bytes: index.html's
+    budget (0: every example's maps); top_k: keep the top k of each attention row in index.html
+    (0: whole rows)."""
     if isinstance(run_paths, str):
         run_paths = [run_paths]
     os.makedirs(out_dir, exist_ok=True)
-    runs = [load_run(p, vocab=vocab) for p in run_paths]
+    runs = []
     try:
+        for p in run_paths:
+            runs.append(load_run(p, vocab=vocab))
         return _make(runs, out_dir, examples, heads, max_examples, weighting, punct, dpi, log, probes,
-                     min_arcs)
+                     min_arcs, page_bytes, top_k)
     finally:
         for r in runs:
             r.close()
 
 
 def _make(runs, out_dir, examples, heads, max_examples, weighting, punct, dpi, log, probes=None,
-          min_arcs=100):
+          min_arcs=100, page_bytes=5_000_000, top_k=0):
     rep = Report(out_dir, dpi, log)
     main = runs[0]
     L, H = main.shape
@@ -125,6 +131,7 @@ def _make(runs, out_dir, examples, heads, max_examples, weighting, punct, dpi, l
     rep.add("p", "Layers and heads count from 1 in this report (as in bertology's printed "
                  "tables); the Python API and run.h5 count from 0. Grey cells: no value "
                  "(head masked or pruned, layer not saved, token type absent).")
+    rep.add("a", "index.html", "Interactive page (index.html): point at a head, pick any example")
     _section_runs(rep, runs)
     stats_run = _first(runs, lambda r: r.importance is not None)
     _section_importance(rep, stats_run, L, H)
@@ -143,7 +150,13 @@ def _make(runs, out_dir, examples, heads, max_examples, weighting, punct, dpi, l
     with open(os.path.join(out_dir, "summary.html"), "w", encoding="utf-8") as f:
         f.write(to_html(rep.blocks, title))
     log("  wrote summary.md, summary.html, head_stats.csv")
-    return {"figures": rep.figures, "skipped": rep.skipped, "summary": md}
+    if stats is not None:
+        stats = dict(stats, weighting=weighting)
+    info = page.write_page(os.path.join(out_dir, "index.html"), runs, title, clark_stats=stats, probes=probes,
+                           min_arcs=min_arcs, examples=examples or (), page_bytes=page_bytes, top_k=top_k, log=log)
+    log("  wrote index.html (%.2f MB, attention of %d of %d examples)"
+        % (info["bytes"] / 1e6, info["embedded"], info["examples"]))
+    return {"figures": rep.figures, "skipped": rep.skipped, "summary": md, "page": info}
 
 
 def _section_runs(rep, runs):

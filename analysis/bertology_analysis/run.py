@@ -6,17 +6,24 @@
     run.importance                 # [L, H] normalised head importance (= head_importance.npy)
 
 Layers and heads are 0-based here, as in the file; the figures and the summary print them
-1-based, like bertology's (and Hugging Face's) printed tables.
+1-based, like bertology's (and Hugging Face's) printed tables. Dataset paths, dtypes, shapes and
+attribute names come from the schema (schema.py, a copy of `bertology schema`).
 """
+from __future__ import annotations
+
 import json
 import os
+from types import TracebackType
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Type, Union
 
 import h5py
 import numpy as np
+import numpy.typing as npt
 
-from .vocab import load_vocab
+from .schema import Schema, SchemaError, load_schema
+from .vocab import Vocab, load_vocab
 
-SUPPORTED_FORMAT_VERSION = 1
+PathLike = Union[str, "os.PathLike[str]"]
 
 
 class RunError(ValueError):
@@ -24,35 +31,64 @@ class RunError(ValueError):
 
 
 class Run:
-    def __init__(self, path, vocab=None, allow_incomplete=False):
+    """An open run.h5 (load_run). Small per-run arrays are read at once; attention maps and
+    other per-example data on request. Use as a context manager or call close()."""
+
+    path: str
+    f: h5py.File
+    schema: Schema
+    status: str
+    n_layers: int
+    n_heads: int
+    n_examples: int
+    task: str
+    split: str
+    model_dir: str
+    command_line: str
+    created: str
+    version: str
+    n_ranks: int
+    options: Dict[str, Any]
+    config: Dict[str, Any]
+    lengths: npt.NDArray[np.int64]
+    attn_layers: npt.NDArray[np.int64]
+
+    def __init__(self, path: PathLike, vocab: Optional[PathLike] = None, allow_incomplete: bool = False,
+                 schema: Optional[Schema] = None) -> None:
         """path: run.h5. vocab: a vocabulary file or model directory overriding the file's
-        model_dir attribute. allow_incomplete: read a file whose status is not "complete"."""
-        self.path = path
+        model_dir attribute. allow_incomplete: read a file whose status is not "complete".
+        schema: the layout to expect (default: the package's copy of `bertology schema`)."""
+        self.path = os.fspath(path)
+        self.schema = schema or load_schema()
         try:
-            self.f = h5py.File(path, "r")
+            self.f = h5py.File(self.path, "r")
         except OSError as e:
-            raise RunError("%s: cannot open as HDF5 (%s)" % (path, e)) from None
-        a = self.f.attrs
-        if a.get("format") != "bertology-run":
+            raise RunError("%s: cannot open as HDF5 (%s)" % (self.path, e)) from None
+        try:
+            self._open(allow_incomplete)
+        except SchemaError as e:
             self.close()
-            raise RunError("%s: root attribute format is %r, not 'bertology-run'"
-                           % (path, a.get("format")))
-        if int(a.get("format_version", 0)) > SUPPORTED_FORMAT_VERSION:
+            raise RunError(str(e)) from None
+        except RunError:
             self.close()
-            raise RunError("%s: format_version %d is newer than this reader (%d)"
-                           % (path, int(a["format_version"]), SUPPORTED_FORMAT_VERSION))
+            raise
+        self._vocab_src = None if vocab is None else os.fspath(vocab)
+        self._vocab: Optional[Vocab] = None
+        self._vocab_error: Optional[str] = None
+
+    def _open(self, allow_incomplete: bool) -> None:
+        sc, a, path = self.schema, self.f.attrs, self.path
+        if a.get("format") != sc.format:
+            raise RunError("%s: root attribute format is %r, not %r" % (path, a.get("format"), sc.format))
+        version = sc.check_attr(self.f, sc.root_attribute("format_version"), path)
+        if version > sc.format_version:
+            raise RunError("%s: format_version %d is newer than this reader (%d)" % (path, version, sc.format_version))
         self.status = str(a.get("status", ""))
         if self.status != "complete" and not allow_incomplete:
-            self.close()
-            raise RunError("%s: status is %r, not 'complete' (the run did not finish)"
-                           % (path, self.status))
-        for name in ("n_layers", "n_heads", "n_examples"):
-            if name not in a:
-                self.close()
-                raise RunError("%s: root attribute %s is missing" % (path, name))
-        self.n_layers = int(a["n_layers"])
-        self.n_heads = int(a["n_heads"])
-        self.n_examples = int(a["n_examples"])
+            raise RunError("%s: status is %r, not 'complete' (the run did not finish)" % (path, self.status))
+        root = {name: sc.check_attr(self.f, sc.root_attribute(name), path)
+                for name in ("n_layers", "n_heads", "n_examples")}
+        self.n_layers, self.n_heads, self.n_examples = root["n_layers"], root["n_heads"], root["n_examples"]
         self.task = str(a.get("task", ""))
         self.split = str(a.get("split", ""))
         self.model_dir = str(a.get("model_dir", ""))
@@ -62,53 +98,70 @@ class Run:
         self.n_ranks = int(a.get("n_ranks", 1))
         self.options = _json_attr(a, "options", path)
         self.config = _json_attr(a, "model_config", path)
-        self.lengths = self._small("examples/length", (self.n_examples,)).astype(np.int64)
+        self._dims = sc.dims(self.f)
+        self.lengths = self._checked("/examples/length")[()].astype(np.int64)
         if self.n_examples and self.lengths.min() < 1:
             raise RunError("%s: /examples/length has a value < 1 at row %d"
                            % (path, int(np.argmin(self.lengths))))
-        self._token_offset = self._small("examples/token_offset", (self.n_examples,))
+        self._token_offset = self._checked("/examples/token_offset")[()]
+        self._token_ids = self._checked("/examples/token_ids")
         self.attn_layers = np.zeros(0, dtype=np.int64)
-        if "attentions" in self.f:
-            g = self.f["attentions"]
-            self.attn_layers = np.asarray(g.attrs.get("layers", []), dtype=np.int64).reshape(-1)
-            if int(g.attrs.get("n_heads", self.n_heads)) != self.n_heads:
-                raise RunError("%s: /attentions n_heads %d != root n_heads %d"
-                               % (path, int(g.attrs["n_heads"]), self.n_heads))
+        g_attn = sc.group("/attentions").path
+        if g_attn in self.f:
+            g = self.f[g_attn]
+            self.attn_layers = sc.check_attr(g, sc.group_attribute(g_attn, "layers"), path).astype(np.int64)
+            n_heads = sc.check_attr(g, sc.group_attribute(g_attn, "n_heads"), path)
+            if n_heads != self.n_heads:
+                raise RunError("%s: %s n_heads %d != root n_heads %d" % (path, g_attn, n_heads, self.n_heads))
             bad = (self.attn_layers < 0) | (self.attn_layers >= self.n_layers)
             if bad.any():
-                raise RunError("%s: /attentions layers %s outside 0..%d"
-                               % (path, self.attn_layers.tolist(), self.n_layers - 1))
-            self._attn_offset = self._small("attentions/offset", (self.n_examples,))
-            self._attn_data = self.f["attentions/data"]
-        self._vocab_src = vocab
-        self._vocab = None
-        self._vocab_error = None
+                raise RunError("%s: %s layers %s outside 0..%d"
+                               % (path, g_attn, self.attn_layers.tolist(), self.n_layers - 1))
+            self._attn_offset = self._checked("/attentions/offset")[()]
+            self._attn_data = self._checked("/attentions/data")
 
     # ---- small helpers -------------------------------------------------------------------
 
-    def _small(self, name, shape=None):
-        if name not in self.f:
+    def _checked(self, path: str) -> h5py.Dataset:
+        """A dataset of the schema after checking its dtype and shape (RunError otherwise)."""
+        try:
+            return self.schema.check_dataset(self.f, path, self._dims, self.path)
+        except SchemaError as e:
+            raise RunError(str(e)) from None
+
+    def _outside_schema(self, name: str) -> np.ndarray:
+        """A whole dataset that another command adds (/words ...): RunError when missing."""
+        if name not in self.f or not isinstance(self.f[name], h5py.Dataset):
             raise RunError("%s: dataset /%s is missing" % (self.path, name))
-        v = self.f[name][()]
-        if shape is not None and v.shape != shape:
-            raise RunError("%s: /%s has shape %s, expected %s" % (self.path, name, v.shape, shape))
-        return v
+        return self.f[name][()]
 
-    def get(self, name):
-        """A whole dataset as a numpy array, or None when the file does not hold it."""
+    def get(self, name: str) -> Optional[np.ndarray]:
+        """A whole dataset as a numpy array, or None when the file does not hold it. Datasets
+        the schema describes are checked against it (RunError on a wrong dtype or shape)."""
         ok = name in self.f and isinstance(self.f[name], h5py.Dataset)
-        return self.f[name][()] if ok else None
+        if not ok:
+            return None
+        try:
+            self.schema.dataset(name)
+        except KeyError:
+            return self.f[name][()]  # another command's group (/masking, /syntax ...)
+        return self._checked(name)[()]
 
-    def close(self):
+    def validate(self) -> List[str]:
+        """Every way the file departs from the schema (docs/run_h5.md); empty when it follows it."""
+        return self.schema.validate(self.f, self.path)
+
+    def close(self) -> None:
         self.f.close()
 
-    def __enter__(self):
+    def __enter__(self) -> "Run":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
         self.close()
 
-    def _row(self, i):
+    def _row(self, i: int) -> int:
         if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
             raise TypeError("example row must be an integer, not %r" % (i,))
         if not 0 <= i < self.n_examples:
@@ -119,46 +172,47 @@ class Run:
     # ---- per-run summaries ---------------------------------------------------------------
 
     @property
-    def shape(self):
+    def shape(self) -> Tuple[int, int]:
         return (self.n_layers, self.n_heads)
 
     @property
-    def computes_importance(self):
+    def computes_importance(self) -> bool:
         """`bertology syntax` runs have /importance datasets but never fill them."""
         return self.options.get("command") != "syntax"
 
     @property
-    def importance(self):
+    def importance(self) -> Optional[np.ndarray]:
         """[L, H] float32 normalised importance, or None."""
         return self.get("importance/normalized") if self.computes_importance else None
 
     @property
-    def importance_raw(self):
+    def importance_raw(self) -> Optional[np.ndarray]:
         return self.get("importance/raw") if self.computes_importance else None
 
     @property
-    def ranks(self):
+    def ranks(self) -> Optional[np.ndarray]:
         return self.get("importance/ranks") if self.computes_importance else None
 
     @property
-    def entropy(self):
+    def entropy(self) -> Optional[np.ndarray]:
         """[L, H] mean attention entropy per query token (nats), or None."""
         return self.get("entropy/normalized")
 
     @property
-    def metrics(self):
-        if "metrics" not in self.f:
+    def metrics(self) -> Dict[str, float]:
+        g = self.schema.group("/metrics").path
+        if g not in self.f:
             return {}
-        return {k: float(v) for k, v in self.f["metrics"].attrs.items()}
+        return {k: float(v) for k, v in self.f[g].attrs.items()}
 
-    def group(self, name):
+    def group(self, name: str) -> Optional[Dict[str, Any]]:
         """Every dataset of a group (e.g. "masking", "ablation") as {relative path: array}
         plus the group's attributes under "@name", or None when the group is absent."""
         if name not in self.f or not isinstance(self.f[name], h5py.Group):
             return None
         out = {"@" + k: _attr_value(v) for k, v in self.f[name].attrs.items()}
 
-        def visit(rel, obj):
+        def visit(rel: str, obj: Any) -> None:
             if isinstance(obj, h5py.Dataset):
                 out[rel] = obj[()]
                 for k, v in obj.attrs.items():
@@ -169,20 +223,20 @@ class Run:
     # ---- per-example data ----------------------------------------------------------------
 
     @property
-    def has_attentions(self):
+    def has_attentions(self) -> bool:
         return self.attn_layers.size > 0
 
-    def token_ids(self, i):
+    def token_ids(self, i: int) -> npt.NDArray[np.int64]:
         i = self._row(i)
         o, T = int(self._token_offset[i]), int(self.lengths[i])
-        ids = self.f["examples/token_ids"]
+        ids = self._token_ids
         if o < 0 or o + T > ids.shape[0]:
             raise RunError("%s: /examples/token_offset[%d] = %d (+%d) outside /examples/token_ids"
                            " of %d" % (self.path, i, o, T, ids.shape[0]))
         return ids[o:o + T].astype(np.int64)
 
     @property
-    def vocab(self):
+    def vocab(self) -> Optional[Vocab]:
         """The model's vocabulary, or None (vocab_error says why)."""
         if self._vocab is None and self._vocab_error is None:
             try:
@@ -192,11 +246,11 @@ class Run:
         return self._vocab
 
     @property
-    def vocab_error(self):
+    def vocab_error(self) -> Optional[str]:
         self.vocab
         return self._vocab_error
 
-    def _vocab_source(self):
+    def _vocab_source(self) -> str:
         if self._vocab_src:
             return self._vocab_src
         if not self.model_dir:
@@ -214,19 +268,21 @@ class Run:
                                 " to the run file; pass a vocabulary" % (self.path, self.model_dir))
 
     # ---- words of a --task ud run (/words, docs/run_h5.md) ---------------------------------
+    # /words is written by src/run/ud.c through bt_store_write_array, outside the store's layout
+    # tables, so it is not in the schema: its names are the ones docs/run_h5.md lists.
 
     @property
-    def has_words(self):
+    def has_words(self) -> bool:
         """True for runs over a CoNLL-U treebank (--task ud, bertology syntax)."""
         return "words" in self.f
 
-    def _words_group(self):
+    def _words_group(self) -> Dict[str, Any]:
         if not self.has_words:
             raise RunError("%s: no /words (a run with --task ud --data FILE.conllu has them)" % self.path)
         if getattr(self, "_words", None) is None:
             g = self.f["words"]
-            w = {k: self._small("words/" + k) for k in ("sentence", "count", "offset", "first", "pieces", "upos",
-                                                         "head", "deprel", "relation")}
+            w: Dict[str, Any] = {k: self._outside_schema("words/" + k) for k in (
+                "sentence", "count", "offset", "first", "pieces", "upos", "head", "deprel", "relation")}
             for k in ("sentence", "count", "offset"):
                 if w[k].shape != (self.n_examples,):
                     raise RunError("%s: /words/%s has shape %s, expected (%d,)"
@@ -241,7 +297,7 @@ class Run:
             self._words = w
         return self._words
 
-    def words(self, i):
+    def words(self, i: int) -> Dict[str, Any]:
         """Example i's words: dict of per-word lists (0-based word k of the sentence): first
         (token position of its first piece, special tokens counted), pieces (its token count),
         upos, head (0 = root, else the 1-based word), deprel and relation as strings, and
@@ -256,7 +312,7 @@ class Run:
             out[k] = [w[names][j] for j in w[k][sl]]
         return out
 
-    def word_of_token(self, i):
+    def word_of_token(self, i: int) -> npt.NDArray[np.int64]:
         """[T] for example i: the 0-based word of each token, -1 for special tokens."""
         w = self.words(i)
         out = np.full(int(self.lengths[self._row(i)]), -1, dtype=np.int64)
@@ -264,13 +320,13 @@ class Run:
             out[f:f + n] = k
         return out
 
-    def tokens(self, i):
+    def tokens(self, i: int) -> List[str]:
         """The example's tokens as strings ("<id>" for each id when no vocabulary is found)."""
         ids = self.token_ids(i)
         v = self.vocab
         return v.decode(ids) if v else ["<%d>" % t for t in ids]
 
-    def _attn_span(self, i):
+    def _attn_span(self, i: int) -> Tuple[int, int, int]:
         if not self.has_attentions:
             raise RunError("%s: no /attentions (run with --save-attentions)" % self.path)
         T = int(self.lengths[i])
@@ -281,7 +337,7 @@ class Run:
                            % (self.path, i, o, n, self._attn_data.shape[0]))
         return o, n, T
 
-    def attention(self, i, dtype=np.float32):
+    def attention(self, i: int, dtype: npt.DTypeLike = np.float32) -> np.ndarray:
         """Example i's attention probabilities, a new array [Lsel, H, T, T]: a[k, h, t, s] is
         how much query t attends to key s in head h of layer attn_layers[k] (Lsel = L unless
         bertology ran with --layers). Probabilities are after the head gates: a masked or
@@ -290,7 +346,8 @@ class Run:
         o, n, T = self._attn_span(i)
         return self._attn_data[o:o + n].astype(dtype).reshape(-1, self.n_heads, T, T)
 
-    def iter_attentions(self, rows=None, max_values=1 << 24, dtype=np.float32):
+    def iter_attentions(self, rows: Optional[Iterable[int]] = None, max_values: int = 1 << 24,
+                        dtype: npt.DTypeLike = np.float32) -> Iterator[Tuple[int, np.ndarray]]:
         """Yields (row, attention [Lsel, H, T, T]) for rows (default all, in order), reading runs
         of consecutive rows in one HDF5 read of at most max_values elements when possible."""
         rows = range(self.n_examples) if rows is None else [self._row(r) for r in rows]
@@ -312,13 +369,13 @@ class Run:
             k = j
 
 
-def load_run(path, vocab=None, allow_incomplete=False):
+def load_run(path: PathLike, vocab: Optional[PathLike] = None, allow_incomplete: bool = False) -> Run:
     """Opens a run.h5 (see Run). vocab: vocabulary file or model directory, if the file's
     model_dir attribute does not lead to one."""
     return Run(path, vocab=vocab, allow_incomplete=allow_incomplete)
 
 
-def _json_attr(attrs, name, path):
+def _json_attr(attrs: Any, name: str, path: str) -> Dict[str, Any]:
     s = attrs.get(name)
     if s is None or s == "":
         return {}
@@ -328,7 +385,7 @@ def _json_attr(attrs, name, path):
         raise RunError("%s: root attribute %s is not JSON (%s)" % (path, name, e)) from None
 
 
-def _attr_value(v):
+def _attr_value(v: Any) -> Any:
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
     if isinstance(v, np.ndarray) and v.size == 1:

@@ -1,7 +1,7 @@
 """The one-page summary: a list of blocks rendered both as Markdown and as standalone HTML.
 
 Blocks: ("h1"|"h2"|"h3", text), ("p", text), ("img", file, alt), ("table", header, rows),
-("ul", items), ("pre", text). Text may use `code` and **bold**, the only inline markup
+("ul", items), ("pre", text), ("a", relative link, text). Text may use `code` and **bold**, the only inline markup
 converted for HTML.
 """
 import html
@@ -43,6 +43,8 @@ def to_markdown(blocks):
             out.append("\n".join("- " + item for item in b[1]))
         elif kind == "pre":
             out.append("```\n" + b[1] + "\n```")
+        elif kind == "a":
+            out.append("[%s](%s)" % (b[2], b[1]))
         out.append("")
     return "\n".join(out)
 
@@ -69,5 +71,7 @@ def to_html(blocks, title):
             out.append("<ul>" + "".join("<li>%s</li>" % _inline_html(i) for i in b[1]) + "</ul>")
         elif kind == "pre":
             out.append("<pre>%s</pre>" % html.escape(b[1]))
+        elif kind == "a":
+            out.append("<p><a href=\"%s\">%s</a></p>" % (html.escape(b[1]), html.escape(b[2])))
     out.append("</body></html>")
     return "\n".join(out) + "\n"

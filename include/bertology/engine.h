@@ -181,6 +181,26 @@ int bt_engine_gemm(void);
 /* The backend in use and bt_gemm_info of it, e.g.
  * "onednn (dnnl_sgemm, oneDNN 2.6.3, ISA avx512_core_bf16)"; for run.h5 and --verbose. */
 const char *bt_engine_gemm_info(void);
+/* Instruction-set levels of oneDNN's kernels (docs/engine.md "What is bitwise"): kernels of
+ * different levels sum in different orders, so every rank of a run, and a resumed run, must run
+ * the same. */
+enum { BT_ISA_NONE = 0, BT_ISA_SSE41, BT_ISA_AVX, BT_ISA_AVX2, BT_ISA_AVX512, BT_ISA_AVX512_BF16, BT_ISA_AMX };
+const char *bt_isa_name(int level); /* "sse41" ... "avx512_core_amx" */
+/* The highest level oneDNN may use in this process: the CPU's, capped by ONEDNN_MAX_CPU_ISA or
+ * DNNL_MAX_CPU_ISA as oneDNN reads them, and by bt_engine_cap_isa. Does not fix oneDNN's
+ * choice. BT_ISA_NONE without oneDNN. */
+int bt_engine_isa_level(void);
+/* oneDNN runs kernels of at most `level` from now on. Only before oneDNN's first product or
+ * bt_gemm_info/bt_engine_kernels (BT_EINTERNAL after); a no-op without oneDNN. */
+int bt_engine_cap_isa(int level, bt_error *err);
+/* The instruction set a built backend's kernels use ("avx2", "avx512_core", for OpenBLAS by its
+ * core: "avx512", "avx2", "sse4.2" ...); NULL if not built. */
+const char *bt_gemm_isa(int kind);
+/* The kernels of the backend in use, as a short id that is equal exactly when two processes
+ * compute the same bits for the same product on the same thread count: "onednn/avx512_core"
+ * (float32: the levels above avx512_core run its kernels), "onednn-bf16/avx512_core_amx",
+ * "blas/Haswell" (OpenBLAS's core). */
+const char *bt_engine_kernels(void);
 /* C[M,N] = alpha op(A) op(B) + beta C (row-major, ta/tb 'N' or 'T') with the backend in use:
  * for `bertology bench`, which measures the products the engine runs. */
 void bt_engine_sgemm(char ta, char tb, int M, int N, int K, float alpha, const float *A, int lda,

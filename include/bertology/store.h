@@ -164,6 +164,12 @@ uint64_t bt_store_estimate_bytes(const bt_store_layout *layout, const bt_store_m
  * for an unprivileged writer (statvfs f_bavail). Rank 0 calls it with the estimate above. */
 int bt_store_check_space(const char *dir, uint64_t bytes, bt_error *err);
 
+/* The layout of run.h5 as JSON, generated from the tables the writer uses: root attributes,
+ * groups with their attributes, datasets with dtypes, symbolic shapes ("n,L,H", "sum(T)") and
+ * the layout field that switches each on (docs/run_h5.md "Schema"). Not collective, no file
+ * touched. *json is malloc'd (free it). */
+int bt_store_schema_json(char **json, bt_error *err);
+
 /* IEEE binary16 bits of x, rounding to nearest even (overflow -> inf, NaN stays NaN). */
 uint16_t bt_store_f16_from_f32(float x);
 void bt_store_f32_to_f16(const float *src, uint16_t *dst, int64_t n);

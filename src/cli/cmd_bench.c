@@ -103,8 +103,9 @@ static double gemm_baseline(gemm_probe *g, int reps) {
         if (!t[k]) continue;
         const stats s = stats_of(t[k], reps);
         const double gf = flop / s.median / 1e9;
-        printf("bench gemm=%s M=%d N=%d K=%d GFLOP/s=%.1f (median of %d; %.1f..%.1f) load=%.2f kernel=%s\n",
-               bt_gemm_name(k), M, N, K, gf, reps, flop / s.max / 1e9, flop / s.min / 1e9, load1(), bt_gemm_info(k));
+        printf("bench gemm=%s M=%d N=%d K=%d GFLOP/s=%.1f (median of %d; %.1f..%.1f) load=%.2f isa=%s kernel=%s\n",
+               bt_gemm_name(k), M, N, K, gf, reps, flop / s.max / 1e9, flop / s.min / 1e9, load1(), bt_gemm_isa(k),
+               bt_gemm_info(k));
         /* the baseline is the fastest float32 product: bf16 is reduced precision, shown apart */
         if (gf > best && k != BT_GEMM_ONEDNN_BF16) best = gf, g->kind = k;
         free(t[k]);

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bertology/engine.h"
 
@@ -22,8 +23,22 @@ static const command COMMANDS[] = {
     {"tokenize", bt_cmd_tokenize, "print the token ids of lines read from stdin"},
     {"forward", bt_cmd_forward, "run the engine on token ids and write its raw outputs (.npy)"},
     {"bench", bt_cmd_bench, "engine speed against the sgemm rate of this machine"},
+    {"schema", bt_cmd_schema, "the layout of run.h5 as JSON (what the analysis package reads)"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+#ifdef BT_MARCH_LEVEL
+/* The release build runs instructions of BT_MARCH_LEVEL from its first loop on: on an older CPU
+ * that is a SIGILL somewhere. This runs before main, compiled for the baseline x86-64, and says
+ * what to do instead. */
+__attribute__((constructor, target("arch=x86-64"))) static void cpu_check(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports(BT_MARCH_LEVEL)) return;
+    fputs("bertology: this build needs a CPU of " BT_MARCH_LEVEL " (AVX2 and FMA for x86-64-v3) and this one is "
+          "older: rebuild with cmake -DBT_MARCH=x86-64-v2 (docs/engine.md)\n", stderr);
+    _exit(2);
+}
+#endif
 
 static void usage(FILE *f) {
     fprintf(f, "usage: bertology <command> [options]   (bertology <command> --help)\n\ncommands:\n");

@@ -159,7 +159,13 @@ int run_open(MPI_Comm comm, const bt_run_options *o, bt_run *x) {
             fprintf(stderr, ", %lld of one token (no next token for the loss)", (long long)x->ud_skipped_short);
         fputc('\n', stderr);
     }
-    if (rank == 0 && o->verbose) fprintf(stderr, "bertology %s: GEMM %s\n", o->name, bt_engine_gemm_info());
+    if (rank == 0 && o->verbose) {
+        fprintf(stderr, "bertology %s: GEMM %s; kernels %s on every rank, %d threads per rank\n", o->name,
+                bt_engine_gemm_info(), bt_engine_kernels(), bt_engine_threads());
+        for (int k = BT_GEMM_BLAS; k <= BT_GEMM_ONEDNN_BF16; k++)
+            if (k != bt_engine_gemm() && bt_gemm_available(k))
+                fprintf(stderr, "bertology %s: not used: %s runs ISA %s\n", o->name, bt_gemm_name(k), bt_gemm_isa(k));
+    }
     if (rank == 0 && x->examples.skipped)
         fprintf(stderr, "bertology %s: skipped %zu bad lines of %s (first: %s)\n", o->name, x->examples.skipped,
                 x->examples.path, x->examples.first_skipped);

@@ -26,7 +26,7 @@ void eng_gemm_onednn(char ta, char tb, int M, int N, int K, float alpha, const f
 /* "oneDNN 2.6.3 dnnl_sgemm, ISA avx512_core_bf16" */
 const char *eng_gemm_onednn_info(void);
 /* bf16 dense products, float32 accumulation (gemm_onednn_bf16.c); the CPU must have
- * AVX512_BF16 or AMX. */
+ * AVX512_BF16 or AMX (gemm_isa.c tells, without fixing oneDNN's ISA setting). */
 void eng_gemm_onednn_bf16(char ta, char tb, int M, int N, int K, float alpha, const float *A, int lda,
                           const float *B, int ldb, float beta, float *C, int ldc);
 int eng_gemm_onednn_bf16_supported(void);

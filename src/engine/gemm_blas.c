@@ -1,6 +1,7 @@
 /* CBLAS backend: OpenBLAS by default, any CBLAS that CMake's FindBLAS finds (BLA_VENDOR). */
 #include <stdio.h>
 
+#include "bertology/engine.h"
 #include "gemm.h"
 #include BT_CBLAS_HEADER
 
@@ -14,7 +15,8 @@ void eng_gemm_blas(char ta, char tb, int M, int N, int K, float alpha, const flo
 const char *eng_gemm_blas_info(void) {
 #ifdef BT_OPENBLAS
     static char buf[256];
-    snprintf(buf, sizeof buf, "cblas_sgemm, %s, core %s", openblas_get_config(), openblas_get_corename());
+    snprintf(buf, sizeof buf, "cblas_sgemm, %s, core %s, ISA %s", openblas_get_config(), openblas_get_corename(),
+             bt_gemm_isa(BT_GEMM_BLAS));
     return buf;
 #else
     return "cblas_sgemm, " BT_BLAS_VENDOR;

@@ -28,11 +28,6 @@ static int g_state; /* 0: not tried, 1: ready, -1: failed (then every product is
 static uint16_t *g_abuf, *g_bbuf;
 static size_t g_acap, g_bcap;
 
-int eng_gemm_onednn_bf16_supported(void) {
-    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
-}
-
 static int ready(void) {
     if (g_state) return g_state > 0;
     g_state = -1;

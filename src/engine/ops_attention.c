@@ -1,7 +1,8 @@
 /* Scaled dot-product attention with head gates, per packed sequence and head.
  *
  * Each (sequence b, present head j) pair is an independent unit of three small products, run in
- * parallel over units with a single-threaded BLAS inside (see threads.c). Within a unit:
+ * parallel over units, each product on its thread alone whatever the thread count (threads.c:
+ * a small product split among threads has other bits, docs/engine.md). Within a unit:
  *   S = Q K^T / sqrt(dh)         [T, T]
  *   P = softmax(S) row-wise      (causal: keys k > t excluded)
  *   ctx = P V                    [T, dh], pre-gate, kept for the gate gradient
@@ -71,25 +72,29 @@ void op_attention_forward(float *p, float *ctx, float *ctxg, double *ent, const 
     const int Dl = Hl * dh, ld = 3 * Dl, units = s->B * Hl;
     const float scale = 1.0f / sqrtf((float)dh);
     eng_blas_serial_begin();
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int u = 0; u < units; u++) {
-        const int b = u / Hl, j = u % Hl;
-        const unit_view w = view_of(qkv, p, s, Hl, dh, b, j);
-        const int T = w.T;
-        eng_gemm('N', 'T', T, T, dh, scale, w.q, ld, w.k, ld, 0.0f, w.p, T);
-        const double h = softmax_rows(w.p, T, causal, ent != NULL);
-        float *c = ctx + (size_t)w.row * Dl + (size_t)j * dh;
-        eng_gemm('N', 'N', T, dh, T, 1.0f, w.p, T, w.v, ld, 0.0f, c, Dl);
-        const float g = gate[j];
-        float *cg = ctxg + (size_t)w.row * Dl + (size_t)j * dh;
-        for (int t = 0; t < T; t++) {
+#pragma omp parallel
+    {
+        eng_products_on_this_thread();
+#pragma omp for schedule(dynamic, 1)
+        for (int u = 0; u < units; u++) {
+            const int b = u / Hl, j = u % Hl;
+            const unit_view w = view_of(qkv, p, s, Hl, dh, b, j);
+            const int T = w.T;
+            eng_gemm('N', 'T', T, T, dh, scale, w.q, ld, w.k, ld, 0.0f, w.p, T);
+            const double h = softmax_rows(w.p, T, causal, ent != NULL);
+            float *c = ctx + (size_t)w.row * Dl + (size_t)j * dh;
+            eng_gemm('N', 'N', T, dh, T, 1.0f, w.p, T, w.v, ld, 0.0f, c, Dl);
+            const float g = gate[j];
+            float *cg = ctxg + (size_t)w.row * Dl + (size_t)j * dh;
+            for (int t = 0; t < T; t++) {
 #pragma omp simd
-            for (int i = 0; i < dh; i++) cg[(size_t)t * Dl + i] = g * c[(size_t)t * Dl + i];
-        }
-        if (ent) {
-            /* Entropy of the gated row g*p: -sum g p log(g p) = g H(p) - g log g (rows sum to 1). */
-            const double gd = g;
-            ent[(size_t)b * Hl + j] = gd > 0.0 ? gd * h - T * gd * log(gd) : 0.0;
+                for (int i = 0; i < dh; i++) cg[(size_t)t * Dl + i] = g * c[(size_t)t * Dl + i];
+            }
+            if (ent) {
+                /* Entropy of the gated row g*p: -sum g p log(g p) = g H(p) - g log g (rows sum to 1). */
+                const double gd = g;
+                ent[(size_t)b * Hl + j] = gd > 0.0 ? gd * h - T * gd * log(gd) : 0.0;
+            }
         }
     }
     eng_blas_serial_end();
@@ -101,55 +106,59 @@ void op_attention_backward(float *dqkv, double *ggrad, double *gtok, const float
     const int Dl = Hl * dh, ld = 3 * Dl, units = s->B * Hl;
     const float scale = 1.0f / sqrtf((float)dh);
     eng_blas_serial_begin();
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int u = 0; u < units; u++) {
-        const int b = u / Hl, j = u % Hl;
-        const unit_view w = view_of(qkv, (float *)p, s, Hl, dh, b, j);
-        const int T = w.T;
-        const float *dcg = dctxg + (size_t)w.row * Dl + (size_t)j * dh;
-        const float *c = ctx + (size_t)w.row * Dl + (size_t)j * dh;
+#pragma omp parallel
+    {
+        eng_products_on_this_thread();
+#pragma omp for schedule(dynamic, 1)
+        for (int u = 0; u < units; u++) {
+            const int b = u / Hl, j = u % Hl;
+            const unit_view w = view_of(qkv, (float *)p, s, Hl, dh, b, j);
+            const int T = w.T;
+            const float *dcg = dctxg + (size_t)w.row * Dl + (size_t)j * dh;
+            const float *c = ctx + (size_t)w.row * Dl + (size_t)j * dh;
 
-        /* dL/dgate = sum_t <dL/d(gate ctx)_t, ctx_t>; the per-token terms feed `token` granularity. */
-        double gsum = 0.0, gabs = 0.0;
-        for (int t = 0; t < T; t++) {
-            double dot = 0.0;
-#pragma omp simd reduction(+ : dot)
-            for (int i = 0; i < dh; i++) dot += (double)dcg[(size_t)t * Dl + i] * c[(size_t)t * Dl + i];
-            gsum += dot;
-            gabs += fabs(dot);
-        }
-        ggrad[(size_t)b * Hl + j] = gsum;
-        gtok[(size_t)b * Hl + j] = gabs;
-        if (!dqkv) continue;
-
-        float *dq = dqkv + (size_t)w.row * ld + (size_t)j * dh, *dk = dq + Dl, *dv = dq + 2 * Dl;
-        const float g = gate[j];
-        if (g == 0.0f) {
-            /* A closed gate blocks every path below it. */
+            /* dL/dgate = sum_t <dL/d(gate ctx)_t, ctx_t>; the per-token terms feed `token` granularity. */
+            double gsum = 0.0, gabs = 0.0;
             for (int t = 0; t < T; t++) {
-                memset(dq + (size_t)t * ld, 0, (size_t)dh * sizeof(float));
-                memset(dk + (size_t)t * ld, 0, (size_t)dh * sizeof(float));
-                memset(dv + (size_t)t * ld, 0, (size_t)dh * sizeof(float));
+                double dot = 0.0;
+#pragma omp simd reduction(+ : dot)
+                for (int i = 0; i < dh; i++) dot += (double)dcg[(size_t)t * Dl + i] * c[(size_t)t * Dl + i];
+                gsum += dot;
+                gabs += fabs(dot);
             }
-            continue;
-        }
-        float *dP = scratch + (size_t)omp_get_thread_num() * max_len * max_len;
-        /* dctx = g dcg; dP = dctx V^T; dV = P^T dctx */
-        eng_gemm('N', 'T', T, T, dh, g, dcg, Dl, w.v, ld, 0.0f, dP, T);
-        eng_gemm('T', 'N', T, dh, T, g, w.p, T, dcg, Dl, 0.0f, dv, ld);
-        /* softmax backward: dS = P * (dP - rowsum(dP * P)); causal zeros stay zero since P = 0 */
-        for (int t = 0; t < T; t++) {
-            float *dr = dP + (size_t)t * T;
-            const float *pr = w.p + (size_t)t * T;
-            float sum = 0.0f;
+            ggrad[(size_t)b * Hl + j] = gsum;
+            gtok[(size_t)b * Hl + j] = gabs;
+            if (!dqkv) continue;
+
+            float *dq = dqkv + (size_t)w.row * ld + (size_t)j * dh, *dk = dq + Dl, *dv = dq + 2 * Dl;
+            const float g = gate[j];
+            if (g == 0.0f) {
+                /* A closed gate blocks every path below it. */
+                for (int t = 0; t < T; t++) {
+                    memset(dq + (size_t)t * ld, 0, (size_t)dh * sizeof(float));
+                    memset(dk + (size_t)t * ld, 0, (size_t)dh * sizeof(float));
+                    memset(dv + (size_t)t * ld, 0, (size_t)dh * sizeof(float));
+                }
+                continue;
+            }
+            float *dP = scratch + (size_t)omp_get_thread_num() * max_len * max_len;
+            /* dctx = g dcg; dP = dctx V^T; dV = P^T dctx */
+            eng_gemm('N', 'T', T, T, dh, g, dcg, Dl, w.v, ld, 0.0f, dP, T);
+            eng_gemm('T', 'N', T, dh, T, g, w.p, T, dcg, Dl, 0.0f, dv, ld);
+            /* softmax backward: dS = P * (dP - rowsum(dP * P)); causal zeros stay zero since P = 0 */
+            for (int t = 0; t < T; t++) {
+                float *dr = dP + (size_t)t * T;
+                const float *pr = w.p + (size_t)t * T;
+                float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-            for (int k = 0; k < T; k++) sum += dr[k] * pr[k];
+                for (int k = 0; k < T; k++) sum += dr[k] * pr[k];
 #pragma omp simd
-            for (int k = 0; k < T; k++) dr[k] = pr[k] * (dr[k] - sum);
+                for (int k = 0; k < T; k++) dr[k] = pr[k] * (dr[k] - sum);
+            }
+            /* S = scale Q K^T: dQ = scale dS K, dK = scale dS^T Q */
+            eng_gemm('N', 'N', T, dh, T, scale, dP, T, w.k, ld, 0.0f, dq, ld);
+            eng_gemm('T', 'N', T, dh, T, scale, dP, T, w.q, ld, 0.0f, dk, ld);
         }
-        /* S = scale Q K^T: dQ = scale dS K, dK = scale dS^T Q */
-        eng_gemm('N', 'N', T, dh, T, scale, dP, T, w.k, ld, 0.0f, dq, ld);
-        eng_gemm('T', 'N', T, dh, T, scale, dP, T, w.q, ld, 0.0f, dk, ld);
     }
     eng_blas_serial_end();
 }

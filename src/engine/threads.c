@@ -36,6 +36,12 @@ static int blas_needs_serial(void) {
 }
 #endif
 
+/* The GEMM libraries run a product on one thread inside an active parallel region, but use
+ * the thread count of the calling task outside one, which is where a team of one thread is
+ * (--threads 1, or OMP_NUM_THREADS differing from the engine's count). Setting the count of the
+ * region's own task makes every context alike; it ends with the region. */
+void eng_products_on_this_thread(void) { omp_set_num_threads(1); }
+
 void eng_blas_serial_begin(void) {
 #ifdef BT_OPENBLAS
     if (blas_needs_serial()) openblas_set_num_threads(1);

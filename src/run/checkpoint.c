@@ -27,7 +27,7 @@
 #include "run_internal.h"
 
 #define CKPT_FORMAT "bertology-checkpoint"
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2 /* 2: "kernels" */
 #define REC_MAGIC 0x4b435442u /* "BTCK" */
 
 typedef struct {
@@ -171,6 +171,7 @@ static int write_state(const struct bt_run_ckpt *c, const int64_t *bytes, bt_err
     ok = ok && cJSON_AddStringToObject(j, "format", CKPT_FORMAT) && cJSON_AddNumberToObject(j, "version", CKPT_VERSION) &&
          cJSON_AddStringToObject(j, "id", c->id) && cJSON_AddStringToObject(j, "tmp", c->tmp) &&
          cJSON_AddStringToObject(j, "data_hash", c->data_hash) && cJSON_AddStringToObject(j, "model_hash", c->model_hash) &&
+         cJSON_AddStringToObject(j, "kernels", bt_engine_kernels()) &&
          cJSON_AddNumberToObject(j, "n_examples", x->data.n) && cJSON_AddNumberToObject(j, "generation", c->generation);
     cJSON *opts = ok ? cJSON_Duplicate(c->options, 1) : NULL;
     ok = ok && opts && cJSON_AddItemToObject(j, "options", opts);
@@ -338,12 +339,12 @@ static int read_state(struct bt_run_ckpt *c, const char *text, bt_error *err) {
                 *id = cJSON_GetObjectItemCaseSensitive(s, "id"), *tmp = cJSON_GetObjectItemCaseSensitive(s, "tmp"),
                 *opts = cJSON_GetObjectItemCaseSensitive(s, "options"), *gen = cJSON_GetObjectItemCaseSensitive(s, "generation"),
                 *dh = cJSON_GetObjectItemCaseSensitive(s, "data_hash"), *mh = cJSON_GetObjectItemCaseSensitive(s, "model_hash"),
-                *js = cJSON_GetObjectItemCaseSensitive(s, "journals");
+                *js = cJSON_GetObjectItemCaseSensitive(s, "journals"), *kn = cJSON_GetObjectItemCaseSensitive(s, "kernels");
     int rc = BT_OK;
     if (!s || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, CKPT_FORMAT) || !cJSON_IsNumber(ver) ||
         !cJSON_IsString(id) || strlen(id->valuestring) >= sizeof c->id || !cJSON_IsString(tmp) ||
         strlen(tmp->valuestring) >= sizeof c->tmp || strchr(tmp->valuestring, '/') || !cJSON_IsObject(opts) ||
-        !cJSON_IsNumber(gen) || !cJSON_IsString(dh) || !cJSON_IsString(mh) || !cJSON_IsArray(js))
+        !cJSON_IsNumber(gen) || !cJSON_IsString(dh) || !cJSON_IsString(mh) || !cJSON_IsArray(js) || !cJSON_IsString(kn))
         rc = bt_error_set(err, BT_EINPUT, "%s/state.json: not a bertology checkpoint of this version (--restart "
                           "starts over)", c->dir);
     else if (ver->valueint != CKPT_VERSION)
@@ -353,6 +354,11 @@ static int read_state(struct bt_run_ckpt *c, const char *text, bt_error *err) {
     if (!rc && strcmp(dh->valuestring, c->data_hash))
         rc = bt_error_set(err, BT_EINPUT, "%s: the interrupted run read other data (the examples, labels or head "
                           "mask differ: --data %s changed?); --restart starts over", c->dir, x->o->data ? x->o->data : x->o->text);
+    /* other kernels sum in another order: the resumed batches would not have the first run's bits */
+    if (!rc && strcmp(kn->valuestring, bt_engine_kernels()))
+        rc = bt_error_set(err, BT_EINPUT, "%s: the interrupted run computed with GEMM kernels %s, this one would use %s "
+                          "(another CPU or OPENBLAS_CORETYPE/ONEDNN_MAX_CPU_ISA?): resume where those kernels run, or "
+                          "--restart (docs/engine.md \"What is bitwise\")", c->dir, kn->valuestring, bt_engine_kernels());
     if (!rc && strcmp(mh->valuestring, c->model_hash))
         rc = bt_error_set(err, BT_EINPUT, "%s: the interrupted run had other weights (--model %s changed); --restart "
                           "starts over", c->dir, x->o->model);

@@ -203,6 +203,8 @@ static cJSON *json_value(const bt_run_options *o, const bt_flag *f) {
     }
     case BT_FLAG_INT: {
         int v = *CFIELD(o, f, int);
+        /* the count that ran, the default resolved (agreed by the ranks in bt_run_open) */
+        if (f->offset == F(threads)) v = bt_engine_threads();
         if (f->offset == F(batch_tokens) && !v && !o->batch_size) v = BT_PLAN_DEFAULT_BATCH_TOKENS;
         return cJSON_CreateNumber(v);
     }

@@ -127,11 +127,8 @@ int bt_run_open(MPI_Comm comm, const bt_run_options *o, bt_run *x, bt_error *err
     MPI_Comm_rank(comm, &x->rank);
     MPI_Comm_size(comm, &x->n_ranks);
     bt_error local = {0};
-    if (o->threads > 0) bt_engine_set_threads(o->threads);
-    /* --gemm auto leaves the process-wide choice alone (BT_GEMM in the environment, or auto) */
-    int lrc = o->gemm ? bt_engine_set_gemm(o->gemm, &local) : BT_OK;
-    if (!lrc) lrc = setup_local(o, x, &local);
-    const int rc = bt_dist_agree(comm, lrc, &local, err);
+    int rc = bt_run_agree_kernels(comm, o, err);
+    if (!rc) rc = bt_dist_agree(comm, setup_local(o, x, &local), &local, err);
     if (rc) bt_run_close(x);
     return rc;
 }

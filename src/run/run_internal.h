@@ -30,6 +30,10 @@ const char *bt_run_ckpt_tmp(const bt_run *x); /* the resumed run's tmp file, rel
 void bt_run_ckpt_done(bt_run *x);
 void bt_run_ckpt_free(bt_run *x);
 
+/* Threads, GEMM backend and oneDNN's instruction set, the same on every rank (kernels.c):
+ * before anything runs a product. Collective. */
+int bt_run_agree_kernels(MPI_Comm comm, const bt_run_options *o, bt_error *err);
+
 /* The store layout of a run over r's data (has_loss: loss and gate_grad rows). */
 bt_store_layout bt_run_layout(const bt_run *r, int has_loss);
 /* --task ud (src/run/ud.c): the treebank, its examples and words, checked against the model

@@ -230,27 +230,31 @@ static int write_root_attrs(bt_store *s, const bt_store_meta *meta) {
     H5get_libversion(&maj, &min, &rel);
     char h5ver[32];
     snprintf(h5ver, sizeof h5ver, "%u.%u.%u", maj, min, rel);
-    struct { const char *name, *value; } str[] = {
-        {"format", BT_ROOT_FORMAT}, {"status", "running"}, {"task", meta->task},
-        {"split", meta->split}, {"model_dir", meta->model_dir},
-        {"model_config", meta->model_config_json}, {"options", meta->options_json},
-        {"command_line", meta->command_line}, {"bertology_version", meta->program_version},
-        {"openblas_version", meta->openblas_version}, {"hdf5_version", h5ver},
-        {"mpi_version", mpi}, {"created", created}, {"checkpoint_id", meta->checkpoint_id},
+    /* names and types: bt_run_h5_root_attrs (the schema), values here */
+    const char *str[RA_COUNT] = {
+        [RA_FORMAT] = BT_ROOT_FORMAT, [RA_STATUS] = "running", [RA_TASK] = meta->task,
+        [RA_SPLIT] = meta->split, [RA_MODEL_DIR] = meta->model_dir,
+        [RA_MODEL_CONFIG] = meta->model_config_json, [RA_OPTIONS] = meta->options_json,
+        [RA_COMMAND_LINE] = meta->command_line, [RA_VERSION] = meta->program_version,
+        [RA_OPENBLAS] = meta->openblas_version, [RA_HDF5] = h5ver, [RA_MPI] = mpi,
+        [RA_CREATED] = created, [RA_CHECKPOINT_ID] = meta->checkpoint_id,
     };
-    for (size_t i = 0; i < sizeof str / sizeof str[0]; i++) {
-        char *v = bcast_str(s->comm, s->rank, str[i].value);
-        int bad = attr_str(s->file, str[i].name, v);
+    const int64_t num[RA_COUNT] = {
+        [RA_FORMAT_VERSION] = BT_STORE_FORMAT_VERSION, [RA_N_RANKS] = s->n_ranks,
+        [RA_N_LAYERS] = s->lay.n_layers, [RA_N_HEADS] = s->lay.n_heads,
+        [RA_N_LABELS] = s->lay.n_labels, [RA_N_EXAMPLES] = s->lay.n_examples,
+    };
+    for (int i = 0; i < RA_COUNT; i++) {
+        const bt_attr_desc *a = &bt_run_h5_root_attrs[i];
+        if (a->type == A_I64) {
+            if (attr_i64(s->file, a->name, num[i])) return -1;
+            continue;
+        }
+        char *v = bcast_str(s->comm, s->rank, str[i]);
+        int bad = attr_str(s->file, a->name, v);
         free(v);
         if (bad) return -1;
     }
-    struct { const char *name; int64_t value; } ints[] = {
-        {"format_version", BT_STORE_FORMAT_VERSION}, {"n_ranks", s->n_ranks},
-        {"n_layers", s->lay.n_layers}, {"n_heads", s->lay.n_heads},
-        {"n_labels", s->lay.n_labels}, {"n_examples", s->lay.n_examples},
-    };
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
-        if (attr_i64(s->file, ints[i].name, ints[i].value)) return -1;
     return 0;
 }
 
@@ -288,35 +292,36 @@ static int create_datasets(bt_store *s, bt_error *err) {
     return rc;
 }
 
-/* Groups, and the attributes that describe the flat tensors and the summary counts. */
-static int create_groups(bt_store *s) {
-    struct { int on; const char *path; } g[] = {
-        {1, "/examples"}, {1, "/importance"}, {1, "/entropy"}, {1, "/metrics"},
-        {s->lay.n_attn_layers > 0, "/attentions"}, {s->lay.n_hidden_layers > 0, "/hidden"}};
-    int bad = 0;
-    for (size_t i = 0; i < sizeof g / sizeof g[0] && !bad; i++) {
-        if (!g[i].on) continue;
-        hid_t id = H5Gcreate2(s->file, g[i].path, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (id < 0) return -1;
-        if (i == 1 || i == 2) /* filled in by bt_store_write_summary */
-            bad = attr_i64(id, "n_tokens", 0) || attr_i64(id, "n_examples", 0);
-        if (i == 4)
-            bad = attr_str(id, "block_shape", "layers,heads,T,T") ||
-                  attr_i64(id, "n_heads", s->lay.n_heads) ||
-                  attr_num(id, "layers", H5T_STD_I32LE, H5T_NATIVE_INT32, s->attn_layers,
-                           (hsize_t)s->lay.n_attn_layers, 1) ||
-                  attr_str(id, "dtype", s->lay.tensor_dtype == BT_STORE_F16 ? "float16"
-                                                                            : "float32");
-        if (i == 5)
-            bad = attr_str(id, "block_shape", "layers,T,d_model") ||
-                  attr_i64(id, "d_model", s->lay.d_model) ||
-                  attr_num(id, "layers", H5T_STD_I32LE, H5T_NATIVE_INT32, s->hidden_layers,
-                           (hsize_t)s->lay.n_hidden_layers, 1) ||
-                  attr_str(id, "dtype", s->lay.tensor_dtype == BT_STORE_F16 ? "float16"
-                                                                            : "float32");
-        H5Gclose(id);
+/* Groups, and the attributes that describe the flat tensors and the summary counts
+ * (bt_run_h5_groups: names and types; values here). */
+static int group_attr(const bt_store *s, hid_t id, int group, int k) {
+    const bt_group_desc *g = &bt_run_h5_groups[group];
+    const bt_attr_desc *a = &g->attrs[k].a;
+    const int attn = group == G_ATTENTIONS;
+    switch (g->attrs[k].what) {
+    case GA_N_TOKENS: case GA_N_EXAMPLES: return attr_i64(id, a->name, 0); /* set by write_summary */
+    case GA_BLOCK_SHAPE: return attr_str(id, a->name, a->values);
+    case GA_N_HEADS: return attr_i64(id, a->name, s->lay.n_heads);
+    case GA_D_MODEL: return attr_i64(id, a->name, s->lay.d_model);
+    case GA_LAYERS:
+        return attr_num(id, a->name, H5T_STD_I32LE, H5T_NATIVE_INT32, attn ? s->attn_layers : s->hidden_layers,
+                        (hsize_t)(attn ? s->lay.n_attn_layers : s->lay.n_hidden_layers), 1);
+    case GA_DTYPE: return attr_str(id, a->name, s->lay.tensor_dtype == BT_STORE_F16 ? "float16" : "float32");
     }
-    return bad ? -1 : 0;
+    return -1;
+}
+
+static int create_groups(bt_store *s) {
+    for (int i = 0; i < G_COUNT; i++) {
+        if (!bt_run_h5_group_present(&s->lay, i)) continue;
+        hid_t id = H5Gcreate2(s->file, bt_run_h5_groups[i].path, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (id < 0) return -1;
+        int bad = 0;
+        for (int k = 0; k < bt_run_h5_groups[i].n_attrs && !bad; k++) bad = group_attr(s, id, i, k);
+        H5Gclose(id);
+        if (bad) return -1;
+    }
+    return 0;
 }
 
 /* Rank 0 writes a whole small dataset; the others take part with an empty selection. */
@@ -337,6 +342,19 @@ static int write_from_root(bt_store *s, hid_t ds, hid_t mtype, const void *buf) 
     H5Sclose(ms);
     H5Sclose(fs);
     return r < 0 ? -1 : 0;
+}
+
+/* rc of a collective step, made every rank's: a step whose write failed on one rank only (rank 0
+ * writes what write_from_root writes; a full file system fails it alone) must not let the others
+ * go on into the next collective call while it leaves. */
+static int agreed(bt_store *s, int rc, bt_error *err) {
+    int any = rc;
+    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, s->comm);
+    if (any && !rc) {
+        s->io_failed = 1;
+        return bt_error_set(err, any, "%s: a write failed on another rank", s->tmp_path);
+    }
+    return rc;
 }
 
 /* The store's state with every id closed, its communicator and the temporary file's name, the
@@ -444,16 +462,27 @@ static int create_file(bt_store *s, const bt_store_layout *layout, int reopen, b
     return BT_OK;
 }
 
-/* The end of an open or reopen: the store, or on failure nothing (ids closed, s freed). */
+static int close_is_unsafe(bt_store *s, char *why, size_t n);
+static void drop_unclosable(bt_store *s);
+
+/* The end of an open or reopen (every rank with the same verdict: agreed): the store, or on
+ * failure nothing (ids closed, s freed; a file that a failed write left unclosable removed
+ * unclosed, as in store_end). */
 static int opened(bt_store *s, int rc, bt_store **out) {
-    if (rc) {
-        close_ids(s);
-        if (s->file >= 0) H5Fclose(s->file);
-        store_free(s);
+    if (!rc) {
+        *out = s;
+        return BT_OK;
+    }
+    char why[128];
+    if (close_is_unsafe(s, why, sizeof why)) { /* collective: on every rank, open file or not */
+        drop_unclosable(s);
         return rc;
     }
-    *out = s;
-    return BT_OK;
+    close_ids(s);
+    if (s->file >= 0) H5Fclose(s->file);
+    H5Eclear2(H5E_DEFAULT);
+    store_free(s);
+    return rc;
 }
 
 int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *layout,
@@ -469,19 +498,22 @@ int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *
         store_free(s);
         return rc;
     }
-    rc = create_file(s, layout, 0, err);
-    if (!rc && write_root_attrs(s, meta)) rc = h5_fail(s, err, "writing", "root attributes");
-    if (!rc && create_groups(s)) rc = h5_fail(s, err, "creating", "groups");
-    if (!rc) rc = create_datasets(s, err);
+    /* each step collective: its failure agreed before the next */
+    rc = agreed(s, create_file(s, layout, 0, err), err);
+    if (!rc) rc = agreed(s, write_root_attrs(s, meta) ? h5_fail(s, err, "writing", "root attributes") : BT_OK, err);
+    if (!rc) rc = agreed(s, create_groups(s) ? h5_fail(s, err, "creating", "groups") : BT_OK, err);
+    if (!rc) rc = agreed(s, create_datasets(s, err), err);
     /* what the layout alone determines: lengths and offsets */
-    if (!rc && (write_from_root(s, s->ds[DS_LENGTH], H5T_NATIVE_INT32, s->lengths) ||
-                write_from_root(s, s->ds[DS_TOKEN_OFFSET], H5T_NATIVE_INT64,
-                                s->off[DS_TOKEN_IDS]) ||
-                (s->ds[DS_ATTN_OFFSET] >= 0 &&
-                 write_from_root(s, s->ds[DS_ATTN_OFFSET], H5T_NATIVE_INT64, s->off[DS_ATTN])) ||
-                (s->ds[DS_HID_OFFSET] >= 0 &&
-                 write_from_root(s, s->ds[DS_HID_OFFSET], H5T_NATIVE_INT64, s->off[DS_HID]))))
-        rc = h5_fail(s, err, "writing", "lengths and offsets");
+    const struct {
+        int ds;
+        hid_t type;
+        const void *buf;
+    } fixed[] = {{DS_LENGTH, H5T_NATIVE_INT32, s->lengths}, {DS_TOKEN_OFFSET, H5T_NATIVE_INT64, s->off[DS_TOKEN_IDS]},
+                 {DS_ATTN_OFFSET, H5T_NATIVE_INT64, s->off[DS_ATTN]}, {DS_HID_OFFSET, H5T_NATIVE_INT64, s->off[DS_HID]}};
+    for (size_t i = 0; !rc && i < sizeof fixed / sizeof fixed[0]; i++)
+        if (s->ds[fixed[i].ds] >= 0)
+            rc = agreed(s, write_from_root(s, s->ds[fixed[i].ds], fixed[i].type, fixed[i].buf)
+                               ? h5_fail(s, err, "writing", "lengths and offsets") : BT_OK, err);
     return opened(s, rc, out);
 }
 
@@ -535,7 +567,7 @@ int bt_store_reopen(const char *tmp_path, const char *final_path, MPI_Comm comm,
     if (strlen(tmp_path) >= sizeof s->tmp_path) rc = bt_error_set(err, BT_EINPUT, "%s: path too long", tmp_path);
     else snprintf(s->tmp_path, sizeof s->tmp_path, "%s", tmp_path);
     if (!rc) rc = copy_layout(s, layout, err);
-    if (!rc) rc = create_file(s, layout, 1, err);
+    if (!rc) rc = agreed(s, create_file(s, layout, 1, err), err);
     if (!rc) {
         char fmt[64], id[128];
         read_root_str(s, "format", fmt, sizeof fmt);
@@ -544,12 +576,11 @@ int bt_store_reopen(const char *tmp_path, const char *final_path, MPI_Comm comm,
             rc = bt_error_set(err, BT_EINPUT, "%s is not the file of the checkpoint %s (its checkpoint_id is '%s'): "
                               "--restart starts over", s->tmp_path, checkpoint_id, id);
     }
-    if (!rc) rc = open_datasets(s, err);
-    if (!rc && attr_str(s->file, "status", "running")) rc = h5_fail(s, err, "writing", "the status");
+    if (!rc) rc = agreed(s, open_datasets(s, err), err);
+    if (!rc) rc = agreed(s, attr_str(s->file, "status", "running") ? h5_fail(s, err, "writing", "the status") : BT_OK, err);
     return opened(s, rc, out);
 }
 
-static int close_is_unsafe(bt_store *s, char *why, size_t n);
 
 int bt_store_flush(bt_store *s, bt_error *err) {
     /* The flush writes HDF5's metadata as a close does, and fails as a close does on a full file
@@ -809,19 +840,22 @@ int bt_store_write_summary(bt_store *s, const bt_store_summary *sum, bt_error *e
         if (write_from_root(s, s->ds[ids[i]], mem_type(s, d->type), src[i]) && !rc)
             rc = h5_fail(s, err, "writing", d->path);
     }
-    const char *gname[2] = {"/importance", "/entropy"};
+    const int counted[2] = {G_IMPORTANCE, G_ENTROPY};
     for (int i = 0; i < 2; i++) {
-        hid_t g = H5Gopen2(s->file, gname[i], H5P_DEFAULT);
-        if ((g < 0 || attr_i64(g, "n_tokens", hdr[1]) || attr_i64(g, "n_examples", hdr[2])) &&
-            !rc)
-            rc = h5_fail(s, err, "writing counts of", gname[i]);
+        const bt_group_desc *gd = &bt_run_h5_groups[counted[i]];
+        hid_t g = H5Gopen2(s->file, gd->path, H5P_DEFAULT);
+        for (int k = 0; k < gd->n_attrs; k++) {
+            const int64_t v = gd->attrs[k].what == GA_N_TOKENS ? hdr[1] : hdr[2]; /* GA_N_EXAMPLES */
+            if ((g < 0 || attr_i64(g, gd->attrs[k].a.name, v)) && !rc)
+                rc = h5_fail(s, err, "writing counts of", gd->path);
+        }
         if (g >= 0) H5Gclose(g);
     }
     nm = (int)hdr[3];
     double vals[MAX_METRICS];
     if (s->rank == 0 && nm > 0) memcpy(vals, sum->metric_values, sizeof(double) * nm);
     if (nm > 0) MPI_Bcast(vals, nm, MPI_DOUBLE, 0, s->comm);
-    hid_t g = H5Gopen2(s->file, "/metrics", H5P_DEFAULT);
+    hid_t g = H5Gopen2(s->file, bt_run_h5_groups[G_METRICS].path, H5P_DEFAULT);
     for (int i = 0; i < nm; i++) {
         char *name = bcast_str(s->comm, s->rank, s->rank == 0 ? sum->metric_names[i] : NULL);
         if ((g < 0 || !name || !*name ||

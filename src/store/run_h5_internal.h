@@ -33,7 +33,48 @@ typedef struct {
     hsize_t dims[3];
     int64_t per_row; /* K_ROW: elements per example */
     bt_h5_type type;
+    const char *shape; /* dims in the symbols of docs/run_h5.md, for the schema: "n,L,H", "sum(T)" */
+    const char *when;  /* when present: "always", or the layout field that switches it on */
 } bt_ds_desc;
+
+/* Attribute types, as the schema names them. */
+typedef enum { A_STR, A_I64, A_I32_LIST } bt_attr_type;
+
+typedef struct {
+    const char *name;
+    bt_attr_type type;
+    const char *values; /* A_STR: the values it may take, '|'-separated (NULL: any) */
+} bt_attr_desc;
+
+/* Root attributes, in the order write_root_attrs writes them. */
+enum {
+    RA_FORMAT, RA_FORMAT_VERSION, RA_STATUS, RA_TASK, RA_SPLIT, RA_MODEL_DIR, RA_MODEL_CONFIG,
+    RA_OPTIONS, RA_COMMAND_LINE, RA_VERSION, RA_OPENBLAS, RA_HDF5, RA_MPI, RA_CREATED,
+    RA_CHECKPOINT_ID, RA_N_RANKS, RA_N_LAYERS, RA_N_HEADS, RA_N_LABELS, RA_N_EXAMPLES, RA_COUNT
+};
+extern const bt_attr_desc bt_run_h5_root_attrs[RA_COUNT];
+
+/* Groups made at open, with the attributes create_groups writes (what each holds: GA_*). */
+enum { G_EXAMPLES, G_IMPORTANCE, G_ENTROPY, G_METRICS, G_ATTENTIONS, G_HIDDEN, G_COUNT };
+enum { GA_N_TOKENS, GA_N_EXAMPLES, GA_BLOCK_SHAPE, GA_N_HEADS, GA_D_MODEL, GA_LAYERS, GA_DTYPE };
+#define BT_GROUP_MAX_ATTRS 4
+typedef struct {
+    const char *path;
+    const char *when;       /* as bt_ds_desc.when */
+    const char *any_attrs;  /* every other attribute has this type ("float64": /metrics), or NULL */
+    int n_attrs;
+    struct { int what; bt_attr_desc a; const char *shape; } attrs[BT_GROUP_MAX_ATTRS];
+} bt_group_desc;
+extern const bt_group_desc bt_run_h5_groups[G_COUNT];
+/* The shape symbols: where a reader finds each one's value. */
+typedef struct {
+    const char *symbol, *object, *attr, *dataset;
+    int length; /* the value is the length of the attribute (a list), not the attribute */
+} bt_shape_symbol;
+#define BT_N_SHAPE_SYMBOLS 8
+extern const bt_shape_symbol bt_run_h5_symbols[BT_N_SHAPE_SYMBOLS];
+/* Whether a group is made for this layout. */
+int bt_run_h5_group_present(const bt_store_layout *lay, int group);
 
 /* The datasets of a layout, with dims; returns the number present. Used by open and estimate. */
 int bt_run_h5_describe(const bt_store_layout *lay, bt_ds_desc desc[DS_COUNT]);

@@ -100,6 +100,9 @@ void bt_run_h5_offsets(const bt_store_layout *lay, int64_t *tok, int64_t *attn, 
     }
 }
 
+/* Shapes use the symbols of docs/run_h5.md (n examples, L layers, H heads, C labels, T tokens
+ * of an example, Lsel / Lh layers of saved attentions / hidden states, D = d_model); "when"
+ * names the layout field that switches a dataset on. Both go into the schema (bt_store_schema_json). */
 int bt_run_h5_describe(const bt_store_layout *lay, bt_ds_desc d[DS_COUNT]) {
     memset(d, 0, sizeof(bt_ds_desc) * DS_COUNT);
     int64_t tok = 0, attn = 0, hid = 0;
@@ -108,31 +111,88 @@ int bt_run_h5_describe(const bt_store_layout *lay, bt_ds_desc d[DS_COUNT]) {
     hsize_t n = (hsize_t)lay->n_examples, L = lay->n_layers, H = lay->n_heads;
     int has_lab = lay->n_labels > 0, has_attn = lay->n_attn_layers > 0,
         has_hid = lay->n_hidden_layers > 0;
-#define DS(id, p, k, pres, ty, r, a, b, c)                                                    \
-    d[id] = (bt_ds_desc){p, k, pres, r, {a, b, c}, 0, ty};                                   \
+#define DS(id, p, k, pres, when, ty, shape, r, a, b, c)                                       \
+    d[id] = (bt_ds_desc){p, k, pres, r, {a, b, c}, 0, ty, shape, when};                      \
     d[id].per_row = (int64_t)((r) > 1 ? (b) : 1) * ((r) > 2 ? (c) : 1)
-    DS(DS_INDEX, "/examples/index", K_ROW, 1, T_I64, 1, n, 0, 0);
-    DS(DS_LENGTH, "/examples/length", K_ROW, 1, T_I32, 1, n, 0, 0);
-    DS(DS_TOKEN_OFFSET, "/examples/token_offset", K_ROW, 1, T_I64, 1, n, 0, 0);
-    DS(DS_TOKEN_IDS, "/examples/token_ids", K_TOK, 1, T_I32, 1, (hsize_t)tok, 0, 0);
-    DS(DS_LABEL, "/examples/label", K_ROW, has_lab, lay->regression ? T_F32 : T_I32, 1, n, 0, 0);
-    DS(DS_LOGITS, "/examples/logits", K_ROW, has_lab, T_F32, 2, n, (hsize_t)lay->n_labels, 0);
-    DS(DS_LOSS, "/examples/loss", K_ROW, lay->has_loss, T_F64, 1, n, 0, 0);
-    DS(DS_GATE_GRAD, "/examples/gate_grad", K_ROW, lay->has_loss, T_F64, 3, n, L, H);
-    DS(DS_ENTROPY, "/examples/entropy", K_ROW, lay->has_entropy, T_F64, 3, n, L, H);
-    DS(DS_ATTN, "/attentions/data", K_ATTN, has_attn, T_TENSOR, 1, (hsize_t)attn, 0, 0);
-    DS(DS_ATTN_OFFSET, "/attentions/offset", K_ROW, has_attn, T_I64, 1, n, 0, 0);
-    DS(DS_HID, "/hidden/data", K_HID, has_hid, T_TENSOR, 1, (hsize_t)hid, 0, 0);
-    DS(DS_HID_OFFSET, "/hidden/offset", K_ROW, has_hid, T_I64, 1, n, 0, 0);
-    DS(DS_IMP_RAW, "/importance/raw", K_SMALL, 1, T_F64, 2, L, H, 0);
-    DS(DS_IMP_NORM, "/importance/normalized", K_SMALL, 1, T_F32, 2, L, H, 0);
-    DS(DS_IMP_RANK, "/importance/ranks", K_SMALL, 1, T_I32, 2, L, H, 0);
-    DS(DS_ENT_RAW, "/entropy/raw", K_SMALL, 1, T_F64, 2, L, H, 0);
-    DS(DS_ENT_NORM, "/entropy/normalized", K_SMALL, 1, T_F32, 2, L, H, 0);
+    DS(DS_INDEX, "/examples/index", K_ROW, 1, "always", T_I64, "n", 1, n, 0, 0);
+    DS(DS_LENGTH, "/examples/length", K_ROW, 1, "always", T_I32, "n", 1, n, 0, 0);
+    DS(DS_TOKEN_OFFSET, "/examples/token_offset", K_ROW, 1, "always", T_I64, "n", 1, n, 0, 0);
+    DS(DS_TOKEN_IDS, "/examples/token_ids", K_TOK, 1, "always", T_I32, "sum(T)", 1, (hsize_t)tok, 0, 0);
+    DS(DS_LABEL, "/examples/label", K_ROW, has_lab, "n_labels", lay->regression ? T_F32 : T_I32, "n", 1, n, 0, 0);
+    DS(DS_LOGITS, "/examples/logits", K_ROW, has_lab, "n_labels", T_F32, "n,C", 2, n, (hsize_t)lay->n_labels, 0);
+    DS(DS_LOSS, "/examples/loss", K_ROW, lay->has_loss, "has_loss", T_F64, "n", 1, n, 0, 0);
+    DS(DS_GATE_GRAD, "/examples/gate_grad", K_ROW, lay->has_loss, "has_loss", T_F64, "n,L,H", 3, n, L, H);
+    DS(DS_ENTROPY, "/examples/entropy", K_ROW, lay->has_entropy, "has_entropy", T_F64, "n,L,H", 3, n, L, H);
+    DS(DS_ATTN, "/attentions/data", K_ATTN, has_attn, "n_attn_layers", T_TENSOR, "sum(Lsel*H*T*T)", 1,
+       (hsize_t)attn, 0, 0);
+    DS(DS_ATTN_OFFSET, "/attentions/offset", K_ROW, has_attn, "n_attn_layers", T_I64, "n", 1, n, 0, 0);
+    DS(DS_HID, "/hidden/data", K_HID, has_hid, "n_hidden_layers", T_TENSOR, "sum(Lh*T*D)", 1, (hsize_t)hid, 0, 0);
+    DS(DS_HID_OFFSET, "/hidden/offset", K_ROW, has_hid, "n_hidden_layers", T_I64, "n", 1, n, 0, 0);
+    DS(DS_IMP_RAW, "/importance/raw", K_SMALL, 1, "always", T_F64, "L,H", 2, L, H, 0);
+    DS(DS_IMP_NORM, "/importance/normalized", K_SMALL, 1, "always", T_F32, "L,H", 2, L, H, 0);
+    DS(DS_IMP_RANK, "/importance/ranks", K_SMALL, 1, "always", T_I32, "L,H", 2, L, H, 0);
+    DS(DS_ENT_RAW, "/entropy/raw", K_SMALL, 1, "always", T_F64, "L,H", 2, L, H, 0);
+    DS(DS_ENT_NORM, "/entropy/normalized", K_SMALL, 1, "always", T_F32, "L,H", 2, L, H, 0);
 #undef DS
     int count = 0;
     for (int i = 0; i < DS_COUNT; i++) count += d[i].present;
     return count;
+}
+
+const bt_attr_desc bt_run_h5_root_attrs[RA_COUNT] = {
+    [RA_FORMAT] = {"format", A_STR, BT_ROOT_FORMAT},
+    [RA_FORMAT_VERSION] = {"format_version", A_I64, NULL},
+    [RA_STATUS] = {"status", A_STR, "running|complete|aborted|interrupted"},
+    [RA_TASK] = {"task", A_STR, NULL},
+    [RA_SPLIT] = {"split", A_STR, NULL},
+    [RA_MODEL_DIR] = {"model_dir", A_STR, NULL},
+    [RA_MODEL_CONFIG] = {"model_config", A_STR, NULL},
+    [RA_OPTIONS] = {"options", A_STR, NULL},
+    [RA_COMMAND_LINE] = {"command_line", A_STR, NULL},
+    [RA_VERSION] = {"bertology_version", A_STR, NULL},
+    [RA_OPENBLAS] = {"openblas_version", A_STR, NULL},
+    [RA_HDF5] = {"hdf5_version", A_STR, NULL},
+    [RA_MPI] = {"mpi_version", A_STR, NULL},
+    [RA_CREATED] = {"created", A_STR, NULL},
+    [RA_CHECKPOINT_ID] = {"checkpoint_id", A_STR, NULL},
+    [RA_N_RANKS] = {"n_ranks", A_I64, NULL},
+    [RA_N_LAYERS] = {"n_layers", A_I64, NULL},
+    [RA_N_HEADS] = {"n_heads", A_I64, NULL},
+    [RA_N_LABELS] = {"n_labels", A_I64, NULL},
+    [RA_N_EXAMPLES] = {"n_examples", A_I64, NULL},
+};
+
+#define COUNTS {{GA_N_TOKENS, {"n_tokens", A_I64, NULL}, ""}, {GA_N_EXAMPLES, {"n_examples", A_I64, NULL}, ""}}
+const bt_group_desc bt_run_h5_groups[G_COUNT] = {
+    [G_EXAMPLES] = {"/examples", "always", NULL, 0, {{0}}},
+    [G_IMPORTANCE] = {"/importance", "always", NULL, 2, COUNTS},
+    [G_ENTROPY] = {"/entropy", "always", NULL, 2, COUNTS},
+    [G_METRICS] = {"/metrics", "always", "float64", 0, {{0}}}, /* one attribute per metric */
+    [G_ATTENTIONS] = {"/attentions", "n_attn_layers", NULL, 4,
+                      {{GA_BLOCK_SHAPE, {"block_shape", A_STR, "layers,heads,T,T"}, ""},
+                       {GA_N_HEADS, {"n_heads", A_I64, NULL}, ""},
+                       {GA_LAYERS, {"layers", A_I32_LIST, NULL}, "Lsel"},
+                       {GA_DTYPE, {"dtype", A_STR, "float16|float32"}, ""}}},
+    [G_HIDDEN] = {"/hidden", "n_hidden_layers", NULL, 4,
+                  {{GA_BLOCK_SHAPE, {"block_shape", A_STR, "layers,T,d_model"}, ""},
+                   {GA_D_MODEL, {"d_model", A_I64, NULL}, ""},
+                   {GA_LAYERS, {"layers", A_I32_LIST, NULL}, "Lh"},
+                   {GA_DTYPE, {"dtype", A_STR, "float16|float32"}, ""}}},
+};
+#undef COUNTS
+
+const bt_shape_symbol bt_run_h5_symbols[BT_N_SHAPE_SYMBOLS] = {
+    {"n", "/", "n_examples", NULL, 0},         {"L", "/", "n_layers", NULL, 0},
+    {"H", "/", "n_heads", NULL, 0},            {"C", "/", "n_labels", NULL, 0},
+    {"T", NULL, NULL, "/examples/length", 0},  /* per example: in sum(...) only */
+    {"Lsel", "/attentions", "layers", NULL, 1}, {"Lh", "/hidden", "layers", NULL, 1},
+    {"D", "/hidden", "d_model", NULL, 0},
+};
+
+int bt_run_h5_group_present(const bt_store_layout *lay, int group) {
+    if (group == G_ATTENTIONS) return lay->n_attn_layers > 0;
+    if (group == G_HIDDEN) return lay->n_hidden_layers > 0;
+    return 1;
 }
 
 int bt_run_h5_type_size(const bt_store_layout *lay, bt_h5_type t) {

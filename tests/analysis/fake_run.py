@@ -1,11 +1,15 @@
 """Writes run.h5-like files with h5py, following docs/run_h5.md, for tests of the analysis
 package: the attention maps are whatever the test chooses, so every statistic has a known value.
+What a test does not choose is filled in from the schema (zeros of the right dtype and shape,
+empty strings), so the files follow it as bertology's do (test_schema checks that).
 """
 import json
 import os
 
 import h5py
 import numpy as np
+
+from bertology_analysis.schema import load_schema
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "!", "'", "the", "film",
          "is", "good", "bad", "##ly", "not", "a", "plot"]
@@ -71,6 +75,7 @@ def write_run(path, examples, attn, n_layers, n_heads, layers=None, model_dir=""
         f["entropy/normalized"] = ent.astype(np.float32)
         f["importance"].attrs["n_tokens"] = np.int64(T.sum())
         f.create_group("metrics").attrs["acc"] = 0.5
+        complete(f)
         for k, v in (groups or {}).items():
             if "@" in k:
                 obj, name = k.split("@")
@@ -78,3 +83,23 @@ def write_run(path, examples, attn, n_layers, n_heads, layers=None, model_dir=""
             else:
                 f[k] = v
     return path
+
+
+def complete(f):
+    """Adds what the schema requires and the file lacks: zeros, empty strings."""
+    sc = load_schema()
+    for a in sc.root_attributes:
+        if a.name not in f.attrs:
+            f.attrs[a.name] = np.int64(0) if a.type == "int64" else (a.values[0] if a.values else "")
+    dims = sc.dims(f)
+    for g in sc.groups:
+        if g.when != "always" and g.path not in f:
+            continue
+        grp = f.require_group(g.path)
+        for a in g.attributes:
+            if a.name not in grp.attrs:
+                grp.attrs[a.name] = np.int64(0) if a.type == "int64" else (a.values[0] if a.values else "")
+    on = {d.when for d in sc.datasets if d.path in f} | {"always"}  # a dataset there: its companions too
+    for d in sc.datasets:
+        if d.when in on and d.path not in f:
+            f.create_dataset(d.path, data=np.zeros(sc.expected_shape(d.path, dims), d.dtypes[0]))

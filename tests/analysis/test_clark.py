@@ -6,24 +6,22 @@ Expected values come from hand computation (one head per pure pattern: all on [C
 bertology_analysis/clark.py, and from a transcription of Clark et al.'s General_Analysis
 notebook; never from the package's own output.
 
-    test_clark.py WORKDIR
+Run by pytest (tests/analysis.cmake); BT_WORK is the scratch directory.
 """
 import os
 import subprocess
 import sys
+import tempfile
 import unittest
 
 import numpy as np
 
+import fake_run
+from bertology_analysis import RunError, clark_stats, load_run, make_report
+from bertology_analysis import masking_curve, ablation_matrices, load_vocab
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "analysis"))
-sys.path.insert(0, HERE)
-
-import fake_run  # noqa: E402
-from bertology_analysis import RunError, clark_stats, load_run, make_report  # noqa: E402
-from bertology_analysis import masking_curve, ablation_matrices, load_vocab  # noqa: E402
-
-WORK = sys.argv.pop(1) if len(sys.argv) > 1 else "/tmp/bt_analysis_test"
+WORK = os.path.abspath(os.environ.get("BT_WORK") or tempfile.mkdtemp(prefix="bt_clark_"))
 os.makedirs(WORK, exist_ok=True)
 MODEL = fake_run.write_vocab(os.path.join(WORK, "model"))
 

@@ -142,8 +142,8 @@ def check_words(name, path, args, kind, model, maxlen, lm):
 
 
 def loader(name, path, args, kind, model, maxlen, lm):
-    """analysis/'s Run.words / word_of_token join pieces to words as the independent parse does."""
-    sys.path.insert(0, os.path.join(args.source, "analysis"))
+    """analysis/'s Run.words / word_of_token join pieces to words as the independent parse does
+    (bertology_analysis through PYTHONPATH, set by tests/syntax.cmake)."""
     from bertology_analysis.run import load_run
     sents, kept = expected(args, kind, model, maxlen, lm)
     bad = 0

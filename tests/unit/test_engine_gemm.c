@@ -1,8 +1,9 @@
 /* The GEMM layer (src/engine/gemm.c) with every backend of the build: each transpose, leading
  * dimensions wider than the matrices, alpha and beta (beta = 0 must ignore NaN in C, as BLAS
  * does), against a double-precision loop written here; products inside an OpenMP parallel region
- * equal the same products outside, bit for bit; run-time selection and its errors; the bf16
- * backend against the double product of bf16-rounded inputs. */
+ * equal the same products run on one thread outside, bit for bit; the instruction-set level and
+ * its cap against oneDNN's own report; run-time selection and its errors; the bf16 backend
+ * against the double product of bf16-rounded inputs. */
 #include <check.h>
 #include <math.h>
 #include <omp.h>
@@ -12,6 +13,7 @@
 
 #include "bertology/engine.h"
 #include "testutil.h"
+#include "threads.h"
 
 static unsigned rng_state = 777u;
 static float frand(void) {
@@ -73,25 +75,100 @@ START_TEST(products_match_double_loop) {
 }
 END_TEST
 
-/* Attention calls the GEMM from every thread of a parallel region: each product must run on its
- * own thread and give the bits it gives outside the region. */
-START_TEST(parallel_region_same_bits) {
+/* The attention calls the GEMM from every thread of a parallel region: there each product runs
+ * on its calling thread alone and has the bits of the same product run on one thread outside
+ * any region. Not those of the product split among threads: oneDNN's AVX2 kernels split a
+ * 57x57x64 product between two threads and sum it in another order (docs/engine.md "What is
+ * bitwise"), which the ISA variants of this suite (tests/gemm.cmake) run into. A team of one
+ * thread is outside any active region for the libraries, so eng_products_on_this_thread() has
+ * to say it. */
+START_TEST(region_products_are_one_thread_products) {
     enum { U = 8, T = 57, DH = 64 };
-    float *q = malloc(sizeof(float) * U * T * DH), *out = malloc(sizeof(float) * U * T * T),
-          *ref = malloc(sizeof(float) * U * T * T);
+    const size_t out_bytes = sizeof(float) * U * T * T;
+    float *q = malloc(sizeof(float) * U * T * DH), *out = malloc(out_bytes), *ref = malloc(out_bytes);
     for (int i = 0; i < U * T * DH; i++) q[i] = frand();
     bt_error err;
     for (int kind = BT_GEMM_BLAS; kind <= BT_GEMM_ONEDNN; kind++) {
         if (!bt_gemm_available(kind)) continue;
         ck_assert_int_eq(bt_engine_set_gemm(kind, &err), 0);
+        bt_engine_set_threads(1);
         for (int u = 0; u < U; u++)
             bt_engine_sgemm('N', 'T', T, T, DH, 0.125f, q + u * T * DH, DH, q + u * T * DH, DH, 0.0f, ref + u * T * T, T);
+        bt_engine_set_threads(2);
+        memset(out, 0, out_bytes);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(2)
         for (int u = 0; u < U; u++)
             bt_engine_sgemm('N', 'T', T, T, DH, 0.125f, q + u * T * DH, DH, q + u * T * DH, DH, 0.0f, out + u * T * T, T);
-        ck_assert_mem_eq(out, ref, sizeof(float) * U * T * T);
+        ck_assert_msg(!memcmp(out, ref, out_bytes), "%s: a product in a region of 2 threads", bt_gemm_name(kind));
+        memset(out, 0, out_bytes);
+#pragma omp parallel num_threads(1)
+        {
+            eng_products_on_this_thread();
+            for (int u = 0; u < U; u++)
+                bt_engine_sgemm('N', 'T', T, T, DH, 0.125f, q + u * T * DH, DH, q + u * T * DH, DH, 0.0f,
+                                out + u * T * T, T);
+        }
+        ck_assert_msg(!memcmp(out, ref, out_bytes), "%s: a product in a team of one thread", bt_gemm_name(kind));
+        ck_assert_int_eq(omp_get_max_threads(), 2); /* the region's own count ended with it */
     }
     free(q), free(out), free(ref);
+}
+END_TEST
+
+/* The instruction set a process may use, derived without asking oneDNN (asking fixes its
+ * choice), against what oneDNN then reports: for each value of the variables oneDNN reads,
+ * in a process of its own (Check forks each iteration). */
+static const struct {
+    const char *onednn, *dnnl;
+} ISA_ENV[] = {{NULL, NULL},           {"AVX2", NULL},        {NULL, "SSE41"},           {"avx", NULL},
+               {"SSE41", "AVX2"},      {"AVX512_CORE", NULL}, {"avx512_core_vnni", NULL}, {"AVX512_CORE_BF16", NULL},
+               {"AVX512_CORE_AMX", NULL}, {"AVX2_VNNI", NULL}, {"ALL", NULL},             {"no-such-isa", NULL}};
+
+START_TEST(isa_level_is_onednns) {
+    if (!bt_gemm_available(BT_GEMM_ONEDNN)) return;
+    unsetenv("ONEDNN_MAX_CPU_ISA"), unsetenv("DNNL_MAX_CPU_ISA");
+    if (ISA_ENV[_i].onednn) setenv("ONEDNN_MAX_CPU_ISA", ISA_ENV[_i].onednn, 1);
+    if (ISA_ENV[_i].dnnl) setenv("DNNL_MAX_CPU_ISA", ISA_ENV[_i].dnnl, 1);
+    const int level = bt_engine_isa_level();
+    ck_assert_int_ge(level, BT_ISA_SSE41);
+    const char *onednn = bt_gemm_isa(BT_GEMM_ONEDNN); /* fixes oneDNN's setting from here on */
+    /* the OS may withhold AMX from a process; oneDNN then runs its bf16 kernels */
+    if (level == BT_ISA_AMX && !strcmp(onednn, bt_isa_name(BT_ISA_AVX512_BF16))) return;
+    ck_assert_msg(!strcmp(onednn, bt_isa_name(level)), "ONEDNN_MAX_CPU_ISA=%s DNNL_MAX_CPU_ISA=%s: derived %s, oneDNN runs %s",
+                  ISA_ENV[_i].onednn ? ISA_ENV[_i].onednn : "-", ISA_ENV[_i].dnnl ? ISA_ENV[_i].dnnl : "-",
+                  bt_isa_name(level), onednn);
+}
+END_TEST
+
+/* A cap set before oneDNN's first product holds, its products stay exact, and the kernels id
+ * says it; once oneDNN has chosen, a cap is refused rather than silently ignored. */
+START_TEST(isa_cap) {
+    if (!bt_gemm_available(BT_GEMM_ONEDNN)) return;
+    unsetenv("ONEDNN_MAX_CPU_ISA"), unsetenv("DNNL_MAX_CPU_ISA");
+    bt_error err;
+    ck_assert_int_eq(bt_engine_cap_isa(BT_ISA_SSE41, &err), 0);
+    ck_assert_int_eq(bt_engine_isa_level(), BT_ISA_SSE41);
+    ck_assert_str_eq(bt_gemm_isa(BT_GEMM_ONEDNN), "sse41");
+    ck_assert_int_eq(bt_engine_set_gemm(BT_GEMM_ONEDNN, &err), 0);
+    ck_assert_str_eq(bt_engine_kernels(), "onednn/sse41");
+    const gcase g = {'N', 'T', 67, 129, 33, 1.0f, 0.0f};
+    check_case(BT_GEMM_ONEDNN, &g);
+    ck_assert_int_eq(bt_engine_cap_isa(BT_ISA_AVX2, &err), BT_EINTERNAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "avx2"));
+    ck_assert_str_eq(bt_gemm_isa(BT_GEMM_ONEDNN), "sse41");
+}
+END_TEST
+
+/* The CBLAS id names OpenBLAS's core, which its info line shows too. */
+START_TEST(blas_kernels_id) {
+    bt_error err;
+    ck_assert_int_eq(bt_engine_set_gemm(BT_GEMM_BLAS, &err), 0);
+    const char *id = bt_engine_kernels();
+    ck_assert_msg(!strncmp(id, "blas/", 5), "%s", id);
+    char core[64];
+    snprintf(core, sizeof core, "core %s", id + 5);
+    ck_assert_ptr_nonnull(strstr(bt_gemm_info(BT_GEMM_BLAS), core));
+    ck_assert_ptr_nonnull(bt_gemm_isa(BT_GEMM_BLAS));
 }
 END_TEST
 
@@ -202,7 +279,10 @@ int main(void) {
     TCase *tc = tcase_create("gemm");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, products_match_double_loop);
-    tcase_add_test(tc, parallel_region_same_bits);
+    tcase_add_test(tc, region_products_are_one_thread_products);
+    tcase_add_loop_test(tc, isa_level_is_onednns, 0, sizeof ISA_ENV / sizeof ISA_ENV[0]);
+    tcase_add_test(tc, isa_cap);
+    tcase_add_test(tc, blas_kernels_id);
     tcase_add_test(tc, bf16_products);
     tcase_add_test(tc, selection);
     suite_add_tcase(s, tc);
