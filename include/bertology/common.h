@@ -21,6 +21,10 @@ extern "C" {
 void *bt_malloc(size_t n, size_t elem, const char *what, bt_error *err);
 void *bt_calloc(size_t n, size_t elem, const char *what, bt_error *err);
 
+/* p resized to n * elem bytes (as bt_malloc); on failure NULL with err set, and p untouched: the
+ * caller still owns and frees it. */
+void *bt_realloc(void *p, size_t n, size_t elem, const char *what, bt_error *err);
+
 /* Grows *p to hold at least need elements of elem bytes (capacity doubles); *p and *cap are
  * untouched on failure, so the caller still owns and frees the old block. */
 int bt_grow(void **p, size_t *cap, size_t need, size_t elem, const char *what, bt_error *err);

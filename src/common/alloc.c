@@ -26,6 +26,12 @@ void *bt_calloc(size_t n, size_t elem, const char *what, bt_error *err) {
     return p ? p : fail(what, n, elem, err);
 }
 
+void *bt_realloc(void *p, size_t n, size_t elem, const char *what, bt_error *err) {
+    size_t bytes;
+    void *q = bytes_of(n, elem, &bytes) ? NULL : realloc(p, bytes);
+    return q ? q : fail(what, n, elem, err);
+}
+
 int bt_grow(void **p, size_t *cap, size_t need, size_t elem, const char *what, bt_error *err) {
     if (need <= *cap && *p) return BT_OK;
     size_t c = *cap > need ? *cap : need, bytes;

@@ -1,4 +1,4 @@
-/* OpenAI GPT's BPE (gpt_bpe.h). The merge loop is the one of OpenAIGPTTokenizer.bpe: take the
+/* OpenAI GPT's BPE (openai_bpe.h). The merge loop is the one of OpenAIGPTTokenizer.bpe: take the
  * adjacent pair of lowest rank, merge all its occurrences left to right, repeat. As in bpe.c a
  * heap of candidate pairs makes that O(n log n) per word: all candidates of the lowest rank are
  * taken out together and merged in position order before pairs made by those merges compete.
@@ -8,7 +8,7 @@
  * each symbol also keeps its byte span in the word, so that the final lookup in vocab.json
  * (or <unk>) works for symbols no merge knows. The word end "</w>" is written right after the
  * word's bytes, so the last symbol's span simply includes it. */
-#include "gpt_bpe.h"
+#include "openai_bpe.h"
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -19,6 +19,7 @@
 #include <utf8proc.h>
 
 #include "textio.h"
+#include "tok_ops.h"
 #include "vocab_json.h"
 
 #define MAX_ID BT_VOCAB_MAX_ID
@@ -29,7 +30,7 @@ static const char *json_string(const cJSON *root, const char *key) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-int bt_gptbpe_is_gpt(const char *dir) {
+int bt_openai_bpe_detect(const char *dir) {
     char path[4096];
     bt_error e = {0};
     cJSON *tc = NULL, *cfg = NULL;
@@ -61,16 +62,16 @@ static inline uint64_t mix64(uint64_t x) { /* splitmix64's finaliser */
 
 static inline uint64_t merge_key(int32_t l, int32_t r) { return ((uint64_t)(uint32_t)l << 32 | (uint32_t)r) + 1; }
 
-static size_t merge_slot(const bt_gptbpe *g, uint64_t key) {
+static size_t merge_slot(const bt_openai_bpe *g, uint64_t key) {
     const size_t mask = g->n_slots - 1;
     size_t j = (size_t)mix64(key) & mask;
     while (g->merge[j].key && g->merge[j].key != key) j = (j + 1) & mask;
     return j;
 }
 
-static const bt_gpt_merge *merge_find(const bt_gptbpe *g, int32_t l, int32_t r) {
+static const bt_openai_merge *merge_find(const bt_openai_bpe *g, int32_t l, int32_t r) {
     if (l < 0 || r < 0 || !g->n_slots) return NULL;
-    const bt_gpt_merge *m = &g->merge[merge_slot(g, merge_key(l, r))];
+    const bt_openai_merge *m = &g->merge[merge_slot(g, merge_key(l, r))];
     return m->key ? m : NULL;
 }
 
@@ -114,14 +115,14 @@ static int fields(const char *s, size_t n, size_t fb[3], size_t fe[3]) {
 /* merges.txt as OpenAIGPTTokenizer reads it: text mode (\r\n and \r end lines too), split at
  * "\n", the first line and the last piece dropped (whatever they hold), each line split on
  * whitespace; the rank is the line's position, and only two-field lines make a merge. */
-static int read_merges(const char *dir, bt_gptbpe *g, bt_error *err) {
+static int read_merges(const char *dir, bt_openai_bpe *g, bt_error *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/merges.txt", dir);
     char *buf;
     size_t len;
     int rc = bt_read_file(path, BT_TEXT_FILE_MAX, &buf, &len, err);
     if (rc) return rc;
-    const size_t bad = bt_text_utf8_error(buf, len);
+    const size_t bad = bt_tok_utf8_error(buf, len);
     if (bad < len) {
         free(buf);
         return bt_error_set(err, BT_EINPUT, "%s: invalid UTF-8 at byte %zu", path, bad);
@@ -162,7 +163,7 @@ static int read_merges(const char *dir, bt_gptbpe *g, bt_error *err) {
         }
         /* a pair listed twice keeps its later rank, as dict(zip(merges, ranks)) */
         const uint64_t key = merge_key(l, r);
-        bt_gpt_merge *e = &g->merge[merge_slot(g, key)];
+        bt_openai_merge *e = &g->merge[merge_slot(g, key)];
         e->key = key;
         e->rank = (int32_t)(line - 2);
         e->id = m;
@@ -173,11 +174,11 @@ static int read_merges(const char *dir, bt_gptbpe *g, bt_error *err) {
     return rc;
 }
 
-static int read_vocab(const char *dir, bt_gptbpe *g, bt_error *err) {
+static int read_vocab(const char *dir, bt_openai_bpe *g, bt_error *err) {
     return bt_vocab_json_read(dir, &g->vocab, &g->entry_id, &g->id_entry, &g->n_ids, err);
 }
 
-static int vocab_id(const bt_gptbpe *g, const char *s, size_t len) {
+static int vocab_id(const bt_openai_bpe *g, const char *s, size_t len) {
     const int k = bt_wp_table_find(&g->vocab, s, len);
     return k >= 0 ? g->entry_id[k] : -1;
 }
@@ -193,14 +194,14 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     return 0;
 }
 
-static void push_pair(bt_gptbpe *g, size_t *nh, int32_t l) {
+static void push_pair(bt_openai_bpe *g, size_t *nh, int32_t l) {
     const int32_t r = g->next[l];
     if (r < 0) return;
-    const bt_gpt_merge *m = merge_find(g, g->sid[l], g->sid[r]);
-    if (m) bt_bpe_heap_push(g->heap, nh, (bt_gpt_cand){(uint64_t)(uint32_t)m->rank << 32 | (uint32_t)l, g->sid[l], g->sid[r]});
+    const bt_openai_merge *m = merge_find(g, g->sid[l], g->sid[r]);
+    if (m) bt_bpe_heap_push(g->heap, nh, (bt_openai_cand){(uint64_t)(uint32_t)m->rank << 32 | (uint32_t)l, g->sid[l], g->sid[r]});
 }
 
-static int grow_nodes(bt_gptbpe *g, size_t n) {
+static int grow_nodes(bt_openai_bpe *g, size_t n) {
     if (n <= g->node_cap) return 0;
     size_t c = g->node_cap ? g->node_cap : 64;
     while (c < n) c *= 2;
@@ -210,9 +211,9 @@ static int grow_nodes(bt_gptbpe *g, size_t n) {
         if (!q) return -1;
         *arrs[k] = q;
     }
-    bt_gpt_cand *h = realloc(g->heap, 3 * c * sizeof *h);
+    bt_openai_cand *h = realloc(g->heap, 3 * c * sizeof *h);
     if (h) g->heap = h;
-    bt_gpt_cand *b = h ? realloc(g->batch, 3 * c * sizeof *b) : NULL;
+    bt_openai_cand *b = h ? realloc(g->batch, 3 * c * sizeof *b) : NULL;
     if (b) g->batch = b;
     if (!h || !b) return -1;
     g->node_cap = c;
@@ -222,7 +223,7 @@ static int grow_nodes(bt_gptbpe *g, size_t n) {
 
 /* OpenAIGPTTokenizer.bpe on one word of n code points, then each symbol through vocab.json. */
 static int bpe_word(void *ctx, const int32_t *cp, size_t n, int *ids, int cap) {
-    bt_gptbpe *g = ctx;
+    bt_openai_bpe *g = ctx;
     if (!n || g->failed || n > (size_t)INT32_MAX / 8) return 0;
     if (grow((void **)&g->u8, &g->u8_cap, 4 * n + 5, 1) || grow_nodes(g, n)) {
         g->failed = 1;
@@ -247,7 +248,7 @@ static int bpe_word(void *ctx, const int32_t *cp, size_t n, int *ids, int cap) {
         size_t nb = 0;
         while (nh && g->heap[0].key >> 32 == rank) g->batch[nb++] = bt_bpe_heap_pop(g->heap, &nh);
         for (size_t b = 0; b < nb; b++) {
-            const bt_gpt_cand c = g->batch[b];
+            const bt_openai_cand c = g->batch[b];
             const int32_t l = (int32_t)(uint32_t)c.key, r = g->next[l];
             if (g->sid[l] != c.left || r < 0 || g->sid[r] != c.right) continue; /* stale */
             g->sid[l] = merge_find(g, c.left, c.right)->id;
@@ -275,7 +276,7 @@ static int bpe_word(void *ctx, const int32_t *cp, size_t n, int *ids, int cap) {
     return out;
 }
 
-int bt_gptbpe_load(const char *dir, bt_gptbpe *g, bt_error *err) {
+int bt_openai_bpe_load(const char *dir, bt_openai_bpe *g, bt_error *err) {
     memset(g, 0, sizeof *g);
     snprintf(g->unk_token, sizeof g->unk_token, "<unk>");
     char path[4096];
@@ -316,11 +317,11 @@ int bt_gptbpe_load(const char *dir, bt_gptbpe *g, bt_error *err) {
         g->basic.word_fn = bpe_word;
         g->basic.word_ctx = g;
     }
-    if (rc) bt_gptbpe_free(g);
+    if (rc) bt_openai_bpe_free(g);
     return rc;
 }
 
-void bt_gptbpe_free(bt_gptbpe *g) {
+void bt_openai_bpe_free(bt_openai_bpe *g) {
     bt_wp_table_free(&g->vocab);
     bt_wp_table_free(&g->sym);
     bt_wp_free(&g->basic);
@@ -341,7 +342,7 @@ void bt_gptbpe_free(bt_gptbpe *g) {
 /* The unk token where the text, lowercased, spells it: PreTrainedTokenizer.tokenize lowercases
  * the text one character at a time around special tokens (do_lower_case), then cuts the added
  * tokens out. U+0130 lowercases to two characters and never spells a token here. */
-static size_t unk_at(const bt_gptbpe *g, const char *s, size_t len) {
+static size_t unk_at(const bt_openai_bpe *g, const char *s, size_t len) {
     if (g->unk < 0) return 0;
     const uint8_t *u = (const uint8_t *)g->unk_token, *t = (const uint8_t *)s;
     const size_t un = strlen(g->unk_token);
@@ -358,9 +359,9 @@ static size_t unk_at(const bt_gptbpe *g, const char *s, size_t len) {
     return i;
 }
 
-int bt_gptbpe_tokenize(bt_gptbpe *g, const char *text, size_t len, int *ids, int cap, int *n, bt_error *err) {
+int bt_openai_bpe_tokenize(bt_openai_bpe *g, const char *text, size_t len, int *ids, int cap, int *n, bt_error *err) {
     *n = 0;
-    const size_t bad = bt_text_utf8_error(text, len);
+    const size_t bad = bt_tok_utf8_error(text, len);
     if (bad < len) return bt_error_set(err, BT_EINPUT, "invalid UTF-8 at byte %zu", bad);
     if (cap < 0) cap = 0;
     g->failed = 0;
@@ -389,11 +390,43 @@ int bt_gptbpe_tokenize(bt_gptbpe *g, const char *text, size_t len, int *ids, int
     return rc;
 }
 
-const char *bt_gptbpe_id_to_token(const bt_gptbpe *g, int id, size_t *len) {
+const char *bt_openai_bpe_id_to_token(const bt_openai_bpe *g, int id, size_t *len) {
     const int k = id >= 0 && id < g->n_ids ? g->id_entry[id] : -1;
     if (k < 0) return NULL;
     if (len) *len = (size_t)g->vocab.len[k];
     return g->vocab.bytes + g->vocab.off[k];
 }
 
-int bt_gptbpe_token_to_id(const bt_gptbpe *g, const char *token, size_t len) { return vocab_id(g, token, len); }
+int bt_openai_bpe_token_to_id(const bt_openai_bpe *g, const char *token, size_t len) { return vocab_id(g, token, len); }
+
+/* ---- the OpenAI GPT kind of bt_tok (tok_ops.h) ---- */
+
+static int oa_claims(const char *dir) {
+    return bt_tok_has_file(dir, "vocab.json") && bt_tok_has_file(dir, "merges.txt") && bt_openai_bpe_detect(dir);
+}
+static int oa_load(void *s, const char *dir, bt_error *err) { return bt_openai_bpe_load(dir, s, err); }
+static void oa_free(void *s) { bt_openai_bpe_free(s); }
+static int oa_kind(const void *s) { return BT_TOK_OPENAI_BPE; }
+static const char *oa_name(const void *s) { return "BPE with </w> word ends (OpenAI GPT)"; }
+static int oa_vocab_size(const void *s) { return ((const bt_openai_bpe *)s)->n_ids; }
+static long oa_max_length(const void *s) { return ((const bt_openai_bpe *)s)->model_max_length; }
+static int oa_special_id(const void *s, int role) { return role == BT_TOK_UNK ? ((const bt_openai_bpe *)s)->unk : -1; }
+static int oa_num_special(const void *s, int pair) { return 0; }
+static const char *oa_id_to_token(const void *s, int id, size_t *len) { return bt_openai_bpe_id_to_token(s, id, len); }
+static int oa_token_to_id(const void *s, const char *token, size_t len) { return bt_openai_bpe_token_to_id(s, token, len); }
+
+static int oa_tokenize(void *s, const char *text, size_t len, int *ids, int cap, int *n, bt_error *err) {
+    return bt_openai_bpe_tokenize(s, text, len, ids, cap, n, err);
+}
+
+/* OpenAIGPTTokenizer adds nothing: a (b), token types 0 */
+static int oa_build(const void *s, const int *a, int na, const int *b, int nb, int *ids, int *types) {
+    return bt_tok_build_plain(a, na, b, nb, ids, types);
+}
+
+const bt_tok_ops bt_tok_openai_bpe_ops = {
+    .state_size = sizeof(bt_openai_bpe), .claims = oa_claims, .load = oa_load, .free = oa_free, .kind = oa_kind,
+    .name = oa_name, .vocab_size = oa_vocab_size, .model_max_length = oa_max_length, .special_id = oa_special_id,
+    .num_special = oa_num_special, .id_to_token = oa_id_to_token, .token_to_id = oa_token_to_id,
+    .tokenize = oa_tokenize, .build = oa_build,
+};

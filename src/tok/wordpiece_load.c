@@ -10,10 +10,11 @@
 
 #include "added_tokens.h"
 #include "textio.h"
+#include "tok_ops.h"
 #include "wordpiece.h"
 
 
-static int valid_utf8(const char *s, size_t len) { return bt_text_utf8_error(s, len) == len; }
+static int valid_utf8(const char *s, size_t len) { return bt_tok_utf8_error(s, len) == len; }
 
 int bt_wp_vocab_read(const char *path, bt_wp_table *vocab, bt_error *err) {
     char *buf;
@@ -250,3 +251,57 @@ void bt_wp_free(bt_wordpiece *wp) {
     free(wp->u8);
     memset(wp, 0, sizeof *wp);
 }
+
+/* ---- the WordPiece kind of bt_tok (tok_ops.h) ---- */
+
+static int wp_claims(const char *dir) { return bt_tok_has_file(dir, "vocab.txt"); }
+static int wp_load(void *s, const char *dir, bt_error *err) { return bt_wp_load(dir, s, err); }
+static void wp_free(void *s) { bt_wp_free(s); }
+static int wp_kind(const void *s) { return BT_TOK_WORDPIECE; }
+static const char *wp_name(const void *s) { return "WordPiece (BERT)"; }
+static int wp_vocab_size(const void *s) { return ((const bt_wordpiece *)s)->vocab.n; }
+static long wp_max_length(const void *s) { return ((const bt_wordpiece *)s)->model_max_length; }
+static int wp_special_id(const void *s, int role) { return ((const bt_wordpiece *)s)->special_id[role]; }
+static int wp_num_special(const void *s, int pair) { return pair ? 3 : 2; }
+
+static const char *wp_id_to_token(const void *s, int id, size_t *len) {
+    const bt_wp_table *v = &((const bt_wordpiece *)s)->vocab;
+    if (id < 0 || id >= v->n) return NULL;
+    if (len) *len = (size_t)v->len[id];
+    return v->bytes + v->off[id];
+}
+
+static int wp_token_to_id(const void *s, const char *token, size_t len) {
+    return bt_wp_table_find(&((const bt_wordpiece *)s)->vocab, token, len);
+}
+
+static int wp_tokenize(void *s, const char *text, size_t len, int *ids, int cap, int *n, bt_error *err) {
+    return bt_wp_tokenize(s, text, len, ids, cap, n, err);
+}
+
+/* BertTokenizer: [CLS] a [SEP] (b [SEP]), token types 0 up to the first [SEP], 1 after it. */
+static int wp_build(const void *s, const int *a, int na, const int *b, int nb, int *ids, int *types) {
+    const bt_wordpiece *wp = s;
+    const int cls = wp->special_id[BT_TOK_CLS], sep = wp->special_id[BT_TOK_SEP];
+    int k = 0;
+    ids[k++] = cls;
+    memcpy(ids + k, a, (size_t)na * sizeof *ids);
+    k += na;
+    ids[k++] = sep;
+    const int first = k;
+    if (b) {
+        memcpy(ids + k, b, (size_t)nb * sizeof *ids);
+        k += nb;
+        ids[k++] = sep;
+    }
+    if (types)
+        for (int i = 0; i < k; i++) types[i] = i < first ? 0 : 1;
+    return k;
+}
+
+const bt_tok_ops bt_tok_wordpiece_ops = {
+    .state_size = sizeof(bt_wordpiece), .claims = wp_claims, .load = wp_load, .free = wp_free, .kind = wp_kind,
+    .name = wp_name, .vocab_size = wp_vocab_size, .model_max_length = wp_max_length, .special_id = wp_special_id,
+    .num_special = wp_num_special, .id_to_token = wp_id_to_token, .token_to_id = wp_token_to_id,
+    .tokenize = wp_tokenize, .build = wp_build,
+};

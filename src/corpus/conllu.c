@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "bertology/conllu.h"
-#include "textio.h"
+#include "bertology/tokenizer.h" /* bt_tok_utf8_error */
 
 /* ---- label interning: open addressing, ids in order of first appearance, sorted at the end */
 
@@ -263,7 +264,7 @@ static int parse_pool(reader *r, const char *path, char *pool, size_t len, int m
         pos += n + (nl ? 1 : 0);
         if (n && s[n - 1] == '\r') n--;
         if (memchr(s, '\0', n)) return bt_error_set(err, BT_EINPUT, "%s:%lld: NUL byte in the line", path, (long long)ln);
-        const size_t bad = bt_text_utf8_error(s, n);
+        const size_t bad = bt_tok_utf8_error(s, n);
         if (bad < n)
             return bt_error_set(err, BT_EINPUT, "%s:%lld: invalid UTF-8 at byte %zu of the line", path, (long long)ln, bad + 1);
         size_t k = 0;

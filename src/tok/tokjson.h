@@ -12,8 +12,8 @@
  *   pre_tokenizer  WordPiece: BertPreTokenizer; BPE: ByteLevel (use_regex true)
  *   post_processor BertProcessing, RobertaProcessing, TemplateProcessing, ByteLevel, a
  *                  Sequence of these, or none */
-#ifndef BT_DATA_TOKJSON_H
-#define BT_DATA_TOKJSON_H
+#ifndef BT_TOK_TOKJSON_H
+#define BT_TOK_TOKJSON_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* WordPiece internals: the vocabulary hash table, the configuration read from the model
  * directory, and the tokenizer with its scratch buffers. Public entry: bertology/tokenizer.h. */
-#ifndef BT_DATA_WORDPIECE_H
-#define BT_DATA_WORDPIECE_H
+#ifndef BT_TOK_WORDPIECE_H
+#define BT_TOK_WORDPIECE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -55,7 +55,7 @@ int bt_wp_vocab_read(const char *path, bt_wp_table *vocab, bt_error *err);
 
 #define BT_WP_MAX_WORD_CHARS 100 /* longer words become [UNK] (max_input_chars_per_word) */
 
-/* Replaces WordPiece on each word BasicTokenizer yields (OpenAI GPT's BPE, gpt_bpe.c): writes
+/* Replaces WordPiece on each word BasicTokenizer yields (OpenAI GPT's BPE, openai_bpe.c): writes
  * at most cap ids for the n code points of the word and returns how many it wrote (it records
  * its own failures in ctx). */
 typedef int (*bt_wp_word_fn)(void *ctx, const int32_t *cp, size_t n, int *ids, int cap);

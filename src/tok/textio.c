@@ -10,7 +10,7 @@
 
 #include <cjson/cJSON.h>
 
-size_t bt_text_utf8_error(const char *s, size_t len) {
+size_t bt_tok_utf8_error(const char *s, size_t len) {
     const uint8_t *p = (const uint8_t *)s;
     for (size_t i = 0; i < len;) {
         if (p[i] < 0x80) { /* ASCII needs no decoding */

@@ -17,12 +17,13 @@
 
 #include "added_tokens.h"
 #include "textio.h"
+#include "tok_ops.h"
 #include "vocab_json.h"
 #include "bpe.h"
 
 #define MAX_ID BT_VOCAB_MAX_ID
 
-static int valid_utf8(const char *s, size_t len) { return bt_text_utf8_error(s, len) == len; }
+static int valid_utf8(const char *s, size_t len) { return bt_tok_utf8_error(s, len) == len; }
 
 /* dir/name parsed into *root (NULL when the file is absent and optional). */
 /* --- conventions of the family --- */
@@ -406,3 +407,54 @@ void bt_bpe_free(bt_bpe *b) {
     free(b->cache);
     memset(b, 0, sizeof *b);
 }
+
+/* ---- the byte-level BPE kind of bt_tok (tok_ops.h) ---- */
+
+/* after openai-gpt's kind, which claims the same files first */
+static int bpe_claims(const char *dir) {
+    return bt_tok_has_file(dir, "vocab.json") && bt_tok_has_file(dir, "merges.txt");
+}
+static int bpe_load(void *s, const char *dir, bt_error *err) { return bt_bpe_load(dir, s, err); }
+static void bpe_free(void *s) { bt_bpe_free(s); }
+static int bpe_kind(const void *s) { return BT_TOK_BPE; }
+static int roberta(const void *s) { return ((const bt_bpe *)s)->style == BT_BPE_ROBERTA; }
+static const char *bpe_name(const void *s) { return roberta(s) ? "byte-level BPE (RoBERTa)" : "byte-level BPE (GPT-2)"; }
+static int bpe_vocab_size(const void *s) { return ((const bt_bpe *)s)->n_ids; }
+static long bpe_max_length(const void *s) { return ((const bt_bpe *)s)->model_max_length; }
+static int bpe_special_id(const void *s, int role) { return ((const bt_bpe *)s)->special_id[role]; }
+static int bpe_num_special(const void *s, int pair) { return roberta(s) ? (pair ? 4 : 2) : 0; }
+static const char *bpe_id_to_token(const void *s, int id, size_t *len) { return bt_bpe_id_to_token(s, id, len); }
+static int bpe_token_to_id(const void *s, const char *token, size_t len) { return bt_bpe_token_to_id(s, token, len); }
+
+static int bpe_tokenize(void *s, const char *text, size_t len, int *ids, int cap, int *n, bt_error *err) {
+    return bt_bpe_tokenize(s, text, len, ids, cap, n, err);
+}
+
+/* build_inputs_with_special_tokens of GPT2Tokenizer (a + b, nothing added) and of
+ * RobertaTokenizer (<s> a </s>, <s> a </s></s> b </s>). Neither model takes token types
+ * (model_input_names has no token_type_ids), so they are all 0. */
+static int bpe_build(const void *s, const int *a, int na, const int *b, int nb, int *ids, int *types) {
+    if (!roberta(s)) return bt_tok_build_plain(a, na, b, nb, ids, types);
+    const bt_bpe *bpe = s;
+    const int cls = bpe->special_id[BT_TOK_CLS], sep = bpe->special_id[BT_TOK_SEP];
+    int k = 0;
+    ids[k++] = cls;
+    memcpy(ids + k, a, (size_t)na * sizeof *ids);
+    k += na;
+    ids[k++] = sep;
+    if (b) {
+        ids[k++] = sep;
+        memcpy(ids + k, b, (size_t)nb * sizeof *ids);
+        k += nb;
+        ids[k++] = sep;
+    }
+    if (types) memset(types, 0, (size_t)k * sizeof *types);
+    return k;
+}
+
+const bt_tok_ops bt_tok_byte_bpe_ops = {
+    .state_size = sizeof(bt_bpe), .claims = bpe_claims, .load = bpe_load, .free = bpe_free, .kind = bpe_kind,
+    .name = bpe_name, .vocab_size = bpe_vocab_size, .model_max_length = bpe_max_length, .special_id = bpe_special_id,
+    .num_special = bpe_num_special, .id_to_token = bpe_id_to_token, .token_to_id = bpe_token_to_id,
+    .tokenize = bpe_tokenize, .build = bpe_build,
+};

@@ -1,8 +1,8 @@
 /* Byte-level BPE internals (GPT-2, RoBERTa): the vocabulary and merge ranks read from
  * vocab.json + merges.txt, the conventions of the model family, and the tokenizer with its
  * scratch buffers. Public entry: bertology/tokenizer.h. */
-#ifndef BT_DATA_BPE_H
-#define BT_DATA_BPE_H
+#ifndef BT_TOK_BPE_H
+#define BT_TOK_BPE_H
 
 #include <stddef.h>
 #include <stdint.h>

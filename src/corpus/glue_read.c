@@ -4,6 +4,7 @@
  * trees) leave most of that bound untouched; the arena is then shrunk to fit. */
 #define _GNU_SOURCE /* strtod_l, newlocale: scores parse the same whatever LC_NUMERIC says */
 #include "bertology/glue.h"
+#include "bertology/tokenizer.h"
 
 #include <errno.h>
 #include <float.h>
@@ -14,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <utf8proc.h>
 
 /* Field starts/ends we remember per row: every GLUE column we use is below 10. */
 #define MAX_TRACKED 16
@@ -35,22 +35,11 @@ typedef struct {
     size_t arena_cap, arena_used;
 } reader;
 
-/* Byte offset (0-based) of the first invalid UTF-8 sequence, or -1 if s is valid. ASCII is
- * skipped in a tight loop: GLUE text is mostly ASCII and this runs on every byte read. */
+/* Byte offset (0-based) of the first invalid UTF-8 sequence, or -1 if s is valid: what the
+ * tokenizers would refuse, found here so that the message names the line. */
 static ptrdiff_t utf8_invalid_at(const char *s, size_t len) {
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-    size_t i = 0;
-    while (i < len) {
-        if (p[i] < 0x80) {
-            i++;
-            continue;
-        }
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
-        if (k <= 0) return (ptrdiff_t)i;
-        i += (size_t)k;
-    }
-    return -1;
+    const size_t bad = bt_tok_utf8_error(s, len);
+    return bad < len ? (ptrdiff_t)bad : -1;
 }
 
 /* Splits line into fields; fills f[0..MAX_TRACKED) and *last; returns the field count. */

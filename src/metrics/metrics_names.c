@@ -1,5 +1,4 @@
-/* Metric names (HF glue_compute_metrics' dictionary keys) and per-task metric sets. */
-#include "bertology/glue.h"
+/* Metric names (HF glue_compute_metrics' dictionary keys). */
 #include "bertology/metrics.h"
 
 #include <string.h>
@@ -30,11 +29,4 @@ int bt_metric_find(const char *name, bt_metric_id *id, bt_error *err) {
 
 int bt_metric_is_regression(bt_metric_id id) {
     return id == BT_METRIC_PEARSON || id == BT_METRIC_SPEARMANR || id == BT_METRIC_CORR;
-}
-
-int bt_metric_set_for_task(const char *task, bt_metric_set *out, bt_error *err) {
-    const bt_glue_task *t = bt_glue_task_find(task, err);
-    if (!t) return BT_EINPUT;
-    *out = t->metrics;
-    return BT_OK;
 }

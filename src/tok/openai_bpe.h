@@ -3,8 +3,8 @@
  * (clean-up, CJK split, lowercase, strip accents, punctuation split), then on each word a BPE
  * over its characters whose last symbol carries the word end "</w>", with vocab.json and the
  * merge ranks of merges.txt. Public entry: bertology/tokenizer.h (docs/checkpoints.md). */
-#ifndef BT_DATA_GPT_BPE_H
-#define BT_DATA_GPT_BPE_H
+#ifndef BT_TOK_OPENAI_BPE_H
+#define BT_TOK_OPENAI_BPE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -16,9 +16,9 @@
 typedef struct {
     uint64_t key; /* ((uint64_t)left << 32 | right) + 1 over symbol ids; 0 = empty */
     int32_t rank, id;
-} bt_gpt_merge;
+} bt_openai_merge;
 
-typedef bt_bpe_cand bt_gpt_cand; /* the same heap entry as the byte-level BPE's */
+typedef bt_bpe_cand bt_openai_cand; /* the same heap entry as the byte-level BPE's */
 
 typedef struct {
     bt_wp_table vocab; /* vocab.json strings in file order */
@@ -26,7 +26,7 @@ typedef struct {
     int *id_entry;     /* [n_ids] index in vocab of id, -1 when no string has that id */
     int n_ids;         /* 1 + the largest id */
     bt_wp_table sym;   /* every string a merge names or makes */
-    bt_gpt_merge *merge;
+    bt_openai_merge *merge;
     size_t n_slots;
     int n_merges;
     char vocab_path[1100]; /* for messages */
@@ -38,22 +38,22 @@ typedef struct {
     /* Scratch, grown to the longest word seen. */
     int32_t *sid, *next, *prev, *beg, *end;
     size_t node_cap;
-    bt_gpt_cand *heap, *batch;
+    bt_openai_cand *heap, *batch;
     size_t heap_cap;
     uint8_t *u8;
     size_t u8_cap;
     int failed; /* 1 = out of memory, 2 = a symbol without an id and no unk */
     char missing[64];
-} bt_gptbpe;
+} bt_openai_bpe;
 
 /* 1 when dir's tokenizer is OpenAI GPT's: tokenizer_config.json's tokenizer_class is
  * OpenAIGPTTokenizer(Fast), or it names none and config.json's model_type is openai-gpt. */
-int bt_gptbpe_is_gpt(const char *dir);
-int bt_gptbpe_load(const char *dir, bt_gptbpe *g, bt_error *err);
-void bt_gptbpe_free(bt_gptbpe *g);
+int bt_openai_bpe_detect(const char *dir);
+int bt_openai_bpe_load(const char *dir, bt_openai_bpe *g, bt_error *err);
+void bt_openai_bpe_free(bt_openai_bpe *g);
 /* See bt_tok_tokenize. */
-int bt_gptbpe_tokenize(bt_gptbpe *g, const char *text, size_t len, int *ids, int cap, int *n, bt_error *err);
-const char *bt_gptbpe_id_to_token(const bt_gptbpe *g, int id, size_t *len);
-int bt_gptbpe_token_to_id(const bt_gptbpe *g, const char *token, size_t len);
+int bt_openai_bpe_tokenize(bt_openai_bpe *g, const char *text, size_t len, int *ids, int cap, int *n, bt_error *err);
+const char *bt_openai_bpe_id_to_token(const bt_openai_bpe *g, int id, size_t *len);
+int bt_openai_bpe_token_to_id(const bt_openai_bpe *g, const char *token, size_t len);
 
 #endif

@@ -233,7 +233,7 @@ int bt_bpe_tokenize(bt_bpe *b, const char *text, size_t len, int *ids, int cap, 
     *n = 0;
     const uint8_t *s = (const uint8_t *)text;
     /* Validate everything first, so that the verdict on a text does not depend on cap. */
-    const size_t bad = bt_text_utf8_error(text, len);
+    const size_t bad = bt_tok_utf8_error(text, len);
     if (bad < len) return bt_error_set(err, BT_EINPUT, "invalid UTF-8 at byte %zu", bad);
     if (b->add_prefix_space) {
         if (len == SIZE_MAX || grow((void **)&b->text, &b->text_cap, len + 1, 1))

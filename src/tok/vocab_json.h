@@ -1,7 +1,7 @@
 /* vocab.json of the BPE tokenizers (GPT-2/RoBERTa byte-level, openai-gpt's </w> form): one
  * reader for both, so that both check the same things (docs/hostile_inputs.md). */
-#ifndef BT_DATA_VOCAB_JSON_H
-#define BT_DATA_VOCAB_JSON_H
+#ifndef BT_TOK_VOCAB_JSON_H
+#define BT_TOK_VOCAB_JSON_H
 
 #include "bertology/error.h"
 #include "wordpiece.h" /* bt_wp_table */

@@ -1,7 +1,7 @@
 /* added_tokens.json of the classic tokenizer layout: {"token": id, ...}, the tokens
  * tokenizer.add_tokens() gave ids after the vocabulary's. Shared by both classic loaders. */
-#ifndef BT_DATA_ADDED_TOKENS_H
-#define BT_DATA_ADDED_TOKENS_H
+#ifndef BT_TOK_ADDED_TOKENS_H
+#define BT_TOK_ADDED_TOKENS_H
 
 #include "bertology/error.h"
 

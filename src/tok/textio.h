@@ -1,11 +1,12 @@
-/* Reading text files and checking UTF-8, shared by the tokenizers' loaders and hot paths. */
-#ifndef BT_DATA_TEXTIO_H
-#define BT_DATA_TEXTIO_H
+/* Reading the tokenizers' JSON files; their UTF-8 check (textio.c) is public: bt_tok_utf8_error. */
+#ifndef BT_TOK_TEXTIO_H
+#define BT_TOK_TEXTIO_H
 
 #include <stddef.h>
 
 #include "bertology/common.h" /* bt_read_file */
 #include "bertology/error.h"
+#include "bertology/tokenizer.h" /* bt_tok_utf8_error */
 
 typedef struct cJSON cJSON;
 
@@ -14,8 +15,5 @@ typedef struct cJSON cJSON;
  * NULL. Errors name the file, and the byte for invalid JSON. */
 int bt_text_read_json(const char *dir, const char *name, int optional, cJSON **root, char *path, size_t pcap,
                       bt_error *err);
-
-/* Byte offset of the first invalid UTF-8 sequence in s, or len when it is all valid. */
-size_t bt_text_utf8_error(const char *s, size_t len);
 
 #endif

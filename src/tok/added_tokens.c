@@ -32,7 +32,7 @@ int bt_added_tokens_read(const char *dir, bt_added_fn fn, void *ctx, bt_error *e
     if (!rc)
         cJSON_ArrayForEach(v, root) {
             const size_t tl = strlen(v->string);
-            if (!tl || bt_text_utf8_error(v->string, tl) != tl || !cJSON_IsNumber(v) || v->valuedouble < 0 ||
+            if (!tl || bt_tok_utf8_error(v->string, tl) != tl || !cJSON_IsNumber(v) || v->valuedouble < 0 ||
                 v->valuedouble > MAX_ID || v->valuedouble != (double)(int)v->valuedouble) {
                 rc = bt_error_set(err, BT_EINPUT, "%s: entry \"%.60s\" is not a non-empty UTF-8 token with an "
                                   "integer id in [0, %d]", path, v->string, MAX_ID);

@@ -20,7 +20,7 @@ int bt_vocab_json_read(const char *dir, bt_wp_table *vocab, int **entry_id, int 
     cJSON_ArrayForEach(e, root) {
         if (rc) break;
         const size_t kl = strlen(e->string);
-        if (bt_text_utf8_error(e->string, kl) != kl) {
+        if (bt_tok_utf8_error(e->string, kl) != kl) {
             rc = bt_error_set(err, BT_EINPUT, "%s: token %d is not valid UTF-8", path, vocab->n);
             break;
         }

@@ -11,6 +11,7 @@
 #include <utf8proc.h>
 
 #include "textio.h"
+#include "tok_ops.h"
 
 #define MAX_ID ((1 << 24) - 1)
 
@@ -57,7 +58,7 @@ static int must_be(const ctx *c, const cJSON *o, const char *where, const char *
                         want);
 }
 
-static int utf8_ok(const char *s) { return bt_text_utf8_error(s, strlen(s)) == strlen(s); }
+static int utf8_ok(const char *s) { return bt_tok_utf8_error(s, strlen(s)) == strlen(s); }
 
 /* --- models --- */
 
@@ -644,7 +645,7 @@ static int split(bt_tj *tj, int kind, bt_wordpiece *wp, bt_bpe *b, const char *s
 int bt_tj_tokenize(bt_tj *tj, int kind, bt_wordpiece *wp, bt_bpe *b, const char *text, size_t len, int *ids, int cap,
                    int *n, bt_error *err) {
     *n = 0;
-    const size_t bad = bt_text_utf8_error(text, len);
+    const size_t bad = bt_tok_utf8_error(text, len);
     if (bad < len) return bt_error_set(err, BT_EINPUT, "invalid UTF-8 at byte %zu", bad);
     if (cap < 0) cap = 0;
     const uint8_t *s = (const uint8_t *)text;
@@ -717,3 +718,74 @@ const char *bt_tj_added_token(const bt_tj *tj, int id, size_t *len) {
         }
     return NULL;
 }
+
+/* ---- the tokenizer.json kind of bt_tok (tok_ops.h): the WordPiece or byte-level BPE model it
+ * holds, with the added tokens and the template in front ---- */
+
+typedef struct {
+    int kind; /* BT_TOK_WORDPIECE or BT_TOK_BPE: which of wp and bpe is loaded */
+    bt_wordpiece wp;
+    bt_bpe bpe;
+    bt_tj tj;
+} tokjson;
+
+/* The kind the model is, for what tokenizer.json adds nothing to. */
+static const bt_tok_ops *model_ops(const tokjson *t) {
+    return t->kind == BT_TOK_WORDPIECE ? &bt_tok_wordpiece_ops : &bt_tok_byte_bpe_ops;
+}
+static const void *model_state(const tokjson *t) {
+    return t->kind == BT_TOK_WORDPIECE ? (const void *)&t->wp : (const void *)&t->bpe;
+}
+
+static int tj_claims(const char *dir) { return bt_tok_has_file(dir, "tokenizer.json"); }
+
+static int tj_load(void *s, const char *dir, bt_error *err) {
+    tokjson *t = s;
+    return bt_tj_load(dir, &t->kind, &t->wp, &t->bpe, &t->tj, err);
+}
+
+static void tj_free(void *s) {
+    tokjson *t = s;
+    bt_wp_free(&t->wp);
+    bt_bpe_free(&t->bpe);
+    bt_tj_free(&t->tj);
+}
+
+static int tj_kind(const void *s) { return ((const tokjson *)s)->kind; }
+static const char *tj_name(const void *s) {
+    return tj_kind(s) == BT_TOK_WORDPIECE ? "WordPiece (tokenizer.json)" : "byte-level BPE (tokenizer.json)";
+}
+static int tj_vocab_size(const void *s) { return model_ops(s)->vocab_size(model_state(s)); }
+static long tj_max_length(const void *s) { return model_ops(s)->model_max_length(model_state(s)); }
+static int tj_special_id(const void *s, int role) { return model_ops(s)->special_id(model_state(s), role); }
+static int tj_num_special(const void *s, int pair) { return bt_tj_num_special(&((const tokjson *)s)->tj, pair); }
+
+static const char *tj_id_to_token(const void *s, int id, size_t *len) {
+    const char *added = bt_tj_added_token(&((const tokjson *)s)->tj, id, len);
+    return added ? added : model_ops(s)->id_to_token(model_state(s), id, len);
+}
+
+static int tj_token_to_id(const void *s, const char *token, size_t len) {
+    const bt_tj *tj = &((const tokjson *)s)->tj;
+    const int added = bt_wp_table_find(&tj->added, token, len);
+    return added >= 0 ? tj->added_id[added] : model_ops(s)->token_to_id(model_state(s), token, len);
+}
+
+static int tj_tokenize(void *s, const char *text, size_t len, int *ids, int cap, int *n, bt_error *err) {
+    tokjson *t = s;
+    return bt_tj_tokenize(&t->tj, t->kind, &t->wp, &t->bpe, text, len, ids, cap, n, err);
+}
+
+static int tj_build(const void *s, const int *a, int na, const int *b, int nb, int *ids, int *types) {
+    const int k = bt_tj_build(&((const tokjson *)s)->tj, a, na, b, nb, ids, types);
+    /* byte-level BPE models take no token types (transformers' tokenizers return none) */
+    if (types && tj_kind(s) == BT_TOK_BPE) memset(types, 0, (size_t)k * sizeof *types);
+    return k;
+}
+
+const bt_tok_ops bt_tok_json_ops = {
+    .state_size = sizeof(tokjson), .claims = tj_claims, .load = tj_load, .free = tj_free, .kind = tj_kind,
+    .name = tj_name, .vocab_size = tj_vocab_size, .model_max_length = tj_max_length, .special_id = tj_special_id,
+    .num_special = tj_num_special, .id_to_token = tj_id_to_token, .token_to_id = tj_token_to_id,
+    .tokenize = tj_tokenize, .build = tj_build,
+};

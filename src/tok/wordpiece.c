@@ -317,7 +317,7 @@ int bt_wp_tokenize(bt_wordpiece *wp, const char *text, size_t len, int *ids, int
     *n = 0;
     const uint8_t *s = (const uint8_t *)text;
     /* Validate everything first, so that the verdict on a text does not depend on cap. */
-    const size_t bad = bt_text_utf8_error(text, len);
+    const size_t bad = bt_tok_utf8_error(text, len);
     if (bad < len) return bt_error_set(err, BT_EINPUT, "invalid UTF-8 at byte %zu", bad);
     sink o = {ids, cap > 0 ? cap : 0, 0};
     const bt_wp_table *sp = &wp->special;
