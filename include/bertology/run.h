@@ -50,7 +50,7 @@ typedef struct {
     const char *layers; /* "0,3-5"; NULL or "" = all */
     double max_output_gb;
     int verbose, quiet;
-    /* checkpoint and resume (docs/checkpoint.md) */
+    /* checkpoint and resume (docs/resume.md) */
     double checkpoint_every;                /* seconds between syncs of the work done */
     int restart;                            /* discard an interrupted run in --out */
     const volatile sig_atomic_t *stop;      /* set by the caller's signal handler: stop and save */
@@ -157,7 +157,7 @@ void bt_run_close(bt_run *r);
 bt_sweep_options bt_run_sweep_options(const bt_run *r);
 
 /* The checkpoint hooks of the open run.h5 (NULL when the run has none), and how many batches of
- * earlier runs it holds (docs/checkpoint.md). */
+ * earlier runs it holds (docs/resume.md). */
 const bt_sweep_checkpoint *bt_run_ckpt_hooks(const bt_run *r);
 size_t bt_run_ckpt_saved_batches(const bt_run *r);
 

@@ -17,7 +17,7 @@
  *       BPE with the semantics of the tokenizers library (fast tokenizers): its normalizer,
  *       pre-tokenizer, added tokens and post-processor template; unknown components refused.
  * The classic layouts also read added_tokens.json (tokens added after the vocabulary).
- * docs/checkpoints.md lists every accepted file.
+ * docs/model_files.md lists every accepted file.
  *
  * A bt_tok owns scratch buffers that grow to the longest input seen, so after warm-up encoding
  * does not allocate. For the same reason a bt_tok is not thread-safe: load one per thread.

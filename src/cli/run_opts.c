@@ -66,7 +66,7 @@ int run_opts_parse(bt_run_options *o, int command, const char *name, int argc, c
     return 0;
 }
 
-/* The stop request of docs/checkpoint.md: SIGTERM (Slurm's time limit, scancel, preemption; srun
+/* The stop request of docs/resume.md: SIGTERM (Slurm's time limit, scancel, preemption; srun
  * forwards it), SIGUSR1 (mpirun forwards it; Slurm's --signal) and SIGINT (^C) make the run stop
  * at the next batch boundary all ranks agree on, save, and exit 3. A second ^C ends at once. */
 static volatile sig_atomic_t g_stop;

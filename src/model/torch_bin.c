@@ -126,7 +126,7 @@ static int check_byteorder(zip_t *z, const char *path, const char *prefix, size_
     int rc = read_entry(z, (zip_uint64_t)i, path, name, b, st.size, err);
     if (rc) return rc;
     if (st.size != 6 || memcmp(b, "little", 6))
-        return bt_error_set(err, BT_EINPUT, "%s: %s says '%.*s'; only little-endian checkpoints are read", path, name,
+        return bt_error_set(err, BT_EINPUT, "%s: %s says '%.*s'; only little-endian weights are read", path, name,
                             (int)st.size, (const char *)b);
     return BT_OK;
 }

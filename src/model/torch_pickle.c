@@ -467,7 +467,7 @@ static int finish_sys_info(up *u) {
         const val *key = &u->v[d->items[k]], *v = &u->v[d->items[k + 1]];
         if (key->kind == V_STR && key->slen == 13 && !memcmp(key->s, "little_endian", 13)) {
             if (v->kind == V_BOOL && v->i) return BT_OK;
-            return bt_error_set(u->err, BT_EINPUT, "%s: a big-endian checkpoint; only little-endian ones are read",
+            return bt_error_set(u->err, BT_EINPUT, "%s: big-endian weights; only little-endian ones are read",
                                 u->path);
         }
     }

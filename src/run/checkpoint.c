@@ -1,4 +1,4 @@
-/* Checkpoint and resume of a run (docs/checkpoint.md). In OUT/checkpoint/:
+/* Checkpoint and resume of a run (docs/resume.md). In OUT/checkpoint/:
  *   state.json           what is durable: the options and inputs of the run, the name of its
  *                        run.h5 tmp file, and how many bytes of each journal count; replaced
  *                        atomically (write, fsync, rename) at every sync
@@ -57,7 +57,7 @@ struct bt_run_ckpt {
     size_t n_idx;
     char data_hash[20], model_hash[20];
     cJSON *options;      /* this run's options JSON */
-    int saves, signal_after, signal_no; /* BT_TEST_SIGNAL_AFTER (docs/checkpoint.md) */
+    int saves, signal_after, signal_no; /* BT_TEST_SIGNAL_AFTER (docs/resume.md) */
     double slow_s;                      /* BT_TEST_BATCH_SECONDS: a pause after every batch */
     bt_sweep_checkpoint hooks;
 };

@@ -24,7 +24,7 @@ void bt_run_versions(char *buf, size_t n) {
              bt_engine_gemm_info());
 }
 
-/* The commands whose runs can be interrupted and resumed (docs/checkpoint.md). */
+/* The commands whose runs can be interrupted and resumed (docs/resume.md). */
 static int checkpointed(const bt_run_options *o) {
     return o->out && o->checkpoint_every > 0 && (o->command & (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE));
 }

@@ -88,7 +88,7 @@ static const bt_flag FLAGS[] = {
     /* lo is exclusive: -1e-300 lets 0 (no checkpoint) through and nothing negative that matters */
     {"checkpoint-every", "checkpoint_every", SWEEPS, BT_FLAG_DOUBLE, F(checkpoint_every), -1e-300, 1e300, NULL, "SECONDS",
      "make the work done durable every SECONDS (default 300); a stop signal saves at once; 0: no checkpoint, "
-     "signals end the run as usual (docs/checkpoint.md)", "need a number of seconds >= 0", 0},
+     "signals end the run as usual (docs/resume.md)", "need a number of seconds >= 0", 0},
     {"restart", "restart", SWEEPS, BT_FLAG_SET, F(restart), 1, 0, NULL, NULL,
      "discard an interrupted run in --out instead of resuming it", NULL, 0},
     {"quiet", "quiet", ALL | SYN, BT_FLAG_SET, F(quiet), 1, 0, NULL, NULL, "no progress lines", NULL, 1},

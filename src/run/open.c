@@ -102,7 +102,7 @@ static int setup_local(const bt_run_options *o, bt_run *x, bt_error *err) {
     if (!x->task) return BT_EINPUT;
     if (c->head == BT_HEAD_LM)
         return bt_error_set(err, BT_EINPUT, "%s: %s is a language model without a classification head: it cannot "
-                            "score the %s task%s (use --text FILE, or a ForSequenceClassification checkpoint)",
+                            "score the %s task%s (use --text FILE, or a ForSequenceClassification model)",
                             o->model, x->model.model_type, x->task->name, x->task->is_pair ? " (sentence pairs)" : "");
     if (x->task->is_regression != (c->head == BT_HEAD_REGRESS) && c->head != BT_HEAD_NONE)
         return bt_error_set(err, BT_EINPUT, "%s: a %s model (num_labels %d) cannot score %s, a %s task", o->model,

@@ -17,7 +17,7 @@ struct bt_run_file {
     size_t cap_rows, cap_tokens, cap_attn, cap_hidden;
 };
 
-/* Checkpoint and resume (checkpoint.c, docs/checkpoint.md), for the commands that have them.
+/* Checkpoint and resume (checkpoint.c, docs/resume.md), for the commands that have them.
  * prepare: reads OUT/checkpoint/state.json (refusing other options, data or weights) and the
  * journals of an earlier run, or clears the way for a new one. start: this rank's journal and
  * the first state.json, once run.h5 is open. Both collective. */

@@ -2,7 +2,7 @@
  * it without ftfy/spacy: the text lowercased, BERT's BasicTokenizer(do_lower_case=True)
  * (clean-up, CJK split, lowercase, strip accents, punctuation split), then on each word a BPE
  * over its characters whose last symbol carries the word end "</w>", with vocab.json and the
- * merge ranks of merges.txt. Public entry: bertology/tokenizer.h (docs/checkpoints.md). */
+ * merge ranks of merges.txt. Public entry: bertology/tokenizer.h (docs/model_files.md). */
 #ifndef BT_TOK_OPENAI_BPE_H
 #define BT_TOK_OPENAI_BPE_H
 

@@ -4,7 +4,7 @@
  * raw text, with lstrip/rstrip), the ByteLevel pre-tokenizer's prefix space (given to every
  * split that lacks one, as the library does) and the post-processor's template.
  *
- * Accepted components (anything else is refused by name; docs/checkpoints.md):
+ * Accepted components (anything else is refused by name; docs/model_files.md):
  *   model          WordPiece (continuing_subword_prefix "##"), BPE (no dropout, no
  *                  word prefix/suffix, no byte_fallback, no ignore_merges)
  *   normalizer     WordPiece: BertNormalizer (clean_text true), or NFD / Lowercase /

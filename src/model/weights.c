@@ -1,5 +1,5 @@
 /* A model directory's weights: one safetensors file or a sharded set. */
-#include "model/checkpoint.h"
+#include "model/weights.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -19,7 +19,7 @@ static int exists(const char *path) {
 }
 
 static int cmp_entry(const void *a, const void *b) {
-    return strcmp(((const bt_ckpt_entry *)a)->name, ((const bt_ckpt_entry *)b)->name);
+    return strcmp(((const bt_weights_entry *)a)->name, ((const bt_weights_entry *)b)->name);
 }
 
 /* Shard names come from a file we do not control: keep them inside the model directory. */
@@ -27,7 +27,7 @@ static int shard_name_ok(const char *s) {
     return s[0] != '\0' && strchr(s, '/') == NULL && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
-static int open_sharded(const char *dir, bt_ckpt *c, open_fn open_file, bt_error *err) {
+static int open_sharded(const char *dir, bt_weights *c, open_fn open_file, bt_error *err) {
     size_t len = 0;
     char *text = NULL;
     int rc = bt_read_file(c->path, BT_TEXT_FILE_MAX, &text, &len, err);
@@ -102,8 +102,8 @@ done:
     return rc;
 }
 
-/* transformers' order: safetensors first, then the pickle formats (docs/checkpoints.md). */
-int bt_ckpt_open(const char *dir, bt_ckpt *c, bt_error *err) {
+/* transformers' order: safetensors first, then the pickle formats (docs/model_files.md). */
+int bt_weights_open(const char *dir, bt_weights *c, bt_error *err) {
     static const struct {
         const char *name;
         int sharded;
@@ -129,11 +129,11 @@ int bt_ckpt_open(const char *dir, bt_ckpt *c, bt_error *err) {
     if (rc < 0)
         rc = bt_error_set(err, BT_EINPUT, "%s: no model.safetensors, model.safetensors.index.json, pytorch_model.bin "
                           "or pytorch_model.bin.index.json", dir);
-    if (rc) bt_ckpt_close(c);
+    if (rc) bt_weights_close(c);
     return rc;
 }
 
-void bt_ckpt_close(bt_ckpt *c) {
+void bt_weights_close(bt_weights *c) {
     /* open_sharded counts shards before it allocates files: a failure in between leaves none */
     for (int s = 0; c->files && s < c->n_files; s++) bt_st_close(&c->files[s]);
     free(c->files);
@@ -142,11 +142,11 @@ void bt_ckpt_close(bt_ckpt *c) {
     memset(c, 0, sizeof *c);
 }
 
-const bt_st_tensor *bt_ckpt_find(const bt_ckpt *c, const char *name, const char **file) {
+const bt_st_tensor *bt_weights_find(const bt_weights *c, const char *name, const char **file) {
     int shard = 0;
     if (c->entries) {
-        bt_ckpt_entry key = {name, 0};
-        const bt_ckpt_entry *e = bsearch(&key, c->entries, (size_t)c->n_entries, sizeof key, cmp_entry);
+        bt_weights_entry key = {name, 0};
+        const bt_weights_entry *e = bsearch(&key, c->entries, (size_t)c->n_entries, sizeof key, cmp_entry);
         if (!e) return NULL;
         shard = e->shard;
     } else if (c->n_files != 1) {
