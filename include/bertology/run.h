@@ -34,7 +34,14 @@ enum {
     BT_CMD_MASK = 4,
     BT_CMD_ABLATE = 8,
     BT_CMD_PRUNE = 16,
-    BT_CMD_SYNTAX = 32, /* bertology syntax: its flags come from the same table */
+    BT_CMD_SYNTAX = 32,
+    /* the tools: no data set, no MPI; their flags come from the same table */
+    BT_CMD_FORWARD = 64,
+    BT_CMD_BENCH = 128,
+    BT_CMD_TOKENIZE = 256,
+    BT_CMD_SCHEMA = 512,
+    /* the commands whose runs keep a checkpoint and can be stopped and resumed (docs/resume.md) */
+    BT_CMD_RESUMABLE = BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE,
 };
 
 typedef struct {
@@ -60,19 +67,32 @@ typedef struct {
     int exact, min_heads_per_layer;
     /* syntax */
     int min_arcs; /* the printed table: relations with at least this many arcs */
+    /* forward: token ids, types and labels one sequence a line; gates [L, H]; tensors to write */
+    const char *ids_path, *types_path, *labels_path, *gates_path;
+    int want_attentions, want_hidden;
+    /* bench: layers of the random model, timed runs per case */
+    int bench_layers, reps;
+    /* tokenize: pairs (tab-separated), types printed, --bench FILE and its header line */
+    int pair, print_types, skip_header;
+    const char *bench_file;
     char command_line[4096]; /* stored in run.h5 as it is */
 } bt_run_options;
 
-/* The defaults of every flag (split dev, --max-seq-length 128, all normalisations, f16, ...). */
+/* The defaults of every flag (split dev, --max-seq-length 128, all normalisations, f16, ...):
+ * each row's .def of the flag table. */
 void bt_run_options_init(bt_run_options *o, int command, const char *name);
+/* 1 when the run keeps a checkpoint: a resumable command with --out and --checkpoint-every > 0. */
+int bt_run_resumable(const bt_run_options *o);
 
-/* ---- the flag table: the single source of parsing, --help, validation and the options JSON --- */
+/* ---- the flag table: the single source of parsing, --help, defaults, validation and the options
+ * JSON ---- */
 
 typedef enum {
     BT_FLAG_STRING, /* const char * field = the value */
     BT_FLAG_INT,    /* int field, decimal within [lo, hi] */
     BT_FLAG_DOUBLE, /* double field, finite, lo < v < hi (open bounds) */
-    BT_FLAG_SET,    /* no value: int field = lo */
+    BT_FLAG_SET,    /* no value: int field = 1 (0 when not given) */
+    BT_FLAG_CLEAR,  /* no value: int field = 0 (1 when not given): --no-layer-norm */
     BT_FLAG_CHOICE, /* int field = the value of the matching choice */
     BT_FLAG_HELP    /* no value, no field */
 } bt_flag_kind;
@@ -84,21 +104,27 @@ typedef struct {
 
 typedef struct {
     const char *name;   /* long flag, without "--" */
-    const char *json;   /* key in the options JSON (NULL: not stored) */
+    const char *key;    /* the option's name in the library's terms: its key in the options JSON
+                           (when stored) and how library messages name it (`key`, see below) */
+    int stored;         /* in the options JSON: 1 of every command, 2 only where it applies */
     int commands;       /* BT_CMD_* bits the flag applies to */
     bt_flag_kind kind;
     size_t offset;      /* of the field in bt_run_options */
-    double lo, hi;      /* bounds (INT: inclusive; DOUBLE: exclusive), SET: the value set */
+    const char *def;    /* the default, spelled as on the command line; NULL: none (0, NULL) */
+    const char *def_note; /* the default when it is no value of the field (resolved later) */
+    double lo, hi;      /* bounds (INT: inclusive; DOUBLE: exclusive) */
     const bt_flag_choice *choices; /* CHOICE: terminated by {NULL, 0} */
+    int (*check)(int value, bt_error *err); /* CHOICE: more than being a choice (may be NULL) */
     const char *arg;    /* value placeholder in --help ("DIR"), NULL without a value */
-    const char *help;
-    const char *bad;    /* what a bad value is told: "--subset x: need a positive integer" */
-    int json_always;    /* stored in the JSON of every command (else only where it applies) */
+    const char *help;   /* the default is added from def / def_note */
+    const char *bad;    /* what a bad value is told: "need a positive integer" */
 } bt_flag;
 
+enum { BT_FLAG_STORED_ALWAYS = 1, BT_FLAG_STORED_WHERE_IT_APPLIES = 2 };
+
 const bt_flag *bt_run_flags(int *n);
-/* The flag called name ("max-seq-length"), or NULL. */
-const bt_flag *bt_run_flag_find(const char *name);
+/* The flag called name ("max-seq-length") of command, or NULL. */
+const bt_flag *bt_run_flag_find(const char *name, int command);
 /* Sets the flag's field from value (NULL for flags without one), checking its bounds. Local. */
 int bt_run_flag_apply(bt_run_options *o, const bt_flag *f, const char *value, bt_error *err);
 /* The checks between flags (--task or --text, --hf-compat needs batch granularity, ...). Local. */
@@ -108,6 +134,12 @@ void bt_run_options_usage(FILE *f, int command, const char *name);
 /* The options as a JSON object, one key per flag of the command (malloc'd; NULL if out of
  * memory). Local. */
 char *bt_run_options_json(const bt_run_options *o);
+
+/* Library messages name an option by its key in backquotes ("`min_heads_per_layer` 5 keeps
+ * ..."): the floors below know no command line. A command line rewrites each `key` of the flag
+ * table as its flag ("--min-heads-per-layer 5 keeps ..."), in place; other backquoted words stay.
+ * msg holds n bytes. */
+void bt_run_flag_names(char *msg, size_t n);
 
 /* ---- a run ----------------------------------------------------------------------------------- */
 

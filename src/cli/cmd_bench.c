@@ -9,7 +9,6 @@
  * medians of --reps runs after a warm-up, printed with their spread, the ratio of the best engine
  * run to the best product (what an idle machine would show) and the load average (the machine may
  * be shared: only ratios within one run mean anything). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +18,10 @@
 #include "bench_sst2.h"
 #include "bertology/engine.h"
 #include "bertology/model.h"
+#include "bertology/plan.h"
+#include "cli_msg.h"
 #include "commands.h"
+#include "run_opts.h"
 
 static double now(void) {
     struct timespec ts;
@@ -227,54 +229,25 @@ static int run_case(const bt_model *m, const char *label, const int *lens, int B
     return rc;
 }
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: bertology bench [--model DIR] [--layers L] [--batch-tokens N] [--reps R] [--threads N]\n"
-               "                       [--gemm auto|blas|onednn]\n"
-               "  without --model: a random bert-base-sized model (12 x 768, 12 heads, 3072 FFN) in memory\n"
-               "  cases: T=128 (batch-tokens/128 sequences) and T=sst2 (the SST-2 dev lengths in file order,\n"
-               "  packed up to batch-tokens); times are medians of R runs (default 5) after a warm-up\n");
-}
-
 int bt_cmd_bench(int argc, char **argv) {
-    const char *dir = NULL;
-    int layers = 12, batch_tokens = 2048, reps = 5, threads = 0, gemm = -1;
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"layers", required_argument, 0, 'l'},
-                                         {"batch-tokens", required_argument, 0, 'b'}, {"reps", required_argument, 0, 'r'},
-                                         {"threads", required_argument, 0, 't'}, {"gemm", required_argument, 0, 'g'},
-                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int o;
-    optind = 1;
+    bt_run_options o;
+    int rc = run_opts_parse(&o, BT_CMD_BENCH, "bench", argc, argv, 0);
+    if (rc) return rc < 0 ? 0 : rc;
     bt_error err;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (o) {
-        case 'm': dir = optarg; break;
-        case 'l': layers = atoi(optarg); break;
-        case 'b': batch_tokens = atoi(optarg); break;
-        case 'r': reps = atoi(optarg); break;
-        case 't': threads = atoi(optarg); break;
-        case 'g':
-            if (bt_gemm_parse(optarg, &gemm) || bt_engine_set_gemm(gemm, &err)) {
-                fprintf(stderr, "bertology bench: --gemm %s: this build has auto, blas%s%s\n", optarg,
-                        bt_gemm_available(BT_GEMM_ONEDNN) ? ", onednn" : "",
-                        bt_gemm_available(BT_GEMM_ONEDNN_BF16) ? ", onednn-bf16" : "");
-                return 2;
-            }
-            break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
+    if (o.gemm && bt_engine_set_gemm(o.gemm, &err)) { /* built: checked as the flag was parsed */
+        run_fail(0, "bench", &err);
+        return err.code;
     }
-    if (layers < 1 || layers > BT_MAX_LAYERS || batch_tokens < 128 || reps < 1 || optind < argc) {
-        usage(stderr);
-        return 2;
-    }
+    const char *dir = o.model;
+    const int layers = o.bench_layers, reps = o.reps, threads = o.threads;
+    const int batch_tokens = o.batch_tokens ? o.batch_tokens : BT_PLAN_DEFAULT_BATCH_TOKENS;
     if (threads > 0) bt_engine_set_threads(threads);
     const char *warn = bt_engine_blas_warning();
-    if (warn) fprintf(stderr, "bertology bench: warning: %s\n", warn);
+    if (warn) cli_print(stderr, "bertology bench: warning", warn);
     bt_model m;
     if (dir) {
         if (bt_model_load(dir, &m, &err)) {
-            fprintf(stderr, "bertology bench: %s\n", err.msg);
+            run_fail(0, "bench", &err);
             return err.code;
         }
     } else {
@@ -292,7 +265,7 @@ int bt_cmd_bench(int argc, char **argv) {
     int B = batch_tokens / T;
     int *lens = malloc(sizeof(int) * (batch_tokens > 872 ? batch_tokens : 872));
     for (int b = 0; b < B; b++) lens[b] = T;
-    int rc = run_case(&m, "128", lens, B, reps, &g, bt_engine_threads());
+    rc = run_case(&m, "128", lens, B, reps, &g, bt_engine_threads());
     /* SST-2 dev sentences in file order, as many as fit */
     int N = 0;
     B = 0;

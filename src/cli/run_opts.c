@@ -13,14 +13,16 @@
 
 #include "bertology/dist.h"
 
-#define FAIL(...)                                              \
-    do {                                                       \
-        if (rank == 0) {                                       \
-            fprintf(stderr, "bertology %s: ", name);           \
-            fprintf(stderr, __VA_ARGS__);                      \
-            fprintf(stderr, " (bertology %s --help)\n", name); \
-        }                                                      \
-        return 2;                                              \
+/* "bertology NAME: msg (bertology NAME --help)" on rank 0, the library's option names as flags */
+#define FAIL(...)                                                        \
+    do {                                                                 \
+        if (rank == 0) {                                                 \
+            char m_[BT_ERROR_MSG_MAX];                                   \
+            snprintf(m_, sizeof m_, __VA_ARGS__);                        \
+            bt_run_flag_names(m_, sizeof m_);                            \
+            fprintf(stderr, "bertology %s: %s (bertology %s --help)\n", name, m_, name); \
+        }                                                                \
+        return 2;                                                        \
     } while (0)
 
 static void keep_command_line(bt_run_options *o, int argc, char **argv) {
@@ -36,8 +38,11 @@ int run_opts_parse(bt_run_options *o, int command, const char *name, int argc, c
     const bt_flag *flags = bt_run_flags(&n_flags);
     struct option *opts = calloc((size_t)n_flags + 1, sizeof *opts);
     if (!opts) FAIL("out of memory");
+    /* the command's rows only: a flag name may mean another thing to another command */
+    int n = 0;
     for (int i = 0; i < n_flags; i++)
-        opts[i] = (struct option){flags[i].name, flags[i].arg ? required_argument : no_argument, 0, i};
+        if (flags[i].commands & command)
+            opts[n++] = (struct option){flags[i].name, flags[i].arg ? required_argument : no_argument, 0, i};
     int c, rc = 0;
     bt_error err = {0};
     optind = 1;
@@ -45,13 +50,16 @@ int run_opts_parse(bt_run_options *o, int command, const char *name, int argc, c
     while (!rc && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == '?' || c == ':') {
             free(opts);
-            FAIL("unknown option or missing value: %s", argv[optind - 1]);
+            /* another command's flag, or none at all */
+            const char *arg = argv[optind - 1];
+            int elsewhere = 0;
+            const size_t len = strcspn(arg, "=");
+            for (int i = 0; i < n_flags && !strncmp(arg, "--", 2); i++)
+                elsewhere |= strlen(flags[i].name) == len - 2 && !strncmp(arg + 2, flags[i].name, len - 2);
+            if (elsewhere) FAIL("%.*s does not apply to %s", (int)len, arg, name);
+            FAIL("unknown option or missing value: %s", arg);
         }
         const bt_flag *fl = &flags[c];
-        if (!(fl->commands & command)) {
-            free(opts);
-            FAIL("--%s does not apply to %s", fl->name, name);
-        }
         if (fl->kind == BT_FLAG_HELP) {
             free(opts);
             if (rank == 0) bt_run_options_usage(stdout, command, name);
@@ -103,16 +111,19 @@ int run_begin(int *argc, char ***argv, int command, const char *name, bt_run_opt
     MPI_Comm_size(MPI_COMM_WORLD, n_ranks);
     const int rc = run_opts_parse(o, command, name, *argc, *argv, *rank);
     if (rc) run_end();
-    else if (o->out && o->checkpoint_every > 0 && (command & (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE)))
+    else if (bt_run_resumable(o))
         catch_stop_signals(o);
     return rc;
 }
 
 void run_fail(int rank, const char *name, const bt_error *err) {
     if (rank != 0) return;
+    char msg[BT_ERROR_MSG_MAX];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    bt_run_flag_names(msg, sizeof msg);
     if (err->code == BT_EINTERRUPTED)
-        fprintf(stderr, "bertology %s: %s (%s/checkpoint; exit status 3)\n", name, err->msg, g_out ? g_out : ".");
-    else fprintf(stderr, "bertology %s: %s\n", name, err->msg);
+        fprintf(stderr, "bertology %s: %s (%s/checkpoint; exit status 3)\n", name, msg, g_out ? g_out : ".");
+    else fprintf(stderr, "bertology %s: %s\n", name, msg);
 }
 
 void run_notice(const bt_run *x) {

@@ -53,7 +53,7 @@ static int auto_choice(void) {
 
 int bt_engine_set_gemm(int kind, bt_error *err) {
     if (!bt_gemm_available(kind))
-        return bt_error_set(err, BT_EINPUT, "--gemm %s: this build has no %s backend (oneDNN: libdnnl-dev, "
+        return bt_error_set(err, BT_EINPUT, "`gemm` %s: this build has no %s backend (oneDNN: libdnnl-dev, "
                             "cmake -DBT_ONEDNN=ON%s)", bt_gemm_name(kind), bt_gemm_name(kind),
                             kind == BT_GEMM_ONEDNN_BF16 ? "; bf16 also needs a CPU with AVX512_BF16 or AMX" : "");
     g_requested = kind;

@@ -122,15 +122,6 @@ static void remove_dir(const char *dir) {
 
 /* ---- state.json ----------------------------------------------------------------------------- */
 
-/* The name of the flag whose JSON key is key ("batch_tokens" -> "batch-tokens"). */
-static const char *flag_of(const char *key) {
-    int n;
-    const bt_flag *f = bt_run_flags(&n);
-    for (int i = 0; i < n; i++)
-        if (f[i].json && !strcmp(f[i].json, key)) return f[i].name;
-    return key;
-}
-
 /* Options that change nothing a run computes: a resumed run may differ in them. */
 static int may_differ(const char *key) {
     static const char *const keys[] = {"quiet", "verbose", "checkpoint_every", "restart", "max_output_gb"};
@@ -145,7 +136,7 @@ static int compare_options(const struct bt_run_ckpt *c, const cJSON *saved, bt_e
     const cJSON *cmd0 = cJSON_GetObjectItemCaseSensitive(saved, "command"), *cmd1 = cJSON_GetObjectItemCaseSensitive(now, "command");
     if (!cJSON_Compare(cmd0, cmd1, 1))
         return bt_error_set(err, BT_EINPUT, "%s holds an interrupted `%s` run, not `%s`: run that command to resume "
-                            "it, or add --restart to discard it", c->dir, cJSON_IsString(cmd0) ? cmd0->valuestring : "?",
+                            "it, or add `restart` to discard it", c->dir, cJSON_IsString(cmd0) ? cmd0->valuestring : "?",
                             cJSON_IsString(cmd1) ? cmd1->valuestring : "?");
     /* every key of either side, in this run's order first */
     for (int side = 0; side < 2; side++)
@@ -154,8 +145,8 @@ static int compare_options(const struct bt_run_ckpt *c, const cJSON *saved, bt_e
             const cJSON *b = cJSON_GetObjectItemCaseSensitive(side ? now : saved, a->string);
             if (b && cJSON_Compare(a, b, 1)) continue;
             char *was = cJSON_PrintUnformatted(side ? a : b), *is = cJSON_PrintUnformatted(side ? b : a);
-            bt_error_set(err, BT_EINPUT, "%s holds an interrupted run with other options: --%s was %s, is %s now; run "
-                         "the same command to resume it, or add --restart to discard it", c->dir, flag_of(a->string),
+            bt_error_set(err, BT_EINPUT, "%s holds an interrupted run with other options: `%s` was %s, is %s now; run "
+                         "the same command to resume it, or add `restart` to discard it", c->dir, a->string,
                          was ? was : "not given", is ? is : "not given");
             free(was), free(is);
             return BT_EINPUT;
@@ -238,14 +229,14 @@ static int load_journals(struct bt_run_ckpt *c, bt_error *err) {
         if (f) fclose(f);
         if (got != want)
             return bt_error_set(err, BT_EINPUT, "%s: %zu bytes, state.json says %zu are durable: the checkpoint is "
-                                "damaged (--restart starts over)", path, got, want);
+                                "damaged (`restart` starts over)", path, got, want);
         for (size_t at = 0; at < want;) {
             rec_hdr h;
-            if (want - at < sizeof h) return bt_error_set(err, BT_EINPUT, "%s: record cut at byte %zu (--restart starts over)", path, at);
+            if (want - at < sizeof h) return bt_error_set(err, BT_EINPUT, "%s: record cut at byte %zu (`restart` starts over)", path, at);
             memcpy(&h, c->data + pos + at, sizeof h);
             if (h.magic != REC_MAGIC || h.n > want - at - sizeof h ||
                 fnv1a(c->data + pos + at + sizeof h, (size_t)h.n, FNV_BASIS) != h.sum)
-                return bt_error_set(err, BT_EINPUT, "%s: damaged record at byte %zu (--restart starts over)", path, at);
+                return bt_error_set(err, BT_EINPUT, "%s: damaged record at byte %zu (`restart` starts over)", path, at);
             if (n_rec == cap && bt_grow((void **)&c->idx, &cap, n_rec + 1, sizeof *c->idx, "the checkpoint index", err))
                 return BT_EINTERNAL;
             c->idx[n_rec++] = (rec_entry){(int)h.pass, (int)h.batch, pos + at + sizeof h, (size_t)h.n};
@@ -344,22 +335,22 @@ static int read_state(struct bt_run_ckpt *c, const char *text, bt_error *err) {
         !cJSON_IsString(id) || strlen(id->valuestring) >= sizeof c->id || !cJSON_IsString(tmp) ||
         strlen(tmp->valuestring) >= sizeof c->tmp || strchr(tmp->valuestring, '/') || !cJSON_IsObject(opts) ||
         !cJSON_IsNumber(gen) || !cJSON_IsString(dh) || !cJSON_IsString(mh) || !cJSON_IsArray(js) || !cJSON_IsString(kn))
-        rc = bt_error_set(err, BT_EINPUT, "%s/state.json: not a bertology checkpoint of this version (--restart "
+        rc = bt_error_set(err, BT_EINPUT, "%s/state.json: not a bertology checkpoint of this version (`restart` "
                           "starts over)", c->dir);
     else if (ver->valueint != CKPT_VERSION)
-        rc = bt_error_set(err, BT_EINPUT, "%s/state.json: checkpoint version %d, this bertology writes %d (--restart "
+        rc = bt_error_set(err, BT_EINPUT, "%s/state.json: checkpoint version %d, this bertology writes %d (`restart` "
                           "starts over)", c->dir, ver->valueint, CKPT_VERSION);
     if (!rc) rc = compare_options(c, opts, err);
     if (!rc && strcmp(dh->valuestring, c->data_hash))
         rc = bt_error_set(err, BT_EINPUT, "%s: the interrupted run read other data (the examples, labels or head "
-                          "mask differ: --data %s changed?); --restart starts over", c->dir, x->o->data ? x->o->data : x->o->text);
+                          "mask differ: `data` %s changed?); `restart` starts over", c->dir, x->o->data ? x->o->data : x->o->text);
     /* other kernels sum in another order: the resumed batches would not have the first run's bits */
     if (!rc && strcmp(kn->valuestring, bt_engine_kernels()))
         rc = bt_error_set(err, BT_EINPUT, "%s: the interrupted run computed with GEMM kernels %s, this one would use %s "
                           "(another CPU or OPENBLAS_CORETYPE/ONEDNN_MAX_CPU_ISA?): resume where those kernels run, or "
-                          "--restart (docs/engine.md \"What is bitwise\")", c->dir, kn->valuestring, bt_engine_kernels());
+                          "`restart` (docs/engine.md \"What is bitwise\")", c->dir, kn->valuestring, bt_engine_kernels());
     if (!rc && strcmp(mh->valuestring, c->model_hash))
-        rc = bt_error_set(err, BT_EINPUT, "%s: the interrupted run had other weights (--model %s changed); --restart "
+        rc = bt_error_set(err, BT_EINPUT, "%s: the interrupted run had other weights (`model` %s changed); `restart` "
                           "starts over", c->dir, x->o->model);
     const int n_js = rc ? 0 : cJSON_GetArraySize(js);
     if (!rc) {
@@ -375,7 +366,7 @@ static int read_state(struct bt_run_ckpt *c, const char *text, bt_error *err) {
                     *b = cJSON_GetObjectItemCaseSensitive(e, "bytes");
         if (!cJSON_IsString(f) || strlen(f->valuestring) >= 64 || strchr(f->valuestring, '/') || !cJSON_IsNumber(b) ||
             b->valuedouble < 0)
-            rc = bt_error_set(err, BT_EINPUT, "%s/state.json: journal %d is malformed (--restart starts over)", c->dir, i);
+            rc = bt_error_set(err, BT_EINPUT, "%s/state.json: journal %d is malformed (`restart` starts over)", c->dir, i);
         else {
             snprintf(c->old_name[i], 64, "%s", f->valuestring);
             c->old_bytes[i] = (int64_t)b->valuedouble;
@@ -426,7 +417,7 @@ int bt_run_ckpt_prepare(bt_run *x, bt_error *err) {
     char *text = x->rank == 0 ? state_text(c->dir, o->restart) : NULL;
     long long len = x->rank == 0 ? (text ? (long long)strlen(text) : -1) : 0;
     MPI_Bcast(&len, 1, MPI_LONG_LONG, 0, x->comm);
-    if (len < 0) return bt_error_set(err, BT_EINPUT, "%s/state.json: cannot read it (--restart starts over)", c->dir);
+    if (len < 0) return bt_error_set(err, BT_EINPUT, "%s/state.json: cannot read it (`restart` starts over)", c->dir);
     if (x->rank != 0) text = malloc((size_t)len + 1);
     lrc = text ? BT_OK : bt_error_set(&local, BT_EINTERNAL, "out of memory");
     rc = bt_dist_agree(x->comm, lrc, &local, err);

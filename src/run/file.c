@@ -24,11 +24,6 @@ void bt_run_versions(char *buf, size_t n) {
              bt_engine_gemm_info());
 }
 
-/* The commands whose runs can be interrupted and resumed (docs/resume.md). */
-static int checkpointed(const bt_run_options *o) {
-    return o->out && o->checkpoint_every > 0 && (o->command & (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE));
-}
-
 /* A new file: sized up front and refused before anything is written if too large or if it does
  * not fit on the file system. */
 static int create_new(bt_run *x, const bt_store_layout *layout, const bt_store_meta *meta, bt_error *err) {
@@ -38,8 +33,8 @@ static int create_new(bt_run *x, const bt_store_layout *layout, const bt_store_m
     const uint64_t bytes = bt_store_estimate_bytes(layout, meta);
     const double gb = bytes / 1e9;
     if (gb > o->max_output_gb)
-        return bt_error_set(err, BT_EINPUT, "%s would be %.3g GB, above --max-output-gb %g (fewer --layers, "
-                            "--dtype f16 or --subset)", s->path, gb, o->max_output_gb);
+        return bt_error_set(err, BT_EINPUT, "%s would be %.3g GB, above `max_output_gb` %g (fewer `layers`, "
+                            "`dtype` f16 or `subset`)", s->path, gb, o->max_output_gb);
     /* the free space is rank 0's to measure (a node-local view of a shared file system would
      * differ); all ranks agree on it before the collective open */
     bt_error space = {0};
@@ -61,7 +56,7 @@ static int open_file(bt_run *x, int has_loss, bt_error *err) {
     }
     int rc = bt_dist_agree(x->comm, !s ? BT_EINTERNAL : !s->opts_json ? bt_error_set(&local, BT_EINTERNAL,
                            "out of memory for the options of run.h5") : BT_OK, &local, err);
-    if (!rc && checkpointed(o)) rc = bt_run_ckpt_prepare(x, err);
+    if (!rc && bt_run_resumable(o)) rc = bt_run_ckpt_prepare(x, err);
     if (rc) return rc;
     char ver[1024];
     bt_run_versions(ver, sizeof ver);
@@ -75,11 +70,16 @@ static int open_file(bt_run *x, int has_loss, bt_error *err) {
         char tmp[4400];
         snprintf(tmp, sizeof tmp, "%s/%s", o->out, bt_run_ckpt_tmp(x));
         rc = bt_store_reopen(tmp, s->path, x->comm, &layout, bt_run_ckpt_id(x), &s->store, &local);
+        if (rc == BT_EINPUT) { /* not this run's file */
+            char why[BT_ERROR_MSG_MAX];
+            snprintf(why, sizeof why, "%s", local.msg);
+            bt_error_set(&local, rc, "%.900s; `restart` starts over", why);
+        }
         rc = bt_dist_agree(x->comm, rc, &local, err);
     } else {
         rc = bt_dist_agree(x->comm, create_new(x, &layout, &meta, &local), &local, err);
     }
-    if (!rc && checkpointed(o)) rc = bt_run_ckpt_start(x, bt_store_tmp_path(s->store), err);
+    if (!rc && bt_run_resumable(o)) rc = bt_run_ckpt_start(x, bt_store_tmp_path(s->store), err);
     return rc;
 }
 

@@ -524,7 +524,7 @@ static int open_datasets(bt_store *s, bt_error *err) {
         for (int k = 0; same && k < r; k++) same = dims[k] == d->dims[k];
         if (!same)
             return bt_error_set(err, BT_EINPUT, "%s: %s has other dimensions than this run needs: the file belongs to "
-                                "another run (--restart starts over)", s->tmp_path, d->path);
+                                "another run", s->tmp_path, d->path);
     }
     return BT_OK;
 }
@@ -546,8 +546,7 @@ int bt_store_reopen(const char *tmp_path, const char *final_path, MPI_Comm comm,
         read_root_str(s, "format", fmt, sizeof fmt);
         read_root_str(s, "checkpoint_id", id, sizeof id);
         if (strcmp(fmt, BT_ROOT_FORMAT) || strcmp(id, checkpoint_id ? checkpoint_id : ""))
-            rc = bt_error_set(err, BT_EINPUT, "%s is not the file of the checkpoint %s (its checkpoint_id is '%s'): "
-                              "--restart starts over", s->tmp_path, checkpoint_id, id);
+            rc = bt_error_set(err, BT_EINPUT, "%s is not the file of the checkpoint %s (its checkpoint_id is '%s')", s->tmp_path, checkpoint_id, id);
     }
     if (!rc) rc = open_datasets(s, err);
     if (!rc && attr_str(s->file, "status", "running")) rc = h5_fail(s, err, "writing", "the status");

@@ -84,7 +84,7 @@ static int restore_batch(const sweep_pass *pass, void *ctx, const bt_sweep_optio
     const size_t want = sizeof(double) * (size_t)pass->K + extra;
     if (n != want) {
         bt_error_set(err, BT_EINPUT, "checkpoint: pass %d batch %d holds %zu bytes, this run needs %zu (a checkpoint "
-                     "of another version? run with --restart)", o->checkpoint_pass, b, n, want);
+                     "of another version?)", o->checkpoint_pass, b, n, want);
         return -1;
     }
     memcpy(p, st, sizeof(double) * (size_t)pass->K);

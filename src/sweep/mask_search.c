@@ -85,25 +85,25 @@ int bt_sweep_mask_check(const bt_sweep_mask_options *o, int L, int H, bt_error *
     if (o->exact && !o->percents) return bt_error_set(err, BT_EINPUT, "exact re-scoring goes with a list of percents");
     if (!o->pass.metrics) return bt_error_set(err, BT_EINPUT, "masking needs a metric to watch (a GLUE task)");
     if (K < 0 || K > H)
-        return bt_error_set(err, BT_EINPUT, "--min-heads-per-layer %d: a layer has %d heads", K, H);
+        return bt_error_set(err, BT_EINPUT, "`min_heads_per_layer` %d: a layer has %d heads", K, H);
     for (int i = 0; o->percents && i < o->n_percents; i++) {
         const double p = o->percents[i];
         if (!(p > 0.0 && p <= 100.0))
-            return bt_error_set(err, BT_EINPUT, "--percents: %g is not inside (0, 100]", p);
+            return bt_error_set(err, BT_EINPUT, "`percents`: %g is not inside (0, 100]", p);
         if (i && !(p > o->percents[i - 1]))
-            return bt_error_set(err, BT_EINPUT, "--percents: %g follows %g; the list must increase", p,
+            return bt_error_set(err, BT_EINPUT, "`percents`: %g follows %g; the list must increase", p,
                                 o->percents[i - 1]);
         const int n = heads_for_percent(LH, p);
         if (n > LH - K * L)
             return bt_error_set(err, BT_EINPUT,
-                                "--percents %g masks %d of %d heads, but --min-heads-per-layer %d keeps %d of them",
+                                "`percents` %g masks %d of %d heads, but `min_heads_per_layer` %d keeps %d of them",
                                 p, n, LH, K, K * L);
     }
     for (int l = 0; o->pass.head_mask && l < L; l++) {
         const int on = heads_on(o->pass.head_mask + l * H, H);
         if (on < K)
             return bt_error_set(err, BT_EINPUT, "the starting head mask leaves layer %d with %d heads, fewer than "
-                                "--min-heads-per-layer %d", l, on, K);
+                                "`min_heads_per_layer` %d", l, on, K);
     }
     return BT_OK;
 }
