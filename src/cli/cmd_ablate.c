@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bertology/common.h"
 #include "bertology/dist.h"
 #include "commands.h"
 #include "report.h"
@@ -11,8 +12,12 @@
 
 static void print_results(const bt_sweep_ablation *a, const char *metric, int n_ranks) {
     const int L = a->n_layers, H = a->n_heads, LH = L * H;
-    float *f = malloc(sizeof(float) * LH);
-    if (!f) return;
+    bt_error err = {0};
+    float *f = bt_malloc((size_t)LH, sizeof(float), "a table", &err);
+    if (!f) {
+        fprintf(stderr, "bertology ablate: %s\n", err.msg);
+        return;
+    }
     char title[160];
     for (int i = 0; i < LH; i++) f[i] = (float)a->delta[i];
     snprintf(title, sizeof title, "Score change when only this head is masked (%s, base %.6f)", metric, a->base_score);

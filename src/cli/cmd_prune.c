@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "bertology/dist.h"
 #include "commands.h"
 #include "report.h"
@@ -61,9 +62,10 @@ static int count_heads(const bt_config *c) {
 /* Scores both models; prints scores, times and the largest logit difference on rank 0. */
 static int compare(MPI_Comm comm, const bt_run_options *o, bt_run *x, const bt_model *pruned, int rank, bt_error *err) {
     const int n = x->data.n, C = x->model.cfg.n_labels > 0 ? x->model.cfg.n_labels : 1;
-    float *a = calloc((size_t)(n ? n : 1) * C, sizeof(float)), *b = calloc((size_t)(n ? n : 1) * C, sizeof(float));
     bt_error local = {0};
-    int rc = bt_dist_agree(comm, a && b ? BT_OK : bt_error_set(&local, BT_EINTERNAL, "out of memory"), &local, err);
+    float *a = bt_calloc((size_t)n * C, sizeof(float), "the logits", &local);
+    float *b = a ? bt_calloc((size_t)n * C, sizeof(float), "the logits", &local) : NULL;
+    int rc = bt_dist_agree(comm, a && b ? BT_OK : BT_EINTERNAL, &local, err);
     bt_sweep_result rm = {0}, rp = {0};
     bt_sweep_options so = bt_run_sweep_options(x);
     so.importance = 0;

@@ -94,10 +94,10 @@ static int bench(bt_tok *tok, const char *path, int pair, int skip_header, int m
         fprintf(stderr, "bertology tokenize: %s\n", err.msg);
         return err.code;
     }
-    int *ids = malloc((size_t)max_len * sizeof *ids);
+    int *ids = bt_malloc((size_t)max_len, sizeof *ids, "the token ids", &err);
     if (!ids) {
         free(data);
-        fprintf(stderr, "bertology tokenize: out of memory\n");
+        fprintf(stderr, "bertology tokenize: %s\n", err.msg);
         return 1;
     }
     double best = 1e30;
@@ -141,20 +141,20 @@ static size_t format_line(char *out, const int *ids, const int *types, int n, in
 
 /* Lines of stdin to token ids on stdout. */
 static int tokenize_stdin(bt_tok *tok, const tokenize_args *t) {
-    int *ids = malloc((size_t)t->max_seq_length * sizeof *ids);
-    int *types = malloc((size_t)t->max_seq_length * sizeof *types);
+    bt_error err = {0};
+    int *ids = bt_malloc((size_t)t->max_seq_length, sizeof *ids, "the token ids", &err);
+    int *types = bt_malloc((size_t)t->max_seq_length, sizeof *types, "the token types", &err);
     /* one output line: up to 11 digits + a separator per id, twice with --types */
-    char *out = malloc((size_t)t->max_seq_length * 24 + 4);
+    char *out = bt_malloc((size_t)t->max_seq_length * 24 + 4, 1, "an output line", &err);
     char *line = NULL;
     size_t line_cap = 0;
     int rc = 0;
     if (!ids || !types || !out) {
-        fprintf(stderr, "bertology tokenize: out of memory\n");
+        fprintf(stderr, "bertology tokenize: %s\n", err.msg);
         rc = 1;
     }
     long line_no = 0;
     ssize_t got;
-    bt_error err = {0};
     while (!rc && (got = getline(&line, &line_cap, stdin)) >= 0) {
         size_t len = (size_t)got;
         line_no++;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bertology/common.h"
 #include "bertology/dist.h"
 
 /* "bertology NAME: msg (bertology NAME --help)" on rank 0, the library's option names as flags */
@@ -36,15 +37,15 @@ int run_opts_parse(bt_run_options *o, int command, const char *name, int argc, c
     keep_command_line(o, argc, argv);
     int n_flags;
     const bt_flag *flags = bt_run_flags(&n_flags);
-    struct option *opts = calloc((size_t)n_flags + 1, sizeof *opts);
-    if (!opts) FAIL("out of memory");
+    bt_error err = {0};
+    struct option *opts = bt_calloc((size_t)n_flags + 1, sizeof *opts, "the flags", &err);
+    if (!opts) FAIL("%s", err.msg);
     /* the command's rows only: a flag name may mean another thing to another command */
     int n = 0;
     for (int i = 0; i < n_flags; i++)
         if (flags[i].commands & command)
             opts[n++] = (struct option){flags[i].name, flags[i].arg ? required_argument : no_argument, 0, i};
     int c, rc = 0;
-    bt_error err = {0};
     optind = 1;
     opterr = 0;
     while (!rc && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {

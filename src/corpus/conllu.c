@@ -28,7 +28,7 @@ static uint64_t fnv(const char *s) {
 
 static int intern_grow(interner *t) {
     const int ns = t->nslot ? 2 * t->nslot : 64;
-    int *slot = calloc((size_t)ns, sizeof *slot);
+    int *slot = bt_calloc((size_t)ns, sizeof *slot, "a label table", NULL);
     if (!slot) return -1;
     for (int i = 0; i < t->n; i++) {
         size_t k = fnv(t->name[i]) & (size_t)(ns - 1);
@@ -45,7 +45,7 @@ static int intern_grow(interner *t) {
 static int intern(interner *t, const char *s, size_t len) {
     if (2 * (t->n + 1) > t->nslot && intern_grow(t)) return -1;
     char tmp[256];
-    char *key = len < sizeof tmp ? tmp : malloc(len + 1);
+    char *key = len < sizeof tmp ? tmp : bt_malloc(len + 1, 1, "a label", NULL);
     if (!key) return -1;
     memcpy(key, s, len);
     key[len] = '\0';
@@ -61,12 +61,12 @@ static int intern(interner *t, const char *s, size_t len) {
     if (id < 0) {
         if (t->n == t->cap) {
             const int c = t->cap ? 2 * t->cap : 32;
-            char **nm = realloc(t->name, (size_t)c * sizeof *nm);
+            char **nm = bt_realloc(t->name, (size_t)c, sizeof *nm, "a label table", NULL);
             if (!nm) goto oom;
             t->name = nm;
             t->cap = c;
         }
-        char *copy = malloc(len + 1);
+        char *copy = bt_malloc(len + 1, 1, "a label", NULL);
         if (!copy) goto oom;
         memcpy(copy, key, len + 1);
         t->name[t->n] = copy;
@@ -87,9 +87,9 @@ static int by_name(const void *a, const void *b) {
 
 /* Moves t's names into out sorted and renumbers ids[0..n) accordingly. */
 static int intern_finish(interner *t, int *ids, int64_t n, bt_conllu_names *out) {
-    int *order = malloc(sizeof(int) * (size_t)(t->n ? t->n : 1));
-    int *rank = malloc(sizeof(int) * (size_t)(t->n ? t->n : 1));
-    out->name = malloc(sizeof(char *) * (size_t)(t->n ? t->n : 1));
+    int *order = bt_malloc((size_t)t->n, sizeof(int), "a label table", NULL);
+    int *rank = bt_malloc((size_t)t->n, sizeof(int), "a label table", NULL);
+    out->name = bt_malloc((size_t)t->n, sizeof(char *), "a label table", NULL);
     if (!order || !rank || !out->name) {
         free(order), free(rank);
         return -1;
@@ -137,7 +137,7 @@ static int grow_words(reader *r) {
     bt_conllu *c = r->c;
     if ((size_t)c->n_words < r->word_cap) return 0;
     const size_t n = r->word_cap ? 2 * r->word_cap : 4096;
-#define RE(p) do { void *q = realloc(p, n * sizeof *(p)); if (!q) return -1; (p) = q; } while (0)
+#define RE(p) do { void *q = bt_realloc(p, n, sizeof *(p), "the words", NULL); if (!q) return -1; (p) = q; } while (0)
     RE(r->form_off); RE(c->upos); RE(c->head); RE(c->deprel); RE(c->rel); RE(c->line);
 #undef RE
     r->word_cap = n;
@@ -148,10 +148,10 @@ static int grow_sents(reader *r) {
     bt_conllu *c = r->c;
     if ((size_t)c->n_sents + 1 < r->sent_cap) return 0;
     const size_t n = r->sent_cap ? 2 * r->sent_cap : 1024;
-    int64_t *sw = realloc(c->sent_word, n * sizeof *sw);
+    int64_t *sw = bt_realloc(c->sent_word, n, sizeof *sw, "the sentences", NULL);
     if (!sw) return -1;
     c->sent_word = sw;
-    int64_t *sl = realloc(c->sent_line, n * sizeof *sl);
+    int64_t *sl = bt_realloc(c->sent_line, n, sizeof *sl, "the sentences", NULL);
     if (!sl) return -1;
     c->sent_line = sl;
     r->sent_cap = n;
@@ -281,8 +281,8 @@ int bt_conllu_parse(const char *path, const char *text, size_t len, int max_sent
     memset(c, 0, sizeof *c);
     reader r = {.c = c};
     int rc = 0;
-    c->path = strdup(path ? path : "(conllu)");
-    c->pool = malloc(len + 1);
+    c->path = bt_strdup(path ? path : "(conllu)", "a path", NULL);
+    c->pool = bt_malloc(len + 1, 1, "the treebank", NULL);
     if (!c->path || !c->pool || grow_sents(&r)) {
         rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
         goto out;
@@ -293,7 +293,7 @@ int bt_conllu_parse(const char *path, const char *text, size_t len, int max_sent
     rc = parse_pool(&r, c->path, c->pool, len, max_sents, err);
     if (!rc && c->n_sents == 0) rc = bt_error_set(err, BT_EINPUT, "%s: no sentence (no word line with an integer ID)", c->path);
     if (rc) goto out;
-    c->form = malloc(sizeof(char *) * (size_t)(c->n_words ? c->n_words : 1));
+    c->form = bt_malloc((size_t)c->n_words, sizeof(char *), "the words", NULL);
     if (!c->form || intern_finish(&r.upos, c->upos, c->n_words, &c->upos_names) ||
         intern_finish(&r.deprel, c->deprel, c->n_words, &c->deprel_names) ||
         intern_finish(&r.rel, c->rel, c->n_words, &c->rel_names)) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "bertology/conllu.h"
 
 typedef struct {
@@ -12,14 +13,7 @@ typedef struct {
 } idbuf;
 
 static int need(void **p, size_t *cap, size_t n, size_t elem) {
-    if (n <= *cap) return 0;
-    size_t c = *cap ? *cap : 1024;
-    while (c < n) c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q) return -1;
-    *p = q;
-    *cap = c;
-    return 0;
+    return bt_grow(p, cap, n < 1024 ? 1024 : n, elem, "the pieces", NULL) ? -1 : 0;
 }
 
 /* The model's special tokens around a single sequence: what bt_tok_encode adds to "". */
@@ -50,17 +44,11 @@ int bt_conllu_encode(const bt_conllu *c, bt_tok *tok, int max_len, bt_dataset *d
     const int room = max_len - pc->n_prefix - pc->n_suffix;
     const int bpe = bt_tok_kind_of(tok) == BT_TOK_BPE;
     const size_t ns = (size_t)(c->n_sents ? c->n_sents : 1), nw = (size_t)(c->n_words ? c->n_words : 1);
-    d->len = malloc(ns * sizeof *d->len);
-    d->off = malloc(ns * sizeof *d->off);
-    d->line = malloc(ns * sizeof *d->line);
-    pc->sent = malloc(ns * sizeof *pc->sent);
-    pc->word_off = malloc((ns + 1) * sizeof *pc->word_off);
-    pc->first = malloc(nw * sizeof *pc->first);
-    pc->count = malloc(nw * sizeof *pc->count);
-    pc->upos = malloc(nw * sizeof *pc->upos);
-    pc->head = malloc(nw * sizeof *pc->head);
-    pc->deprel = malloc(nw * sizeof *pc->deprel);
-    pc->rel = malloc(nw * sizeof *pc->rel);
+#define ARRAY(p, n) (p) = bt_malloc(n, sizeof *(p), "the sentences' words", NULL)
+    ARRAY(d->len, ns), ARRAY(d->off, ns), ARRAY(d->line, ns), ARRAY(pc->sent, ns), ARRAY(pc->word_off, ns + 1);
+    ARRAY(pc->first, nw), ARRAY(pc->count, nw), ARRAY(pc->upos, nw), ARRAY(pc->head, nw), ARRAY(pc->deprel, nw);
+    ARRAY(pc->rel, nw);
+#undef ARRAY
     size_t ids_cap = 0, word_cap = 0;
     char *word = NULL; /* " " + FORM for BPE */
     if (!d->len || !d->off || !d->line || !pc->sent || !pc->word_off || !pc->first || !pc->count || !pc->upos ||
@@ -131,8 +119,8 @@ int bt_conllu_encode(const bt_conllu *c, bt_tok *tok, int max_len, bt_dataset *d
     }
     pc->n = d->n;
     if (!rc) {
-        d->types = calloc((size_t)(d->n_tokens ? d->n_tokens : 1), sizeof *d->types);
-        if (!d->types) rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", c->path);
+        d->types = bt_calloc((size_t)d->n_tokens, sizeof *d->types, "token types", err);
+        if (!d->types) rc = BT_EINTERNAL;
     }
     if (!rc && d->n == 0)
         rc = bt_error_set(err, BT_EINPUT, "%s: no sentence fits in %d tokens (%lld longer, %lld with a word of no pieces)",

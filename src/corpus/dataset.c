@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "bertology/dataset.h"
 
 void bt_dataset_free(bt_dataset *d) {
@@ -22,13 +23,13 @@ int bt_dataset_encode(const bt_glue_examples *ex, bt_tok *tok, int max_len, bt_d
     const int n = (int)ex->n;
     const int regression = ex->task && ex->task->is_regression;
     d->n = n;
-    d->len = malloc(sizeof(int) * (n ? n : 1));
-    d->off = malloc(sizeof(int64_t) * (n ? n : 1));
-    d->line = malloc(sizeof(int64_t) * (n ? n : 1));
-    d->ids = malloc(sizeof(int) * (worst + 1));
-    d->types = malloc(sizeof(int) * (worst + 1));
-    if (ex->labelled && !regression) d->labels = malloc(sizeof(int) * (n ? n : 1));
-    if (ex->labelled && regression) d->targets = malloc(sizeof(float) * (n ? n : 1));
+    d->len = bt_malloc((size_t)n, sizeof(int), "the examples", NULL);
+    d->off = bt_malloc((size_t)n, sizeof(int64_t), "the examples", NULL);
+    d->line = bt_malloc((size_t)n, sizeof(int64_t), "the examples", NULL);
+    d->ids = bt_malloc((size_t)worst + 1, sizeof(int), "the token ids", NULL);
+    d->types = bt_malloc((size_t)worst + 1, sizeof(int), "the token types", NULL);
+    if (ex->labelled && !regression) d->labels = bt_malloc((size_t)n, sizeof(int), "the labels", NULL);
+    if (ex->labelled && regression) d->targets = bt_malloc((size_t)n, sizeof(float), "the targets", NULL);
     if (!d->len || !d->off || !d->line || !d->ids || !d->types ||
         (ex->labelled && !d->labels && !d->targets)) {
         bt_dataset_free(d);
@@ -53,7 +54,9 @@ int bt_dataset_encode(const bt_glue_examples *ex, bt_tok *tok, int max_len, bt_d
         pos += len;
     }
     d->n_tokens = pos;
-    int *ids = realloc(d->ids, sizeof(int) * (size_t)(pos + 1)), *types = realloc(d->types, sizeof(int) * (size_t)(pos + 1));
+    /* shrunk to fit: keeping the larger blocks is fine when it fails */
+    int *ids = bt_realloc(d->ids, (size_t)pos + 1, sizeof(int), "the token ids", NULL);
+    int *types = bt_realloc(d->types, (size_t)pos + 1, sizeof(int), "the token types", NULL);
     if (ids) d->ids = ids;
     if (types) d->types = types;
     return BT_OK;

@@ -3,6 +3,7 @@
  * examples can point into it while reading). Files with many unused columns (MNLI's parse
  * trees) leave most of that bound untouched; the arena is then shrunk to fit. */
 #define _GNU_SOURCE /* strtod_l, newlocale: scores parse the same whatever LC_NUMERIC says */
+#include "bertology/common.h"
 #include "bertology/glue.h"
 #include "bertology/tokenizer.h"
 
@@ -176,7 +177,7 @@ static int parse_header(reader *r, const char *line, size_t len, bt_error *err) 
 /* Texts sit in the arena in example order (text_a, then text_b), so after a realloc the
  * pointers are rebuilt by walking it; NUL bytes are rejected on input, so strlen is exact. */
 static void shrink_arena(reader *r, bt_glue_example *ex, size_t n) {
-    char *small = realloc(r->arena, r->arena_used ? r->arena_used : 1);
+    char *small = bt_realloc(r->arena, r->arena_used, 1, "the texts", NULL);
     if (!small) return; /* keeping the larger block is fine */
     r->arena = small;
     r->arena_cap = r->arena_used;
@@ -224,9 +225,9 @@ int bt_glue_read_file(const bt_glue_task *task, const char *path, int labelled,
                 .ncols = labelled ? task->labelled.ncols : task->test.ncols};
     r.c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
     r.arena_cap = (size_t)st.st_size + 1;
-    r.arena = malloc(r.arena_cap);
+    r.arena = bt_malloc(r.arena_cap, 1, "the texts", NULL);
     size_t cap = 1024;
-    bt_glue_example *ex = malloc(cap * sizeof *ex);
+    bt_glue_example *ex = bt_malloc(cap, sizeof *ex, "the examples", NULL);
     char *line = NULL;
     size_t line_cap = 0;
     int rc = BT_OK;
@@ -274,7 +275,7 @@ int bt_glue_read_file(const bt_glue_task *task, const char *path, int labelled,
             continue;
         }
         if (n == cap) {
-            bt_glue_example *grown = realloc(ex, 2 * cap * sizeof *ex);
+            bt_glue_example *grown = bt_realloc(ex, 2 * cap, sizeof *ex, "the examples", NULL);
             if (!grown) {
                 rc = bt_error_set(err, BT_EINTERNAL, "%s:%" PRId64 ": out of memory", path, r.line);
                 goto done;

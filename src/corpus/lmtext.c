@@ -10,17 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "bertology/dataset.h"
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap) return 0;
-    size_t c = *cap ? *cap : 1024;
-    while (c < need) c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q) return -1;
-    *p = q;
-    *cap = c;
-    return 0;
+    return bt_grow(p, cap, need < 1024 ? 1024 : need, elem, "the windows", NULL) ? -1 : 0;
 }
 
 typedef struct {
@@ -34,13 +29,13 @@ static int add_window(packer *pk, const int *ids, int n, int64_t line) {
     if (d->n == INT_MAX) return -1;
     if (i == pk->ex_cap) {
         const size_t c = i ? 2 * i : 1024;
-        int *len = realloc(d->len, c * sizeof *len);
+        int *len = bt_realloc(d->len, c, sizeof *len, "the windows", NULL);
         if (!len) return -1;
         d->len = len;
-        int64_t *off = realloc(d->off, c * sizeof *off);
+        int64_t *off = bt_realloc(d->off, c, sizeof *off, "the windows", NULL);
         if (!off) return -1;
         d->off = off;
-        int64_t *ln = realloc(d->line, c * sizeof *ln);
+        int64_t *ln = bt_realloc(d->line, c, sizeof *ln, "the windows", NULL);
         if (!ln) return -1;
         d->line = ln;
         pk->ex_cap = c;
@@ -140,8 +135,7 @@ int bt_dataset_from_text(const char *path, bt_tok *tok, int max_len, bt_dataset 
                           "empty, %lld of one token)", path, (long long)st.lines,
                           (long long)st.empty_lines, (long long)st.short_windows);
     /* token types are all 0 for a language model; allocated so that every dataset has them */
-    if (!rc && !(d->types = calloc((size_t)d->n_tokens, sizeof *d->types)))
-        rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
+    if (!rc && !(d->types = bt_calloc((size_t)d->n_tokens, sizeof *d->types, "token types", err))) rc = BT_EINTERNAL;
     if (rc) {
         bt_dataset_free(d);
         return rc;

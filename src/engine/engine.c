@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "engine_internal.h"
 #include "gemm.h"
 #include "threads.h"
@@ -137,8 +138,8 @@ int bt_engine_create(const bt_config *cfg, const bt_params *params, const bt_eng
     if (lim->max_len > cfg->max_pos - cfg->pos_offset)
         return bt_error_set(err, BT_EINPUT, "engine: sequences of %d tokens exceed the model's %d positions",
                             lim->max_len, cfg->max_pos - cfg->pos_offset);
-    bt_engine *e = calloc(1, sizeof *e);
-    if (!e) return bt_error_set(err, BT_EINTERNAL, "engine: out of memory");
+    bt_engine *e = bt_calloc(1, sizeof *e, "the engine", err);
+    if (!e) return BT_EINTERNAL;
     e->cfg = *cfg;
     e->w = params;
     e->lim = *lim;
@@ -148,12 +149,12 @@ int bt_engine_create(const bt_config *cfg, const bt_params *params, const bt_eng
     eng_gemm_resolve();
     e->mem_floats = carve(e, NULL);
     const size_t bytes = (e->mem_floats * sizeof(float) + TOUCH_CHUNK - 1) / TOUCH_CHUNK * TOUCH_CHUNK;
-    e->mem = aligned_alloc(4096, bytes);
+    e->mem = bt_aligned_alloc(4096, bytes, 1, "activations", NULL);
     if (e->mem) first_touch(e->mem, bytes);
     const size_t B = (size_t)e->lim.max_seqs;
-    e->len = malloc(B * sizeof(int));
-    e->off = malloc((B + 1) * sizeof(int));
-    e->sq = malloc((B + 1) * sizeof(size_t));
+    e->len = bt_malloc(B, sizeof(int), "the batch", NULL);
+    e->off = bt_malloc(B + 1, sizeof(int), "the batch", NULL);
+    e->sq = bt_malloc(B + 1, sizeof(size_t), "the batch", NULL);
     if (!e->mem || !e->len || !e->off || !e->sq) {
         bt_engine_free(e);
         return bt_error_set(err, BT_EINTERNAL, "engine: cannot allocate %.1f MB of activations",

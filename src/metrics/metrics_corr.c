@@ -1,4 +1,5 @@
 /* Pearson and Spearman correlations (regression tasks: STS-B). */
+#include "bertology/common.h"
 #include "bertology/metrics.h"
 
 #include <float.h>
@@ -100,8 +101,8 @@ int bt_metric_spearmanr(const double *x, const double *y, size_t n, double *out,
     for (size_t i = 0; i < n; i++)
         if (isnan(x[i]) || isnan(y[i])) return BT_OK; /* scipy's nan_policy='propagate' */
     if (n < 2) return BT_OK;
-    double *ranks = malloc(2 * n * sizeof *ranks);
-    bt_metric_rank_item *items = malloc(n * sizeof *items);
+    double *ranks = bt_malloc(2 * n, sizeof *ranks, "spearmanr", NULL);
+    bt_metric_rank_item *items = bt_malloc(n, sizeof *items, "spearmanr", NULL);
     if (!ranks || !items) {
         free(ranks);
         free(items);

@@ -1,4 +1,5 @@
 /* bt_model: a Hugging Face model directory <-> config + one contiguous F32 parameter block. */
+#include "bertology/common.h"
 #include "bertology/model.h"
 
 #include <errno.h>
@@ -40,9 +41,8 @@ int bt_model_alloc(bt_model *m, const bt_config *cfg, bt_error *err) {
     m->cfg = *cfg;
     m->n_params = bt_params_count(cfg);
     const size_t bytes = (m->n_params * sizeof(float) + 63) / 64 * 64;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0)
-        return bt_error_set(err, BT_EINTERNAL, "out of memory for %zu parameters", m->n_params);
+    void *p = bt_aligned_alloc(64, m->n_params, sizeof(float), "the parameters", err);
+    if (!p) return BT_EINTERNAL;
     /* zero, so that the alignment gaps between tensors hold no garbage */
     memset(p, 0, bytes);
     m->block = p;
@@ -54,7 +54,7 @@ int bt_model_alloc(bt_model *m, const bt_config *cfg, bt_error *err) {
 static bt_tensor_spec *specs_of(const bt_arch_ops *ops, const bt_config *cfg, const bt_params *p, const char *prefix,
                                 int *n) {
     *n = ops->tensors(cfg, p, prefix, NULL);
-    bt_tensor_spec *s = calloc((size_t)*n + 1, sizeof *s);
+    bt_tensor_spec *s = bt_calloc((size_t)*n + 1, sizeof *s, "the tensor list", NULL);
     if (s) ops->tensors(cfg, p, prefix, s);
     return s;
 }
@@ -166,7 +166,7 @@ static const bt_arch_ops *ops_of(const bt_model *m) {
 /* cJSON indents with tabs and writes "key":<tab>value; transformers writes two spaces and
  * "key": value. Raw tabs only come from the formatting (cJSON escapes those inside strings). */
 static char *indent_like_hf(const char *s) {
-    char *out = malloc(2 * strlen(s) + 1), *o = out;
+    char *out = bt_malloc(2 * strlen(s) + 1, 1, "config.json", NULL), *o = out;
     if (!out) return NULL;
     for (const char *p = s; *p; p++) {
         if (*p != '\t')
@@ -228,7 +228,7 @@ int bt_model_save(const bt_model *m, const char *dir, bt_error *err) {
     if ((rc = bt_mkdir_p(dir, BT_EINTERNAL, err))) return rc;
     int n;
     bt_tensor_spec *specs = specs_of(ops, &m->cfg, &m->params, ops->save_prefix(&m->cfg), &n);
-    bt_st_out *out = calloc((size_t)n + 1, sizeof *out);
+    bt_st_out *out = bt_calloc((size_t)n + 1, sizeof *out, "the tensor list", NULL);
     if (!specs || !out) {
         free(specs);
         free(out);

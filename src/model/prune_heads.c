@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "bertology/model.h"
 
 static void copy(float *dst, const float *src, size_t n) {
@@ -44,9 +45,9 @@ int bt_model_prune(const bt_model *src, const float *mask, bt_model *dst, bt_err
     }
     int rc = bt_model_alloc(dst, &nc, err);
     if (rc) return rc;
-    if (src->config_json && !(dst->config_json = strdup(src->config_json))) {
+    if (src->config_json && !(dst->config_json = bt_strdup(src->config_json, "config.json", err))) {
         bt_model_free(dst);
-        return bt_error_set(err, BT_EINTERNAL, "out of memory");
+        return BT_EINTERNAL;
     }
     memcpy(dst->model_type, src->model_type, sizeof dst->model_type);
     memcpy(dst->arch_name, src->arch_name, sizeof dst->arch_name);

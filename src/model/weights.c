@@ -1,4 +1,5 @@
 /* A model directory's weights: one safetensors file or a sharded set. */
+#include "bertology/common.h"
 #include "model/weights.h"
 
 #include <cjson/cJSON.h>
@@ -43,12 +44,12 @@ static int open_sharded(const char *dir, bt_weights *c, open_fn open_file, bt_er
     }
     int n = cJSON_GetArraySize(wm);
     /* distinct shard names, in order of first appearance; a model has a handful */
-    const char **shard = calloc((size_t)n + 1, sizeof *shard);
+    const char **shard = bt_calloc((size_t)n + 1, sizeof *shard, "the shards", NULL);
     size_t name_bytes = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, wm) name_bytes += strlen(e->string) + 1;
-    c->entries = calloc((size_t)n + 1, sizeof *c->entries);
-    c->names = malloc(name_bytes + 1);
+    c->entries = bt_calloc((size_t)n + 1, sizeof *c->entries, "the weight map", NULL);
+    c->names = bt_malloc(name_bytes + 1, 1, "the weight map", NULL);
     if (!shard || !c->entries || !c->names) {
         rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", c->path);
         goto done;
@@ -76,9 +77,9 @@ static int open_sharded(const char *dir, bt_weights *c, open_fn open_file, bt_er
             rc = bt_error_set(err, BT_EINPUT, "%s: weight_map lists %s twice", c->path, c->entries[i].name);
             goto done;
         }
-    c->files = calloc((size_t)c->n_files + 1, sizeof *c->files);
+    c->files = bt_calloc((size_t)c->n_files + 1, sizeof *c->files, "the shards", err);
     if (!c->files) {
-        rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", c->path);
+        rc = BT_EINTERNAL;
         goto done;
     }
     for (int s = 0; s < c->n_files; s++) {
@@ -120,8 +121,8 @@ int bt_weights_open(const char *dir, bt_weights *c, bt_error *err) {
         if (kinds[k].sharded) {
             rc = open_sharded(dir, c, kinds[k].open_file, err);
         } else {
-            c->files = calloc(1, sizeof *c->files);
-            if (!c->files) return bt_error_set(err, BT_EINTERNAL, "%s: out of memory", c->path);
+            c->files = bt_calloc(1, sizeof *c->files, "the weights file", err);
+            if (!c->files) return BT_EINTERNAL;
             c->n_files = 1;
             rc = kinds[k].open_file(c->path, &c->files[0], err);
         }

@@ -217,8 +217,8 @@ static int by_pass_batch(const void *pa, const void *pb) {
 static int load_journals(struct bt_run_ckpt *c, bt_error *err) {
     size_t total = 0, n_rec = 0, cap = 0;
     for (int i = 0; i < c->n_old; i++) total += (size_t)c->old_bytes[i];
-    c->data = malloc(total ? total : 1);
-    if (!c->data) return bt_error_set(err, BT_EINTERNAL, "%s: out of memory for %zu bytes of journals", c->dir, total);
+    c->data = bt_malloc(total, 1, "the journals", err);
+    if (!c->data) return BT_EINTERNAL;
     size_t pos = 0;
     for (int i = 0; i < c->n_old; i++) {
         char path[4200];
@@ -299,8 +299,8 @@ static int ckpt_sync(void *ctx, bt_error *err) {
     int rc = bt_dist_agree(x->comm, lrc, &local, err);
     if (!rc) rc = bt_dist_agree(x->comm, bt_store_flush(bt_run_store(x), &local), &local, err);
     if (rc) return rc;
-    int64_t *bytes = x->rank == 0 ? malloc(sizeof(int64_t) * (size_t)x->n_ranks) : NULL;
-    lrc = x->rank == 0 && !bytes ? bt_error_set(&local, BT_EINTERNAL, "out of memory") : BT_OK;
+    int64_t *bytes = x->rank == 0 ? bt_malloc((size_t)x->n_ranks, sizeof(int64_t), "the journals' sizes", &local) : NULL;
+    lrc = x->rank == 0 && !bytes ? BT_EINTERNAL : BT_OK;
     rc = bt_dist_agree(x->comm, lrc, &local, err);
     if (!rc) MPI_Gather(&c->written, 1, MPI_INT64_T, bytes, 1, MPI_INT64_T, 0, x->comm);
     if (!rc && x->rank == 0) lrc = write_state(c, bytes, &local);
@@ -357,9 +357,9 @@ static int read_state(struct bt_run_ckpt *c, const char *text, bt_error *err) {
         snprintf(c->id, sizeof c->id, "%s", id->valuestring);
         snprintf(c->tmp, sizeof c->tmp, "%s", tmp->valuestring);
         c->generation = gen->valueint + 1;
-        c->old_name = calloc((size_t)n_js + 1, sizeof *c->old_name);
-        c->old_bytes = calloc((size_t)n_js + 1, sizeof *c->old_bytes);
-        if (!c->old_name || !c->old_bytes) rc = bt_error_set(err, BT_EINTERNAL, "out of memory");
+        c->old_name = bt_calloc((size_t)n_js + 1, sizeof *c->old_name, "the journals", err);
+        c->old_bytes = c->old_name ? bt_calloc((size_t)n_js + 1, sizeof *c->old_bytes, "the journals", err) : NULL;
+        if (!c->old_name || !c->old_bytes) rc = BT_EINTERNAL;
     }
     for (int i = 0; !rc && i < n_js; i++) {
         const cJSON *e = cJSON_GetArrayItem(js, i), *f = cJSON_GetObjectItemCaseSensitive(e, "file"),
@@ -381,7 +381,7 @@ static int read_state(struct bt_run_ckpt *c, const char *text, bt_error *err) {
 static char *state_text(const char *dir, int restart) {
     char path[4200];
     snprintf(path, sizeof path, "%s/state.json", dir);
-    if (restart || access(path, F_OK)) return strdup("");
+    if (restart || access(path, F_OK)) return bt_strdup("", "state.json", NULL);
     char *text = NULL;
     size_t len;
     return bt_read_file(path, (size_t)1 << 26, &text, &len, NULL) ? NULL : text;
@@ -418,8 +418,8 @@ int bt_run_ckpt_prepare(bt_run *x, bt_error *err) {
     long long len = x->rank == 0 ? (text ? (long long)strlen(text) : -1) : 0;
     MPI_Bcast(&len, 1, MPI_LONG_LONG, 0, x->comm);
     if (len < 0) return bt_error_set(err, BT_EINPUT, "%s/state.json: cannot read it (`restart` starts over)", c->dir);
-    if (x->rank != 0) text = malloc((size_t)len + 1);
-    lrc = text ? BT_OK : bt_error_set(&local, BT_EINTERNAL, "out of memory");
+    if (x->rank != 0) text = bt_malloc((size_t)len + 1, 1, "state.json", &local);
+    lrc = text ? BT_OK : BT_EINTERNAL;
     rc = bt_dist_agree(x->comm, lrc, &local, err);
     if (!rc) {
         MPI_Bcast(text, (int)len + 1, MPI_CHAR, 0, x->comm);

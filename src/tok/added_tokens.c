@@ -1,5 +1,6 @@
 /* added_tokens.json (added_tokens.h), validated entry by entry and handed over in id order
  * (transformers adds them in that order, so a later token never shadows an earlier id). */
+#include "bertology/common.h"
 #include "added_tokens.h"
 
 #include <cjson/cJSON.h>
@@ -25,8 +26,8 @@ int bt_added_tokens_read(const char *dir, bt_added_fn fn, void *ctx, bt_error *e
     int rc = bt_text_read_json(dir, "added_tokens.json", 1, &root, path, sizeof path, err);
     if (rc || !root) return rc; /* the file is optional */
     const int n = cJSON_GetArraySize(root);
-    entry *e = calloc((size_t)n + 1, sizeof *e);
-    if (!e) rc = bt_error_set(err, BT_EINTERNAL, "out of memory");
+    entry *e = bt_calloc((size_t)n + 1, sizeof *e, "added_tokens.json", err);
+    if (!e) rc = BT_EINTERNAL;
     int k = 0;
     const cJSON *v;
     if (!rc)

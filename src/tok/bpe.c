@@ -17,6 +17,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "bertology/common.h"
 #include "textio.h"
 #include "bpe.h"
 
@@ -30,15 +31,9 @@ static inline void emit(sink *o, int id) {
 }
 static inline int full(const sink *o) { return o->n >= o->cap; }
 
+/* Scratch growth on the hot path: the caller words the failure (b->failed, its own message). */
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need) c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q) return -1;
-    *p = q;
-    *cap = c;
-    return 0;
+    return bt_grow(p, cap, need < 64 ? 64 : need, elem, "BPE scratch", NULL) ? -1 : 0;
 }
 
 static inline uint64_t mix64(uint64_t x) { /* splitmix64's finaliser */
@@ -114,13 +109,13 @@ static int bpe_piece(bt_bpe *b, const uint8_t *s, size_t n, sink *o) {
         return -1;
     /* next / prev / heap / batch follow node_cap; reallocated together when it grew */
     if (b->heap_cap < 3 * b->node_cap) {
-        int32_t *nx = realloc(b->next, b->node_cap * sizeof *nx);
+        int32_t *nx = bt_realloc(b->next, b->node_cap, sizeof *nx, "BPE scratch", NULL);
         if (nx) b->next = nx;
-        int32_t *pv = realloc(b->prev, b->node_cap * sizeof *pv);
+        int32_t *pv = bt_realloc(b->prev, b->node_cap, sizeof *pv, "BPE scratch", NULL);
         if (pv) b->prev = pv;
-        bt_bpe_cand *hp = realloc(b->heap, 3 * b->node_cap * sizeof *hp);
+        bt_bpe_cand *hp = bt_realloc(b->heap, 3 * b->node_cap, sizeof *hp, "BPE scratch", NULL);
         if (hp) b->heap = hp;
-        bt_bpe_cand *bt = realloc(b->batch, 3 * b->node_cap * sizeof *bt);
+        bt_bpe_cand *bt = bt_realloc(b->batch, 3 * b->node_cap, sizeof *bt, "BPE scratch", NULL);
         if (bt) b->batch = bt;
         if (!nx || !pv || !hp || !bt) return -1;
         b->heap_cap = 3 * b->node_cap;

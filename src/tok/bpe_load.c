@@ -15,6 +15,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "bertology/common.h"
 #include "added_tokens.h"
 #include "textio.h"
 #include "tok_ops.h"
@@ -59,7 +60,7 @@ static void config_free(bpe_config *c) {
 
 static int set_content(char **dst, const char *s) {
     free(*dst);
-    *dst = s ? strdup(s) : NULL;
+    *dst = s ? bt_strdup(s, "a special token", NULL) : NULL;
     return s && !*dst ? -1 : 0;
 }
 
@@ -115,8 +116,8 @@ static int get_added_decoder(const cJSON *root, bpe_config *c, const char *path,
         return bt_error_set(err, BT_EINPUT, "%s: field 'added_tokens_decoder' must be an "
                             "object", path);
     const int n = cJSON_GetArraySize(d);
-    c->dec = calloc((size_t)n + 1, sizeof *c->dec);
-    if (!c->dec) return bt_error_set(err, BT_EINTERNAL, "out of memory");
+    c->dec = bt_calloc((size_t)n + 1, sizeof *c->dec, "added_tokens_decoder", err);
+    if (!c->dec) return BT_EINTERNAL;
     const cJSON *e;
     cJSON_ArrayForEach(e, d) {
         char *end;
@@ -134,8 +135,7 @@ static int get_added_decoder(const cJSON *root, bpe_config *c, const char *path,
         int rc = strip_flags(e, path, "added_tokens_decoder", &t->flags, err);
         if (rc) return rc;
         t->id = (int)id;
-        if (!(t->content = strdup(content->valuestring)))
-            return bt_error_set(err, BT_EINTERNAL, "out of memory");
+        if (!(t->content = bt_strdup(content->valuestring, "an added token", err))) return BT_EINTERNAL;
         c->n_dec++;
     }
     return BT_OK;
@@ -243,8 +243,8 @@ static int read_merges(const char *dir, bt_bpe *b, bt_error *err) {
     for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
     size_t slots = 16;
     while (slots < 2 * lines) slots *= 2;
-    b->merge = calloc(slots, sizeof *b->merge);
-    char *cat = malloc(len + 1); /* left + right of the current line */
+    b->merge = bt_calloc(slots, sizeof *b->merge, "the merge table", NULL);
+    char *cat = bt_malloc(len + 1, 1, "a merge", NULL); /* left + right of the current line */
     if (!b->merge || !cat) {
         free(buf);
         free(cat);
@@ -296,16 +296,16 @@ static int add_added(bt_bpe *b, const char *s, int id, int flags, bt_error *err)
     const size_t len = strlen(s);
     if (bt_wp_table_find(&b->added, s, len) >= 0) return BT_OK; /* the first one wins */
     const int k = bt_wp_table_add(&b->added, s, len);
-    int *ids = k >= 0 ? realloc(b->added_id, ((size_t)k + 1) * sizeof *ids) : NULL;
+    int *ids = k >= 0 ? bt_realloc(b->added_id, (size_t)k + 1, sizeof *ids, "the added tokens", NULL) : NULL;
     if (ids) b->added_id = ids;
-    uint8_t *fl = ids ? realloc(b->added_flags, (size_t)k + 1) : NULL;
+    uint8_t *fl = ids ? bt_realloc(b->added_flags, (size_t)k + 1, 1, "the added tokens", NULL) : NULL;
     if (fl) b->added_flags = fl;
     if (!fl) return bt_error_set(err, BT_EINTERNAL, "out of memory");
     b->added_id[k] = id;
     b->added_flags[k] = (uint8_t)flags;
     if (id >= b->n_ids) {
-        int *ie = realloc(b->id_entry, ((size_t)id + 1) * sizeof *ie);
-        if (!ie) return bt_error_set(err, BT_EINTERNAL, "out of memory");
+        int *ie = bt_realloc(b->id_entry, (size_t)id + 1, sizeof *ie, "the id table", err);
+        if (!ie) return BT_EINTERNAL;
         for (int i = b->n_ids; i <= id; i++) ie[i] = -1;
         b->id_entry = ie;
         b->n_ids = id + 1;
@@ -383,8 +383,7 @@ int bt_bpe_load(const char *dir, bt_bpe *b, bt_error *err) {
             rc = bt_error_set(err, BT_EINPUT, "%s/vocab.json: no token for byte 0x%02x ('%.*s') "
                               "and no unk_token", dir, x, (int)k, u8);
     }
-    if (!rc && !(b->cache = calloc(BT_BPE_CACHE_SLOTS, sizeof *b->cache)))
-        rc = bt_error_set(err, BT_EINTERNAL, "out of memory");
+    if (!rc && !(b->cache = bt_calloc(BT_BPE_CACHE_SLOTS, sizeof *b->cache, "the BPE cache", err))) rc = BT_EINTERNAL;
     config_free(&c);
     if (rc) bt_bpe_free(b);
     return rc;

@@ -8,6 +8,7 @@
  * each symbol also keeps its byte span in the word, so that the final lookup in vocab.json
  * (or <unk>) works for symbols no merge knows. The word end "</w>" is written right after the
  * word's bytes, so the last symbol's span simply includes it. */
+#include "bertology/common.h"
 #include "openai_bpe.h"
 
 #include <cjson/cJSON.h>
@@ -131,8 +132,8 @@ static int read_merges(const char *dir, bt_openai_bpe *g, bt_error *err) {
     for (size_t i = 0; i < len; i++) lines += buf[i] == '\n' || buf[i] == '\r';
     size_t slots = 16;
     while (slots < 2 * lines) slots *= 2;
-    g->merge = calloc(slots, sizeof *g->merge);
-    char *cat = malloc(len + 1);
+    g->merge = bt_calloc(slots, sizeof *g->merge, "the merge table", NULL);
+    char *cat = bt_malloc(len + 1, 1, "a merge", NULL);
     if (!g->merge || !cat) {
         free(buf);
         free(cat);
@@ -183,15 +184,10 @@ static int vocab_id(const bt_openai_bpe *g, const char *s, size_t len) {
     return k >= 0 ? g->entry_id[k] : -1;
 }
 
+/* Scratch growth on the hot path: the caller words the failure (g->failed). */
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap) return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need) c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q) return -1;
-    *p = q;
-    *cap = c;
-    return 0;
+    return bt_grow(p, cap, need < 64 ? 64 : need, elem, "BPE scratch", NULL) ? -1 : 0;
 }
 
 static void push_pair(bt_openai_bpe *g, size_t *nh, int32_t l) {
@@ -207,13 +203,13 @@ static int grow_nodes(bt_openai_bpe *g, size_t n) {
     while (c < n) c *= 2;
     int32_t **arrs[5] = {&g->sid, &g->next, &g->prev, &g->beg, &g->end};
     for (int k = 0; k < 5; k++) {
-        int32_t *q = realloc(*arrs[k], c * sizeof *q);
+        int32_t *q = bt_realloc(*arrs[k], c, sizeof *q, "BPE scratch", NULL);
         if (!q) return -1;
         *arrs[k] = q;
     }
-    bt_openai_cand *h = realloc(g->heap, 3 * c * sizeof *h);
+    bt_openai_cand *h = bt_realloc(g->heap, 3 * c, sizeof *h, "BPE scratch", NULL);
     if (h) g->heap = h;
-    bt_openai_cand *b = h ? realloc(g->batch, 3 * c * sizeof *b) : NULL;
+    bt_openai_cand *b = h ? bt_realloc(g->batch, 3 * c, sizeof *b, "BPE scratch", NULL) : NULL;
     if (b) g->batch = b;
     if (!h || !b) return -1;
     g->node_cap = c;

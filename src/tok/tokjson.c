@@ -1,6 +1,7 @@
 /* tokenizer.json (tokjson.h): the tokenizers library's serialisation read component by
  * component, each checked against the few variants bertology implements exactly, everything
  * else refused with the component's name and the field at fault. */
+#include "bertology/common.h"
 #include "tokjson.h"
 
 #include <cjson/cJSON.h>
@@ -70,8 +71,8 @@ static int load_wordpiece(const ctx *c, const cJSON *m, bt_wordpiece *wp) {
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(m, "vocab");
     if (!cJSON_IsObject(vocab)) return refuse(c, "model.vocab is not an object", "", NULL);
     const int n = cJSON_GetArraySize(vocab);
-    const char **by_id = calloc((size_t)n + 1, sizeof *by_id);
-    if (!by_id) return bt_error_set(c->err, BT_EINTERNAL, "out of memory");
+    const char **by_id = bt_calloc((size_t)n + 1, sizeof *by_id, "model.vocab", c->err);
+    if (!by_id) return BT_EINTERNAL;
     const cJSON *e;
     cJSON_ArrayForEach(e, vocab) {
         const double v = cJSON_IsNumber(e) ? e->valuedouble : -1;
@@ -139,8 +140,8 @@ static int load_bpe(const ctx *c, const cJSON *m, bt_bpe *b) {
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(m, "vocab");
     if (!cJSON_IsObject(vocab)) return refuse(c, "model.vocab is not an object", "", NULL);
     const int n = cJSON_GetArraySize(vocab);
-    b->entry_id = malloc(((size_t)n + 1) * sizeof *b->entry_id);
-    if (!b->entry_id) return bt_error_set(c->err, BT_EINTERNAL, "out of memory");
+    b->entry_id = bt_malloc((size_t)n + 1, sizeof *b->entry_id, "model.vocab", c->err);
+    if (!b->entry_id) return BT_EINTERNAL;
     const cJSON *e;
     int max_id = -1;
     cJSON_ArrayForEach(e, vocab) {
@@ -155,8 +156,8 @@ static int load_bpe(const ctx *c, const cJSON *m, bt_bpe *b) {
     }
     if (max_id < 0) return refuse(c, "model.vocab is empty", "", NULL);
     b->n_ids = max_id + 1;
-    b->id_entry = malloc((size_t)b->n_ids * sizeof *b->id_entry);
-    if (!b->id_entry) return bt_error_set(c->err, BT_EINTERNAL, "out of memory");
+    b->id_entry = bt_malloc((size_t)b->n_ids, sizeof *b->id_entry, "the id table", c->err);
+    if (!b->id_entry) return BT_EINTERNAL;
     for (int i = 0; i < b->n_ids; i++) b->id_entry[i] = -1;
     for (int k = 0; k < b->vocab.n; k++) b->id_entry[b->entry_id[k]] = k;
 
@@ -165,7 +166,7 @@ static int load_bpe(const ctx *c, const cJSON *m, bt_bpe *b) {
     const int nm = cJSON_GetArraySize(merges);
     size_t slots = 16;
     while (slots < 2 * (size_t)nm + 2) slots *= 2;
-    b->merge = calloc(slots, sizeof *b->merge);
+    b->merge = bt_calloc(slots, sizeof *b->merge, "the merge table", NULL);
     size_t longest = 0;
     cJSON_ArrayForEach(e, merges) {
         if (cJSON_IsString(e)) longest += strlen(e->valuestring);
@@ -173,7 +174,7 @@ static int load_bpe(const ctx *c, const cJSON *m, bt_bpe *b) {
             cJSON_IsString(e->child->next))
             longest += strlen(e->child->valuestring) + strlen(e->child->next->valuestring);
     }
-    char *cat = malloc(longest + 1);
+    char *cat = bt_malloc(longest + 1, 1, "a merge", NULL);
     if (!b->merge || !cat) {
         free(cat);
         return bt_error_set(c->err, BT_EINTERNAL, "out of memory");
@@ -222,8 +223,7 @@ static int load_bpe(const ctx *c, const cJSON *m, bt_bpe *b) {
                                 "unk_token", c->path, x);
     }
     b->style = BT_BPE_GPT2; /* what the post-processor adds is the template's business */
-    if (!(b->cache = calloc(BT_BPE_CACHE_SLOTS, sizeof *b->cache)))
-        return bt_error_set(c->err, BT_EINTERNAL, "out of memory");
+    if (!(b->cache = bt_calloc(BT_BPE_CACHE_SLOTS, sizeof *b->cache, "the BPE cache", c->err))) return BT_EINTERNAL;
     return BT_OK;
 }
 
@@ -352,16 +352,16 @@ static int load_added(const ctx *c, const cJSON *root, int kind, bt_wordpiece *w
                                     c->path, where, s, id, wp->vocab.n);
             }
         } else if (id >= b->n_ids) {
-            int *ie = realloc(b->id_entry, ((size_t)id + 1) * sizeof *ie);
-            if (!ie) return bt_error_set(c->err, BT_EINTERNAL, "out of memory");
+            int *ie = bt_realloc(b->id_entry, (size_t)id + 1, sizeof *ie, "the id table", c->err);
+            if (!ie) return BT_EINTERNAL;
             for (int k = b->n_ids; k <= id; k++) ie[k] = -1;
             b->id_entry = ie;
             b->n_ids = id + 1;
         }
         const int k = bt_wp_table_add(&tj->added, s, strlen(s));
-        int *ids = k >= 0 ? realloc(tj->added_id, ((size_t)k + 1) * sizeof *ids) : NULL;
+        int *ids = k >= 0 ? bt_realloc(tj->added_id, (size_t)k + 1, sizeof *ids, "the added tokens", NULL) : NULL;
         if (ids) tj->added_id = ids;
-        uint8_t *fl = ids ? realloc(tj->added_flags, (size_t)k + 1) : NULL;
+        uint8_t *fl = ids ? bt_realloc(tj->added_flags, (size_t)k + 1, 1, "the added tokens", NULL) : NULL;
         if (fl) tj->added_flags = fl;
         if (!fl) return bt_error_set(c->err, BT_EINTERNAL, "out of memory");
         tj->added_id[k] = id;
@@ -629,8 +629,8 @@ static int split(bt_tj *tj, int kind, bt_wordpiece *wp, bt_bpe *b, const char *s
     if (kind == BT_TOK_WORDPIECE) return bt_wp_tokenize(wp, s, len, ids, cap, n, err);
     if (tj->prefix_space && s[0] != ' ') {
         if (len + 1 > tj->buf_cap) {
-            char *q = realloc(tj->buf, 2 * len + 2);
-            if (!q) return bt_error_set(err, BT_EINTERNAL, "tokenizer: out of memory");
+            char *q = bt_realloc(tj->buf, 2 * len + 2, 1, "tokenizer scratch", err);
+            if (!q) return BT_EINTERNAL;
             tj->buf = q;
             tj->buf_cap = 2 * len + 2;
         }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "textio.h"
 
 int bt_vocab_json_read(const char *dir, bt_wp_table *vocab, int **entry_id, int **id_entry, int *n_ids,
@@ -13,8 +14,8 @@ int bt_vocab_json_read(const char *dir, bt_wp_table *vocab, int **entry_id, int 
     int rc = bt_text_read_json(dir, "vocab.json", 0, &root, path, sizeof path, err);
     if (rc) return rc;
     const int n = cJSON_GetArraySize(root);
-    int *ids = *entry_id = malloc(((size_t)n + 1) * sizeof *ids);
-    if (!ids) rc = bt_error_set(err, BT_EINTERNAL, "out of memory");
+    int *ids = *entry_id = bt_malloc((size_t)n + 1, sizeof *ids, "vocab.json", err);
+    if (!ids) rc = BT_EINTERNAL;
     const cJSON *e;
     int max_id = -1;
     cJSON_ArrayForEach(e, root) {
@@ -43,8 +44,8 @@ int bt_vocab_json_read(const char *dir, bt_wp_table *vocab, int **entry_id, int 
     if (max_id < 0)
         return bt_error_set(err, BT_EINPUT, "%s: no tokens (a BPE vocabulary maps each token to its id)", path);
     *n_ids = max_id + 1;
-    int *idx = *id_entry = malloc((size_t)*n_ids * sizeof *idx);
-    if (!idx) return bt_error_set(err, BT_EINTERNAL, "out of memory");
+    int *idx = *id_entry = bt_malloc((size_t)*n_ids, sizeof *idx, "the id table", err);
+    if (!idx) return BT_EINTERNAL;
     for (int i = 0; i < *n_ids; i++) idx[i] = -1;
     for (int k = 0; k < vocab->n; k++) idx[ids[k]] = k;
     return BT_OK;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "bertology/common.h"
 #include "textio.h"
 #include "wordpiece.h"
 
@@ -86,15 +87,10 @@ static inline int is_punct(int32_t cp) {
     }
 }
 
+/* Scratch growth on the hot path: the caller words the failure. */
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap) return 0;
-    size_t c = *cap ? *cap : 256;
-    while (c < need) c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q) return -1;
-    *p = q;
-    *cap = c;
-    return 0;
+    return bt_grow(p, cap, need < 256 ? 256 : need, elem, "WordPiece scratch", NULL) ? -1 : 0;
 }
 
 static size_t encode_utf8(const int32_t *cp, size_t n, uint8_t *out) {

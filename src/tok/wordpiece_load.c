@@ -8,6 +8,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "bertology/common.h"
 #include "added_tokens.h"
 #include "textio.h"
 #include "tok_ops.h"
@@ -46,7 +47,7 @@ int bt_wp_vocab_read(const char *path, bt_wp_table *vocab, bt_error *err) {
 
 static void set_str(char **dst, const char *s) {
     free(*dst);
-    *dst = s ? strdup(s) : NULL;
+    *dst = s ? bt_strdup(s, "a special token", NULL) : NULL;
 }
 
 static const char *const SPECIAL_KEYS[BT_TOK_N_SPECIAL] = {"unk_token", "cls_token", "sep_token",
@@ -112,8 +113,8 @@ static int apply_config(const cJSON *root, bt_wp_config *cfg, const char *path, 
             return bt_error_set(err, BT_EINPUT, "%s: field 'never_split' must be a list of "
                                 "strings", path);
         int n = cJSON_GetArraySize(v), k = 0;
-        char **list = calloc((size_t)n + 1, sizeof *list);
-        if (!list) return bt_error_set(err, BT_EINTERNAL, "out of memory");
+        char **list = bt_calloc((size_t)n + 1, sizeof *list, "never_split", err);
+        if (!list) return BT_EINTERNAL;
         const cJSON *e;
         cJSON_ArrayForEach(e, v) {
             if (!cJSON_IsString(e)) {
@@ -122,7 +123,7 @@ static int apply_config(const cJSON *root, bt_wp_config *cfg, const char *path, 
                 return bt_error_set(err, BT_EINPUT, "%s: never_split[%d] is not a string",
                                     path, k);
             }
-            list[k++] = strdup(e->valuestring);
+            list[k++] = bt_strdup(e->valuestring, "never_split", NULL);
         }
         for (int i = 0; i < cfg->n_never_split; i++) free(cfg->never_split[i]);
         free(cfg->never_split);
@@ -144,8 +145,8 @@ int bt_wp_config_read(const char *dir, bt_wp_config *cfg, bt_error *err) {
     cfg->tokenize_chinese_chars = 1;
     cfg->strip_accents = -1;
     for (int r = 0; r < BT_TOK_N_SPECIAL; r++) {
-        cfg->special[r] = strdup(SPECIAL_DEFAULTS[r]);
-        if (!cfg->special[r]) return bt_error_set(err, BT_EINTERNAL, "out of memory");
+        cfg->special[r] = bt_strdup(SPECIAL_DEFAULTS[r], "a special token", err);
+        if (!cfg->special[r]) return BT_EINTERNAL;
     }
 
     /* special_tokens_map.json is applied last: transformers lets it override the config. */

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "wordpiece.h"
 
 #define FNV_BASIS 2166136261u
@@ -17,8 +18,8 @@ static inline uint32_t fnv_more(uint32_t h, const char *s, size_t len) {
 static uint32_t fnv_cont_basis(void) { return fnv_more(FNV_BASIS, "##", 2); }
 
 static int rehash(bt_wp_table *t, size_t n_slots) {
-    int *slot = malloc(n_slots * sizeof *slot);
-    uint32_t *hash = malloc(n_slots * sizeof *hash);
+    int *slot = bt_malloc(n_slots, sizeof *slot, "a string table", NULL);
+    uint32_t *hash = bt_malloc(n_slots, sizeof *hash, "a string table", NULL);
     if (!slot || !hash) {
         free(slot);
         free(hash);
@@ -59,10 +60,10 @@ int bt_wp_table_add(bt_wp_table *t, const char *s, size_t len) {
     if (len > (size_t)1 << 30 || t->n == (1 << 30)) return -1;
     if (t->n == t->cap) {
         int cap = t->cap ? 2 * t->cap : 64;
-        size_t *off = realloc(t->off, (size_t)cap * sizeof *off);
+        size_t *off = bt_realloc(t->off, (size_t)cap, sizeof *off, "a string table", NULL);
         if (!off) return -1;
         t->off = off;
-        int *l = realloc(t->len, (size_t)cap * sizeof *l);
+        int *l = bt_realloc(t->len, (size_t)cap, sizeof *l, "a string table", NULL);
         if (!l) return -1;
         t->len = l;
         t->cap = cap;
@@ -70,7 +71,7 @@ int bt_wp_table_add(bt_wp_table *t, const char *s, size_t len) {
     if (t->n_bytes + len + 1 > t->bytes_cap) {
         size_t cap = t->bytes_cap ? 2 * t->bytes_cap : 4096;
         while (cap < t->n_bytes + len + 1) cap *= 2;
-        char *b = realloc(t->bytes, cap);
+        char *b = bt_realloc(t->bytes, cap, 1, "a string table", NULL);
         if (!b) return -1;
         t->bytes = b;
         t->bytes_cap = cap;
