@@ -199,7 +199,6 @@ void bt_glue_examples_free(bt_glue_examples *ex) {
     memset(ex, 0, sizeof *ex);
 }
 
-/* Over 80 lines: to be split with the parser hardening of issue 13, which rewrites it. */
 int bt_glue_read_file(const bt_glue_task *task, const char *path, int labelled,
                       const bt_glue_read_opts *opts, bt_glue_examples *out, bt_error *err) {
     memset(out, 0, sizeof *out);

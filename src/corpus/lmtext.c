@@ -51,7 +51,6 @@ static int add_window(packer *pk, const int *ids, int n, int64_t line) {
     return 0;
 }
 
-/* Over 80 lines: to be split with the parser hardening of issue 13, which rewrites it. */
 int bt_dataset_from_text(const char *path, bt_tok *tok, int max_len, bt_dataset *d,
                          bt_lmtext_stats *stats, bt_error *err) {
     memset(d, 0, sizeof *d);

@@ -109,13 +109,9 @@ static size_t carve(bt_engine *e, float *base) {
     return off;
 }
 
-/* The activation block (1 GB for bert-base at 2048 tokens with backward) is touched here, once,
- * by the threads that will use it: otherwise its page faults land in the first batch of every
- * run, which `bertology bench` never sees. In 4 kB pages, not transparent huge pages: THP gave no
- * measurable speed to the products, and where the kernel must find 2 MB of memory no process has
- * used lately (a virtual machine whose host backs guest memory on first use, as on the
- * development machine) huge-page faults cost 5-7 times more: 1.1-1.4 s for 1 GB against 0.2 s
- * (docs/engine.md "Memory pages"). */
+/* The activation block is touched here, once, by the threads that will use it, so that its page
+ * faults do not land in the first batch of every run; in 4 kB pages, not huge pages (why, and
+ * what was measured: docs/engine.md "Memory pages"). */
 #define TOUCH_CHUNK ((size_t)2 << 20)
 
 static void first_touch(float *mem, size_t bytes) {

@@ -61,7 +61,8 @@ static int check_options(const bt_plan_options *o, bt_error *err) {
  * batch j also takes the next example only if that brings it nearer its share of the tokens not
  * yet in a closed batch, left / (n_share - j): tokens + len / 2 <= share, in integers. With
  * n_share = the greedy count, the batches come out about equal instead of full batches and a
- * small remainder, whose products would run at a fraction of their speed (issue 14). */
+ * small remainder, whose products would run at a fraction of their speed (docs/distribution.md
+ * section 1). */
 static int cut(bt_plan *plan, const int *lengths, int n, const bt_plan_options *opt, int n_share) {
     int64_t left = 0; /* tokens from the open batch's first example on */
     for (int k = 0; k < n; k++) left += lengths[plan->order[k]];

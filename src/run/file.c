@@ -8,9 +8,9 @@
 #include "bertology/common.h"
 #include "bertology/engine.h"
 #include "bertology/dist.h"
+#include "bertology/version.h"
 #include "run_internal.h"
 
-#define BT_VERSION "0.1.0"
 
 void bt_run_versions(char *buf, size_t n) {
     unsigned maj, min, rel;

@@ -207,7 +207,6 @@ static void swap_bytes(unsigned char *p, size_t count, int isz) {
         }
 }
 
-/* Over 80 lines: to be split with the parser hardening of issue 13, which rewrites it. */
 int bt_npy_read_f32(const char *path, bt_npy_info *info, float **data, bt_error *err) {
     *data = NULL;
     memset(info, 0, sizeof *info);
