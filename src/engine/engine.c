@@ -265,8 +265,8 @@ static int forward_impl(bt_engine *e, const bt_batch *bt, const float *gates, in
     }
     for (int l = first; l < L; l++) {
         /* GPT-2's last hidden state is reported after ln_f (as Hugging Face does) */
-        if (gpt2) gpt2_layer_forward(e, l, e->hidden[l], l == L - 1 ? e->xf : e->hidden[l + 1]);
-        else bert_layer_forward(e, l, e->hidden[l], e->hidden[l + 1]);
+        if (gpt2) pre_ln_layer_forward(e, l, e->hidden[l], l == L - 1 ? e->xf : e->hidden[l + 1]);
+        else post_ln_layer_forward(e, l, e->hidden[l], e->hidden[l + 1]);
         if (e->want_entropy) scatter_heads(e, l, e->ent, e->le);
     }
     if (gpt2)
@@ -345,8 +345,8 @@ int bt_engine_backward(bt_engine *e, bt_error *err) {
         dx = t;
     }
     for (int l = L - 1; l >= 0; l--) {
-        if (gpt2) gpt2_layer_backward(e, l, dy, l > 0 ? dx : NULL);
-        else bert_layer_backward(e, l, dy, l > 0 ? dx : NULL);
+        if (gpt2) pre_ln_layer_backward(e, l, dy, l > 0 ? dx : NULL);
+        else post_ln_layer_backward(e, l, dy, l > 0 ? dx : NULL);
         scatter_heads(e, l, e->ggrad, e->lg);
         scatter_heads(e, l, e->gtok, e->lt);
         float *t = dy;

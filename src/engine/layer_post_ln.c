@@ -7,7 +7,7 @@
 
 #include "engine_internal.h"
 
-void bert_layer_forward(bt_engine *e, int l, const float *x, float *y) {
+void post_ln_layer_forward(bt_engine *e, int l, const float *x, float *y) {
     const bt_config *c = &e->cfg;
     const bt_layer_params *w = &e->w->layer[l];
     layer_acts *s = &e->act[l];
@@ -26,7 +26,7 @@ void bert_layer_forward(bt_engine *e, int l, const float *x, float *y) {
     op_layernorm_forward(y, s->mean2, s->rstd2, s->r2, w->ln2_g, w->ln2_b, N, D, c->ln_eps);
 }
 
-void bert_layer_backward(bt_engine *e, int l, float *dy, float *dx) {
+void post_ln_layer_backward(bt_engine *e, int l, float *dy, float *dx) {
     const bt_config *c = &e->cfg;
     const bt_layer_params *w = &e->w->layer[l];
     const layer_acts *s = &e->act[l];

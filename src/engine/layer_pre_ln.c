@@ -6,7 +6,7 @@
 
 #include "engine_internal.h"
 
-void gpt2_layer_forward(bt_engine *e, int l, const float *x, float *y) {
+void pre_ln_layer_forward(bt_engine *e, int l, const float *x, float *y) {
     const bt_config *c = &e->cfg;
     const bt_layer_params *w = &e->w->layer[l];
     layer_acts *s = &e->act[l];
@@ -26,7 +26,7 @@ void gpt2_layer_forward(bt_engine *e, int l, const float *x, float *y) {
     op_add_inplace(y, s->r2, (size_t)N * D);
 }
 
-void gpt2_layer_backward(bt_engine *e, int l, float *dy, float *dx) {
+void pre_ln_layer_backward(bt_engine *e, int l, float *dy, float *dx) {
     const bt_config *c = &e->cfg;
     const bt_layer_params *w = &e->w->layer[l];
     const layer_acts *s = &e->act[l];
