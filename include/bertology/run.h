@@ -242,6 +242,20 @@ int bt_run_mask_prepare(const bt_run_options *o, bt_run_mask_plan *p, bt_error *
 int bt_run_mask(bt_run *r, const bt_run_mask_plan *p, bt_sweep_mask_step_fn on_step, void *step_ctx,
                 bt_sweep_mask_result *res, const char **metric_name, bt_error *err);
 
+/* `bertology prune` without the printing: the heads r->head_mask switches off removed from the
+ * weights, the model written to o->out as a Hugging Face directory (config.json with
+ * pruned_heads, model.safetensors, the tokenizer files), read back by every rank; with --task,
+ * the masked original and the pruned model scored on the same batch plan (forward only). */
+typedef struct {
+    int heads_all, heads_before, heads_after;
+    size_t params_before, params_after; /* as Hugging Face counts them */
+    int scored;                         /* the two passes below ran (a data set was given) */
+    bt_sweep_result masked, pruned;     /* forward-only passes: metrics, seconds */
+    double max_logit_diff;              /* largest |logit masked - logit pruned| (classifiers) */
+} bt_run_prune_result;
+int bt_run_prune(bt_run *r, bt_run_prune_result *res, bt_error *err);
+void bt_run_prune_result_free(bt_run_prune_result *res);
+
 /* "bertology X; HDF5 a.b.c; Open MPI ...; OpenBLAS ..." */
 void bt_run_versions(char *buf, size_t n);
 

@@ -268,6 +268,7 @@ int bt_run_options_check(const bt_run_options *o, bt_error *err) {
     NEED(!(o->layers && o->layers[0]) || o->save_attentions || o->save_hidden,
          "`layers` selects what `save_attentions`/`save_hidden` store");
     NEED(!o->exact || o->percents, "`exact` goes with `percents`");
+    NEED(o->command != BT_CMD_PRUNE || o->head_mask_path, "`head_mask` is required (the heads to remove: 0 entries)");
     NEED(o->command != BT_CMD_SYNTAX || !strcmp(o->task, "ud"),
          "`task` %s: syntax reads dependency trees: `task` ud `data` FILE.conllu", o->task);
 #undef NEED

@@ -170,6 +170,9 @@ START_TEST(checks_between_flags) {
     ck_assert_int_eq(bt_run_options_check(&o, &err), BT_OK);
     FRESH(BT_CMD_PRUNE, "prune");
     o.task = o.data = NULL; /* prune without scoring */
+    ck_assert_int_eq(bt_run_options_check(&o, &err), BT_EINPUT);
+    ck_assert_str_eq(err.msg, "`head_mask` is required (the heads to remove: 0 entries)");
+    o.head_mask_path = "mask.npy";
     ck_assert_int_eq(bt_run_options_check(&o, &err), BT_OK);
     FRESH(BT_CMD_IMPORTANCE, "importance");
     o.batch_size = 8, o.batch_tokens = 512;
