@@ -21,6 +21,7 @@
 #include "bertology/model.h"
 #include "bertology/store.h"
 #include "bertology/sweep.h"
+#include "bertology/syntax.h"
 #include "bertology/tokenizer.h"
 
 #ifdef __cplusplus
@@ -255,6 +256,18 @@ typedef struct {
 } bt_run_prune_result;
 int bt_run_prune(bt_run *r, bt_run_prune_result *res, bt_error *err);
 void bt_run_prune_result_free(bt_run_prune_result *res);
+
+/* `bertology syntax` without the printing (--task ud): bt_sweep_syntax over the treebank, run.h5
+ * with every sentence's rows, /words and /syntax (docs/run_h5.md), syntax_accuracy.npy. */
+typedef struct {
+    bt_syntax_result counts;   /* summed over the treebank: correct [R, L, H, 2], arcs [R], ... */
+    float *accuracy;           /* [R, L, H, 2] correct / arcs, NaN for a relation without arcs */
+    int *baseline_offset;      /* [R] the best fixed offset (bt_syntax_offsets), first on ties */
+    float *baseline_accuracy;  /* [R] */
+    const char **relations;    /* [R] the treebank's universal relations, then "all" */
+} bt_run_syntax_result;
+int bt_run_syntax(bt_run *r, bt_run_syntax_result *res, bt_error *err);
+void bt_run_syntax_result_free(bt_run_syntax_result *res);
 
 /* "bertology X; HDF5 a.b.c; Open MPI ...; OpenBLAS ..." */
 void bt_run_versions(char *buf, size_t n);

@@ -90,6 +90,7 @@ typedef struct {
                            global batch order (bitwise the same for any number of ranks) */
     int64_t n_examples, n_tokens;
     int n_batches;
+    int n_resumed;      /* of them restored from the checkpoint of an earlier run */
     double seconds;
     int64_t peak_rss;   /* largest over ranks */
 } bt_syntax_result;
@@ -101,6 +102,13 @@ int bt_syntax_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const 
                    const bt_syntax_options *o, bt_sweep_sink sink, void *sink_ctx, bt_syntax_result *res,
                    bt_error *err);
 void bt_syntax_result_free(bt_syntax_result *r);
+
+/* The pass on the sweep driver: o as for bt_sweep_pass (plan, head mask, keep_hidden, progress,
+ * checkpoint; importance and metrics are not used), so that it stops, syncs and resumes like
+ * every pass. The integer counts travel as exact double partial sums, reduced in batch order.
+ * sink as bt_syntax_pass's. Collective. */
+int bt_sweep_syntax(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt_syntax_words *w,
+                    const bt_sweep_options *o, bt_sweep_sink sink, void *sink_ctx, bt_syntax_result *res, bt_error *err);
 
 #ifdef __cplusplus
 }
