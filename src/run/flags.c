@@ -140,9 +140,9 @@ static const bt_flag FLAGS[] = {
      .help = "the printed table: relations with at least N arcs", .bad = "need an integer >= 0"},
     /* lo is exclusive: -1e-300 lets 0 (no checkpoint) through and nothing negative that matters */
     {.name = "checkpoint-every", .key = "checkpoint_every", .stored = APPLIES, .commands = BT_CMD_RESUMABLE,
-     .kind = BT_FLAG_DOUBLE, .offset = F(checkpoint_every), .def = "300", .lo = -1e-300, .hi = 1e300, .arg = "SECONDS",
-     .help = "make the work done durable every SECONDS; a stop signal saves at once; 0: no checkpoint, signals "
-             "end the run as usual (docs/resume.md)",
+     .kind = BT_FLAG_DOUBLE, .offset = F(checkpoint_every), .def = "30", .lo = -1e-300, .hi = 1e300, .arg = "SECONDS",
+     .help = "make the work done durable every SECONDS (a hard kill loses at most that and a batch); a stop "
+             "signal saves at once; 0: no checkpoint, signals end the run as usual (docs/resume.md)",
      .bad = "need a number of seconds >= 0"},
     {.name = "restart", .key = "restart", .stored = APPLIES, .commands = BT_CMD_RESUMABLE, .kind = BT_FLAG_SET,
      .offset = F(restart), .help = "discard an interrupted run in --out instead of resuming it"},

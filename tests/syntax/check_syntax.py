@@ -15,11 +15,16 @@ predicts heads in both directions, and counts. Checked, exactly (integers, bit p
 * np = 1 and np = 3 give byte-identical /syntax, /words, /examples, /attentions and the same
   printed table;
 * the table's rows: the best (layer, head, direction) and baseline per relation;
-* malformed CoNLL-U files: exit 2 on every rank, one line naming FILE:LINE, no run.h5.
+* malformed CoNLL-U files: exit 2 on every rank, one line naming FILE:LINE, no run.h5;
+* a stop (SIGUSR1, SIGINT to mpirun) mid-pass: exit 3 and one line saying nothing was kept
+  (syntax keeps no checkpoint yet, issue 20), no run.h5; the same command then finishes.
 """
+import glob
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -331,6 +336,46 @@ def other_commands(args):
     print("  --task ud in importance/mask/ablate with an encoder: one line saying what is missing")
 
 
+def stops(args):
+    """SIGUSR1 (np 2) and SIGINT (np 3) to mpirun while the pass runs: every rank stops, exit 3
+    (after SIGINT Open MPI's own 1: it sends the ranks SIGTERM itself), one line from rank 0
+    saying that the same command starts over, no run.h5; that command then finishes."""
+    model = os.path.join(args.work, "bert_wide")  # wide enough that the pass lasts seconds
+    make_checkpoint.make_checkpoint(model, layers=2, hidden=384, heads=6, ff=1536, vocab=30522, max_pos=128,
+                                    no_head=True, seed=11)
+    import shutil
+    shutil.copy(args.bert_vocab, os.path.join(model, "vocab.txt"))
+    def argv(out):
+        return ["syntax", "--model", model, "--task", "ud", "--data", args.ud, "--out", out, "--batch-tokens", 256,
+                "--threads", 1, "--quiet"]
+    for np_, sig, want_rc in ((2, signal.SIGUSR1, 3), (3, signal.SIGINT, 1)):
+        out = os.path.join(args.work, "stop_np%d" % np_)
+        cmd = [args.mpiexec, "--oversubscribe", "--allow-run-as-root", "-q", "-np", str(np_), args.bertology]
+        p = subprocess.Popen(cmd + [str(a) for a in argv(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)
+        t0 = time.time()
+        while p.poll() is None and not glob.glob(os.path.join(out, "run.h5.tmp-*")) and time.time() - t0 < 120:
+            time.sleep(0.01)
+        time.sleep(0.5)  # inside the pass (it lasts seconds)
+        if not check(p.poll() is None, "syntax np=%d ended before the signal: exit %s" % (np_, p.returncode)):
+            p.communicate()
+            continue
+        p.send_signal(sig)
+        try:
+            _, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            _, err = p.communicate()
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        check(p.returncode == want_rc and len(lines) == 1 and "syntax saves no partial work yet" in lines[0]
+              and "exit status 3" in lines[0] and not os.path.exists(os.path.join(out, "run.h5")),
+              "syntax np=%d stopped by %s: exit %s, %s" % (np_, sig.name, p.returncode, lines))
+        print("  syntax np=%d, %s after %.1f s: %s" % (np_, sig.name, time.time() - t0, lines[0] if lines else ""))
+    out = os.path.join(args.work, "stop_np2")
+    p = e2e.run_ok(args, 1, argv(out), "syntax after a stop")
+    check(p is not None and os.path.exists(os.path.join(out, "run.h5")), "syntax after a stop did not finish")
+
+
 def main():
     ap = e2e.parser(__doc__)
     ap.add_argument("--bad-input-only", action="store_true", help="only the malformed-input checks (quick: "
@@ -354,6 +399,7 @@ def main():
     family(args, "roberta", "roberta", e2e.roberta(args, "roberta", layers=2, heads=4, hidden=32), 64)
     bad_files(args)
     other_commands(args)
+    stops(args)
     return e2e.finish()
 
 

@@ -73,7 +73,7 @@ START_TEST(defaults_from_the_table) {
     /* the values the documentation promises */
     ck_assert_str_eq(o.split, "dev");
     ck_assert_int_eq(o.max_seq_length, 128);
-    ck_assert(o.threshold == 0.9 && o.amount == 0.1 && o.max_output_gb == 20.0 && o.checkpoint_every == 300.0);
+    ck_assert(o.threshold == 0.9 && o.amount == 0.1 && o.max_output_gb == 20.0 && o.checkpoint_every == 30.0);
     ck_assert(o.layer_norm && o.global_norm && o.token_norm && o.dtype_f16 && o.granularity == BT_GRAN_EXAMPLE);
     ck_assert_int_eq(o.min_arcs, 100);
     ck_assert_int_eq(o.batch_tokens, 0); /* the plan's default, resolved when the plan is made */
@@ -91,7 +91,7 @@ START_TEST(help_shows_defaults) {
     fclose(f);
     ck_assert_msg(strstr(buf, "usage: bertology mask --model DIR --task TASK --data DIR --out DIR"), "%s", buf);
     ck_assert(strstr(buf, "--threshold X") && strstr(buf, "(default 0.9)"));
-    ck_assert(strstr(buf, "(default 128)") && strstr(buf, "(default 2048)") && strstr(buf, "(default 300)"));
+    ck_assert(strstr(buf, "(default 128)") && strstr(buf, "(default 2048)") && strstr(buf, "(default 30)"));
     ck_assert(!strstr(buf, "--ids") && !strstr(buf, "--reps"));
     free(buf);
     buf = NULL;
