@@ -42,7 +42,7 @@ enum {
     BT_CMD_TOKENIZE = 256,
     BT_CMD_SCHEMA = 512,
     /* the commands whose runs keep a checkpoint and can be stopped and resumed (docs/resume.md) */
-    BT_CMD_RESUMABLE = BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE,
+    BT_CMD_RESUMABLE = BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE | BT_CMD_SYNTAX,
 };
 
 typedef struct {
@@ -266,6 +266,7 @@ typedef struct {
     int *baseline_offset;      /* [R] the best fixed offset (bt_syntax_offsets), first on ties */
     float *baseline_accuracy;  /* [R] */
     const char **relations;    /* [R] the treebank's universal relations, then "all" */
+    int *by_arcs;              /* [R] relation indices, most arcs first (ties in relation order) */
 } bt_run_syntax_result;
 int bt_run_syntax(bt_run *r, bt_run_syntax_result *res, bt_error *err);
 void bt_run_syntax_result_free(bt_run_syntax_result *res);

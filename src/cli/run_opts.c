@@ -85,13 +85,6 @@ static const char *g_out; /* the checkpoint's directory, for the message; NULL: 
 static const volatile sig_atomic_t *g_stop; /* the stop flag, when the command takes stop signals */
 static int g_status;                        /* what run_fail reported: the exit status */
 
-/* The commands that stop on request: those that keep a checkpoint, and syntax (which stops with
- * exit 3 but saves nothing yet). */
-static int stops_on_request(const bt_run_options *o, int command) {
-    if (command == BT_CMD_SYNTAX) return o->out != NULL;
-    return bt_run_resumable(o);
-}
-
 int run_begin(int *argc, char ***argv, int command, const char *name, bt_run_options *o, int *rank, int *n_ranks) {
     bt_error err = {0};
     bt_signals_block(); /* before MPI_Init: no thread of MPI, OpenMP or oneDNN ever takes them */
@@ -110,12 +103,12 @@ int run_begin(int *argc, char ***argv, int command, const char *name, bt_run_opt
     snprintf(who, sizeof who, "bertology %s (rank %d, pid %ld)", name, *rank, (long)getpid());
     bt_signals_fatal(who); /* the rank in its line, and in place of any handler MPI_Init installed */
     int rc = run_opts_parse(o, command, name, *argc, *argv, *rank);
-    if (!rc && stops_on_request(o, command)) {
+    if (!rc && bt_run_resumable(o)) { /* the commands that keep a checkpoint stop on request */
         bt_error local = {0};
         o->stop = bt_signals_catch_stop(&local);
         if (!o->stop) rc = BT_EINTERNAL;
         if ((rc = bt_dist_agree(MPI_COMM_WORLD, rc, &local, &err))) run_fail(*rank, name, &err);
-        if (command != BT_CMD_SYNTAX) g_out = o->out;
+        g_out = o->out;
         g_stop = o->stop;
     } else {
         bt_signals_release();

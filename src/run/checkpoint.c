@@ -27,7 +27,7 @@
 #include "run_internal.h"
 
 #define CKPT_FORMAT "bertology-checkpoint"
-#define CKPT_VERSION 2 /* 2: "kernels" */
+#define CKPT_VERSION 3 /* 2: "kernels"; 3: a treebank's words in data_hash */
 #define REC_MAGIC 0x4b435442u /* "BTCK" */
 
 typedef struct {
@@ -91,6 +91,17 @@ static void data_and_model_hashes(const bt_run *x, char *data, char *model) {
     if (d->labels) h = fnv1a(d->labels, sizeof(int) * (size_t)d->n, h);
     if (d->targets) h = fnv1a(d->targets, sizeof(float) * (size_t)d->n, h);
     if (x->head_mask) h = fnv1a(x->head_mask, sizeof(float) * x->model.cfg.n_layers * x->model.cfg.n_heads, h);
+    if (x->is_ud) { /* a treebank's labels: each word's pieces, head and relation */
+        const bt_conllu_pieces *pc = &x->ud_pieces;
+        const size_t n_words = (size_t)pc->word_off[d->n];
+        h = fnv1a(pc->word_off, sizeof(int64_t) * ((size_t)d->n + 1), h);
+        h = fnv1a(pc->first, sizeof(int) * n_words, h);
+        h = fnv1a(pc->count, sizeof(int) * n_words, h);
+        h = fnv1a(pc->head, sizeof(int) * n_words, h);
+        h = fnv1a(pc->rel, sizeof(int) * n_words, h);
+        for (int r = 0; r < x->ud.rel_names.n; r++)
+            h = fnv1a(x->ud.rel_names.name[r], strlen(x->ud.rel_names.name[r]) + 1, h);
+    }
     snprintf(data, 20, "%016" PRIx64, h);
     snprintf(model, 20, "%016" PRIx64, hash_words((const uint32_t *)(const void *)x->model.block, x->model.n_params));
 }

@@ -15,19 +15,20 @@
 
 void bt_run_syntax_result_free(bt_run_syntax_result *r) {
     bt_syntax_result_free(&r->counts);
-    free(r->accuracy), free(r->baseline_offset), free(r->baseline_accuracy), free(r->relations);
+    free(r->accuracy), free(r->baseline_offset), free(r->baseline_accuracy), free(r->relations), free(r->by_arcs);
     memset(r, 0, sizeof *r);
 }
 
 /* Accuracies (NaN for a relation without arcs), each relation's best offset baseline (the first
- * of the highest), the relation names. Local. */
+ * of the highest), the relation names and their order by arcs. Local. */
 static int derive(const bt_run *x, bt_run_syntax_result *d, bt_error *err) {
     const bt_syntax_result *r = &d->counts;
     const size_t LH2 = (size_t)r->L * r->H * 2;
     if (!(d->accuracy = bt_malloc((size_t)r->R * LH2, sizeof(float), "the accuracies", err)) ||
         !(d->baseline_offset = bt_malloc((size_t)r->R, sizeof(int), "the baselines", err)) ||
         !(d->baseline_accuracy = bt_malloc((size_t)r->R, sizeof(float), "the baselines", err)) ||
-        !(d->relations = bt_malloc((size_t)r->R, sizeof(char *), "the relations", err)))
+        !(d->relations = bt_malloc((size_t)r->R, sizeof(char *), "the relations", err)) ||
+        !(d->by_arcs = bt_malloc((size_t)r->R, sizeof(int), "the relations", err)))
         return BT_EINTERNAL;
     for (int q = 0; q < r->R; q++) {
         const int64_t n = r->arcs[q];
@@ -39,6 +40,9 @@ static int derive(const bt_run *x, bt_run_syntax_result *d, bt_error *err) {
         d->baseline_offset[q] = bt_syntax_offsets[best];
         d->baseline_accuracy[q] = n ? (float)((double)r->base[q * BT_SYNTAX_N_OFFSETS + best] / (double)n) : NAN;
         d->relations[q] = q < x->ud.rel_names.n ? x->ud.rel_names.name[q] : "all";
+        int k = q; /* insertion sort: a few dozen relations */
+        for (; k > 0 && r->arcs[d->by_arcs[k - 1]] < n; k--) d->by_arcs[k] = d->by_arcs[k - 1];
+        d->by_arcs[k] = q;
     }
     return BT_OK;
 }
