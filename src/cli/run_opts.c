@@ -177,20 +177,6 @@ int run_open(MPI_Comm comm, const bt_run_options *o, bt_run *x) {
     return BT_OK;
 }
 
-int run_file_open(bt_run *x, int has_loss) {
-    bt_error err = {0};
-    const int rc = bt_run_file_open(x, has_loss, &err);
-    if (rc) run_fail(x->rank, x->o->name, &err);
-    return rc;
-}
-
-int run_file_commit(bt_run *x, int lrc, const bt_error *local) {
-    bt_error err = {0};
-    const int rc = bt_run_file_commit(x, lrc, local, &err);
-    if (rc) run_fail(x->rank, x->o->name, &err);
-    return rc;
-}
-
 void run_end(void) {
     if (bt_store_poisoned()) {
         fflush(NULL);
