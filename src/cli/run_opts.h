@@ -1,5 +1,5 @@
-/* The command line of the commands over a data set (importance, eval, mask, ablate, prune with
- * --task): argv -> bt_run_options through the library's flag table (include/bertology/run.h), and
+/* The command line of the commands over a data set (importance, eval, mask, ablate, syntax, prune
+ * with --task): argv -> bt_run_options through the library's flag table (include/bertology/run.h), and
  * the library's run calls with their errors printed once, on rank 0. */
 #ifndef BT_CLI_RUN_OPTS_H
 #define BT_CLI_RUN_OPTS_H
