@@ -146,7 +146,7 @@ void bt_run_flag_names(char *msg, size_t n);
 /* ---- a run ----------------------------------------------------------------------------------- */
 
 struct bt_run_file; /* run.h5 while it is open: the store plus the sink's scratch */
-struct bt_run_ckpt; /* the checkpoint of a run with --out */
+struct bt_run_resume; /* the resume state (checkpoint) of a run with --out */
 
 typedef struct {
     const bt_run_options *o; /* the caller's, kept alive until bt_run_close */
@@ -162,7 +162,7 @@ typedef struct {
     int attn_layers[BT_MAX_LAYERS], n_attn_layers;
     int hidden_layers[BT_MAX_LAYERS + 1], n_hidden_layers;
     struct bt_run_file *file;
-    struct bt_run_ckpt *ckpt;
+    struct bt_run_resume *resume; /* its resume state (docs/resume.md) */
     char notice[512]; /* something the caller should tell the user ("" if nothing) */
     /* runs over data that are neither a GLUE task nor --text (bertology syntax on CoNLL-U): what
      * run.h5 says the task and split are, and no logits or labels in its rows */
@@ -192,8 +192,8 @@ bt_sweep_options bt_run_sweep_options(const bt_run *r);
 
 /* The checkpoint hooks of the open run.h5 (NULL when the run has none), and how many batches of
  * earlier runs it holds (docs/resume.md). */
-const bt_sweep_checkpoint *bt_run_ckpt_hooks(const bt_run *r);
-size_t bt_run_ckpt_saved_batches(const bt_run *r);
+const bt_sweep_checkpoint *bt_run_resume_hooks(const bt_run *r);
+size_t bt_run_resume_saved_batches(const bt_run *r);
 
 /* Creates o->out (mkdir -p) and opens o->out/run.h5 for per-example rows (has_loss: loss and
  * gate_grad rows). Refuses a file larger than --max-output-gb before writing anything. A --task

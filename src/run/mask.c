@@ -121,7 +121,7 @@ int bt_run_mask(bt_run *x, const bt_run_mask_plan *p, bt_sweep_mask_step_fn on_s
     if (rc) return rc; /* before run.h5 exists: a bad option leaves no file behind */
     *metric_name = x->task ? bt_metric_name(ms.default_metric) : so.lm_perplexity ? "inv_perplexity" : "inv_loss";
     rc = bt_run_file_open(x, 1, err);
-    mo.pass.checkpoint = bt_run_ckpt_hooks(x); /* run.h5 (and its checkpoint) is open now */
+    mo.pass.checkpoint = bt_run_resume_hooks(x); /* run.h5 (and its checkpoint) is open now */
     if (!rc) rc = bt_sweep_mask(x->comm, &x->model, &x->data, &mo, bt_run_sink, x, on_step, step_ctx, mr, err);
     if (rc) return rc;
     bt_error local = {0};

@@ -169,7 +169,7 @@ bt_sweep_options bt_run_sweep_options(const bt_run *x) {
     s.keep_hidden = o->save_hidden;
     s.progress = o->quiet ? NULL : stderr;
     s.label = o->name;
-    s.checkpoint = bt_run_ckpt_hooks(x); /* once run.h5 is open */
+    s.checkpoint = bt_run_resume_hooks(x); /* once run.h5 is open */
     return s;
 }
 

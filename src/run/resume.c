@@ -26,8 +26,8 @@
 #include "bertology/dist.h"
 #include "run_internal.h"
 
-#define CKPT_FORMAT "bertology-checkpoint"
-#define CKPT_VERSION 3 /* 2: "kernels"; 3: a treebank's words in data_hash */
+#define RESUME_FORMAT "bertology-checkpoint"
+#define RESUME_VERSION 3 /* 2: "kernels"; 3: a treebank's words in data_hash */
 #define REC_MAGIC 0x4b435442u /* "BTCK" */
 
 typedef struct {
@@ -40,12 +40,12 @@ typedef struct {
     size_t off, n; /* payload in data */
 } rec_entry;
 
-struct bt_run_ckpt {
+struct bt_run_resume {
     bt_run *x;
     char dir[4096];
     char id[40];       /* written into run.h5 (checkpoint_id): the file and the state belong together */
     char tmp[256];     /* run.h5's tmp file, relative to --out */
-    int resume;        /* an earlier run's state was found and is continued */
+    int continuing;    /* an earlier run's state was found and is continued */
     int generation;
     int fd;            /* this rank's journal */
     int64_t written;
@@ -142,7 +142,7 @@ static int may_differ(const char *key) {
 }
 
 /* BT_EINPUT naming the first option that differs between the saved run and this one. */
-static int compare_options(const struct bt_run_ckpt *c, const cJSON *saved, bt_error *err) {
+static int compare_options(const struct bt_run_resume *c, const cJSON *saved, bt_error *err) {
     const cJSON *now = c->options;
     const cJSON *cmd0 = cJSON_GetObjectItemCaseSensitive(saved, "command"), *cmd1 = cJSON_GetObjectItemCaseSensitive(now, "command");
     if (!cJSON_Compare(cmd0, cmd1, 1))
@@ -166,11 +166,11 @@ static int compare_options(const struct bt_run_ckpt *c, const cJSON *saved, bt_e
 }
 
 /* Rank 0: state.json for the journals' durable byte counts (this start's: bytes[n_ranks]). */
-static int write_state(const struct bt_run_ckpt *c, const int64_t *bytes, bt_error *err) {
+static int write_state(const struct bt_run_resume *c, const int64_t *bytes, bt_error *err) {
     const bt_run *x = c->x;
     cJSON *j = cJSON_CreateObject(), *js = cJSON_CreateArray();
     int ok = j && js;
-    ok = ok && cJSON_AddStringToObject(j, "format", CKPT_FORMAT) && cJSON_AddNumberToObject(j, "version", CKPT_VERSION) &&
+    ok = ok && cJSON_AddStringToObject(j, "format", RESUME_FORMAT) && cJSON_AddNumberToObject(j, "version", RESUME_VERSION) &&
          cJSON_AddStringToObject(j, "id", c->id) && cJSON_AddStringToObject(j, "tmp", c->tmp) &&
          cJSON_AddStringToObject(j, "data_hash", c->data_hash) && cJSON_AddStringToObject(j, "model_hash", c->model_hash) &&
          cJSON_AddStringToObject(j, "kernels", bt_engine_kernels()) &&
@@ -225,7 +225,7 @@ static int by_pass_batch(const void *pa, const void *pb) {
 }
 
 /* Every record of the journals the state lists, up to their durable byte counts. Local. */
-static int load_journals(struct bt_run_ckpt *c, bt_error *err) {
+static int load_journals(struct bt_run_resume *c, bt_error *err) {
     size_t total = 0, n_rec = 0, cap = 0;
     for (int i = 0; i < c->n_old; i++) total += (size_t)c->old_bytes[i];
     c->data = bt_malloc(total, 1, "the journals", err);
@@ -260,8 +260,8 @@ static int load_journals(struct bt_run_ckpt *c, bt_error *err) {
     return BT_OK;
 }
 
-static const void *ckpt_find(void *ctx, int pass, int batch, size_t *n) {
-    const struct bt_run_ckpt *c = ctx;
+static const void *resume_find(void *ctx, int pass, int batch, size_t *n) {
+    const struct bt_run_resume *c = ctx;
     const rec_entry key = {pass, batch, 0, 0};
     const rec_entry *e = c->n_idx ? bsearch(&key, c->idx, c->n_idx, sizeof key, by_pass_batch) : NULL;
     if (!e) return NULL;
@@ -281,8 +281,8 @@ static int write_all(int fd, const void *p, size_t n) {
     return 0;
 }
 
-static int ckpt_save(void *ctx, int pass, int batch, const void *state, size_t n, bt_error *err) {
-    struct bt_run_ckpt *c = ctx;
+static int resume_save(void *ctx, int pass, int batch, const void *state, size_t n, bt_error *err) {
+    struct bt_run_resume *c = ctx;
     const rec_hdr h = {REC_MAGIC, (uint32_t)pass, (uint32_t)batch, 0, n, fnv1a(state, n, FNV_BASIS)};
     if (write_all(c->fd, &h, sizeof h) || write_all(c->fd, state, n)) {
         const int e = errno;
@@ -301,8 +301,8 @@ static int ckpt_save(void *ctx, int pass, int batch, const void *state, size_t n
     return BT_OK;
 }
 
-static int ckpt_sync(void *ctx, bt_error *err) {
-    struct bt_run_ckpt *c = ctx;
+static int resume_sync(void *ctx, bt_error *err) {
+    struct bt_run_resume *c = ctx;
     bt_run *x = c->x;
     bt_error local = {0};
     int lrc = fsync(c->fd) ? bt_error_set(&local, BT_EINTERNAL, "%s/journal-g%d-r%d: fsync failed: %s", c->dir,
@@ -322,19 +322,19 @@ static int ckpt_sync(void *ctx, bt_error *err) {
 
 /* ---- the run's side ------------------------------------------------------------------------- */
 
-void bt_run_ckpt_free(bt_run *x) {
-    struct bt_run_ckpt *c = x->ckpt;
+void bt_run_resume_free(bt_run *x) {
+    struct bt_run_resume *c = x->resume;
     if (!c) return;
     if (c->fd >= 0) close(c->fd);
     free(c->old_name), free(c->old_bytes), free(c->data), free(c->idx);
     cJSON_Delete(c->options);
     free(c);
-    x->ckpt = NULL;
+    x->resume = NULL;
 }
 
 /* Reads the saved state (rank 0's file, parsed on every rank): 1 = resume it, 0 = start afresh.
  * Local after the broadcast; every rank reaches the same verdict from the same text. */
-static int read_state(struct bt_run_ckpt *c, const char *text, bt_error *err) {
+static int read_state(struct bt_run_resume *c, const char *text, bt_error *err) {
     const bt_run *x = c->x;
     cJSON *s = cJSON_Parse(text);
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(s, "format"), *ver = cJSON_GetObjectItemCaseSensitive(s, "version"),
@@ -343,15 +343,15 @@ static int read_state(struct bt_run_ckpt *c, const char *text, bt_error *err) {
                 *dh = cJSON_GetObjectItemCaseSensitive(s, "data_hash"), *mh = cJSON_GetObjectItemCaseSensitive(s, "model_hash"),
                 *js = cJSON_GetObjectItemCaseSensitive(s, "journals"), *kn = cJSON_GetObjectItemCaseSensitive(s, "kernels");
     int rc = BT_OK;
-    if (!s || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, CKPT_FORMAT) || !cJSON_IsNumber(ver) ||
+    if (!s || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, RESUME_FORMAT) || !cJSON_IsNumber(ver) ||
         !cJSON_IsString(id) || strlen(id->valuestring) >= sizeof c->id || !cJSON_IsString(tmp) ||
         strlen(tmp->valuestring) >= sizeof c->tmp || strchr(tmp->valuestring, '/') || !cJSON_IsObject(opts) ||
         !cJSON_IsNumber(gen) || !cJSON_IsString(dh) || !cJSON_IsString(mh) || !cJSON_IsArray(js) || !cJSON_IsString(kn))
         rc = bt_error_set(err, BT_EINPUT, "%s/state.json: not a bertology checkpoint of this version (`restart` "
                           "starts over)", c->dir);
-    else if (ver->valueint != CKPT_VERSION)
+    else if (ver->valueint != RESUME_VERSION)
         rc = bt_error_set(err, BT_EINPUT, "%s/state.json: checkpoint version %d, this bertology writes %d (`restart` "
-                          "starts over)", c->dir, ver->valueint, CKPT_VERSION);
+                          "starts over)", c->dir, ver->valueint, RESUME_VERSION);
     if (!rc) rc = compare_options(c, opts, err);
     if (!rc && strcmp(dh->valuestring, c->data_hash))
         rc = bt_error_set(err, BT_EINPUT, "%s: the interrupted run read other data (the examples, labels or head "
@@ -399,10 +399,10 @@ static char *state_text(const char *dir, int restart) {
     return bt_read_file(path, (size_t)1 << 26, &text, &len, NULL) ? NULL : text;
 }
 
-int bt_run_ckpt_prepare(bt_run *x, bt_error *err) {
+int bt_run_resume_prepare(bt_run *x, bt_error *err) {
     const bt_run_options *o = x->o;
     bt_error local = {0};
-    struct bt_run_ckpt *c = x->ckpt = bt_calloc(1, sizeof *c, "the checkpoint", &local);
+    struct bt_run_resume *c = x->resume = bt_calloc(1, sizeof *c, "the checkpoint", &local);
     int lrc = c ? BT_OK : BT_EINTERNAL;
     char *opts = c ? bt_run_options_json(o) : NULL;
     if (c) {
@@ -437,23 +437,23 @@ int bt_run_ckpt_prepare(bt_run *x, bt_error *err) {
         MPI_Bcast(text, (int)len + 1, MPI_CHAR, 0, x->comm);
         if (len > 0) {
             rc = read_state(c, text, err); /* the same verdict on every rank */
-            c->resume = !rc;
+            c->continuing = !rc;
         }
     }
     free(text);
     if (rc) return rc;
-    if (c->resume) {
+    if (c->continuing) {
         /* its run.h5 may be gone (removed after a full disk): then nothing can be resumed */
         char path[4400];
         snprintf(path, sizeof path, "%s/%s", o->out, c->tmp);
         int gone = x->rank == 0 && access(path, F_OK) != 0;
         MPI_Bcast(&gone, 1, MPI_INT, 0, x->comm);
         if (gone) {
-            c->resume = 0;
+            c->continuing = 0;
             snprintf(x->notice, sizeof x->notice, "%.300s: the interrupted run's %.150s is gone: starting over", c->dir, c->tmp);
         }
     }
-    if (c->resume) return bt_dist_agree(x->comm, load_journals(c, &local), &local, err);
+    if (c->continuing) return bt_dist_agree(x->comm, load_journals(c, &local), &local, err);
     /* afresh: the old checkpoint and its file go; a new id ties the new file to the new state */
     if (x->rank == 0) {
         char old_tmp[4400] = "";
@@ -471,14 +471,14 @@ int bt_run_ckpt_prepare(bt_run *x, bt_error *err) {
     return BT_OK;
 }
 
-int bt_run_ckpt_start(bt_run *x, const char *tmp_path, bt_error *err) {
-    struct bt_run_ckpt *c = x->ckpt;
+int bt_run_resume_start(bt_run *x, const char *tmp_path, bt_error *err) {
+    struct bt_run_resume *c = x->resume;
     const char *slash = strrchr(tmp_path, '/');
     snprintf(c->tmp, sizeof c->tmp, "%s", slash ? slash + 1 : tmp_path);
     char path[4200];
     bt_error local = {0};
     /* created only now: a run refused before run.h5 exists leaves nothing behind */
-    int lrc = x->rank == 0 && !c->resume && mkdir(c->dir, 0755) && errno != EEXIST
+    int lrc = x->rank == 0 && !c->continuing && mkdir(c->dir, 0755) && errno != EEXIST
                   ? bt_error_set(&local, BT_EINPUT, "%s: cannot create: %s", c->dir, strerror(errno))
                   : BT_OK;
     int rc = bt_dist_agree(x->comm, lrc, &local, err);
@@ -487,7 +487,7 @@ int bt_run_ckpt_start(bt_run *x, const char *tmp_path, bt_error *err) {
     c->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     lrc = c->fd < 0 ? bt_error_set(&local, BT_EINPUT, "%s: cannot create: %s", path, strerror(errno)) : BT_OK;
     rc = bt_dist_agree(x->comm, lrc, &local, err);
-    c->hooks = (bt_sweep_checkpoint){.save = ckpt_save, .find = ckpt_find, .sync = ckpt_sync, .ctx = c,
+    c->hooks = (bt_sweep_checkpoint){.save = resume_save, .find = resume_find, .sync = resume_sync, .ctx = c,
                                      .every_s = x->o->checkpoint_every, .stop = x->o->stop};
     /* No sync yet: a kill before the first one has nothing durable to lose, and the next run
      * starts afresh (or from the earlier state.json, which does not list this start's journals).
@@ -495,21 +495,21 @@ int bt_run_ckpt_start(bt_run *x, const char *tmp_path, bt_error *err) {
     return rc;
 }
 
-const bt_sweep_checkpoint *bt_run_ckpt_hooks(const bt_run *x) {
-    return x->ckpt && x->ckpt->fd >= 0 ? &x->ckpt->hooks : NULL;
+const bt_sweep_checkpoint *bt_run_resume_hooks(const bt_run *x) {
+    return x->resume && x->resume->fd >= 0 ? &x->resume->hooks : NULL;
 }
 
-int bt_run_ckpt_resuming(const bt_run *x) { return x->ckpt && x->ckpt->resume; }
-const char *bt_run_ckpt_id(const bt_run *x) { return x->ckpt ? x->ckpt->id : NULL; }
-const char *bt_run_ckpt_tmp(const bt_run *x) { return x->ckpt ? x->ckpt->tmp : NULL; }
-size_t bt_run_ckpt_saved_batches(const bt_run *x) { return x->ckpt ? x->ckpt->n_idx : 0; }
+int bt_run_resume_continuing(const bt_run *x) { return x->resume && x->resume->continuing; }
+const char *bt_run_resume_id(const bt_run *x) { return x->resume ? x->resume->id : NULL; }
+const char *bt_run_resume_tmp(const bt_run *x) { return x->resume ? x->resume->tmp : NULL; }
+size_t bt_run_resume_saved_batches(const bt_run *x) { return x->resume ? x->resume->n_idx : 0; }
 
-void bt_run_ckpt_done(bt_run *x) {
+void bt_run_resume_done(bt_run *x) {
     /* rank 0, after the commit: the checkpoint and every tmp file of earlier runs go */
     if (x->rank != 0) return;
-    if (x->ckpt && x->ckpt->fd >= 0) {
-        close(x->ckpt->fd);
-        x->ckpt->fd = -1;
+    if (x->resume && x->resume->fd >= 0) {
+        close(x->resume->fd);
+        x->resume->fd = -1;
     }
     char dir[4200]; /* also a run without a checkpoint (--checkpoint-every 0) ends an older one */
     snprintf(dir, sizeof dir, "%s/checkpoint", x->o->out);
