@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The repository is the whole product: no tracked file may reach outside it (the hand-over
 # folder some developers have beside their clone, or an absolute path of the machine that wrote
-# it), and every bundled data file must still be the bytes its SOURCES.md row describes. Also two
-# rules of the code the compiler cannot see: experiment commands include the run API only, and
-# src/ allocates through bt_malloc & co.
+# it), and every bundled data file must still be the bytes its SOURCES.md row describes. Also
+# rules of the code the compiler cannot see: experiment commands include the run API only, src/
+# allocates through bt_malloc & co., and the library's messages name no command-line flag.
 # Run by .ci/run before anything else and by ctest (tree.self_contained).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -82,6 +82,17 @@ raw=$(printf '%s\n' "$files" | grep -E '^src/.*\.[ch]$' | grep -v '^src/common/a
 if [[ -n $raw ]]; then
   echo "check_tree: allocation outside bt_malloc & co. (bertology/common.h):" >&2
   echo "$raw" >&2
+  fail=1
+fi
+
+# The library reports errors in its own terms: an option is named by its key in backquotes
+# (`min_heads_per_layer`) and the command line writes the flag. No "--flag" in a string of src/
+# but the CLI's and the flag table's (src/run/flags.c: the flags' names and help).
+flags=$(printf '%s\n' "$files" | grep -E '^src/.*\.[ch]$' | grep -v -e '^src/cli/' -e '^src/run/flags\.c$' | tr '\n' '\0' |
+        xargs -0 grep -nE '"([^"\\]|\\.)*--[a-z][a-z0-9-]*' -- 2>/dev/null || true)
+if [[ -n $flags ]]; then
+  echo "check_tree: a command-line flag below the command line (name the option by its \`key\`):" >&2
+  echo "$flags" >&2
   fail=1
 fi
 
