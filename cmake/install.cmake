@@ -14,6 +14,7 @@ install(TARGETS bertology_all EXPORT bertologyTargets
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY include/bertology DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h")
+install(FILES ${PROJECT_BINARY_DIR}/include/bertology/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/bertology)
 # the GEMM backends' link interface (CBLAS, oneDNN), exported with the library
 install(TARGETS bt_blas EXPORT bertologyTargets)
 install(EXPORT bertologyTargets NAMESPACE bertology:: DESTINATION ${BT_CMAKE_DIR})

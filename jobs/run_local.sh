@@ -11,7 +11,7 @@
 # Ranks are bound to THREADS cores each when they fit on the machine, else left unbound
 # (oversubscribed). Exit code: bertology's (0 ok, 2 bad input, 1 internal error, 3 stopped by
 # SIGUSR1: run the same command to resume), or Open MPI's 1 after ^C/SIGTERM (the work is kept
-# all the same: docs/checkpoint.md "Stopping").
+# all the same: docs/resume.md "Stopping").
 set -euo pipefail
 
 if (($# < 4)); then

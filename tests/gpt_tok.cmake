@@ -1,4 +1,4 @@
-# OpenAI GPT's tokenizer (src/data/gpt_bpe.c): `bertology tokenize` against gpt_ref.py, the
+# OpenAI GPT's tokenizer (src/tok/openai_bpe.c): `bertology tokenize` against gpt_ref.py, the
 # Python model of transformers' OpenAIGPTTokenizer without ftfy/spacy, on every GLUE file in
 # tests/data/glue, tricky strings and random Unicode; and openai-gpt checkpoints through
 # `bertology importance` (--text and a GLUE task) without --tokenizer.

@@ -1,4 +1,4 @@
-# tokenizer.json (src/data/tokjson.c): `bertology tokenize` on tokenizer.json-only model
+# tokenizer.json (src/tok/tokjson.c): `bertology tokenize` on tokenizer.json-only model
 # directories (BERT uncased/cased, GPT-2, RoBERTa, GPT-2 with add_prefix_space) against
 # tokjson_ref.py, the Python model of the tokenizers library's format, on every GLUE file in
 # tests/data/glue, tricky strings and random Unicode; the classic files of the same vocabulary

@@ -16,10 +16,24 @@ extern "C" {
 /* The largest text input read whole (config.json, vocabularies, merges, tokenizer.json). */
 #define BT_TEXT_FILE_MAX ((size_t)1 << 30)
 
-/* n * elem bytes (overflow checked; 0 bytes allocates 1 so that NULL always means failure).
+/* The one way src/ allocates (tests/check_tree.sh refuses the libc allocators anywhere but
+ * src/common/alloc.c): sizes checked for overflow, a failure reported in err (which may be NULL
+ * when the caller words the message itself) with what was wanted and how much.
+ *
+ * n * elem bytes (overflow checked; 0 bytes allocates 1 so that NULL always means failure).
  * On failure sets err to BT_EINTERNAL "out of memory for WHAT (N bytes)" and returns NULL. */
 void *bt_malloc(size_t n, size_t elem, const char *what, bt_error *err);
 void *bt_calloc(size_t n, size_t elem, const char *what, bt_error *err);
+
+/* p resized to n * elem bytes (as bt_malloc); on failure NULL with err set, and p untouched: the
+ * caller still owns and frees it. */
+void *bt_realloc(void *p, size_t n, size_t elem, const char *what, bt_error *err);
+
+/* n * elem bytes aligned to align (a power of two, at least sizeof(void *)), the size rounded
+ * up to a multiple of it; freed with free(). */
+void *bt_aligned_alloc(size_t align, size_t n, size_t elem, const char *what, bt_error *err);
+/* A copy of s. */
+char *bt_strdup(const char *s, const char *what, bt_error *err);
 
 /* Grows *p to hold at least need elements of elem bytes (capacity doubles); *p and *cap are
  * untouched on failure, so the caller still owns and frees the old block. */

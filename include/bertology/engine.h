@@ -80,7 +80,7 @@ void bt_config_unpruned(bt_config *cfg);
 int bt_config_check(const bt_config *cfg, bt_error *err);
 
 /* Views into the one contiguous parameter block. Matrices are row-major [out, in] (a linear
- * layer computes y = x W^T + b), whatever layout the checkpoint stored. */
+ * layer computes y = x W^T + b), whatever layout the weights file stored. */
 typedef struct {
     float *wqkv, *bqkv;   /* [3*Dl, D], [3*Dl]: query rows of every present head, then key, value */
     float *wo, *bo;       /* [D, Dl], [D] */
@@ -98,8 +98,8 @@ typedef struct {
     bt_layer_params layer[BT_MAX_LAYERS];
     float *lnf_g, *lnf_b;       /* [D] final LayerNorm (GPT-2) or NULL */
     float *pool_w, *pool_b;     /* [D, D], [D] or NULL */
-    float *cls_w, *cls_b;       /* [C, D], [C] or NULL (LM head is tied to wte); a checkpoint
-                                   without a classifier bias (GPT-2's score) loads zeros */
+    float *cls_w, *cls_b;       /* [C, D], [C] or NULL (LM head is tied to wte); weights
+                                   without a classifier bias (GPT-2's score) load zeros */
 } bt_params;
 
 /* Number of floats of the parameter block for cfg. */

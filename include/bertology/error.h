@@ -13,7 +13,7 @@ enum {
     BT_EINTERNAL = 1, /* a bug or a resource failure (out of memory, I/O error writing output) */
     BT_EINPUT = 2,    /* bad usage or bad input: the message says which file and what is wrong */
     BT_EINTERRUPTED = 3 /* stopped on request (a signal) at a batch boundary, the work so far
-                           durable: the same command again resumes (docs/checkpoint.md) */
+                           durable: the same command again resumes (docs/resume.md) */
 };
 
 #define BT_ERROR_MSG_MAX 1024

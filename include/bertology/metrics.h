@@ -46,16 +46,14 @@ int bt_metric_find(const char *name, bt_metric_id *id, bt_error *err);
 /* 1 for pearson, spearmanr, corr (they need real-valued predictions), 0 otherwise. */
 int bt_metric_is_regression(bt_metric_id id);
 
-/* What a task reports and which of those the masking search uses (SPEC table). */
+/* What a task reports and which of those the masking search uses (SPEC table; each GLUE task
+ * has its set: bertology/glue.h). */
 #define BT_METRIC_SET_MAX 3
 typedef struct {
     bt_metric_id default_metric;
     int n;
     bt_metric_id ids[BT_METRIC_SET_MAX];
 } bt_metric_set;
-
-/* The set for a GLUE task name (any spelling bt_glue_task_find accepts). */
-int bt_metric_set_for_task(const char *task, bt_metric_set *out, bt_error *err);
 
 /* ---- classification: confusion counts ---- */
 

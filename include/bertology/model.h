@@ -4,7 +4,7 @@
  * Reads config.json (cJSON), model.safetensors or a sharded model.safetensors.index.json, else
  * pytorch_model.bin (torch >= 1.6 zip format, through a restricted unpickler that executes
  * nothing) or a sharded pytorch_model.bin.index.json, tensors stored as F32, F16 or BF16
- * (docs/checkpoints.md). Every tensor the architecture needs is checked for
+ * (docs/model_files.md). Every tensor the architecture needs is checked for
  * presence, dtype and shape against the config, and for NaN/Inf; errors name the file and the
  * tensor. Tensors the architecture does not use (e.g. an MLM head) are ignored.
  */

@@ -21,6 +21,7 @@
 #include "bertology/model.h"
 #include "bertology/store.h"
 #include "bertology/sweep.h"
+#include "bertology/syntax.h"
 #include "bertology/tokenizer.h"
 
 #ifdef __cplusplus
@@ -34,7 +35,14 @@ enum {
     BT_CMD_MASK = 4,
     BT_CMD_ABLATE = 8,
     BT_CMD_PRUNE = 16,
-    BT_CMD_SYNTAX = 32, /* bertology syntax: its flags come from the same table */
+    BT_CMD_SYNTAX = 32,
+    /* the tools: no data set, no MPI; their flags come from the same table */
+    BT_CMD_FORWARD = 64,
+    BT_CMD_BENCH = 128,
+    BT_CMD_TOKENIZE = 256,
+    BT_CMD_SCHEMA = 512,
+    /* the commands whose runs keep a checkpoint and can be stopped and resumed (docs/resume.md) */
+    BT_CMD_RESUMABLE = BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE | BT_CMD_SYNTAX,
 };
 
 typedef struct {
@@ -50,7 +58,7 @@ typedef struct {
     const char *layers; /* "0,3-5"; NULL or "" = all */
     double max_output_gb;
     int verbose, quiet;
-    /* checkpoint and resume (docs/checkpoint.md) */
+    /* checkpoint and resume (docs/resume.md) */
     double checkpoint_every;                /* seconds between syncs of the work done */
     int restart;                            /* discard an interrupted run in --out */
     const volatile sig_atomic_t *stop;      /* non-zero: stop and save (bt_signals_catch_stop's flag:
@@ -61,19 +69,32 @@ typedef struct {
     int exact, min_heads_per_layer;
     /* syntax */
     int min_arcs; /* the printed table: relations with at least this many arcs */
+    /* forward: token ids, types and labels one sequence a line; gates [L, H]; tensors to write */
+    const char *ids_path, *types_path, *labels_path, *gates_path;
+    int want_attentions, want_hidden;
+    /* bench: layers of the random model, timed runs per case */
+    int bench_layers, reps;
+    /* tokenize: pairs (tab-separated), types printed, --bench FILE and its header line */
+    int pair, print_types, skip_header;
+    const char *bench_file;
     char command_line[4096]; /* stored in run.h5 as it is */
 } bt_run_options;
 
-/* The defaults of every flag (split dev, --max-seq-length 128, all normalisations, f16, ...). */
+/* The defaults of every flag (split dev, --max-seq-length 128, all normalisations, f16, ...):
+ * each row's .def of the flag table. */
 void bt_run_options_init(bt_run_options *o, int command, const char *name);
+/* 1 when the run keeps a checkpoint: a resumable command with --out and --checkpoint-every > 0. */
+int bt_run_resumable(const bt_run_options *o);
 
-/* ---- the flag table: the single source of parsing, --help, validation and the options JSON --- */
+/* ---- the flag table: the single source of parsing, --help, defaults, validation and the options
+ * JSON ---- */
 
 typedef enum {
     BT_FLAG_STRING, /* const char * field = the value */
     BT_FLAG_INT,    /* int field, decimal within [lo, hi] */
     BT_FLAG_DOUBLE, /* double field, finite, lo < v < hi (open bounds) */
-    BT_FLAG_SET,    /* no value: int field = lo */
+    BT_FLAG_SET,    /* no value: int field = 1 (0 when not given) */
+    BT_FLAG_CLEAR,  /* no value: int field = 0 (1 when not given): --no-layer-norm */
     BT_FLAG_CHOICE, /* int field = the value of the matching choice */
     BT_FLAG_HELP    /* no value, no field */
 } bt_flag_kind;
@@ -85,21 +106,27 @@ typedef struct {
 
 typedef struct {
     const char *name;   /* long flag, without "--" */
-    const char *json;   /* key in the options JSON (NULL: not stored) */
+    const char *key;    /* the option's name in the library's terms: its key in the options JSON
+                           (when stored) and how library messages name it (`key`, see below) */
+    int stored;         /* in the options JSON: 1 of every command, 2 only where it applies */
     int commands;       /* BT_CMD_* bits the flag applies to */
     bt_flag_kind kind;
     size_t offset;      /* of the field in bt_run_options */
-    double lo, hi;      /* bounds (INT: inclusive; DOUBLE: exclusive), SET: the value set */
+    const char *def;    /* the default, spelled as on the command line; NULL: none (0, NULL) */
+    const char *def_note; /* the default when it is no value of the field (resolved later) */
+    double lo, hi;      /* bounds (INT: inclusive; DOUBLE: exclusive) */
     const bt_flag_choice *choices; /* CHOICE: terminated by {NULL, 0} */
+    int (*check)(int value, bt_error *err); /* CHOICE: more than being a choice (may be NULL) */
     const char *arg;    /* value placeholder in --help ("DIR"), NULL without a value */
-    const char *help;
-    const char *bad;    /* what a bad value is told: "--subset x: need a positive integer" */
-    int json_always;    /* stored in the JSON of every command (else only where it applies) */
+    const char *help;   /* the default is added from def / def_note */
+    const char *bad;    /* what a bad value is told: "need a positive integer" */
 } bt_flag;
 
+enum { BT_FLAG_STORED_ALWAYS = 1, BT_FLAG_STORED_WHERE_IT_APPLIES = 2 };
+
 const bt_flag *bt_run_flags(int *n);
-/* The flag called name ("max-seq-length"), or NULL. */
-const bt_flag *bt_run_flag_find(const char *name);
+/* The flag called name ("max-seq-length") of command, or NULL. */
+const bt_flag *bt_run_flag_find(const char *name, int command);
 /* Sets the flag's field from value (NULL for flags without one), checking its bounds. Local. */
 int bt_run_flag_apply(bt_run_options *o, const bt_flag *f, const char *value, bt_error *err);
 /* The checks between flags (--task or --text, --hf-compat needs batch granularity, ...). Local. */
@@ -110,10 +137,16 @@ void bt_run_options_usage(FILE *f, int command, const char *name);
  * memory). Local. */
 char *bt_run_options_json(const bt_run_options *o);
 
+/* Library messages name an option by its key in backquotes ("`min_heads_per_layer` 5 keeps
+ * ..."): the floors below know no command line. A command line rewrites each `key` of the flag
+ * table as its flag ("--min-heads-per-layer 5 keeps ..."), in place; other backquoted words stay.
+ * msg holds n bytes. */
+void bt_run_flag_names(char *msg, size_t n);
+
 /* ---- a run ----------------------------------------------------------------------------------- */
 
 struct bt_run_file; /* run.h5 while it is open: the store plus the sink's scratch */
-struct bt_run_ckpt; /* the checkpoint of a run with --out */
+struct bt_run_resume; /* the resume state (checkpoint) of a run with --out */
 
 typedef struct {
     const bt_run_options *o; /* the caller's, kept alive until bt_run_close */
@@ -129,7 +162,7 @@ typedef struct {
     int attn_layers[BT_MAX_LAYERS], n_attn_layers;
     int hidden_layers[BT_MAX_LAYERS + 1], n_hidden_layers;
     struct bt_run_file *file;
-    struct bt_run_ckpt *ckpt;
+    struct bt_run_resume *resume; /* its resume state (docs/resume.md) */
     char notice[512]; /* something the caller should tell the user ("" if nothing) */
     /* runs over data that are neither a GLUE task nor --text (bertology syntax on CoNLL-U): what
      * run.h5 says the task and split are, and no logits or labels in its rows */
@@ -158,9 +191,9 @@ void bt_run_close(bt_run *r);
 bt_sweep_options bt_run_sweep_options(const bt_run *r);
 
 /* The checkpoint hooks of the open run.h5 (NULL when the run has none), and how many batches of
- * earlier runs it holds (docs/checkpoint.md). */
-const bt_sweep_checkpoint *bt_run_ckpt_hooks(const bt_run *r);
-size_t bt_run_ckpt_saved_batches(const bt_run *r);
+ * earlier runs it holds (docs/resume.md). */
+const bt_sweep_checkpoint *bt_run_resume_hooks(const bt_run *r);
+size_t bt_run_resume_saved_batches(const bt_run *r);
 
 /* Creates o->out (mkdir -p) and opens o->out/run.h5 for per-example rows (has_loss: loss and
  * gate_grad rows). Refuses a file larger than --max-output-gb before writing anything. A --task
@@ -210,6 +243,33 @@ int bt_run_mask_prepare(const bt_run_options *o, bt_run_mask_plan *p, bt_error *
  * model contradicts are refused before run.h5 is created. */
 int bt_run_mask(bt_run *r, const bt_run_mask_plan *p, bt_sweep_mask_step_fn on_step, void *step_ctx,
                 bt_sweep_mask_result *res, const char **metric_name, bt_error *err);
+
+/* `bertology prune` without the printing: the heads r->head_mask switches off removed from the
+ * weights, the model written to o->out as a Hugging Face directory (config.json with
+ * pruned_heads, model.safetensors, the tokenizer files), read back by every rank; with --task,
+ * the masked original and the pruned model scored on the same batch plan (forward only). */
+typedef struct {
+    int heads_all, heads_before, heads_after;
+    size_t params_before, params_after; /* as Hugging Face counts them */
+    int scored;                         /* the two passes below ran (a data set was given) */
+    bt_sweep_result masked, pruned;     /* forward-only passes: metrics, seconds */
+    double max_logit_diff;              /* largest |logit masked - logit pruned| (classifiers) */
+} bt_run_prune_result;
+int bt_run_prune(bt_run *r, bt_run_prune_result *res, bt_error *err);
+void bt_run_prune_result_free(bt_run_prune_result *res);
+
+/* `bertology syntax` without the printing (--task ud): bt_sweep_syntax over the treebank, run.h5
+ * with every sentence's rows, /words and /syntax (docs/run_h5.md), syntax_accuracy.npy. */
+typedef struct {
+    bt_syntax_result counts;   /* summed over the treebank: correct [R, L, H, 2], arcs [R], ... */
+    float *accuracy;           /* [R, L, H, 2] correct / arcs, NaN for a relation without arcs */
+    int *baseline_offset;      /* [R] the best fixed offset (bt_syntax_offsets), first on ties */
+    float *baseline_accuracy;  /* [R] */
+    const char **relations;    /* [R] the treebank's universal relations, then "all" */
+    int *by_arcs;              /* [R] relation indices, most arcs first (ties in relation order) */
+} bt_run_syntax_result;
+int bt_run_syntax(bt_run *r, bt_run_syntax_result *res, bt_error *err);
+void bt_run_syntax_result_free(bt_run_syntax_result *res);
 
 /* "bertology X; HDF5 a.b.c; Open MPI ...; OpenBLAS ..." */
 void bt_run_versions(char *buf, size_t n);

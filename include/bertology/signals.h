@@ -1,5 +1,5 @@
 /* signals: stop requests and fatal signals of a program that runs the engine (common floor;
- * docs/checkpoint.md "Stopping"). POSIX threads and signals only: nothing here knows MPI.
+ * docs/resume.md "Stopping"). POSIX threads and signals only: nothing here knows MPI.
  *
  * No signal handler may run on a thread that computes. oneDNN's JIT f32 GEMM kernels (Debian's
  * 2.6.3, and every release up to 3.11: uxlfoundation/oneDNN#4845) point rsp at a heap buffer

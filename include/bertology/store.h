@@ -65,7 +65,7 @@ typedef struct {
     const char *command_line;
     const char *program_version;   /* bertology version */
     const char *openblas_version;  /* openblas_get_config() */
-    const char *checkpoint_id;     /* the checkpoint this file belongs to (docs/checkpoint.md) */
+    const char *checkpoint_id;     /* the checkpoint this file belongs to (docs/resume.md) */
 } bt_store_meta;
 
 typedef struct bt_store bt_store;
@@ -77,7 +77,7 @@ int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *
 /* The file being written: "<final>.tmp-<SLURM_JOB_ID or rank 0's pid>". */
 const char *bt_store_tmp_path(const bt_store *s);
 
-/* Reopens the tmp file of an interrupted run to go on writing it (docs/checkpoint.md): refused
+/* Reopens the tmp file of an interrupted run to go on writing it (docs/resume.md): refused
  * (BT_EINPUT) unless its checkpoint_id attribute is checkpoint_id and every dataset has the
  * dimensions this layout gives. The rows written before are kept. */
 int bt_store_reopen(const char *tmp_path, const char *final_path, MPI_Comm comm, const bt_store_layout *layout,

@@ -30,7 +30,7 @@ typedef enum {
     BT_GRAN_BATCH = 2    /* sum_b |mean_{x in b} g(x)|: HF with --batch_size */
 } bt_sweep_granularity;
 
-/* Checkpoint and resume (docs/checkpoint.md), supplied by the caller (the run floor keeps the
+/* Checkpoint and resume (docs/resume.md), supplied by the caller (the run floor keeps the
  * state on disk; the sweep knows nothing of files). A batch's state is an opaque blob: its
  * partial sums and the pass's per-batch records. Every pass of an experiment has its number
  * (bt_sweep_options.checkpoint_pass), so a masking search resumes inside its steps. */
@@ -134,7 +134,7 @@ void bt_sweep_normalize(const double *raw, int L, int H, int64_t n_tokens, int t
                         int layer_norm, int global_norm, float *out);
 void bt_sweep_rank(const float *importance, int n, int *ranks);
 
-/* ---- masking search (docs/spec.md "Masking search"; mask.c) ---------------------------- */
+/* ---- masking search (docs/spec.md "Masking search"; mask_search.c) --------------------- */
 
 typedef enum {
     BT_MASK_STOP_THRESHOLD = 0, /* a step scored below threshold * s0: the step before is returned */
@@ -195,7 +195,7 @@ int bt_sweep_mask(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
                   bt_sweep_sink sink, void *sink_ctx, bt_sweep_mask_step_fn on_step, void *step_ctx,
                   bt_sweep_mask_result *res, bt_error *err);
 
-/* ---- single-head ablation (ablate.c) ---------------------------------------------------------- */
+/* ---- single-head ablation (ablate_pass.c) ------------------------------------------------ */
 
 typedef struct {
     int n_layers, n_heads;

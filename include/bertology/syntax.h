@@ -3,22 +3,20 @@
  * Pure functions on one sentence (word-level attention from one head's token-level map, the
  * head-as-parser prediction in both directions, integer arc counts, offset baselines), and the
  * pass that streams them through the engine over a data set: one forward per batch with the
- * attention probabilities kept, no backward, counts per (relation, layer, head, direction)
- * summed as integers and reduced with one MPI_Allreduce, so the result is identical for any
- * number of ranks. Nothing here knows CoNLL-U or HDF5: the caller hands the words. */
+ * attention probabilities kept, no backward, a pass of the sweep driver: counts per (relation,
+ * layer, head, direction) summed as integers, which travel as exact double partial sums reduced
+ * in batch order, so the result is identical for any number of ranks and after any number of
+ * stops and resumes. Nothing here knows CoNLL-U or HDF5: the caller hands the words. */
 #ifndef BERTOLOGY_SYNTAX_H
 #define BERTOLOGY_SYNTAX_H
 
 #include <mpi.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "bertology/dataset.h"
 #include "bertology/error.h"
 #include "bertology/model.h"
-#include "bertology/plan.h"
 #include "bertology/sweep.h"
 
 #ifdef __cplusplus
@@ -73,17 +71,6 @@ typedef struct {
     int n_prefix, n_suffix;
 } bt_syntax_words;
 
-typedef struct {
-    bt_plan_options plan;
-    const float *head_mask;  /* [L, H] or NULL */
-    int keep_hidden;         /* engine keeps hidden states for the sink */
-    FILE *progress;          /* rank 0's progress lines, or NULL */
-    const char *label;
-    const volatile sig_atomic_t *stop; /* non-zero: stop (the batch in flight abandoned at the next
-                                          layer) at a slot all ranks agree on, BT_EINTERRUPTED;
-                                          nothing is saved (NULL: never) */
-} bt_syntax_options;
-
 /* Summed over the data set, identical on every rank. */
 typedef struct {
     int R, L, H;
@@ -94,17 +81,21 @@ typedef struct {
                            global batch order (bitwise the same for any number of ranks) */
     int64_t n_examples, n_tokens;
     int n_batches;
+    int n_resumed;      /* of them restored from the checkpoint of an earlier run */
     double seconds;
     int64_t peak_rss;   /* largest over ranks */
 } bt_syntax_result;
 
-/* The pass. sink (may be NULL) gets every batch's examples like bt_sweep_pass's sink (logits,
- * loss and gate_grad NULL; entropy set; the engine holds attentions and, with keep_hidden,
- * hidden states), the same number of calls on every rank. Collective. */
-int bt_syntax_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt_syntax_words *w,
-                   const bt_syntax_options *o, bt_sweep_sink sink, void *sink_ctx, bt_syntax_result *res,
-                   bt_error *err);
 void bt_syntax_result_free(bt_syntax_result *r);
+
+/* The pass, on the sweep driver: o as for bt_sweep_pass (plan, head mask, keep_hidden, progress,
+ * checkpoint; importance and metrics are not used), so that it stops, syncs and resumes like
+ * every pass. The integer counts travel as exact double partial sums, reduced in batch order.
+ * sink (may be NULL) gets every batch's examples like bt_sweep_pass's sink (logits, loss and
+ * gate_grad NULL; entropy set; the engine holds attentions and, with keep_hidden, hidden
+ * states), the same number of calls on every rank. Collective. */
+int bt_sweep_syntax(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt_syntax_words *w,
+                    const bt_sweep_options *o, bt_sweep_sink sink, void *sink_ctx, bt_syntax_result *res, bt_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 /* tokenizer: text -> token ids for a Hugging Face model directory.
  *
  * One interface for every tokenizer kind; bt_tok_load picks the implementation from the files
- * in the directory:
+ * in the directory (the kinds are a table of operations, src/tok/tok_ops.h, tried in this order):
  *   vocab.txt (+ tokenizer_config.json, special_tokens_map.json)  -> WordPiece, exactly as
  *       transformers' BertTokenizer (BasicTokenizer + WordpieceTokenizer, slow Python version)
  *   vocab.json + merges.txt                                        -> byte-level BPE, exactly
@@ -17,7 +17,7 @@
  *       BPE with the semantics of the tokenizers library (fast tokenizers): its normalizer,
  *       pre-tokenizer, added tokens and post-processor template; unknown components refused.
  * The classic layouts also read added_tokens.json (tokens added after the vocabulary).
- * docs/checkpoints.md lists every accepted file.
+ * docs/model_files.md lists every accepted file.
  *
  * A bt_tok owns scratch buffers that grow to the longest input seen, so after warm-up encoding
  * does not allocate. For the same reason a bt_tok is not thread-safe: load one per thread.
@@ -38,7 +38,7 @@ typedef struct bt_tok bt_tok;
 typedef enum {
     BT_TOK_WORDPIECE = 1,
     BT_TOK_BPE = 2,
-    BT_TOK_GPT = 3 /* OpenAI GPT: BasicTokenizer + BPE with "</w>" word ends */
+    BT_TOK_OPENAI_BPE = 3 /* openai-gpt: BasicTokenizer + BPE with "</w>" word ends */
 } bt_tok_kind;
 
 /* Roles of special tokens, for bt_tok_special_id. */
@@ -74,6 +74,10 @@ const char *bt_tok_name(const bt_tok *tok);
 const char *bt_tok_id_to_token(const bt_tok *tok, int id, size_t *len);
 /* The id of an exact token string, -1 if it is not in the vocabulary. */
 int bt_tok_token_to_id(const bt_tok *tok, const char *token, size_t len);
+
+/* Byte offset of the first invalid UTF-8 sequence in s (len bytes), or len when it is all valid:
+ * where bt_tok_tokenize would refuse the text. Readers of text files call it to name the line. */
+size_t bt_tok_utf8_error(const char *s, size_t len);
 
 /* Token ids of one text (len bytes of UTF-8, may contain NUL bytes) without special tokens
  * added. At most cap ids are produced: tokenization stops there, so a huge text costs only what

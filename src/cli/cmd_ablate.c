@@ -4,15 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "bertology/dist.h"
 #include "commands.h"
 #include "report.h"
 #include "run_opts.h"
 
 static void print_results(const bt_sweep_ablation *a, const char *metric, int n_ranks) {
     const int L = a->n_layers, H = a->n_heads, LH = L * H;
-    float *f = malloc(sizeof(float) * LH);
-    if (!f) return;
+    float f[BT_MAX_LAYERS * BT_MAX_HEADS];
     char title[160];
     for (int i = 0; i < LH; i++) f[i] = (float)a->delta[i];
     snprintf(title, sizeof title, "Score change when only this head is masked (%s, base %.6f)", metric, a->base_score);
@@ -20,7 +18,6 @@ static void print_results(const bt_sweep_ablation *a, const char *metric, int n_
     for (int i = 0; i < LH; i++) f[i] = (float)a->only[i];
     snprintf(title, sizeof title, "Score when the layer keeps only this head (%s)", metric);
     report_table_f(stdout, title, f, L, H);
-    free(f);
     const bt_sweep_result *b = &a->base;
     for (int k = 0; k < b->n_metrics; k++) printf("%s = %.6f\n", b->metric_names[k], b->metric_values[k]);
     printf("ablate: %lld examples, %lld tokens, %.2f s, %d rank%s\n", (long long)b->n_examples,

@@ -9,17 +9,20 @@
  * medians of --reps runs after a warm-up, printed with their spread, the ratio of the best engine
  * run to the best product (what an idle machine would show) and the load average (the machine may
  * be shared: only ratios within one run mean anything). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bertology/common.h"
 #include "bench_sst2.h"
 #include "bertology/engine.h"
 #include "bertology/model.h"
+#include "bertology/plan.h"
+#include "cli_msg.h"
 #include "commands.h"
+#include "run_opts.h"
 
 static double now(void) {
     struct timespec ts;
@@ -64,12 +67,15 @@ typedef struct {
     float *a, *b, *c;
 } gemm_probe;
 
-static gemm_probe probe_new(int M, int N, int K) {
-    gemm_probe g = {.M = M, .N = N, .K = K, .kind = BT_GEMM_BLAS};
-    g.a = malloc(sizeof(float) * M * K), g.b = malloc(sizeof(float) * N * K), g.c = malloc(sizeof(float) * M * N);
-    for (size_t i = 0; i < (size_t)M * K; i++) g.a[i] = (float)(i % 7) * 0.1f;
-    for (size_t i = 0; i < (size_t)N * K; i++) g.b[i] = (float)(i % 5) * 0.1f;
-    return g;
+static int probe_new(int M, int N, int K, gemm_probe *g, bt_error *err) {
+    *g = (gemm_probe){.M = M, .N = N, .K = K, .kind = BT_GEMM_BLAS};
+    if (!(g->a = bt_malloc((size_t)M * K, sizeof(float), "the GEMM probe", err)) ||
+        !(g->b = bt_malloc((size_t)N * K, sizeof(float), "the GEMM probe", err)) ||
+        !(g->c = bt_malloc((size_t)M * N, sizeof(float), "the GEMM probe", err)))
+        return BT_EINTERNAL;
+    for (size_t i = 0; i < (size_t)M * K; i++) g->a[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)N * K; i++) g->b[i] = (float)(i % 5) * 0.1f;
+    return BT_OK;
 }
 
 /* Seconds of one product on backend kind (the engine's backend is restored after). */
@@ -86,13 +92,17 @@ static double probe_time(const gemm_probe *g, int kind) {
 
 /* Every built backend, interleaved so that a change of load hits all alike. Returns the fastest
  * median rate and sets g->kind to its backend. */
-static double gemm_baseline(gemm_probe *g, int reps) {
+static double gemm_baseline(gemm_probe *g, int reps, bt_error *err) {
     const int M = g->M, N = g->N, K = g->K;
     double *t[4] = {0};
+    for (int k = BT_GEMM_BLAS; k <= BT_GEMM_ONEDNN_BF16; k++)
+        if (bt_gemm_available(k) && !(t[k] = bt_malloc((size_t)reps, sizeof(double), "the GEMM times", err))) {
+            for (int j = 0; j < k; j++) free(t[j]);
+            return -1.0;
+        }
     for (int r = 0; r <= reps; r++) {
         for (int k = BT_GEMM_BLAS; k <= BT_GEMM_ONEDNN_BF16; k++) {
             if (!bt_gemm_available(k)) continue;
-            if (!t[k]) t[k] = malloc(sizeof(double) * reps);
             const double dt = probe_time(g, k);
             if (r > 0) t[k][r - 1] = dt; /* r = 0 warms up threads, pages and clocks */
         }
@@ -142,25 +152,23 @@ static double engine_flops(const bt_config *c, const int *lens, int B, int backw
     return f;
 }
 
-static void random_bert_base(bt_model *m, int L) {
+static int random_bert_base(bt_model *m, int L, bt_error *err) {
     memset(m, 0, sizeof *m);
-    bt_config *c = &m->cfg;
-    *c = (bt_config){.arch = BT_ARCH_BERT, .n_layers = L, .d_model = 768, .n_heads = 12, .d_head = 64,
-                     .d_ff = 3072, .vocab_size = 30522, .max_pos = 512, .type_vocab = 2,
-                     .n_labels = 2, .head = BT_HEAD_CLASSIFY, .has_pooler = 1, .act = BT_ACT_GELU,
-                     .ln_eps = 1e-12f};
-    bt_config_unpruned(c);
-    m->n_params = bt_params_count(c);
-    m->block = aligned_alloc(64, (m->n_params * sizeof(float) + 63) / 64 * 64);
+    bt_config c = {.arch = BT_ARCH_BERT, .n_layers = L, .d_model = 768, .n_heads = 12, .d_head = 64,
+                   .d_ff = 3072, .vocab_size = 30522, .max_pos = 512, .type_vocab = 2,
+                   .n_labels = 2, .head = BT_HEAD_CLASSIFY, .has_pooler = 1, .act = BT_ACT_GELU,
+                   .ln_eps = 1e-12f};
+    bt_config_unpruned(&c);
+    if (bt_model_alloc(m, &c, err)) return BT_EINTERNAL; /* the block, its views mapped */
     unsigned s = 1;
     for (size_t i = 0; i < m->n_params; i++) {
         s = s * 1664525u + 1013904223u;
         m->block[i] = ((s >> 9) * (1.0f / 8388608.0f) - 0.5f) * 0.08f;
     }
-    bt_params_map(c, m->block, &m->params);
     for (int l = 0; l < L; l++)
         for (int i = 0; i < 768; i++) m->params.layer[l].ln1_g[i] = m->params.layer[l].ln2_g[i] = 1.0f;
     for (int i = 0; i < 768; i++) m->params.emb_ln_g[i] = 1.0f;
+    return BT_OK;
 }
 
 typedef struct {
@@ -177,15 +185,21 @@ static int run_case(const bt_model *m, const char *label, const int *lens, int B
     const bt_config *c = &m->cfg;
     int N = 0, maxT = 0;
     for (int b = 0; b < B; b++) N += lens[b], maxT = lens[b] > maxT ? lens[b] : maxT;
-    int *ids = malloc(N * sizeof(int)), *labels = malloc(B * sizeof(int));
-    float *targets = malloc(B * sizeof(float));
-    double *t = malloc((reps + 1) * sizeof(double)), *ratio = malloc((reps + 1) * sizeof(double));
+    bt_error err = {0};
+    int *ids = bt_malloc((size_t)N, sizeof(int), "a batch", &err), *labels = bt_malloc((size_t)B, sizeof(int), "a batch", &err);
+    float *targets = bt_malloc((size_t)B, sizeof(float), "a batch", &err);
+    double *t = bt_malloc((size_t)reps + 1, sizeof(double), "the times", &err);
+    double *ratio = bt_malloc((size_t)reps + 1, sizeof(double), "the times", &err);
+    if (!ids || !labels || !targets || !t || !ratio) {
+        fprintf(stderr, "bertology bench: %s\n", err.msg);
+        free(ids), free(labels), free(targets), free(t), free(ratio);
+        return BT_EINTERNAL;
+    }
     for (int i = 0; i < N; i++) ids[i] = (i * 7919) % c->vocab_size;
     for (int b = 0; b < B; b++) labels[b] = c->n_labels > 1 ? b % c->n_labels : 0, targets[b] = 0.5f * (b % 3);
     const bt_batch batch = {.n_seqs = B, .lens = lens, .ids = ids, .labels = labels, .targets = targets};
     const mode modes[2] = {{"fwd", 0}, {"fwd+bwd", 1}};
     int rc = 0;
-    bt_error err = {0};
     for (int k = 0; k < 2 && !rc; k++) {
         bt_engine_limits lim = {.max_tokens = N, .max_seqs = B, .max_len = maxT, .backward = modes[k].backward};
         bt_engine *e = NULL;
@@ -227,72 +241,45 @@ static int run_case(const bt_model *m, const char *label, const int *lens, int B
     return rc;
 }
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: bertology bench [--model DIR] [--layers L] [--batch-tokens N] [--reps R] [--threads N]\n"
-               "                       [--gemm auto|blas|onednn]\n"
-               "  without --model: a random bert-base-sized model (12 x 768, 12 heads, 3072 FFN) in memory\n"
-               "  cases: T=128 (batch-tokens/128 sequences) and T=sst2 (the SST-2 dev lengths in file order,\n"
-               "  packed up to batch-tokens); times are medians of R runs (default 5) after a warm-up\n");
-}
-
 int bt_cmd_bench(int argc, char **argv) {
-    const char *dir = NULL;
-    int layers = 12, batch_tokens = 2048, reps = 5, threads = 0, gemm = -1;
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"layers", required_argument, 0, 'l'},
-                                         {"batch-tokens", required_argument, 0, 'b'}, {"reps", required_argument, 0, 'r'},
-                                         {"threads", required_argument, 0, 't'}, {"gemm", required_argument, 0, 'g'},
-                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int o;
-    optind = 1;
+    bt_run_options o;
+    int rc = run_opts_parse(&o, BT_CMD_BENCH, "bench", argc, argv, 0);
+    if (rc) return rc < 0 ? 0 : rc;
     bt_error err;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (o) {
-        case 'm': dir = optarg; break;
-        case 'l': layers = atoi(optarg); break;
-        case 'b': batch_tokens = atoi(optarg); break;
-        case 'r': reps = atoi(optarg); break;
-        case 't': threads = atoi(optarg); break;
-        case 'g':
-            if (bt_gemm_parse(optarg, &gemm) || bt_engine_set_gemm(gemm, &err)) {
-                fprintf(stderr, "bertology bench: --gemm %s: this build has auto, blas%s%s\n", optarg,
-                        bt_gemm_available(BT_GEMM_ONEDNN) ? ", onednn" : "",
-                        bt_gemm_available(BT_GEMM_ONEDNN_BF16) ? ", onednn-bf16" : "");
-                return 2;
-            }
-            break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
+    if (o.gemm && bt_engine_set_gemm(o.gemm, &err)) { /* built: checked as the flag was parsed */
+        run_fail(0, "bench", &err);
+        return err.code;
     }
-    if (layers < 1 || layers > BT_MAX_LAYERS || batch_tokens < 128 || reps < 1 || optind < argc) {
-        usage(stderr);
-        return 2;
-    }
+    const char *dir = o.model;
+    const int layers = o.bench_layers, reps = o.reps, threads = o.threads;
+    const int batch_tokens = o.batch_tokens ? o.batch_tokens : BT_PLAN_DEFAULT_BATCH_TOKENS;
     if (threads > 0) bt_engine_set_threads(threads);
     const char *warn = bt_engine_blas_warning();
-    if (warn) fprintf(stderr, "bertology bench: warning: %s\n", warn);
+    if (warn) cli_print(stderr, "bertology bench: warning", warn);
     bt_model m;
-    if (dir) {
-        if (bt_model_load(dir, &m, &err)) {
-            fprintf(stderr, "bertology bench: %s\n", err.msg);
-            return err.code;
-        }
-    } else {
-        random_bert_base(&m, layers);
+    if (dir ? bt_model_load(dir, &m, &err) : random_bert_base(&m, layers, &err)) {
+        run_fail(0, "bench", &err);
+        return err.code;
     }
     const bt_config *c = &m.cfg;
     printf("bench model=%s L=%d D=%d H=%d F=%d V=%d params=%zu gemm=%s load=%.2f\n", dir ? dir : "random-bert-base",
            c->n_layers, c->d_model, c->n_heads, c->d_ff, c->vocab_size, m.n_params, bt_engine_gemm_info(), load1());
-    gemm_probe g = probe_new(batch_tokens, c->d_ff, c->d_model);
-    const double gf = gemm_baseline(&g, reps < 9 ? 9 : reps);
+    gemm_probe g;
+    int *lens = NULL;
+    const double gf = probe_new(batch_tokens, c->d_ff, c->d_model, &g, &err) ? -1.0 : gemm_baseline(&g, reps < 9 ? 9 : reps, &err);
+    if (gf < 0 || !(lens = bt_malloc(batch_tokens > 872 ? (size_t)batch_tokens : 872, sizeof(int), "the lengths", &err))) {
+        run_fail(0, "bench", &err);
+        free(g.a), free(g.b), free(g.c);
+        bt_model_free(&m);
+        return BT_EINTERNAL;
+    }
     printf("bench gemm_fastest=%s GFLOP/s=%.1f engine_gemm=%s\n", bt_gemm_name(g.kind), gf,
            bt_gemm_name(bt_engine_gemm()));
     const int max_len = c->max_pos - c->pos_offset;
     int T = 128 < max_len ? 128 : max_len;
     int B = batch_tokens / T;
-    int *lens = malloc(sizeof(int) * (batch_tokens > 872 ? batch_tokens : 872));
     for (int b = 0; b < B; b++) lens[b] = T;
-    int rc = run_case(&m, "128", lens, B, reps, &g, bt_engine_threads());
+    rc = run_case(&m, "128", lens, B, reps, &g, bt_engine_threads());
     /* SST-2 dev sentences in file order, as many as fit */
     int N = 0;
     B = 0;
@@ -303,7 +290,6 @@ int bt_cmd_bench(int argc, char **argv) {
     if (!rc) rc = run_case(&m, "sst2", lens, B, reps, &g, bt_engine_threads());
     printf("bench peak_rss_MB=%.0f\n", peak_rss_mb());
     free(lens), free(g.a), free(g.b), free(g.c);
-    if (dir) bt_model_free(&m);
-    else free(m.block);
+    bt_model_free(&m);
     return rc;
 }

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bertology/dist.h"
 #include "commands.h"
 #include "report.h"
 #include "run_opts.h"

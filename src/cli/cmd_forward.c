@@ -3,7 +3,6 @@
  * For checking the engine against other implementations and for researchers who tokenise
  * elsewhere. Sequences are packed in file order into batches of at most --batch-tokens tokens. */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include "bertology/model.h"
 #include "bertology/npy.h"
 #include "commands.h"
+#include "run_opts.h"
 
 typedef struct {
     int n;        /* lines */
@@ -89,60 +89,8 @@ static int write_npy(const char *dir, const char *name, bt_npy_dtype dt, int ndi
     return bt_npy_write(path, dt, ndim, shape, data, err);
 }
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: bertology forward --model DIR --ids FILE [--types FILE] [--labels FILE] [--gates G.npy]\n"
-               "                         [--batch-tokens N] [--attentions] [--hidden] [--threads N] --out DIR\n");
-}
-
-typedef struct {
-    const char *model_dir, *ids_path, *types_path, *labels_path, *gates_path, *out_dir;
-    int batch_tokens, want_attn, want_hidden, threads;
-} forward_args;
-
-/* Returns 0 to go on, 2 on bad usage, -1 after --help. */
-static int parse_args(int argc, char **argv, forward_args *a) {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'}, {"ids", required_argument, 0, 'i'},
-        {"types", required_argument, 0, 'y'}, {"labels", required_argument, 0, 'l'},
-        {"gates", required_argument, 0, 'g'}, {"batch-tokens", required_argument, 0, 'b'},
-        {"attentions", no_argument, 0, 'a'},  {"hidden", no_argument, 0, 'H'},
-        {"threads", required_argument, 0, 't'}, {"out", required_argument, 0, 'o'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
-    memset(a, 0, sizeof *a);
-    int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (o) {
-        case 'm': a->model_dir = optarg; break;
-        case 'i': a->ids_path = optarg; break;
-        case 'y': a->types_path = optarg; break;
-        case 'l': a->labels_path = optarg; break;
-        case 'g': a->gates_path = optarg; break;
-        case 'b':
-            if (bt_parse_int(optarg, 1, 1 << 28, &a->batch_tokens)) {
-                fprintf(stderr, "bertology forward: --batch-tokens %s: need a positive integer\n", optarg);
-                return 2;
-            }
-            break;
-        case 'a': a->want_attn = 1; break;
-        case 'H': a->want_hidden = 1; break;
-        case 't':
-            if (bt_parse_int(optarg, 1, 1024, &a->threads)) {
-                fprintf(stderr, "bertology forward: --threads %s: need a positive integer\n", optarg);
-                return 2;
-            }
-            break;
-        case 'o': a->out_dir = optarg; break;
-        case 'h': usage(stdout); return -1;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (!a->model_dir || !a->ids_path || !a->out_dir || optind != argc) {
-        usage(stderr);
-        return 2;
-    }
-    return 0;
-}
+/* The flags forward reads (its rows of the flag table, bertology/run.h). */
+typedef bt_run_options forward_args;
 
 typedef struct {
     number_lines ids, types, labels;
@@ -214,7 +162,7 @@ static int load_inputs(forward_args *a, const bt_config *c, forward_inputs *in, 
     }
     if (a->batch_tokens <= 0) a->batch_tokens = in->ids.total;
     if (a->batch_tokens < in->max_len)
-        return bt_error_set(err, BT_EINPUT, "--batch-tokens %d is below the longest sequence (%d)", a->batch_tokens,
+        return bt_error_set(err, BT_EINPUT, "`batch_tokens` %d is below the longest sequence (%d)", a->batch_tokens,
                             in->max_len);
     return a->gates_path ? read_gates(a->gates_path, c->n_layers, c->n_heads, &in->gates, err) : BT_OK;
 }
@@ -267,17 +215,17 @@ static int write_sequence_tensors(const forward_args *a, const bt_engine *e, con
     const int L = c->n_layers, H = c->n_heads, D = c->d_model;
     char name[64];
     int rc = BT_OK;
-    if (a->want_attn) {
+    if (a->want_attentions) {
         for (int l = 0; l < L && !rc; l++) rc = bt_engine_copy_attention(e, k, l, tmp + (size_t)l * H * T * T, err);
         const int64_t shape[4] = {L, H, T, T};
         snprintf(name, sizeof name, "attn_%d.npy", seq);
-        if (!rc) rc = write_npy(a->out_dir, name, BT_NPY_F32, 4, shape, tmp, err);
+        if (!rc) rc = write_npy(a->out, name, BT_NPY_F32, 4, shape, tmp, err);
     }
     if (a->want_hidden) {
         for (int l = 0; l <= L && !rc; l++) rc = bt_engine_copy_hidden(e, k, l, tmp + (size_t)l * T * D, err);
         const int64_t shape[3] = {L + 1, T, D};
         snprintf(name, sizeof name, "hidden_%d.npy", seq);
-        if (!rc) rc = write_npy(a->out_dir, name, BT_NPY_F32, 3, shape, tmp, err);
+        if (!rc) rc = write_npy(a->out, name, BT_NPY_F32, 3, shape, tmp, err);
     }
     return rc;
 }
@@ -321,17 +269,17 @@ static int write_outputs(const forward_args *a, const bt_config *c, int B, int t
     const int64_t s_bc[2] = {B, C}, s_b[1] = {B}, s_blh[3] = {B, c->n_layers, c->n_heads};
     int rc = BT_OK;
     if (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS)
-        rc = write_npy(a->out_dir, "logits.npy", BT_NPY_F32, 2, s_bc, f->logits, err);
-    if (!rc) rc = write_npy(a->out_dir, "entropy.npy", BT_NPY_F64, 3, s_blh, f->ent, err);
-    if (!rc && train) rc = write_npy(a->out_dir, "loss.npy", BT_NPY_F64, 1, s_b, f->loss, err);
-    if (!rc && train) rc = write_npy(a->out_dir, "gate_grad.npy", BT_NPY_F64, 3, s_blh, f->gg, err);
-    if (!rc && train) rc = write_npy(a->out_dir, "gate_grad_tok.npy", BT_NPY_F64, 3, s_blh, f->gt, err);
+        rc = write_npy(a->out, "logits.npy", BT_NPY_F32, 2, s_bc, f->logits, err);
+    if (!rc) rc = write_npy(a->out, "entropy.npy", BT_NPY_F64, 3, s_blh, f->ent, err);
+    if (!rc && train) rc = write_npy(a->out, "loss.npy", BT_NPY_F64, 1, s_b, f->loss, err);
+    if (!rc && train) rc = write_npy(a->out, "gate_grad.npy", BT_NPY_F64, 3, s_blh, f->gg, err);
+    if (!rc && train) rc = write_npy(a->out, "gate_grad_tok.npy", BT_NPY_F64, 3, s_blh, f->gt, err);
     return rc;
 }
 
 int bt_cmd_forward(int argc, char **argv) {
     forward_args a;
-    int rc = parse_args(argc, argv, &a);
+    int rc = run_opts_parse(&a, BT_CMD_FORWARD, "forward", argc, argv, 0);
     if (rc) return rc < 0 ? 0 : rc;
     if (a.threads > 0) bt_engine_set_threads(a.threads);
     bt_error err = {0};
@@ -339,7 +287,7 @@ int bt_cmd_forward(int argc, char **argv) {
     forward_inputs in = {0};
     forward_buffers f = {0};
     bt_engine *e = NULL;
-    rc = bt_model_load(a.model_dir, &m, &err);
+    rc = bt_model_load(a.model, &m, &err);
     if (!rc) rc = load_inputs(&a, &m.cfg, &in, &err);
     if (rc) goto out;
     const bt_config *c = &m.cfg;
@@ -347,14 +295,14 @@ int bt_cmd_forward(int argc, char **argv) {
     const int train = c->head == BT_HEAD_LM ||
                       (a.labels_path != NULL && (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS));
     bt_engine_limits lim = {.max_tokens = a.batch_tokens, .max_seqs = in.ids.n, .max_len = in.max_len,
-                            .backward = train, .attentions = a.want_attn, .hidden = a.want_hidden};
+                            .backward = train, .attentions = a.want_attentions, .hidden = a.want_hidden};
     rc = bt_engine_create(c, &m.params, &lim, &e, &err);
-    if (!rc) rc = bt_mkdir_p(a.out_dir, BT_EINPUT, &err);
+    if (!rc) rc = bt_mkdir_p(a.out, BT_EINPUT, &err);
     if (!rc) rc = buffers_alloc(&a, &in, c, &f, &err);
     if (!rc) rc = run_batches(&a, &in, c, e, train, &f, &err);
     if (!rc) rc = write_outputs(&a, c, in.ids.n, train, &f, &err);
 out:
-    if (rc) fprintf(stderr, "bertology forward: %s\n", err.msg);
+    if (rc) run_fail(0, "forward", &err);
     bt_engine_free(e);
     bt_model_free(&m);
     inputs_free(&in);

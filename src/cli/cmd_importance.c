@@ -2,7 +2,6 @@
  * mpirun/srun, with run.h5 written by all ranks together (the run itself: bt_run_importance). */
 #include <stdio.h>
 
-#include "bertology/dist.h"
 #include "bertology/run.h"
 #include "commands.h"
 #include "report.h"

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bertology/dist.h"
-#include "bertology/npy.h"
 #include "commands.h"
 #include "report.h"
 #include "run_opts.h"

@@ -9,26 +9,7 @@
 #include "bertology/common.h"
 #include "bertology/tokenizer.h"
 #include "commands.h"
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: bertology tokenize --model DIR [--pair] [--max-seq-length N] [--types]\n"
-            "       bertology tokenize --model DIR --bench FILE [--pair] [--skip-header]\n"
-            "                          [--max-seq-length N]\n"
-            "\n"
-            "Reads lines from stdin and prints, per line, the model input ids ([CLS] a [SEP]\n"
-            "(b [SEP]) for BERT, <s> a </s>(</s> b </s>) for RoBERTa, a (b) for GPT-2)\n"
-            "separated by spaces.\n"
-            "  --model DIR          model directory with vocab.txt (WordPiece) or vocab.json +\n"
-            "                       merges.txt (byte-level BPE), + tokenizer_config.json\n"
-            "  --pair               each line holds two texts separated by one tab\n"
-            "  --max-seq-length N   truncate to N tokens, longest first for pairs (default 128)\n"
-            "  --types              also print the token types, after a tab\n"
-            "  --bench FILE         time the tokenization of FILE's lines (first tab-separated\n"
-            "                       field; first two with --pair) and print lines/s and\n"
-            "                       tokens/s\n"
-            "  --skip-header        with --bench: ignore FILE's first line\n");
-}
+#include "run_opts.h"
 
 /* Appends the decimal digits of v (v >= 0) to buf at *k. */
 static void put_int(char *buf, size_t *k, int v) {
@@ -113,10 +94,10 @@ static int bench(bt_tok *tok, const char *path, int pair, int skip_header, int m
         fprintf(stderr, "bertology tokenize: %s\n", err.msg);
         return err.code;
     }
-    int *ids = malloc((size_t)max_len * sizeof *ids);
+    int *ids = bt_malloc((size_t)max_len, sizeof *ids, "the token ids", &err);
     if (!ids) {
         free(data);
-        fprintf(stderr, "bertology tokenize: out of memory\n");
+        fprintf(stderr, "bertology tokenize: %s\n", err.msg);
         return 1;
     }
     double best = 1e30;
@@ -137,48 +118,8 @@ static int bench(bt_tok *tok, const char *path, int pair, int skip_header, int m
     return rc;
 }
 
-typedef struct {
-    const char *model, *bench_file;
-    int pair, max_len, with_types, skip_header;
-} tokenize_args;
-
-/* Returns 0 to go on, 2 on bad usage, -1 after --help. */
-static int parse_args(int argc, char **argv, tokenize_args *t) {
-    *t = (tokenize_args){.max_len = 128};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return -1;
-        } else if (!strcmp(a, "--pair")) {
-            t->pair = 1;
-        } else if (!strcmp(a, "--types")) {
-            t->with_types = 1;
-        } else if (!strcmp(a, "--skip-header")) {
-            t->skip_header = 1;
-        } else if (!strcmp(a, "--model") && i + 1 < argc) {
-            t->model = argv[++i];
-        } else if (!strcmp(a, "--bench") && i + 1 < argc) {
-            t->bench_file = argv[++i];
-        } else if (!strcmp(a, "--max-seq-length") && i + 1 < argc) {
-            if (bt_parse_int(argv[++i], 0, 1 << 24, &t->max_len) || t->max_len < 3) {
-                fprintf(stderr, "bertology tokenize: --max-seq-length: '%s' is not an integer "
-                        "between 3 and 16777216\n", argv[i]);
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "bertology tokenize: unknown or incomplete option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!t->model) {
-        fprintf(stderr, "bertology tokenize: --model DIR is required\n");
-        usage(stderr);
-        return 2;
-    }
-    return 0;
-}
+/* The flags tokenize reads (its rows of the flag table, bertology/run.h). */
+typedef bt_run_options tokenize_args;
 
 /* "ids\n" or "ids\ttypes\n" into out; returns the length. */
 static size_t format_line(char *out, const int *ids, const int *types, int n, int with_types) {
@@ -200,20 +141,20 @@ static size_t format_line(char *out, const int *ids, const int *types, int n, in
 
 /* Lines of stdin to token ids on stdout. */
 static int tokenize_stdin(bt_tok *tok, const tokenize_args *t) {
-    int *ids = malloc((size_t)t->max_len * sizeof *ids);
-    int *types = malloc((size_t)t->max_len * sizeof *types);
+    bt_error err = {0};
+    int *ids = bt_malloc((size_t)t->max_seq_length, sizeof *ids, "the token ids", &err);
+    int *types = bt_malloc((size_t)t->max_seq_length, sizeof *types, "the token types", &err);
     /* one output line: up to 11 digits + a separator per id, twice with --types */
-    char *out = malloc((size_t)t->max_len * 24 + 4);
+    char *out = bt_malloc((size_t)t->max_seq_length * 24 + 4, 1, "an output line", &err);
     char *line = NULL;
     size_t line_cap = 0;
     int rc = 0;
     if (!ids || !types || !out) {
-        fprintf(stderr, "bertology tokenize: out of memory\n");
+        fprintf(stderr, "bertology tokenize: %s\n", err.msg);
         rc = 1;
     }
     long line_no = 0;
     ssize_t got;
-    bt_error err = {0};
     while (!rc && (got = getline(&line, &line_cap, stdin)) >= 0) {
         size_t len = (size_t)got;
         line_no++;
@@ -231,12 +172,12 @@ static int tokenize_stdin(bt_tok *tok, const tokenize_args *t) {
             }
         }
         int n;
-        if (bt_tok_encode_n(tok, line, a_len, b, b_len, t->max_len, ids, types, &n, &err)) {
+        if (bt_tok_encode_n(tok, line, a_len, b, b_len, t->max_seq_length, ids, types, &n, &err)) {
             fprintf(stderr, "bertology tokenize: <stdin>:%ld: %s\n", line_no, err.msg);
             rc = err.code;
             break;
         }
-        const size_t k = format_line(out, ids, types, n, t->with_types);
+        const size_t k = format_line(out, ids, types, n, t->print_types);
         if (fwrite(out, 1, k, stdout) != k) break;
     }
     if (!rc && ferror(stdin)) {
@@ -253,15 +194,15 @@ static int tokenize_stdin(bt_tok *tok, const tokenize_args *t) {
 
 int bt_cmd_tokenize(int argc, char **argv) {
     tokenize_args t;
-    int rc = parse_args(argc, argv, &t);
+    int rc = run_opts_parse(&t, BT_CMD_TOKENIZE, "tokenize", argc, argv, 0);
     if (rc) return rc < 0 ? 0 : rc;
     bt_error err = {0};
     bt_tok *tok;
     if (bt_tok_load(t.model, &tok, &err)) {
-        fprintf(stderr, "bertology tokenize: %s\n", err.msg);
+        run_fail(0, "tokenize", &err);
         return err.code;
     }
-    rc = t.bench_file ? bench(tok, t.bench_file, t.pair, t.skip_header, t.max_len) : tokenize_stdin(tok, &t);
+    rc = t.bench_file ? bench(tok, t.bench_file, t.pair, t.skip_header, t.max_seq_length) : tokenize_stdin(tok, &t);
     bt_tok_free(tok);
     return rc;
 }

@@ -1,5 +1,7 @@
 #include "report.h"
 
+#include "cli_msg.h"
+
 #include "bertology/engine.h"
 
 static void header(FILE *f, const char *title, int H) {
@@ -41,5 +43,5 @@ void report_summary(FILE *f, const char *what, const bt_sweep_result *r, int n_r
                 "--batch-tokens (the plan does not depend on the ranks) balances better\n", r->n_batches, n_ranks);
     static int warned;
     const char *warn = bt_engine_blas_warning();
-    if (warn && !warned++) fprintf(stderr, "bertology: warning: %s\n", warn);
+    if (warn && !warned++) cli_print(stderr, "bertology: warning", warn);
 }

@@ -12,16 +12,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bertology/common.h"
 #include "bertology/dist.h"
 
-#define FAIL(...)                                              \
-    do {                                                       \
-        if (rank == 0) {                                       \
-            fprintf(stderr, "bertology %s: ", name);           \
-            fprintf(stderr, __VA_ARGS__);                      \
-            fprintf(stderr, " (bertology %s --help)\n", name); \
-        }                                                      \
-        return 2;                                              \
+/* "bertology NAME: msg (bertology NAME --help)" on rank 0, the library's option names as flags */
+#define FAIL(...)                                                        \
+    do {                                                                 \
+        if (rank == 0) {                                                 \
+            char m_[BT_ERROR_MSG_MAX];                                   \
+            snprintf(m_, sizeof m_, __VA_ARGS__);                        \
+            bt_run_flag_names(m_, sizeof m_);                            \
+            fprintf(stderr, "bertology %s: %s (bertology %s --help)\n", name, m_, name); \
+        }                                                                \
+        return 2;                                                        \
     } while (0)
 
 static void keep_command_line(bt_run_options *o, int argc, char **argv) {
@@ -35,24 +38,30 @@ int run_opts_parse(bt_run_options *o, int command, const char *name, int argc, c
     keep_command_line(o, argc, argv);
     int n_flags;
     const bt_flag *flags = bt_run_flags(&n_flags);
-    struct option *opts = calloc((size_t)n_flags + 1, sizeof *opts);
-    if (!opts) FAIL("out of memory");
-    for (int i = 0; i < n_flags; i++)
-        opts[i] = (struct option){flags[i].name, flags[i].arg ? required_argument : no_argument, 0, i};
-    int c, rc = 0;
     bt_error err = {0};
+    struct option *opts = bt_calloc((size_t)n_flags + 1, sizeof *opts, "the flags", &err);
+    if (!opts) FAIL("%s", err.msg);
+    /* the command's rows only: a flag name may mean another thing to another command */
+    int n = 0;
+    for (int i = 0; i < n_flags; i++)
+        if (flags[i].commands & command)
+            opts[n++] = (struct option){flags[i].name, flags[i].arg ? required_argument : no_argument, 0, i};
+    int c, rc = 0;
     optind = 1;
     opterr = 0;
     while (!rc && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == '?' || c == ':') {
             free(opts);
-            FAIL("unknown option or missing value: %s", argv[optind - 1]);
+            /* another command's flag, or none at all */
+            const char *arg = argv[optind - 1];
+            int elsewhere = 0;
+            const size_t len = strcspn(arg, "=");
+            for (int i = 0; i < n_flags && !strncmp(arg, "--", 2); i++)
+                elsewhere |= strlen(flags[i].name) == len - 2 && !strncmp(arg + 2, flags[i].name, len - 2);
+            if (elsewhere) FAIL("%.*s does not apply to %s", (int)len, arg, name);
+            FAIL("unknown option or missing value: %s", arg);
         }
         const bt_flag *fl = &flags[c];
-        if (!(fl->commands & command)) {
-            free(opts);
-            FAIL("--%s does not apply to %s", fl->name, name);
-        }
         if (fl->kind == BT_FLAG_HELP) {
             free(opts);
             if (rank == 0) bt_run_options_usage(stdout, command, name);
@@ -67,7 +76,7 @@ int run_opts_parse(bt_run_options *o, int command, const char *name, int argc, c
     return 0;
 }
 
-/* The stop request of docs/checkpoint.md: SIGTERM (Slurm's time limit, scancel, preemption; srun
+/* The stop request of docs/resume.md: SIGTERM (Slurm's time limit, scancel, preemption; srun
  * forwards it; mpirun sends it to the ranks, then SIGKILL a second later), SIGUSR1 (mpirun forwards
  * it; Slurm's --signal) and SIGINT (^C) make the run stop: the batch in flight is abandoned at the
  * next layer, the work done is made durable, exit 3. A second ^C ends at once. They are taken by a
@@ -75,13 +84,6 @@ int run_opts_parse(bt_run_options *o, int command, const char *name, int argc, c
 static const char *g_out; /* the checkpoint's directory, for the message; NULL: no checkpoint */
 static const volatile sig_atomic_t *g_stop; /* the stop flag, when the command takes stop signals */
 static int g_status;                        /* what run_fail reported: the exit status */
-
-/* The commands that stop on request: those that keep a checkpoint, and syntax (which stops with
- * exit 3 but saves nothing yet). */
-static int stops_on_request(const bt_run_options *o, int command) {
-    if (command == BT_CMD_SYNTAX) return o->out != NULL;
-    return o->out && o->checkpoint_every > 0 && (command & (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE));
-}
 
 int run_begin(int *argc, char ***argv, int command, const char *name, bt_run_options *o, int *rank, int *n_ranks) {
     bt_error err = {0};
@@ -101,12 +103,12 @@ int run_begin(int *argc, char ***argv, int command, const char *name, bt_run_opt
     snprintf(who, sizeof who, "bertology %s (rank %d, pid %ld)", name, *rank, (long)getpid());
     bt_signals_fatal(who); /* the rank in its line, and in place of any handler MPI_Init installed */
     int rc = run_opts_parse(o, command, name, *argc, *argv, *rank);
-    if (!rc && stops_on_request(o, command)) {
+    if (!rc && bt_run_resumable(o)) { /* the commands that keep a checkpoint stop on request */
         bt_error local = {0};
         o->stop = bt_signals_catch_stop(&local);
         if (!o->stop) rc = BT_EINTERNAL;
         if ((rc = bt_dist_agree(MPI_COMM_WORLD, rc, &local, &err))) run_fail(*rank, name, &err);
-        if (command != BT_CMD_SYNTAX) g_out = o->out;
+        g_out = o->out;
         g_stop = o->stop;
     } else {
         bt_signals_release();
@@ -118,6 +120,9 @@ int run_begin(int *argc, char ***argv, int command, const char *name, bt_run_opt
 void run_fail(int rank, const char *name, const bt_error *err) {
     g_status = err->code;
     if (rank != 0) return;
+    char msg[BT_ERROR_MSG_MAX];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    bt_run_flag_names(msg, sizeof msg);
     if (err->code == BT_EINTERRUPTED) {
         /* where, and how long after this rank's signal (the others' came at about the same time) */
         char where[4200] = "", after[64] = "";
@@ -125,9 +130,9 @@ void run_fail(int rank, const char *name, const bt_error *err) {
         if (g_stop && *g_stop)
             snprintf(after, sizeof after, "%s %.2f s after %s; ", g_out ? "saved" : "stopped", bt_signals_stop_age(),
                      *g_stop == SIGTERM ? "SIGTERM" : *g_stop == SIGINT ? "SIGINT" : "SIGUSR1");
-        fprintf(stderr, "bertology %s: %s (%s%sexit status 3)\n", name, err->msg, where, after);
+        fprintf(stderr, "bertology %s: %s (%s%sexit status 3)\n", name, msg, where, after);
     } else
-        fprintf(stderr, "bertology %s: %s\n", name, err->msg);
+        fprintf(stderr, "bertology %s: %s\n", name, msg);
 }
 
 void run_notice(const bt_run *x) {
@@ -170,20 +175,6 @@ int run_open(MPI_Comm comm, const bt_run_options *o, bt_run *x) {
         fprintf(stderr, "bertology %s: skipped %zu bad lines of %s (first: %s)\n", o->name, x->examples.skipped,
                 x->examples.path, x->examples.first_skipped);
     return BT_OK;
-}
-
-int run_file_open(bt_run *x, int has_loss) {
-    bt_error err = {0};
-    const int rc = bt_run_file_open(x, has_loss, &err);
-    if (rc) run_fail(x->rank, x->o->name, &err);
-    return rc;
-}
-
-int run_file_commit(bt_run *x, int lrc, const bt_error *local) {
-    bt_error err = {0};
-    const int rc = bt_run_file_commit(x, lrc, local, &err);
-    if (rc) run_fail(x->rank, x->o->name, &err);
-    return rc;
 }
 
 void run_end(void) {

@@ -1,5 +1,5 @@
-/* The command line of the commands over a data set (importance, eval, mask, ablate, prune with
- * --task): argv -> bt_run_options through the library's flag table (include/bertology/run.h), and
+/* The command line of the commands over a data set (importance, eval, mask, ablate, syntax, prune
+ * with --task): argv -> bt_run_options through the library's flag table (include/bertology/run.h), and
  * the library's run calls with their errors printed once, on rank 0. */
 #ifndef BT_CLI_RUN_OPTS_H
 #define BT_CLI_RUN_OPTS_H
@@ -28,10 +28,8 @@ void run_fail(int rank, const char *name, const bt_error *err);
 /* Prints what the run has to tell (x->notice: e.g. a checkpoint that could not be resumed). */
 void run_notice(const bt_run *x);
 
-/* bt_run_open, bt_run_file_open and bt_run_file_commit with the message printed on rank 0; open
- * also reports what the inputs' reading skipped. Collective; return the agreed code. */
+/* bt_run_open with the message printed on rank 0; also reports what the inputs' reading skipped.
+ * Collective; returns the agreed code. */
 int run_open(MPI_Comm comm, const bt_run_options *o, bt_run *x);
-int run_file_open(bt_run *x, int has_loss);
-int run_file_commit(bt_run *x, int lrc, const bt_error *local);
 
 #endif

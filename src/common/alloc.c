@@ -1,4 +1,5 @@
 #include <stdlib.h>
+#include <string.h>
 
 #include "bertology/common.h"
 
@@ -26,6 +27,12 @@ void *bt_calloc(size_t n, size_t elem, const char *what, bt_error *err) {
     return p ? p : fail(what, n, elem, err);
 }
 
+void *bt_realloc(void *p, size_t n, size_t elem, const char *what, bt_error *err) {
+    size_t bytes;
+    void *q = bytes_of(n, elem, &bytes) ? NULL : realloc(p, bytes);
+    return q ? q : fail(what, n, elem, err);
+}
+
 int bt_grow(void **p, size_t *cap, size_t need, size_t elem, const char *what, bt_error *err) {
     if (need <= *cap && *p) return BT_OK;
     size_t c = *cap > need ? *cap : need, bytes;
@@ -38,4 +45,20 @@ int bt_grow(void **p, size_t *cap, size_t need, size_t elem, const char *what, b
     *p = q;
     *cap = c;
     return BT_OK;
+}
+
+void *bt_aligned_alloc(size_t align, size_t n, size_t elem, const char *what, bt_error *err) {
+    size_t bytes;
+    void *p = NULL;
+    /* rounded up to the alignment, as aligned_alloc wants */
+    if (!bytes_of(n, elem, &bytes) && bytes <= SIZE_MAX - align && posix_memalign(&p, align, (bytes + align - 1) / align * align))
+        p = NULL;
+    return p ? p : fail(what, n, elem, err);
+}
+
+char *bt_strdup(const char *s, const char *what, bt_error *err) {
+    const size_t n = strlen(s) + 1;
+    char *p = bt_malloc(n, 1, what, err);
+    if (p) memcpy(p, s, n);
+    return p;
 }

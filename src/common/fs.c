@@ -9,9 +9,8 @@
 int bt_mkdir_p(const char *path, int code, bt_error *err) {
     if (!path || !path[0]) return bt_error_set(err, code, "cannot create a directory with an empty name");
     const size_t n = strlen(path);
-    char *p = malloc(n + 1);
-    if (!p) return bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
-    memcpy(p, path, n + 1);
+    char *p = bt_strdup(path, "a path", err);
+    if (!p) return BT_EINTERNAL;
     int rc = BT_OK;
     /* every prefix ending before a '/' (the leading '/' of an absolute path is not a prefix) */
     for (size_t i = 1; i <= n && !rc; i++) {
@@ -35,8 +34,8 @@ int bt_read_file(const char *path, size_t max_bytes, char **out, size_t *len, bt
     FILE *f = fopen(path, "rb");
     if (!f) return bt_error_set(err, BT_EINPUT, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    int rc = buf ? BT_OK : bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
+    char *buf = bt_malloc(cap, 1, path, err);
+    int rc = buf ? BT_OK : BT_EINTERNAL;
     while (!rc) {
         n += fread(buf + n, 1, cap - n - 1, f);
         if (n < cap - 1) break;
@@ -44,8 +43,8 @@ int bt_read_file(const char *path, size_t max_bytes, char **out, size_t *len, bt
             rc = bt_error_set(err, BT_EINPUT, "%s: larger than %zu bytes", path, max_bytes);
             break;
         }
-        char *b = realloc(buf, cap * 2);
-        if (!b) rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
+        char *b = bt_realloc(buf, cap * 2, 1, path, err);
+        if (!b) rc = BT_EINTERNAL;
         else buf = b, cap *= 2;
     }
     if (!rc && ferror(f)) rc = bt_error_set(err, BT_EINPUT, "%s: read error", path);

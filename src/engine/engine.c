@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "engine_internal.h"
 #include "gemm.h"
 #include "threads.h"
@@ -108,13 +109,9 @@ static size_t carve(bt_engine *e, float *base) {
     return off;
 }
 
-/* The activation block (1 GB for bert-base at 2048 tokens with backward) is touched here, once,
- * by the threads that will use it: otherwise its page faults land in the first batch of every
- * run, which `bertology bench` never sees. In 4 kB pages, not transparent huge pages: THP gave no
- * measurable speed to the products, and where the kernel must find 2 MB of memory no process has
- * used lately (a virtual machine whose host backs guest memory on first use, as on the
- * development machine) huge-page faults cost 5-7 times more: 1.1-1.4 s for 1 GB against 0.2 s
- * (docs/engine.md "Memory pages"). */
+/* The activation block is touched here, once, by the threads that will use it, so that its page
+ * faults do not land in the first batch of every run; in 4 kB pages, not huge pages (why, and
+ * what was measured: docs/engine.md "Memory pages"). */
 #define TOUCH_CHUNK ((size_t)2 << 20)
 
 static void first_touch(float *mem, size_t bytes) {
@@ -137,8 +134,8 @@ int bt_engine_create(const bt_config *cfg, const bt_params *params, const bt_eng
     if (lim->max_len > cfg->max_pos - cfg->pos_offset)
         return bt_error_set(err, BT_EINPUT, "engine: sequences of %d tokens exceed the model's %d positions",
                             lim->max_len, cfg->max_pos - cfg->pos_offset);
-    bt_engine *e = calloc(1, sizeof *e);
-    if (!e) return bt_error_set(err, BT_EINTERNAL, "engine: out of memory");
+    bt_engine *e = bt_calloc(1, sizeof *e, "the engine", err);
+    if (!e) return BT_EINTERNAL;
     e->cfg = *cfg;
     e->w = params;
     e->lim = *lim;
@@ -148,12 +145,12 @@ int bt_engine_create(const bt_config *cfg, const bt_params *params, const bt_eng
     eng_gemm_resolve();
     e->mem_floats = carve(e, NULL);
     const size_t bytes = (e->mem_floats * sizeof(float) + TOUCH_CHUNK - 1) / TOUCH_CHUNK * TOUCH_CHUNK;
-    e->mem = aligned_alloc(4096, bytes);
+    e->mem = bt_aligned_alloc(4096, bytes, 1, "activations", NULL);
     if (e->mem) first_touch(e->mem, bytes);
     const size_t B = (size_t)e->lim.max_seqs;
-    e->len = malloc(B * sizeof(int));
-    e->off = malloc((B + 1) * sizeof(int));
-    e->sq = malloc((B + 1) * sizeof(size_t));
+    e->len = bt_malloc(B, sizeof(int), "the batch", NULL);
+    e->off = bt_malloc(B + 1, sizeof(int), "the batch", NULL);
+    e->sq = bt_malloc(B + 1, sizeof(size_t), "the batch", NULL);
     if (!e->mem || !e->len || !e->off || !e->sq) {
         bt_engine_free(e);
         return bt_error_set(err, BT_EINTERNAL, "engine: cannot allocate %.1f MB of activations",
@@ -273,8 +270,8 @@ static int forward_impl(bt_engine *e, const bt_batch *bt, const float *gates, in
             return bt_error_set(err, BT_EINTERRUPTED, "forward stopped on request before layer %d", l);
         if (l == L) break;
         /* GPT-2's last hidden state is reported after ln_f (as Hugging Face does) */
-        if (gpt2) gpt2_layer_forward(e, l, e->hidden[l], l == L - 1 ? e->xf : e->hidden[l + 1]);
-        else bert_layer_forward(e, l, e->hidden[l], e->hidden[l + 1]);
+        if (gpt2) pre_ln_layer_forward(e, l, e->hidden[l], l == L - 1 ? e->xf : e->hidden[l + 1]);
+        else post_ln_layer_forward(e, l, e->hidden[l], e->hidden[l + 1]);
         if (e->want_entropy) scatter_heads(e, l, e->ent, e->le);
     }
     if (gpt2)
@@ -356,8 +353,8 @@ int bt_engine_backward(bt_engine *e, bt_error *err) {
         if (eng_stop_asked(e)) /* (l = -1: layer 0 returned early) */
             return bt_error_set(err, BT_EINTERRUPTED, "backward stopped on request at layer %d", l);
         if (l < 0) break;
-        if (gpt2) gpt2_layer_backward(e, l, dy, l > 0 ? dx : NULL);
-        else bert_layer_backward(e, l, dy, l > 0 ? dx : NULL);
+        if (gpt2) pre_ln_layer_backward(e, l, dy, l > 0 ? dx : NULL);
+        else post_ln_layer_backward(e, l, dy, l > 0 ? dx : NULL);
         scatter_heads(e, l, e->ggrad, e->lg);
         scatter_heads(e, l, e->gtok, e->lt);
         float *t = dy;

@@ -72,12 +72,13 @@ static inline int eng_stop_asked(const bt_engine *e) { return e->stop && *e->sto
 /* rows of logits the LM head computes at once */
 #define LM_CHUNK 64
 
-/* layer_bert.c: the post-LayerNorm layer (BERT, GPT). x: input [N,D]; y: output [N,D]. */
-void bert_layer_forward(bt_engine *e, int l, const float *x, float *y);
+/* layer_post_ln.c: the post-LayerNorm layer (BERT, RoBERTa, DistilBERT, OpenAI GPT).
+ * x: input [N,D]; y: output [N,D]. */
+void post_ln_layer_forward(bt_engine *e, int l, const float *x, float *y);
 /* dy: dL/dy [N,D] in, overwritten; dx (nullable for layer 0): dL/dx [N,D] out. Fills e->lg/lt. */
-void bert_layer_backward(bt_engine *e, int l, float *dy, float *dx);
-/* layer_gpt2.c: the pre-LayerNorm decoder layer (same contract). */
-void gpt2_layer_forward(bt_engine *e, int l, const float *x, float *y);
-void gpt2_layer_backward(bt_engine *e, int l, float *dy, float *dx);
+void post_ln_layer_backward(bt_engine *e, int l, float *dy, float *dx);
+/* layer_pre_ln.c: the pre-LayerNorm layer of GPT-2 (same contract). */
+void pre_ln_layer_forward(bt_engine *e, int l, const float *x, float *y);
+void pre_ln_layer_backward(bt_engine *e, int l, float *dy, float *dx);
 
 #endif

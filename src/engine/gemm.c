@@ -38,11 +38,9 @@ const char *bt_gemm_name(int kind) {
          : kind == BT_GEMM_ONEDNN_BF16 ? "onednn-bf16" : "auto";
 }
 
-/* The documented rule for auto (docs/engine.md): oneDNN when it is built in. It dispatches its
- * kernels by CPUID at run time and knows every x86 ISA up to AMX, where OpenBLAS 0.3.21 falls
- * back to older kernels on CPUs it does not recognise (0.53x of oneDNN with the Haswell kernels
- * on the AVX-512 machine of issue 14). A rule rather than a timing: every rank must choose the
- * same backend without talking to the others. */
+/* The rule for auto: oneDNN when it is built in, since it picks its kernels by CPUID where
+ * OpenBLAS may not know the CPU (docs/engine.md "GEMM backends" has the measurements). A rule
+ * rather than a timing: every rank must choose the same backend without talking to the others. */
 static int auto_choice(void) {
 #ifdef BT_HAVE_ONEDNN
     return BT_GEMM_ONEDNN;
@@ -53,7 +51,7 @@ static int auto_choice(void) {
 
 int bt_engine_set_gemm(int kind, bt_error *err) {
     if (!bt_gemm_available(kind))
-        return bt_error_set(err, BT_EINPUT, "--gemm %s: this build has no %s backend (oneDNN: libdnnl-dev, "
+        return bt_error_set(err, BT_EINPUT, "`gemm` %s: this build has no %s backend (oneDNN: libdnnl-dev, "
                             "cmake -DBT_ONEDNN=ON%s)", bt_gemm_name(kind), bt_gemm_name(kind),
                             kind == BT_GEMM_ONEDNN_BF16 ? "; bf16 also needs a CPU with AVX512_BF16 or AMX" : "");
     g_requested = kind;

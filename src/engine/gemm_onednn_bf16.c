@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "gemm.h"
 
 /* Smaller products (attention's T x T x d_head is 1 M at T = 128) are not worth the rounding
@@ -40,7 +41,7 @@ static int ready(void) {
 static uint16_t *grow(uint16_t **buf, size_t *cap, size_t n) {
     if (n > *cap) {
         free(*buf);
-        *buf = malloc(n * sizeof **buf);
+        *buf = bt_malloc(n, sizeof **buf, "bf16 operands", NULL);
         *cap = *buf ? n : 0;
     }
     return *buf;

@@ -65,7 +65,7 @@ const char *bt_engine_blas_warning(void) {
     snprintf(msg, sizeof msg,
              "OpenBLAS uses its generic '%s' kernels on this %s CPU (several times slower): "
              "set OPENBLAS_CORETYPE=%s%s", core, better[0] == 'S' ? "AVX-512" : "AVX2", better,
-             bt_gemm_available(BT_GEMM_ONEDNN) ? ", or use --gemm onednn" : " (or build with oneDNN: libdnnl-dev)");
+             bt_gemm_available(BT_GEMM_ONEDNN) ? ", or use `gemm` onednn" : " (or build with oneDNN: libdnnl-dev)");
     return msg;
 #else
     return NULL;

@@ -1,6 +1,6 @@
 /* BERT (model_type "bert"): config fields, tensor names and where each lands in the block.
  *
- * Checkpoint names are those of transformers' BertModel, with the "bert." prefix when a head
+ * Tensor names are those of transformers' BertModel, with the "bert." prefix when a head
  * model (BertForSequenceClassification, BertForPreTraining, ...) saved them. q, k and v of a
  * layer are separate [Dl, D] matrices in the file and consecutive row blocks of wqkv here. */
 #include <stdio.h>
@@ -49,27 +49,27 @@ static int read_config(const cJSON *root, const char *path, const char *arch_nam
     return BT_OK;
 }
 
-static int inspect(const bt_ckpt *ck, const char *arch_name, bt_config *c, char *prefix, size_t prefix_len,
+static int inspect(const bt_weights *wts, const char *arch_name, bt_config *c, char *prefix, size_t prefix_len,
                    bt_error *err) {
     char name[256];
-    if (bt_ckpt_find(ck, "bert.embeddings.word_embeddings.weight", NULL))
+    if (bt_weights_find(wts, "bert.embeddings.word_embeddings.weight", NULL))
         snprintf(prefix, prefix_len, "bert.");
-    else if (bt_ckpt_find(ck, "embeddings.word_embeddings.weight", NULL))
+    else if (bt_weights_find(wts, "embeddings.word_embeddings.weight", NULL))
         prefix[0] = '\0';
     else
         return bt_error_set(err, BT_EINPUT,
-                            "%s: missing tensor bert.embeddings.word_embeddings.weight (or without bert.)", ck->path);
+                            "%s: missing tensor bert.embeddings.word_embeddings.weight (or without bert.)", wts->path);
     /* Only a sequence classifier's "classifier" is one we can use: BertForTokenClassification's
      * and BertForMultipleChoice's have the same name but another meaning. Those load as encoders. */
     const int seq_cls = arch_name[0] == '\0' || strstr(arch_name, "ForSequenceClassification") != NULL;
-    const int has_cls = bt_ckpt_find(ck, "classifier.weight", NULL) != NULL;
+    const int has_cls = bt_weights_find(wts, "classifier.weight", NULL) != NULL;
     if (seq_cls && arch_name[0] && !has_cls)
-        return bt_error_set(err, BT_EINPUT, "%s: missing tensor classifier.weight (needed by %s)", ck->path, arch_name);
+        return bt_error_set(err, BT_EINPUT, "%s: missing tensor classifier.weight (needed by %s)", wts->path, arch_name);
     bt_config_set_head(c, seq_cls && has_cls);
     snprintf(name, sizeof name, "%spooler.dense.weight", prefix);
     /* A sequence classifier reads the pooler, so there it is required (a missing one is reported
      * by name when the tensors are read). */
-    c->has_pooler = c->head != BT_HEAD_NONE || bt_ckpt_find(ck, name, NULL) != NULL;
+    c->has_pooler = c->head != BT_HEAD_NONE || bt_weights_find(wts, name, NULL) != NULL;
     return BT_OK;
 }
 

@@ -37,17 +37,17 @@ static int read_config(const cJSON *root, const char *path, const char *arch_nam
     return BT_OK;
 }
 
-static int inspect(const bt_ckpt *ck, const char *arch_name, bt_config *c, char *prefix, size_t prefix_len,
+static int inspect(const bt_weights *wts, const char *arch_name, bt_config *c, char *prefix, size_t prefix_len,
                    bt_error *err) {
-    int rc = bt_spec_prefix(ck, "distilbert.", "embeddings.word_embeddings.weight", prefix, prefix_len, err);
+    int rc = bt_spec_prefix(wts, "distilbert.", "embeddings.word_embeddings.weight", prefix, prefix_len, err);
     if (rc) return rc;
     /* DistilBertForTokenClassification also has a "classifier" (and no pre_classifier), and
      * DistilBertForMultipleChoice both: only a sequence classifier's pair is ours. */
     const int seq_cls = arch_name[0] == '\0' || strstr(arch_name, "ForSequenceClassification") != NULL;
-    const int has_pre = bt_ckpt_find(ck, "pre_classifier.weight", NULL) != NULL;
-    const int has_cls = bt_ckpt_find(ck, "classifier.weight", NULL) != NULL;
+    const int has_pre = bt_weights_find(wts, "pre_classifier.weight", NULL) != NULL;
+    const int has_cls = bt_weights_find(wts, "classifier.weight", NULL) != NULL;
     if (seq_cls && arch_name[0] && !(has_pre && has_cls))
-        return bt_error_set(err, BT_EINPUT, "%s: missing tensor %s (needed by %s)", ck->path,
+        return bt_error_set(err, BT_EINPUT, "%s: missing tensor %s (needed by %s)", wts->path,
                             has_pre ? "classifier.weight" : "pre_classifier.weight", arch_name);
     bt_config_set_head(c, seq_cls && has_pre && has_cls);
     c->has_pooler = c->head != BT_HEAD_NONE;

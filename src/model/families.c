@@ -30,19 +30,19 @@ void bt_spec_add_ln(bt_tensor_spec *out, int *n, const char *prefix, const char 
     if (out) snprintf(out[*n - 1].alt, sizeof out[*n - 1].alt, "%s%s.beta", prefix, base);
 }
 
-int bt_spec_prefix(const bt_ckpt *ck, const char *prefix_with, const char *probe, char *prefix, size_t prefix_len,
+int bt_spec_prefix(const bt_weights *wts, const char *prefix_with, const char *probe, char *prefix, size_t prefix_len,
                    bt_error *err) {
     char name[256];
     snprintf(name, sizeof name, "%s%s", prefix_with, probe);
-    if (bt_ckpt_find(ck, name, NULL)) {
+    if (bt_weights_find(wts, name, NULL)) {
         snprintf(prefix, prefix_len, "%s", prefix_with);
         return BT_OK;
     }
-    if (bt_ckpt_find(ck, probe, NULL)) {
+    if (bt_weights_find(wts, probe, NULL)) {
         prefix[0] = '\0';
         return BT_OK;
     }
-    return bt_error_set(err, BT_EINPUT, "%s: missing tensor %s (or %s without the prefix)", ck->path, name, probe);
+    return bt_error_set(err, BT_EINPUT, "%s: missing tensor %s (or %s without the prefix)", wts->path, name, probe);
 }
 
 void bt_decoder_layers(const bt_config *c, const bt_params *p, const char *prefix, bt_tensor_spec *out, int *n) {
@@ -66,11 +66,11 @@ void bt_decoder_layers(const bt_config *c, const bt_params *p, const char *prefi
 #undef NAME
 }
 
-int bt_decoder_head(const bt_ckpt *ck, const char *arch_name, bt_config *c, bt_error *err) {
+int bt_decoder_head(const bt_weights *wts, const char *arch_name, bt_config *c, bt_error *err) {
     const int seq_cls = strstr(arch_name, "ForSequenceClassification") != NULL;
-    const int has_score = bt_ckpt_find(ck, "score.weight", NULL) != NULL;
+    const int has_score = bt_weights_find(wts, "score.weight", NULL) != NULL;
     if (seq_cls && !has_score)
-        return bt_error_set(err, BT_EINPUT, "%s: missing tensor score.weight (needed by %s)", ck->path, arch_name);
+        return bt_error_set(err, BT_EINPUT, "%s: missing tensor score.weight (needed by %s)", wts->path, arch_name);
     c->has_pooler = 0;
     c->cls_last = 1;
     if (seq_cls || (arch_name[0] == '\0' && has_score)) return BT_OK; /* keeps the config's labels */

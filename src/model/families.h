@@ -20,19 +20,19 @@ void bt_spec_add(bt_tensor_spec *out, int *n, const char *prefix, const char *na
 /* A LayerNorm's base.weight and base.bias ([d]), with the gamma/beta spellings as alternatives. */
 void bt_spec_add_ln(bt_tensor_spec *out, int *n, const char *prefix, const char *base, int64_t d, float *g, float *b);
 
-/* The weights' name prefix: prefix_with if ck holds prefix_with+probe, "" if it holds probe
+/* The weights' name prefix: prefix_with if wts holds prefix_with+probe, "" if it holds probe
  * alone; otherwise an error naming the tensor. */
-int bt_spec_prefix(const bt_ckpt *ck, const char *prefix_with, const char *probe, char *prefix, size_t prefix_len,
+int bt_spec_prefix(const bt_weights *wts, const char *prefix_with, const char *probe, char *prefix, size_t prefix_len,
                    bt_error *err);
 
-/* Layers h.{i} of a GPT / GPT-2 checkpoint: ln_1, attn.c_attn (Conv1D [D, 3*Dl]: the q, k and v
+/* Layers h.{i} of GPT / GPT-2 weights: ln_1, attn.c_attn (Conv1D [D, 3*Dl]: the q, k and v
  * column blocks of the present heads, which transposed are wqkv's row blocks), attn.c_proj
  * (Conv1D [Dl, D]), ln_2, mlp.c_fc (Conv1D [D, F]), mlp.c_proj (Conv1D [F, D]). */
 void bt_decoder_layers(const bt_config *c, const bt_params *p, const char *prefix, bt_tensor_spec *out, int *n);
 /* Settles a decoder's head from its weights: a sequence classifier (score.weight, no bias,
  * read from the last token) when the architecture says ForSequenceClassification (or names
  * nothing and score.weight exists), else the LM head tied to the token embeddings. */
-int bt_decoder_head(const bt_ckpt *ck, const char *arch_name, bt_config *c, bt_error *err);
+int bt_decoder_head(const bt_weights *wts, const char *arch_name, bt_config *c, bt_error *err);
 /* The classifier rows of a decoder: score.weight [C, D] into cls_w (cls_b stays zero). */
 void bt_decoder_score(const bt_config *c, const bt_params *p, bt_tensor_spec *out, int *n);
 

@@ -50,10 +50,10 @@ static int read_config(const cJSON *root, const char *path, const char *arch_nam
     return BT_OK;
 }
 
-static int inspect(const bt_ckpt *ck, const char *arch_name, bt_config *c, char *prefix, size_t prefix_len,
+static int inspect(const bt_weights *wts, const char *arch_name, bt_config *c, char *prefix, size_t prefix_len,
                    bt_error *err) {
-    int rc = bt_spec_prefix(ck, "transformer.", "wte.weight", prefix, prefix_len, err);
-    return rc ? rc : bt_decoder_head(ck, arch_name, c, err);
+    int rc = bt_spec_prefix(wts, "transformer.", "wte.weight", prefix, prefix_len, err);
+    return rc ? rc : bt_decoder_head(wts, arch_name, c, err);
 }
 
 static int tensors(const bt_config *c, const bt_params *p, const char *prefix, bt_tensor_spec *out) {

@@ -1,4 +1,5 @@
 /* bt_model: a Hugging Face model directory <-> config + one contiguous F32 parameter block. */
+#include "bertology/common.h"
 #include "bertology/model.h"
 
 #include <errno.h>
@@ -40,9 +41,8 @@ int bt_model_alloc(bt_model *m, const bt_config *cfg, bt_error *err) {
     m->cfg = *cfg;
     m->n_params = bt_params_count(cfg);
     const size_t bytes = (m->n_params * sizeof(float) + 63) / 64 * 64;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0)
-        return bt_error_set(err, BT_EINTERNAL, "out of memory for %zu parameters", m->n_params);
+    void *p = bt_aligned_alloc(64, m->n_params, sizeof(float), "the parameters", err);
+    if (!p) return BT_EINTERNAL;
     /* zero, so that the alignment gaps between tensors hold no garbage */
     memset(p, 0, bytes);
     m->block = p;
@@ -54,20 +54,20 @@ int bt_model_alloc(bt_model *m, const bt_config *cfg, bt_error *err) {
 static bt_tensor_spec *specs_of(const bt_arch_ops *ops, const bt_config *cfg, const bt_params *p, const char *prefix,
                                 int *n) {
     *n = ops->tensors(cfg, p, prefix, NULL);
-    bt_tensor_spec *s = calloc((size_t)*n + 1, sizeof *s);
+    bt_tensor_spec *s = bt_calloc((size_t)*n + 1, sizeof *s, "the tensor list", NULL);
     if (s) ops->tensors(cfg, p, prefix, s);
     return s;
 }
 
 static int64_t spec_numel(const bt_tensor_spec *s) { return s->shape[0] * (s->ndim == 2 ? s->shape[1] : 1); }
 
-/* Finds s in the checkpoint, checks it and converts it into its view. */
-static int load_tensor(const bt_ckpt *ck, const bt_tensor_spec *s, const char *cfg_path, int *dtype, bt_error *err) {
-    const char *file = ck->path;
+/* Finds s in the weights, checks it and converts it into its view. */
+static int load_tensor(const bt_weights *wts, const bt_tensor_spec *s, const char *cfg_path, int *dtype, bt_error *err) {
+    const char *file = wts->path;
     const char *name = s->name;
-    const bt_st_tensor *t = bt_ckpt_find(ck, s->name, &file);
-    if (!t && s->alt[0] && (t = bt_ckpt_find(ck, s->alt, &file))) name = s->alt;
-    if (!t) return bt_error_set(err, BT_EINPUT, "%s: missing tensor %s", ck->path, s->name);
+    const bt_st_tensor *t = bt_weights_find(wts, s->name, &file);
+    if (!t && s->alt[0] && (t = bt_weights_find(wts, s->alt, &file))) name = s->alt;
+    if (!t) return bt_error_set(err, BT_EINPUT, "%s: missing tensor %s", wts->path, s->name);
     if (!bt_st_dtype_is_float(t->dtype))
         return bt_error_set(err, BT_EINPUT, "%s: tensor %s has dtype %s; weights must be F32, F16, BF16 or F64", file,
                             name, bt_st_dtype_name(t->dtype));
@@ -87,24 +87,24 @@ static int load_tensor(const bt_ckpt *ck, const bt_tensor_spec *s, const char *c
     return BT_OK;
 }
 
-/* Before the block is allocated: every parameter is read from its own checkpoint tensor, so a
+/* Before the block is allocated: every parameter is read from its own stored tensor, so a
  * config.json whose dims need far more parameters than the weights hold float values is refused
  * here. Otherwise a hostile config.json next to a small file would have us allocate and zero up
  * to 2^50 floats before the first shape check. The bound is loose (twice the values plus 2^20
- * floats for alignment and slack) so that a checkpoint missing a tensor or two still gets the
+ * floats for alignment and slack) so that weights missing a tensor or two still gets the
  * precise "missing tensor" message of load_tensor. The tensors' byte ranges are disjoint
  * (safetensors.c), so the files' size bounds these values. */
-static int check_enough_values(const bt_ckpt *ck, const bt_config *cfg, const char *cfg_path, bt_error *err) {
+static int check_enough_values(const bt_weights *wts, const bt_config *cfg, const char *cfg_path, bt_error *err) {
     uint64_t have = 0;
-    for (int f = 0; f < ck->n_files; f++)
-        for (int i = 0; i < ck->files[f].n; i++)
-            if (bt_st_dtype_is_float(ck->files[f].t[i].dtype)) have += (uint64_t)ck->files[f].t[i].numel;
+    for (int f = 0; f < wts->n_files; f++)
+        for (int i = 0; i < wts->files[f].n; i++)
+            if (bt_st_dtype_is_float(wts->files[f].t[i].dtype)) have += (uint64_t)wts->files[f].t[i].numel;
     const uint64_t need = bt_params_count(cfg);
     if (need > 2 * have + ((uint64_t)1 << 20))
         return bt_error_set(err, BT_EINPUT,
                             "%s: its dimensions need %llu parameters, but the float tensors of %s hold only %llu "
                             "values",
-                            cfg_path, (unsigned long long)need, ck->path, (unsigned long long)have);
+                            cfg_path, (unsigned long long)need, wts->path, (unsigned long long)have);
     return BT_OK;
 }
 
@@ -115,7 +115,7 @@ int bt_model_load(const char *dir, bt_model *m, bt_error *err) {
     snprintf(m->dir, sizeof m->dir, "%s", dir);
     size_t len;
     const bt_arch_ops *ops;
-    bt_ckpt ck;
+    bt_weights wts;
     bt_config cfg;
     bt_tensor_spec *specs = NULL;
     int rc = bt_read_file(path, BT_TEXT_FILE_MAX, &m->config_json, &len, err);
@@ -123,13 +123,13 @@ int bt_model_load(const char *dir, bt_model *m, bt_error *err) {
     if ((rc = bt_config_parse(m->config_json, len, path, &cfg, m->model_type, sizeof m->model_type, m->arch_name,
                               sizeof m->arch_name, &ops, err)))
         goto fail;
-    if ((rc = bt_ckpt_open(dir, &ck, err))) goto fail;
-    if ((rc = ops->inspect(&ck, m->arch_name, &cfg, prefix, sizeof prefix, err))) goto fail_ck;
+    if ((rc = bt_weights_open(dir, &wts, err))) goto fail;
+    if ((rc = ops->inspect(&wts, m->arch_name, &cfg, prefix, sizeof prefix, err))) goto fail_ck;
     if ((rc = bt_config_check(&cfg, err))) {
         bt_error_prefix(err, "%s", path);
         goto fail_ck;
     }
-    if ((rc = check_enough_values(&ck, &cfg, path, err))) goto fail_ck;
+    if ((rc = check_enough_values(&wts, &cfg, path, err))) goto fail_ck;
     if ((rc = bt_model_alloc(m, &cfg, err))) goto fail_ck;
     int n, dtype = -1;
     specs = specs_of(ops, &m->cfg, &m->params, prefix, &n);
@@ -137,15 +137,15 @@ int bt_model_load(const char *dir, bt_model *m, bt_error *err) {
         rc = bt_error_set(err, BT_EINTERNAL, "out of memory");
         goto fail_ck;
     }
-    for (int i = 0; i < n && !rc; i++) rc = load_tensor(&ck, &specs[i], path, &dtype, err);
+    for (int i = 0; i < n && !rc; i++) rc = load_tensor(&wts, &specs[i], path, &dtype, err);
     if (rc) goto fail_ck;
     snprintf(m->dtype, sizeof m->dtype, "%s", dtype == -2 ? "mixed" : bt_st_dtype_name(dtype));
     free(specs);
-    bt_ckpt_close(&ck);
+    bt_weights_close(&wts);
     return BT_OK;
 fail_ck:
     free(specs);
-    bt_ckpt_close(&ck);
+    bt_weights_close(&wts);
 fail:
     bt_model_free(m);
     return rc;
@@ -166,7 +166,7 @@ static const bt_arch_ops *ops_of(const bt_model *m) {
 /* cJSON indents with tabs and writes "key":<tab>value; transformers writes two spaces and
  * "key": value. Raw tabs only come from the formatting (cJSON escapes those inside strings). */
 static char *indent_like_hf(const char *s) {
-    char *out = malloc(2 * strlen(s) + 1), *o = out;
+    char *out = bt_malloc(2 * strlen(s) + 1, 1, "config.json", NULL), *o = out;
     if (!out) return NULL;
     for (const char *p = s; *p; p++) {
         if (*p != '\t')
@@ -228,7 +228,7 @@ int bt_model_save(const bt_model *m, const char *dir, bt_error *err) {
     if ((rc = bt_mkdir_p(dir, BT_EINTERNAL, err))) return rc;
     int n;
     bt_tensor_spec *specs = specs_of(ops, &m->cfg, &m->params, ops->save_prefix(&m->cfg), &n);
-    bt_st_out *out = calloc((size_t)n + 1, sizeof *out);
+    bt_st_out *out = bt_calloc((size_t)n + 1, sizeof *out, "the tensor list", NULL);
     if (!specs || !out) {
         free(specs);
         free(out);

@@ -13,9 +13,9 @@
 #include "bertology/common.h"
 #include "bertology/engine.h"
 #include "bertology/error.h"
-#include "model/checkpoint.h"
+#include "model/weights.h"
 
-/* One checkpoint tensor and where it lives in the parameter block. */
+/* One stored tensor and where it lives in the parameter block. */
 typedef struct {
     char name[192]; /* Hugging Face name, prefix included */
     char alt[192];  /* an older spelling of the same tensor (LayerNorm.gamma), or "" */
@@ -31,7 +31,7 @@ typedef struct {
      * entry of "architectures" ("" if none). Labels and pruned_heads are read by config.c. */
     int (*read_config)(const cJSON *root, const char *path, const char *arch_name, bt_config *cfg, bt_error *err);
     /* What only the weights tell: the name prefix, the head, the pooler. */
-    int (*inspect)(const bt_ckpt *ck, const char *arch_name, bt_config *cfg, char *prefix, size_t prefix_len,
+    int (*inspect)(const bt_weights *wts, const char *arch_name, bt_config *cfg, char *prefix, size_t prefix_len,
                    bt_error *err);
     /* The tensors of cfg in block order with their views in p; returns how many (out may be
      * NULL to count only). */

@@ -28,21 +28,21 @@ static int read_config(const cJSON *root, const char *path, const char *arch_nam
     return BT_OK;
 }
 
-static int inspect(const bt_ckpt *ck, const char *arch_name, bt_config *c, char *prefix, size_t prefix_len,
+static int inspect(const bt_weights *wts, const char *arch_name, bt_config *c, char *prefix, size_t prefix_len,
                    bt_error *err) {
-    int rc = bt_spec_prefix(ck, "roberta.", "embeddings.word_embeddings.weight", prefix, prefix_len, err);
+    int rc = bt_spec_prefix(wts, "roberta.", "embeddings.word_embeddings.weight", prefix, prefix_len, err);
     if (rc) return rc;
     const int seq_cls = arch_name[0] == '\0' || strstr(arch_name, "ForSequenceClassification") != NULL;
-    const int has_cls = bt_ckpt_find(ck, "classifier.out_proj.weight", NULL) != NULL;
+    const int has_cls = bt_weights_find(wts, "classifier.out_proj.weight", NULL) != NULL;
     if (seq_cls && arch_name[0] && !has_cls)
-        return bt_error_set(err, BT_EINPUT, "%s: missing tensor classifier.out_proj.weight (needed by %s)", ck->path,
+        return bt_error_set(err, BT_EINPUT, "%s: missing tensor classifier.out_proj.weight (needed by %s)", wts->path,
                             arch_name);
     bt_config_set_head(c, seq_cls && has_cls);
     /* A classifier's dense layer is required; RobertaModel's pooler is kept if it is there, so
      * that a saved encoder still has it. */
     char name[256];
     snprintf(name, sizeof name, "%spooler.dense.weight", prefix);
-    c->has_pooler = c->head != BT_HEAD_NONE || bt_ckpt_find(ck, name, NULL) != NULL;
+    c->has_pooler = c->head != BT_HEAD_NONE || bt_weights_find(wts, name, NULL) != NULL;
     return BT_OK;
 }
 

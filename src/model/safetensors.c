@@ -37,8 +37,8 @@ static int cmp_data(const void *a, const void *b) {
  * small file could describe far more values than it holds, and the model loader sizes its
  * memory from them. Zero-size tensors take no bytes. */
 static int check_disjoint(bt_st_file *f, bt_error *err) {
-    const bt_st_tensor **by = malloc(sizeof *by * (size_t)(f->n ? f->n : 1));
-    if (!by) return bt_error_set(err, BT_EINTERNAL, "%s: out of memory for %d tensor entries", f->path, f->n);
+    const bt_st_tensor **by = bt_malloc((size_t)f->n, sizeof *by, "the tensor entries", err);
+    if (!by) return BT_EINTERNAL;
     int k = 0;
     for (int i = 0; i < f->n; i++)
         if (f->t[i].nbytes) by[k++] = &f->t[i];
@@ -134,8 +134,8 @@ static int parse_header(bt_st_file *f, const unsigned char *base, const char *js
         n++;
         name_bytes += strlen(e->string) + 1;
     }
-    f->t = calloc(n ? n : 1, sizeof *f->t);
-    f->names = malloc(name_bytes ? name_bytes : 1);
+    f->t = bt_calloc(n, sizeof *f->t, "the tensor entries", NULL);
+    f->names = bt_malloc(name_bytes, 1, "the tensor names", NULL);
     if (!f->t || !f->names) {
         rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory for %zu tensor entries", f->path, n);
         goto done;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "model/safetensors.h"
 
 static char *build_header(const bt_st_out *t, int n, size_t *len) {
@@ -59,7 +60,7 @@ static char *build_header(const bt_st_out *t, int n, size_t *len) {
     if (!s) return NULL;
     /* Pad with spaces so that the data region starts 8-byte aligned, as safetensors does. */
     size_t l = strlen(s), padded = (l + 7) / 8 * 8;
-    char *p = realloc(s, padded + 1);
+    char *p = bt_realloc(s, padded + 1, 1, "the safetensors header", NULL);
     if (!p) {
         free(s);
         return NULL;
@@ -80,7 +81,7 @@ static int write_tensor(FILE *fp, const bt_st_out *t) {
     if (!t->transpose || t->ndim != 2) return fwrite(t->src, sizeof(float), (size_t)numel, fp) == (size_t)numel;
     /* file [rows, cols] from src [cols, rows]: gather one file row at a time */
     const int64_t rows = t->shape[0], cols = t->shape[1];
-    float *row = malloc((size_t)cols * sizeof *row);
+    float *row = bt_malloc((size_t)cols, sizeof *row, "a tensor row", NULL);
     if (!row) return 0;
     int ok = 1;
     for (int64_t i = 0; i < rows && ok; i++) {

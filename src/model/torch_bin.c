@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <zip.h>
 
+#include "bertology/common.h"
 #include "model/torch_pickle.h"
 
 static int zip_fail(const char *path, const char *what, zip_error_t *ze, bt_error *err) {
@@ -69,9 +70,9 @@ static int fill_tensors(bt_st_file *f, const bt_torch_pickle *tp, const unsigned
     int rc = BT_OK;
     size_t name_bytes = 0;
     for (int i = 0; i < tp->n_tensors; i++) name_bytes += strlen(tp->t[i].name) + 1;
-    f->t = calloc((size_t)tp->n_tensors + 1, sizeof *f->t);
-    f->names = malloc(name_bytes + 1);
-    if (!f->t || !f->names) return bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
+    f->t = bt_calloc((size_t)tp->n_tensors + 1, sizeof *f->t, "the tensor entries", err);
+    f->names = f->t ? bt_malloc(name_bytes + 1, 1, "the tensor names", err) : NULL;
+    if (!f->t || !f->names) return BT_EINTERNAL;
     char *np = f->names;
     for (int i = 0; i < tp->n_tensors; i++) {
         const bt_tp_tensor *t = &tp->t[i];
@@ -126,7 +127,7 @@ static int check_byteorder(zip_t *z, const char *path, const char *prefix, size_
     int rc = read_entry(z, (zip_uint64_t)i, path, name, b, st.size, err);
     if (rc) return rc;
     if (st.size != 6 || memcmp(b, "little", 6))
-        return bt_error_set(err, BT_EINPUT, "%s: %s says '%.*s'; only little-endian checkpoints are read", path, name,
+        return bt_error_set(err, BT_EINPUT, "%s: %s says '%.*s'; only little-endian weights are read", path, name,
                             (int)st.size, (const char *)b);
     return BT_OK;
 }
@@ -148,8 +149,8 @@ static int load(zip_t *z, const char *path, uint64_t file_size, bt_st_file *f, b
     if (!(st.valid & ZIP_STAT_SIZE) || st.size > BT_TP_MAX_PICKLE)
         return bt_error_set(err, BT_EINPUT, "%s: data.pkl declares %llu bytes (limit %zu): not a state dict", path,
                             (unsigned long long)st.size, BT_TP_MAX_PICKLE);
-    unsigned char *pkl = malloc(st.size ? st.size : 1);
-    if (!pkl) return bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
+    unsigned char *pkl = bt_malloc(st.size, 1, "data.pkl", err);
+    if (!pkl) return BT_EINTERNAL;
     char pkl_path[1200];
     snprintf(pkl_path, sizeof pkl_path, "%s: %sdata.pkl", path, prefix);
     bt_torch_pickle tp;
@@ -160,8 +161,8 @@ static int load(zip_t *z, const char *path, uint64_t file_size, bt_st_file *f, b
     if (rc) return rc;
 
     /* every storage: stored, of the size the pickle gives; all together within the file */
-    zip_uint64_t *sidx = calloc((size_t)tp.n_storages + 1, sizeof *sidx);
-    size_t *soff = calloc((size_t)tp.n_storages + 1, sizeof *soff);
+    zip_uint64_t *sidx = bt_calloc((size_t)tp.n_storages + 1, sizeof *sidx, "the storages", NULL);
+    size_t *soff = bt_calloc((size_t)tp.n_storages + 1, sizeof *soff, "the storages", NULL);
     size_t total = 0;          /* the heap block: storages at 64-byte aligned offsets */
     uint64_t read_bytes = 0;   /* what the archive must hold */
     if (!sidx || !soff) rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
@@ -196,7 +197,7 @@ static int load(zip_t *z, const char *path, uint64_t file_size, bt_st_file *f, b
         total += (want + 63) / 64 * 64;
     }
     unsigned char *block = NULL;
-    if (!rc && !(block = malloc(total ? total : 1))) rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
+    if (!rc && !(block = bt_malloc(total, 1, "the weights", err))) rc = BT_EINTERNAL;
     for (int s = 0; s < tp.n_storages && !rc; s++) {
         char name[400];
         snprintf(name, sizeof name, "%sdata/%s", prefix, tp.s[s].key);
@@ -205,8 +206,8 @@ static int load(zip_t *z, const char *path, uint64_t file_size, bt_st_file *f, b
     }
 
     /* where each storage starts in the block: the form fill_tensors takes */
-    const unsigned char **base = rc ? NULL : calloc((size_t)tp.n_storages + 1, sizeof *base);
-    if (!rc && !base) rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
+    const unsigned char **base = rc ? NULL : bt_calloc((size_t)tp.n_storages + 1, sizeof *base, "the storages", err);
+    if (!rc && !base) rc = BT_EINTERNAL;
     for (int s = 0; s < tp.n_storages && !rc; s++) base[s] = block + soff[s];
     if (!rc) rc = fill_tensors(f, &tp, base, path, err);
     free(base);
@@ -247,8 +248,8 @@ static int load_legacy(const char *path, int fd, uint64_t size, bt_st_file *f, b
     snprintf(where, sizeof where, "%s: legacy key list at byte %zu", path, pos);
     if ((rc = bt_tp_parse_part(p + pos, size - pos, where, BT_TP_KEY_LIST, &used, &tp, err))) return rc;
     pos += used;
-    const unsigned char **sdata = calloc((size_t)tp.n_storages + 1, sizeof *sdata);
-    if (!sdata) rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory", path);
+    const unsigned char **sdata = bt_calloc((size_t)tp.n_storages + 1, sizeof *sdata, "the storages", err);
+    if (!sdata) rc = BT_EINTERNAL;
     for (int k = 0; k < tp.n_storages && !rc; k++) {
         const bt_tp_storage *st = &tp.s[tp.order[k]];
         const uint64_t esz = (uint64_t)bt_st_dtype_bits(st->dtype) / 8, want = (uint64_t)st->numel * esz;

@@ -4,6 +4,7 @@
  * dict is made of. Values live in an arena and refer to each other by index, so the memo can
  * share them freely and one free releases everything. Every size read from the file is checked
  * before it is used; the whole parse costs O(pickle length) time and memory. */
+#include "bertology/common.h"
 #include "model/torch_pickle.h"
 
 #include <stdio.h>
@@ -68,7 +69,7 @@ static int grow_int(int **a, int *cap, int need) {
         if (c > (1 << 28)) return -1;
         c *= 2;
     }
-    int *q = realloc(*a, (size_t)c * sizeof *q);
+    int *q = bt_realloc(*a, (size_t)c, sizeof *q, "the unpickler", NULL);
     if (!q) return -1;
     *a = q;
     *cap = c;
@@ -79,7 +80,7 @@ static int grow_int(int **a, int *cap, int need) {
 static int new_val(up *u, int kind) {
     if (u->nv == u->cv) {
         int c = u->cv ? 2 * u->cv : 64;
-        val *q = realloc(u->v, (size_t)c * sizeof *q);
+        val *q = bt_realloc(u->v, (size_t)c, sizeof *q, "the unpickler", NULL);
         if (!q) return -1;
         u->v = q;
         u->cv = c;
@@ -134,7 +135,7 @@ static int make_tuple_from(up *u, int first) {
     if (k < 0) return oom(u);
     int n = u->ns - first;
     if (n) {
-        u->v[k].items = malloc((size_t)n * sizeof(int));
+        u->v[k].items = bt_malloc((size_t)n, sizeof(int), "the unpickler", NULL);
         if (!u->v[k].items) return oom(u);
         memcpy(u->v[k].items, u->stack + first, (size_t)n * sizeof(int));
     }
@@ -150,7 +151,7 @@ static int memo_put(up *u, uint64_t idx, size_t at) {
     if (idx >= u->n_memo) {
         size_t n = u->n_memo ? u->n_memo : 64;
         while (n <= idx) n *= 2;
-        int *q = realloc(u->memo, n * sizeof *q);
+        int *q = bt_realloc(u->memo, n, sizeof *q, "the unpickler", NULL);
         if (!q) return oom(u);
         for (size_t j = u->n_memo; j < n; j++) q[j] = -1;
         u->memo = q;
@@ -246,7 +247,7 @@ static int persid(up *u, size_t at) {
     /* a hash of the keys: a hostile pickle naming millions of storages stays linear */
     if (2 * ((size_t)o->n_storages + 1) > u->n_key_slots) {
         size_t n = u->n_key_slots ? 2 * u->n_key_slots : 256;
-        int *slot = malloc(n * sizeof *slot);
+        int *slot = bt_malloc(n, sizeof *slot, "the unpickler", NULL);
         if (!slot) return oom(u);
         for (size_t j = 0; j < n; j++) slot[j] = -1;
         for (int k = 0; k < o->n_storages; k++) {
@@ -269,13 +270,13 @@ static int persid(up *u, size_t at) {
     } else {
         if (o->n_storages == u->cap_s) {
             int c = u->cap_s ? 2 * u->cap_s : 64;
-            bt_tp_storage *q = realloc(o->s, (size_t)c * sizeof *q);
+            bt_tp_storage *q = bt_realloc(o->s, (size_t)c, sizeof *q, "the storages", NULL);
             if (!q) return oom(u);
             o->s = q;
             u->cap_s = c;
         }
         bt_tp_storage *st = &o->s[o->n_storages];
-        if (!(st->key = malloc(key->slen + 1))) return oom(u);
+        if (!(st->key = bt_malloc(key->slen + 1, 1, "a storage key", NULL))) return oom(u);
         memcpy(st->key, key->s, key->slen);
         st->key[key->slen] = '\0';
         st->dtype = dtype;
@@ -344,7 +345,7 @@ static int rebuild_tensor(up *u, const val *args, size_t at) {
     bt_torch_pickle *o = u->out;
     if (o->n_tensors == u->cap_t) {
         int c = u->cap_t ? 2 * u->cap_t : 64;
-        bt_tp_tensor *q = realloc(o->t, (size_t)c * sizeof *q);
+        bt_tp_tensor *q = bt_realloc(o->t, (size_t)c, sizeof *q, "the tensors", NULL);
         if (!q) return oom(u);
         o->t = q;
         u->cap_t = c;
@@ -429,7 +430,7 @@ static int finish(up *u) {
         return bt_error_set(u->err, BT_EINPUT, "%s: the pickle holds no state dict (save model.state_dict())", u->path);
     bt_torch_pickle *o = u->out;
     /* a dict entry names one tensor; the same tensor object under two names is copied */
-    bt_tp_tensor *t = calloc((size_t)d->n / 2 + 1, sizeof *t);
+    bt_tp_tensor *t = bt_calloc((size_t)d->n / 2 + 1, sizeof *t, "the tensors", NULL);
     if (!t) return oom(u);
     int n = 0, rc = BT_OK;
     for (int k = 0; k < d->n && !rc; k += 2) {
@@ -444,7 +445,7 @@ static int finish(up *u) {
             break;
         }
         t[n] = o->t[value->i];
-        if (!(t[n].name = malloc(key->slen + 1))) {
+        if (!(t[n].name = bt_malloc(key->slen + 1, 1, "a tensor name", NULL))) {
             rc = oom(u);
             break;
         }
@@ -467,7 +468,7 @@ static int finish_sys_info(up *u) {
         const val *key = &u->v[d->items[k]], *v = &u->v[d->items[k + 1]];
         if (key->kind == V_STR && key->slen == 13 && !memcmp(key->s, "little_endian", 13)) {
             if (v->kind == V_BOOL && v->i) return BT_OK;
-            return bt_error_set(u->err, BT_EINPUT, "%s: a big-endian checkpoint; only little-endian ones are read",
+            return bt_error_set(u->err, BT_EINPUT, "%s: big-endian weights; only little-endian ones are read",
                                 u->path);
         }
     }
@@ -484,8 +485,8 @@ static int finish_keys(up *u) {
     if (l->n != o->n_storages)
         return bt_error_set(u->err, BT_EINPUT, "%s: the legacy key list names %d storages, the state dict %d",
                             u->path, l->n, o->n_storages);
-    if (!(o->order = malloc(((size_t)l->n + 1) * sizeof *o->order))) return oom(u);
-    unsigned char *seen = calloc((size_t)l->n + 1, 1);
+    if (!(o->order = bt_malloc((size_t)l->n + 1, sizeof *o->order, "the storages", NULL))) return oom(u);
+    unsigned char *seen = bt_calloc((size_t)l->n + 1, 1, "the storages", NULL);
     if (!seen) return oom(u);
     int rc = BT_OK;
     for (int k = 0; k < l->n && !rc; k++) {
@@ -681,7 +682,7 @@ static int parse(const unsigned char *p, size_t len, const char *path, int mode,
         /* the hash of the storages the state dict named */
         size_t n = 256;
         while (n < 2 * ((size_t)out->n_storages + 1)) n *= 2;
-        if (!(u.key_slot = malloc(n * sizeof *u.key_slot))) return bt_error_set(err, BT_EINTERNAL, "out of memory");
+        if (!(u.key_slot = bt_malloc(n, sizeof *u.key_slot, "the storage keys", err))) return BT_EINTERNAL;
         for (size_t j = 0; j < n; j++) u.key_slot[j] = -1;
         for (int k = 0; k < out->n_storages; k++) {
             size_t j = key_hash(out->s[k].key, strlen(out->s[k].key)) & (n - 1);

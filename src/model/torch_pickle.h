@@ -1,5 +1,5 @@
 /* The pickle inside a pytorch_model.bin (archive/data.pkl), read by a restricted unpickler that
- * knows exactly what torch.save(state_dict) writes and nothing more (docs/checkpoints.md).
+ * knows exactly what torch.save(state_dict) writes and nothing more (docs/model_files.md).
  *
  * It never calls anything: the few globals a state dict needs (collections.OrderedDict,
  * torch._utils._rebuild_tensor_v2 / _rebuild_parameter and the typed storage classes) are

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "bertology/plan.h"
 
 typedef struct {
@@ -41,12 +42,12 @@ int bt_plan_assign(bt_plan_assignment *asg, const bt_plan *plan, int n_ranks, bt
     int nb = plan->n_batches;
     asg->n_ranks = n_ranks;
     asg->n_batches = nb;
-    asg->owner = malloc((size_t)(nb ? nb : 1) * sizeof *asg->owner);
-    asg->rank_first = calloc((size_t)n_ranks + 1, sizeof *asg->rank_first);
-    asg->rank_batches = malloc((size_t)(nb ? nb : 1) * sizeof *asg->rank_batches);
-    asg->rank_cost = calloc((size_t)n_ranks, sizeof *asg->rank_cost);
-    cost_batch *jobs = malloc((size_t)(nb ? nb : 1) * sizeof *jobs);
-    int *heap = malloc((size_t)n_ranks * sizeof *heap);
+    asg->owner = bt_malloc((size_t)nb, sizeof *asg->owner, "the assignment", NULL);
+    asg->rank_first = bt_calloc((size_t)n_ranks + 1, sizeof *asg->rank_first, "the assignment", NULL);
+    asg->rank_batches = bt_malloc((size_t)nb, sizeof *asg->rank_batches, "the assignment", NULL);
+    asg->rank_cost = bt_calloc((size_t)n_ranks, sizeof *asg->rank_cost, "the assignment", NULL);
+    cost_batch *jobs = bt_malloc((size_t)nb, sizeof *jobs, "the assignment", NULL);
+    int *heap = bt_malloc((size_t)n_ranks, sizeof *heap, "the assignment", NULL);
     if (!asg->owner || !asg->rank_first || !asg->rank_batches || !asg->rank_cost || !jobs || !heap) {
         free(jobs);
         free(heap);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 bt_plan_cost bt_plan_cost_transformer(int n_layers, int d_model, int d_ff) {
     double L = n_layers, D = d_model, F = d_ff;
     return (bt_plan_cost){.dense = L * (8.0 * D * D + 4.0 * D * F), .attn = L * 4.0 * D};
@@ -60,7 +61,8 @@ static int check_options(const bt_plan_options *o, bt_error *err) {
  * batch j also takes the next example only if that brings it nearer its share of the tokens not
  * yet in a closed batch, left / (n_share - j): tokens + len / 2 <= share, in integers. With
  * n_share = the greedy count, the batches come out about equal instead of full batches and a
- * small remainder, whose products would run at a fraction of their speed (issue 14). */
+ * small remainder, whose products would run at a fraction of their speed (docs/distribution.md
+ * section 1). */
 static int cut(bt_plan *plan, const int *lengths, int n, const bt_plan_options *opt, int n_share) {
     int64_t left = 0; /* tokens from the open batch's first example on */
     for (int k = 0; k < n; k++) left += lengths[plan->order[k]];
@@ -110,16 +112,16 @@ int bt_plan_build(bt_plan *plan, const int *lengths, int n, const bt_plan_option
     }
     if (n == 0) return BT_OK;
 
-    plan->order = malloc((size_t)n * sizeof *plan->order);
+    plan->order = bt_malloc((size_t)n, sizeof *plan->order, "the batch plan", NULL);
     /* n batches is the worst case (one example each); shrunk below. */
-    plan->batches = malloc((size_t)n * sizeof *plan->batches);
+    plan->batches = bt_malloc((size_t)n, sizeof *plan->batches, "the batch plan", NULL);
     if (!plan->order || !plan->batches) {
         bt_plan_free(plan);
         return bt_error_set(err, BT_EINTERNAL, "batch plan: out of memory for %d examples", n);
     }
     for (int i = 0; i < n; i++) plan->order[i] = i;
     if (opt->mode == BT_PLAN_BY_TOKENS) {
-        len_idx *key = malloc((size_t)n * sizeof *key);
+        len_idx *key = bt_malloc((size_t)n, sizeof *key, "the batch plan", NULL);
         if (!key) {
             bt_plan_free(plan);
             return bt_error_set(err, BT_EINTERNAL, "batch plan: out of memory for %d examples", n);
@@ -147,7 +149,7 @@ int bt_plan_build(bt_plan *plan, const int *lengths, int n, const bt_plan_option
         if (B->n_tokens > plan->max_batch_tokens) plan->max_batch_tokens = B->n_tokens;
         if (B->n_seqs > plan->max_batch_seqs) plan->max_batch_seqs = B->n_seqs;
     }
-    bt_plan_batch *shrunk = realloc(plan->batches, (size_t)nb * sizeof *shrunk);
+    bt_plan_batch *shrunk = bt_realloc(plan->batches, (size_t)nb, sizeof *shrunk, "the batch plan", NULL);
     if (shrunk) plan->batches = shrunk;
     return BT_OK;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 #include "bertology/dist.h"
 
 enum { LOCAL_OK = 0, LOCAL_NOMEM = 1, LOCAL_BADARG = 2 };
@@ -78,9 +79,9 @@ static int gather_batch_rows(MPI_Comm comm, const char *what, const bt_plan_assi
     int *counts = NULL;
     if (local_state == LOCAL_OK) {
         size_t n = (size_t)asg->n_batches * (size_t)K;
-        counts = malloc((size_t)asg->n_ranks * sizeof *counts);
-        *cursor = malloc((size_t)asg->n_ranks * sizeof **cursor);
-        if (is_receiver(comm, root) && counts) *rows = malloc((n ? n : 1) * sizeof **rows);
+        counts = bt_malloc((size_t)asg->n_ranks, sizeof *counts, what, NULL);
+        *cursor = bt_malloc((size_t)asg->n_ranks, sizeof **cursor, what, NULL);
+        if (is_receiver(comm, root) && counts) *rows = bt_malloc(n, sizeof **rows, what, NULL);
         if (!counts || !*cursor || (is_receiver(comm, root) && !*rows)) local_state = LOCAL_NOMEM;
     }
     int rc = preflight(comm, what, local_state, K, root, asg->n_batches, err);
@@ -156,9 +157,9 @@ int bt_dist_gather_examples(MPI_Comm comm, const bt_plan *plan, const bt_plan_as
     int *counts = NULL, *displs = NULL;
     char *rows = NULL;
     if (!local_state) {
-        counts = malloc((size_t)asg->n_ranks * sizeof *counts);
-        displs = malloc((size_t)asg->n_ranks * sizeof *displs);
-        if (recv) rows = malloc((plan->n_examples ? (size_t)plan->n_examples : 1) * rec_bytes);
+        counts = bt_malloc((size_t)asg->n_ranks, sizeof *counts, what, NULL);
+        displs = bt_malloc((size_t)asg->n_ranks, sizeof *displs, what, NULL);
+        if (recv) rows = bt_malloc((size_t)plan->n_examples, rec_bytes, what, NULL);
         if (!counts || !displs || (recv && !rows)) local_state = LOCAL_NOMEM;
     }
     int rc = preflight(comm, what, local_state, (long long)rec_bytes, root, plan->n_examples, err);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bertology/common.h"
 #include "bertology/npy.h"
 #include "bertology/run.h"
 
@@ -18,8 +19,8 @@ static int write_results(const bt_run *x, const bt_run_options *o, const bt_swee
     if (!rc) rc = bt_store_write_array(bt_run_store(x), "/ablation/layer_forwards_vs_naive", BT_NPY_I64, 1, &two, counts, err);
     if (rc || rank != 0) return rc;
     /* HF-style float32 [L, H] files next to run.h5 */
-    float *f = malloc(sizeof(float) * LH);
-    if (!f) return bt_error_set(err, BT_EINTERNAL, "out of memory");
+    float *f = bt_malloc((size_t)LH, sizeof(float), "head_ablation.npy", err);
+    if (!f) return BT_EINTERNAL;
     char path[4096];
     for (int i = 0; i < LH; i++) f[i] = (float)a->delta[i];
     snprintf(path, sizeof path, "%s/head_ablation.npy", o->out);

@@ -8,9 +8,9 @@
 #include "bertology/common.h"
 #include "bertology/engine.h"
 #include "bertology/dist.h"
+#include "bertology/version.h"
 #include "run_internal.h"
 
-#define BT_VERSION "0.1.0"
 
 void bt_run_versions(char *buf, size_t n) {
     unsigned maj, min, rel;
@@ -24,11 +24,6 @@ void bt_run_versions(char *buf, size_t n) {
              bt_engine_gemm_info());
 }
 
-/* The commands whose runs can be interrupted and resumed (docs/checkpoint.md). */
-static int checkpointed(const bt_run_options *o) {
-    return o->out && o->checkpoint_every > 0 && (o->command & (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE));
-}
-
 /* A new file: sized up front and refused before anything is written if too large or if it does
  * not fit on the file system. */
 static int create_new(bt_run *x, const bt_store_layout *layout, const bt_store_meta *meta, bt_error *err) {
@@ -38,8 +33,8 @@ static int create_new(bt_run *x, const bt_store_layout *layout, const bt_store_m
     const uint64_t bytes = bt_store_estimate_bytes(layout, meta);
     const double gb = bytes / 1e9;
     if (gb > o->max_output_gb)
-        return bt_error_set(err, BT_EINPUT, "%s would be %.3g GB, above --max-output-gb %g (fewer --layers, "
-                            "--dtype f16 or --subset)", s->path, gb, o->max_output_gb);
+        return bt_error_set(err, BT_EINPUT, "%s would be %.3g GB, above `max_output_gb` %g (fewer `layers`, "
+                            "`dtype` f16 or `subset`)", s->path, gb, o->max_output_gb);
     /* the free space is rank 0's to measure (a node-local view of a shared file system would
      * differ); all ranks agree on it before the collective open */
     bt_error space = {0};
@@ -61,7 +56,7 @@ static int open_file(bt_run *x, int has_loss, bt_error *err) {
     }
     int rc = bt_dist_agree(x->comm, !s ? BT_EINTERNAL : !s->opts_json ? bt_error_set(&local, BT_EINTERNAL,
                            "out of memory for the options of run.h5") : BT_OK, &local, err);
-    if (!rc && checkpointed(o)) rc = bt_run_ckpt_prepare(x, err);
+    if (!rc && bt_run_resumable(o)) rc = bt_run_resume_prepare(x, err);
     if (rc) return rc;
     char ver[1024];
     bt_run_versions(ver, sizeof ver);
@@ -70,16 +65,21 @@ static int open_file(bt_run *x, int has_loss, bt_error *err) {
                           .split = x->meta_split ? x->meta_split : o->text ? o->text : o->split,
                           .model_dir = o->model, .model_config_json = x->model.config_json,
                           .options_json = s->opts_json, .command_line = o->command_line, .program_version = ver,
-                          .openblas_version = bt_gemm_info(BT_GEMM_BLAS), .checkpoint_id = bt_run_ckpt_id(x)};
-    if (bt_run_ckpt_resuming(x)) {
+                          .openblas_version = bt_gemm_info(BT_GEMM_BLAS), .checkpoint_id = bt_run_resume_id(x)};
+    if (bt_run_resume_continuing(x)) {
         char tmp[4400];
-        snprintf(tmp, sizeof tmp, "%s/%s", o->out, bt_run_ckpt_tmp(x));
-        rc = bt_store_reopen(tmp, s->path, x->comm, &layout, bt_run_ckpt_id(x), &s->store, &local);
+        snprintf(tmp, sizeof tmp, "%s/%s", o->out, bt_run_resume_tmp(x));
+        rc = bt_store_reopen(tmp, s->path, x->comm, &layout, bt_run_resume_id(x), &s->store, &local);
+        if (rc == BT_EINPUT) { /* not this run's file */
+            char why[BT_ERROR_MSG_MAX];
+            snprintf(why, sizeof why, "%s", local.msg);
+            bt_error_set(&local, rc, "%.900s; `restart` starts over", why);
+        }
         rc = bt_dist_agree(x->comm, rc, &local, err);
     } else {
         rc = bt_dist_agree(x->comm, create_new(x, &layout, &meta, &local), &local, err);
     }
-    if (!rc && checkpointed(o)) rc = bt_run_ckpt_start(x, bt_store_tmp_path(s->store), err);
+    if (!rc && bt_run_resumable(o)) rc = bt_run_resume_start(x, bt_store_tmp_path(s->store), err);
     return rc;
 }
 
@@ -91,7 +91,7 @@ int bt_run_file_open(bt_run *x, int has_loss, bt_error *err) {
     if (rc) return rc;
     rc = open_file(x, has_loss, err);
     /* a resumed run's file has them already */
-    if (!rc && x->is_ud && !bt_run_ckpt_resuming(x)) rc = bt_dist_agree(x->comm, bt_run_write_words(x, &local), &local, err);
+    if (!rc && x->is_ud && !bt_run_resume_continuing(x)) rc = bt_dist_agree(x->comm, bt_run_write_words(x, &local), &local, err);
     if (rc) bt_run_file_free(x);
     return rc;
 }
@@ -114,7 +114,7 @@ int bt_run_file_commit(bt_run *x, int lrc, const bt_error *local, bt_error *err)
         if (s && s->store) bt_store_abort(s->store);
     } else {
         rc = bt_store_commit(s->store, err);
-        if (!rc) bt_run_ckpt_done(x);
+        if (!rc) bt_run_resume_done(x);
     }
     if (s) s->store = NULL;
     return rc;
@@ -125,18 +125,18 @@ bt_store *bt_run_store(const bt_run *x) { return x->file ? x->file->store : NULL
 void bt_run_file_free(bt_run *x) {
     struct bt_run_file *s = x->file;
     if (!s) {
-        bt_run_ckpt_free(x);
+        bt_run_resume_free(x);
         return;
     }
     /* a stopped run's file stays, to be reopened by the run that resumes it; collective, as the
      * close is (a signal may have reached some ranks only: rank 0 writes the status) */
     if (s->store) {
-        int asked = x->o->stop && *x->o->stop && bt_run_ckpt_hooks(x), any = 0;
+        int asked = x->o->stop && *x->o->stop && bt_run_resume_hooks(x), any = 0;
         MPI_Allreduce(&asked, &any, 1, MPI_INT, MPI_MAX, x->comm);
         if (any) bt_store_suspend(s->store);
         else bt_store_abort(s->store);
     }
-    bt_run_ckpt_free(x);
+    bt_run_resume_free(x);
     free(s->rows), free(s->tokens), free(s->labels), free(s->targets), free(s->attn), free(s->hidden);
     free(s->opts_json);
     free(s);

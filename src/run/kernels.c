@@ -37,7 +37,7 @@ int bt_run_agree_kernels(MPI_Comm comm, const bt_run_options *o, bt_error *err) 
     MPI_Allreduce(&level, &agreed_level, 1, MPI_INT, MPI_MIN, comm);
     rc = agreed_level > 0 ? bt_engine_cap_isa(agreed_level, &local) : BT_OK;
     if (!rc && bt_engine_gemm() == BT_GEMM_ONEDNN_BF16 && !bt_gemm_available(BT_GEMM_ONEDNN_BF16))
-        rc = bt_error_set(&local, BT_EINPUT, "--gemm onednn-bf16 needs AVX512_BF16 or AMX on every rank; some rank "
+        rc = bt_error_set(&local, BT_EINPUT, "`gemm` onednn-bf16 needs AVX512_BF16 or AMX on every rank; some rank "
                           "has %s only", bt_isa_name(agreed_level));
     rc = bt_dist_agree(comm, rc, &local, err);
     if (rc) return rc;

@@ -20,12 +20,12 @@ static int parse_percents(const char *s, double *out, int *n, bt_error *err) {
         char *end;
         const double v = strtod(p, &end);
         if (end == p || (*end && *end != ',') || !(v > 0.0 && v <= 100.0))
-            return bt_error_set(err, BT_EINPUT, "--percents %s: expected a list like 10,20,30 of values in (0, 100]", s);
-        if (*n == BT_RUN_MAX_PERCENTS) return bt_error_set(err, BT_EINPUT, "--percents %s: more than %d values", s, BT_RUN_MAX_PERCENTS);
+            return bt_error_set(err, BT_EINPUT, "`percents` %s: expected a list like 10,20,30 of values in (0, 100]", s);
+        if (*n == BT_RUN_MAX_PERCENTS) return bt_error_set(err, BT_EINPUT, "`percents` %s: more than %d values", s, BT_RUN_MAX_PERCENTS);
         out[(*n)++] = v;
         p = *end ? end + 1 : end;
     }
-    if (!*n) return bt_error_set(err, BT_EINPUT, "--percents is empty");
+    if (!*n) return bt_error_set(err, BT_EINPUT, "`percents` is empty");
     for (int i = 1; i < *n; i++) /* insertion sort: a handful of values */
         for (int j = i; j > 0 && out[j] < out[j - 1]; j--) {
             const double t = out[j];
@@ -48,7 +48,7 @@ int bt_run_mask_prepare(const bt_run_options *o, bt_run_mask_plan *p, bt_error *
     /* --task ud: only a language model has a score on a treebank (src/run/ud.c) */
     const int lm_data = o->text || (o->task && !strcmp(o->task, "ud"));
     if (o->metric && lm_data && !p->lm_metric)
-        return bt_error_set(err, BT_EINPUT, "--metric %s: a language model (--text, --task ud) is scored by inv_loss or "
+        return bt_error_set(err, BT_EINPUT, "`metric` %s: a language model (`text`, `task` ud) is scored by inv_loss or "
                             "inv_perplexity", o->metric);
     if (o->metric && !lm_data) return bt_metric_find(o->metric, &p->metric, err);
     return BT_OK;
@@ -63,7 +63,7 @@ static int mask_metrics(const bt_run *x, const bt_run_mask_plan *p, bt_metric_se
     const int regress = x->model.cfg.head == BT_HEAD_REGRESS;
     int rc = BT_OK;
     if (bt_metric_is_regression(p->metric) != regress)
-        rc = bt_error_set(err, BT_EINPUT, "--metric %s: %s needs %s predictions", o->metric, o->metric,
+        rc = bt_error_set(err, BT_EINPUT, "`metric` %s: %s needs %s predictions", o->metric, o->metric,
                           bt_metric_is_regression(p->metric) ? "real-valued (regression)" : "class");
     ms->default_metric = p->metric;
     int known = 0;
@@ -121,7 +121,7 @@ int bt_run_mask(bt_run *x, const bt_run_mask_plan *p, bt_sweep_mask_step_fn on_s
     if (rc) return rc; /* before run.h5 exists: a bad option leaves no file behind */
     *metric_name = x->task ? bt_metric_name(ms.default_metric) : so.lm_perplexity ? "inv_perplexity" : "inv_loss";
     rc = bt_run_file_open(x, 1, err);
-    mo.pass.checkpoint = bt_run_ckpt_hooks(x); /* run.h5 (and its checkpoint) is open now */
+    mo.pass.checkpoint = bt_run_resume_hooks(x); /* run.h5 (and its checkpoint) is open now */
     if (!rc) rc = bt_sweep_mask(x->comm, &x->model, &x->data, &mo, bt_run_sink, x, on_step, step_ctx, mr, err);
     if (rc) return rc;
     bt_error local = {0};

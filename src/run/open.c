@@ -21,18 +21,18 @@ static int parse_layers(const char *spec, int n, int *out, int *count, bt_error 
     while (*p) {
         char *end;
         long a = strtol(p, &end, 10), b = a;
-        if (end == p) return bt_error_set(err, BT_EINPUT, "--layers %s: expected a list like 0,3-5", spec);
+        if (end == p) return bt_error_set(err, BT_EINPUT, "`layers` %s: expected a list like 0,3-5", spec);
         p = end;
         if (*p == '-') {
             b = strtol(p + 1, &end, 10);
-            if (end == p + 1) return bt_error_set(err, BT_EINPUT, "--layers %s: expected a list like 0,3-5", spec);
+            if (end == p + 1) return bt_error_set(err, BT_EINPUT, "`layers` %s: expected a list like 0,3-5", spec);
             p = end;
         }
         if (a < 0 || b >= n || a > b)
-            return bt_error_set(err, BT_EINPUT, "--layers %s: layers must be within 0..%d", spec, n - 1);
+            return bt_error_set(err, BT_EINPUT, "`layers` %s: layers must be within 0..%d", spec, n - 1);
         for (long i = a; i <= b; i++) seen[i] = 1;
         if (*p == ',') p++;
-        else if (*p) return bt_error_set(err, BT_EINPUT, "--layers %s: expected a list like 0,3-5", spec);
+        else if (*p) return bt_error_set(err, BT_EINPUT, "`layers` %s: expected a list like 0,3-5", spec);
     }
     for (int i = 0; i < n; i++)
         if (seen[i]) out[(*count)++] = i;
@@ -60,7 +60,7 @@ static int setup_local(const bt_run_options *o, bt_run *x, bt_error *err) {
     if (rc) return rc;
     const bt_config *c = &x->model.cfg;
     if ((o->task || o->text) && o->max_seq_length > c->max_pos - c->pos_offset)
-        return bt_error_set(err, BT_EINPUT, "--max-seq-length %d exceeds the %d positions of %s/config.json",
+        return bt_error_set(err, BT_EINPUT, "`max_seq_length` %d exceeds the %d positions of %s/config.json",
                             o->max_seq_length, c->max_pos - c->pos_offset, o->model);
     if (o->head_mask_path) {
         bt_npy_info info;
@@ -85,8 +85,8 @@ static int setup_local(const bt_run_options *o, bt_run *x, bt_error *err) {
     for (int i = 0; i < x->n_attn_layers; i++) x->hidden_layers[x->n_hidden_layers++] = x->attn_layers[i] + 1;
     if (o->text) {
         if (c->head != BT_HEAD_LM)
-            return bt_error_set(err, BT_EINPUT, "%s: --text scores a language model, but this model has %s", o->model,
-                                c->head == BT_HEAD_NONE ? "no head" : "a classification head (use --task)");
+            return bt_error_set(err, BT_EINPUT, "%s: `text` scores a language model, but this model has %s", o->model,
+                                c->head == BT_HEAD_NONE ? "no head" : "a classification head (use `task`)");
         rc = bt_tok_load(o->tokenizer ? o->tokenizer : o->model, &x->tok, err);
         if (rc) return rc;
         rc = bt_dataset_from_text(o->text, x->tok, o->max_seq_length, &x->data, &x->text_stats, err);
@@ -102,7 +102,7 @@ static int setup_local(const bt_run_options *o, bt_run *x, bt_error *err) {
     if (!x->task) return BT_EINPUT;
     if (c->head == BT_HEAD_LM)
         return bt_error_set(err, BT_EINPUT, "%s: %s is a language model without a classification head: it cannot "
-                            "score the %s task%s (use --text FILE, or a ForSequenceClassification checkpoint)",
+                            "score the %s task%s (use `text` FILE, or a ForSequenceClassification model)",
                             o->model, x->model.model_type, x->task->name, x->task->is_pair ? " (sentence pairs)" : "");
     if (x->task->is_regression != (c->head == BT_HEAD_REGRESS) && c->head != BT_HEAD_NONE)
         return bt_error_set(err, BT_EINPUT, "%s: a %s model (num_labels %d) cannot score %s, a %s task", o->model,
@@ -169,7 +169,7 @@ bt_sweep_options bt_run_sweep_options(const bt_run *x) {
     s.keep_hidden = o->save_hidden;
     s.progress = o->quiet ? NULL : stderr;
     s.label = o->name;
-    s.checkpoint = bt_run_ckpt_hooks(x); /* once run.h5 is open */
+    s.checkpoint = bt_run_resume_hooks(x); /* once run.h5 is open */
     return s;
 }
 

@@ -17,18 +17,18 @@ struct bt_run_file {
     size_t cap_rows, cap_tokens, cap_attn, cap_hidden;
 };
 
-/* Checkpoint and resume (checkpoint.c, docs/checkpoint.md), for the commands that have them.
+/* Checkpoint and resume (resume.c, docs/resume.md), for the commands that have them.
  * prepare: reads OUT/checkpoint/state.json (refusing other options, data or weights) and the
  * journals of an earlier run, or clears the way for a new one. start: this rank's journal and
  * the first state.json, once run.h5 is open. Both collective. */
-int bt_run_ckpt_prepare(bt_run *x, bt_error *err);
-int bt_run_ckpt_start(bt_run *x, const char *tmp_path, bt_error *err);
-int bt_run_ckpt_resuming(const bt_run *x);
-const char *bt_run_ckpt_id(const bt_run *x);  /* NULL without a checkpoint */
-const char *bt_run_ckpt_tmp(const bt_run *x); /* the resumed run's tmp file, relative to --out */
+int bt_run_resume_prepare(bt_run *x, bt_error *err);
+int bt_run_resume_start(bt_run *x, const char *tmp_path, bt_error *err);
+int bt_run_resume_continuing(const bt_run *x); /* an earlier run's state is continued */
+const char *bt_run_resume_id(const bt_run *x);  /* NULL without a checkpoint */
+const char *bt_run_resume_tmp(const bt_run *x); /* the resumed run's tmp file, relative to --out */
 /* Rank 0, after the commit: removes the checkpoint and stale tmp files. */
-void bt_run_ckpt_done(bt_run *x);
-void bt_run_ckpt_free(bt_run *x);
+void bt_run_resume_done(bt_run *x);
+void bt_run_resume_free(bt_run *x);
 
 /* Threads, GEMM backend and oneDNN's instruction set, the same on every rank (kernels.c):
  * before anything runs a product. Collective. */

@@ -50,7 +50,7 @@ int bt_run_setup_ud(const bt_run_options *o, bt_run *x, bt_error *err) {
     /* importance differentiates a loss, mask and ablate watch a score: on unlabelled sentences
      * only a language model's next-token loss (and its 1/loss score) exists */
     if (!lm && (o->command & (BT_CMD_IMPORTANCE | BT_CMD_MASK | BT_CMD_ABLATE)))
-        return bt_error_set(err, BT_EINPUT, "--task ud: %s needs %s, but %s is a treebank without labels and %s has %s; "
+        return bt_error_set(err, BT_EINPUT, "`task` ud: %s needs %s, but %s is a treebank without labels and %s has %s; "
                             "only a language model has one there (next-token loss); eval and syntax take any model",
                             o->name, o->command == BT_CMD_IMPORTANCE ? "a loss (labels or a language-model head)" : "a score",
                             o->data, o->model, c->head == BT_HEAD_NONE ? "no head" : "a classification head");

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bertology/common.h"
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "npy.c writes '<' data straight from memory: little-endian hosts only"
 #endif
@@ -206,7 +207,6 @@ static void swap_bytes(unsigned char *p, size_t count, int isz) {
         }
 }
 
-/* Over 80 lines: to be split with the parser hardening of issue 13, which rewrites it. */
 int bt_npy_read_f32(const char *path, bt_npy_info *info, float **data, bt_error *err) {
     *data = NULL;
     memset(info, 0, sizeof *info);
@@ -240,7 +240,7 @@ int bt_npy_read_f32(const char *path, bt_npy_info *info, float **data, bt_error 
                           "bytes)", path, hlen, (long long)st.st_size);
         goto done;
     }
-    hdr = malloc(hlen + 1);
+    hdr = bt_malloc(hlen + 1, 1, "an npy header", NULL);
     if (!hdr || fread(hdr, 1, hlen, f) != hlen) {
         rc = bt_error_set(err, hdr ? BT_EINPUT : BT_EINTERNAL, "%s: cannot read the npy header",
                           path);
@@ -282,10 +282,9 @@ int bt_npy_read_f32(const char *path, bt_npy_info *info, float **data, bt_error 
         goto done;
     }
     if (count == 0) goto done;
-    raw = malloc((size_t)want);
+    raw = bt_malloc((size_t)want, 1, path, err);
     if (!raw) {
-        rc = bt_error_set(err, BT_EINTERNAL, "%s: out of memory for %lld bytes", path,
-                          (long long)want);
+        rc = BT_EINTERNAL;
         goto done;
     }
     if (fread(raw, 1, (size_t)want, f) != (size_t)want) {

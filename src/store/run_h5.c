@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bertology/common.h"
 #include "run_h5_internal.h"
 
 typedef struct {
@@ -162,11 +163,11 @@ static int attr_i64(hid_t loc, const char *name, int64_t v) {
  * Sent in fixed chunks so that a rank short of memory still makes the same MPI calls. */
 static char *bcast_str(MPI_Comm comm, int rank, const char *s) {
     enum { CHUNK = 1 << 16 };
-    if (comm == MPI_COMM_NULL) return s ? strdup(s) : NULL; /* the size estimate's dry run */
+    if (comm == MPI_COMM_NULL) return s ? bt_strdup(s, "a string", NULL) : NULL; /* the size estimate's dry run */
     long long n = rank == 0 ? (s ? (long long)strlen(s) : -1) : 0;
     MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, comm);
     if (n < 0) return NULL;
-    char *out = malloc((size_t)n + 1), junk[CHUNK];
+    char *out = bt_malloc((size_t)n + 1, 1, "a string", NULL), junk[CHUNK];
     if (rank == 0 && out) memcpy(out, s, (size_t)n);
     for (long long o = 0; o < n; o += CHUNK) {
         int len = n - o < CHUNK ? (int)(n - o) : CHUNK;
@@ -360,7 +361,7 @@ static int agreed(bt_store *s, int rc, bt_error *err) {
 /* The store's state with every id closed, its communicator and the temporary file's name, the
  * same on every rank: the job id under Slurm, else rank 0's pid. Frees s on failure. */
 static int store_new(const char *final_path, MPI_Comm comm, bt_store **out, bt_error *err) {
-    bt_store *s = *out = calloc(1, sizeof *s);
+    bt_store *s = *out = bt_calloc(1, sizeof *s, "run.h5", NULL);
     /* every rank must fail together, or the others wait forever in the collectives that follow */
     int ok = s != NULL, all_ok = 0;
     MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm);
@@ -403,12 +404,12 @@ static int copy_layout(bt_store *s, const bt_store_layout *layout, bt_error *err
     s->lay.lengths = s->lay.attn_layers = s->lay.hidden_layers = NULL;
     bt_run_h5_describe(layout, s->desc);
     int64_t n = layout->n_examples;
-    s->lengths = malloc(sizeof(int) * (size_t)(n ? n : 1));
-    s->off[DS_TOKEN_IDS] = malloc(sizeof(int64_t) * (size_t)(n + 1));
-    s->off[DS_ATTN] = malloc(sizeof(int64_t) * (size_t)(n + 1));
-    s->off[DS_HID] = malloc(sizeof(int64_t) * (size_t)(n + 1));
-    s->attn_layers = malloc(sizeof(int) * (size_t)(layout->n_attn_layers + 1));
-    s->hidden_layers = malloc(sizeof(int) * (size_t)(layout->n_hidden_layers + 1));
+    s->lengths = bt_malloc((size_t)n, sizeof(int), "the layout", NULL);
+    s->off[DS_TOKEN_IDS] = bt_malloc((size_t)n + 1, sizeof(int64_t), "the layout", NULL);
+    s->off[DS_ATTN] = bt_malloc((size_t)n + 1, sizeof(int64_t), "the layout", NULL);
+    s->off[DS_HID] = bt_malloc((size_t)n + 1, sizeof(int64_t), "the layout", NULL);
+    s->attn_layers = bt_malloc((size_t)layout->n_attn_layers + 1, sizeof(int), "the layout", NULL);
+    s->hidden_layers = bt_malloc((size_t)layout->n_hidden_layers + 1, sizeof(int), "the layout", NULL);
     int ok = s->lengths && s->off[DS_TOKEN_IDS] && s->off[DS_ATTN] && s->off[DS_HID] && s->attn_layers &&
              s->hidden_layers, all_ok = 0;
     MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, s->comm);
@@ -551,7 +552,7 @@ static int open_datasets(bt_store *s, bt_error *err) {
         for (int k = 0; same && k < r; k++) same = dims[k] == d->dims[k];
         if (!same)
             return bt_error_set(err, BT_EINPUT, "%s: %s has other dimensions than this run needs: the file belongs to "
-                                "another run (--restart starts over)", s->tmp_path, d->path);
+                                "another run", s->tmp_path, d->path);
     }
     return BT_OK;
 }
@@ -573,8 +574,7 @@ int bt_store_reopen(const char *tmp_path, const char *final_path, MPI_Comm comm,
         read_root_str(s, "format", fmt, sizeof fmt);
         read_root_str(s, "checkpoint_id", id, sizeof id);
         if (strcmp(fmt, BT_ROOT_FORMAT) || strcmp(id, checkpoint_id ? checkpoint_id : ""))
-            rc = bt_error_set(err, BT_EINPUT, "%s is not the file of the checkpoint %s (its checkpoint_id is '%s'): "
-                              "--restart starts over", s->tmp_path, checkpoint_id, id);
+            rc = bt_error_set(err, BT_EINPUT, "%s is not the file of the checkpoint %s (its checkpoint_id is '%s')", s->tmp_path, checkpoint_id, id);
     }
     if (!rc) rc = agreed(s, open_datasets(s, err), err);
     if (!rc) rc = agreed(s, attr_str(s->file, "status", "running") ? h5_fail(s, err, "writing", "the status") : BT_OK, err);
@@ -664,12 +664,7 @@ static int64_t row_elems(const bt_store *s, int id, int64_t r) {
 }
 
 static int grow(void **p, size_t *cap, size_t need) {
-    if (need <= *cap) return 0;
-    void *q = realloc(*p, need);
-    if (!q) return -1;
-    *p = q;
-    *cap = need;
-    return 0;
+    return bt_grow(p, cap, need, 1, "a batch's rows", NULL) ? -1 : 0;
 }
 
 static int by_row(const void *a, const void *b) {
@@ -909,7 +904,7 @@ int bt_store_write_strings(bt_store *s, const char *path, const char *attr, int 
     long long nn = s->rank == 0 ? n : 0;
     MPI_Bcast(&nn, 1, MPI_LONG_LONG, 0, s->comm);
     char *p = bcast_str(s->comm, s->rank, path), *a = bcast_str(s->comm, s->rank, attr);
-    char **v = calloc((size_t)(nn > 0 ? nn : 1), sizeof *v);
+    char **v = bt_calloc((size_t)(nn > 0 ? nn : 1), sizeof *v, "strings", NULL);
     int ok = p && a && v && p[0] == '/' && nn >= 0;
     for (long long i = 0; i < nn; i++) {
         v[i] = bcast_str(s->comm, s->rank, s->rank == 0 ? strs[i] : NULL);

@@ -75,7 +75,7 @@ int bt_run_h5_check_layout(const bt_store_layout *lay, bt_error *err) {
     if (big)
         return bt_error_set(err, BT_EINPUT,
                             "store layout: the %s of %lld examples would exceed 2^60 elements: too large for "
-                            "run.h5 (fewer examples, shorter sequences or fewer --layers)",
+                            "run.h5 (fewer examples, shorter sequences or fewer stored layers)",
                             big, (long long)lay->n_examples);
     uint64_t bytes = bt_run_h5_raw_bytes(lay);
     if (bytes > (uint64_t)INT64_MAX)

@@ -15,7 +15,7 @@ int bt_store_check_space(const char *dir, uint64_t bytes, bt_error *err) {
     if (bytes > avail)
         return bt_error_set(err, BT_EINPUT,
                             "%s: run.h5 needs %.3g MB but the file system has %.3g MB free (free space "
-                            "or write elsewhere; fewer --layers, --dtype f16 or --subset make it smaller)",
+                            "or write elsewhere; fewer stored layers, float16 tensors or fewer examples make it smaller)",
                             dir, bytes / 1e6, avail / 1e6);
     return BT_OK;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertology/common.h"
 int sweep_share_build(MPI_Comm comm, const bt_dataset *d, const bt_plan_options *po, sweep_share *s,
                       bt_error *err) {
     memset(s, 0, sizeof *s);
@@ -42,14 +43,14 @@ bt_engine_limits sweep_share_limits(const sweep_share *s) {
 
 int sweep_inputs_alloc(sweep_inputs *in, const bt_engine_limits *lim, bt_error *err) {
     const size_t T = (size_t)lim->max_tokens, B = (size_t)lim->max_seqs;
-    in->ids = malloc(T * sizeof(int));
-    in->types = malloc(T * sizeof(int));
-    in->lens = malloc(B * sizeof(int));
-    in->labels = malloc(B * sizeof(int));
-    in->targets = malloc(B * sizeof(float));
-    if (in->ids && in->types && in->lens && in->labels && in->targets) return BT_OK;
+    if ((in->ids = bt_malloc(T, sizeof(int), "a batch's token ids", err)) &&
+        (in->types = bt_malloc(T, sizeof(int), "a batch's token types", err)) &&
+        (in->lens = bt_malloc(B, sizeof(int), "a batch's lengths", err)) &&
+        (in->labels = bt_malloc(B, sizeof(int), "a batch's labels", err)) &&
+        (in->targets = bt_malloc(B, sizeof(float), "a batch's targets", err)))
+        return BT_OK;
     sweep_inputs_free(in);
-    return bt_error_set(err, BT_EINTERNAL, "out of memory for batches of %zu tokens", T);
+    return BT_EINTERNAL;
 }
 
 void sweep_inputs_free(sweep_inputs *in) {

@@ -62,6 +62,23 @@ static void control_post(MPI_Comm comm, control *c, int rc, const bt_sweep_check
     MPI_Iallreduce(c->local, c->all, CTL_N, MPI_INT, MPI_MAX, comm, &c->req);
 }
 
+/* A sync of the checkpoint, then the stop if one was agreed on. Collective: every rank syncs, also
+ * one whose last batch failed (rc: it keeps its own error). The sync's error is agreed already
+ * (every rank holds it): rank 0 alone carries it to the pass's agreement, so that it is not
+ * counted as every rank's failure; the others set *agreed_elsewhere. Returns this rank's code. */
+static int sync_now(const bt_sweep_checkpoint *ck, int rank, int rc, int stop, int *agreed_elsewhere, bt_error *local) {
+    bt_error scratch = {0};
+    const int src = ck->sync(ck->ctx, rc ? &scratch : local);
+    if (!rc && src) {
+        if (rank == 0) rc = src;
+        else *agreed_elsewhere = src;
+    }
+    if (!rc && !*agreed_elsewhere && stop)
+        rc = bt_error_set(local, BT_EINTERRUPTED, "interrupted: the work so far is saved; run the same command again "
+                          "to resume");
+    return rc;
+}
+
 /* The state of the batch just run in this slot, handed to the checkpoint. Local. */
 static int save_batch(const sweep_pass *pass, void *ctx, const bt_sweep_options *o, drive_state *s, int slot, int b,
                       const double *p, bt_error *err) {
@@ -86,7 +103,7 @@ static int restore_batch(const sweep_pass *pass, void *ctx, const bt_sweep_optio
     const size_t want = sizeof(double) * (size_t)pass->K + extra;
     if (n != want) {
         bt_error_set(err, BT_EINPUT, "checkpoint: pass %d batch %d holds %zu bytes, this run needs %zu (a checkpoint "
-                     "of another version? run with --restart)", o->checkpoint_pass, b, n, want);
+                     "of another version?)", o->checkpoint_pass, b, n, want);
         return -1;
     }
     memcpy(p, st, sizeof(double) * (size_t)pass->K);
@@ -157,22 +174,9 @@ static int batch_loop(MPI_Comm comm, const bt_dataset *d, const bt_sweep_options
             MPI_Wait(&c.req, MPI_STATUS_IGNORE);
             if (c.all[CTL_FAILED]) break; /* the failing rank carries its error to the agreement */
             if (ck && (c.all[CTL_STOP] || c.all[CTL_SYNC])) {
-                /* collective: every rank syncs, also one whose last batch failed (it keeps its error) */
-                bt_error scratch = {0};
-                const int before = rc, src = ck->sync(ck->ctx, before ? &scratch : local);
+                rc = sync_now(ck, s->sh.rank, rc, c.all[CTL_STOP], &agreed_elsewhere, local);
                 c.last_sync = MPI_Wtime();
-                /* the sync's error is agreed already (every rank holds it): rank 0 alone carries it
-                 * to the pass's agreement, so that it is not counted as every rank's failure */
-                if (!before && src) {
-                    if (s->sh.rank == 0) rc = src;
-                    else agreed_elsewhere = src;
-                }
                 if (rc || agreed_elsewhere) break;
-                if (c.all[CTL_STOP]) {
-                    rc = bt_error_set(local, BT_EINTERRUPTED, "interrupted: the work so far is saved; run the same "
-                                      "command again to resume");
-                    break;
-                }
             }
         }
         control_post(comm, &c, rc, ck, s->sh.rank);
@@ -191,16 +195,8 @@ static int batch_loop(MPI_Comm comm, const bt_dataset *d, const bt_sweep_options
     const int at_end = ck && ran_through && s->sh.max_batches > 0 && !c.all[CTL_FAILED]; /* the same everywhere */
     int last[2] = {rc != BT_OK, c.all[CTL_STOP] || (ck && ck->stop && *ck->stop)}; /* {failed, stop} */
     if (at_end) MPI_Allreduce(MPI_IN_PLACE, last, 2, MPI_INT, MPI_MAX, comm);
-    if (at_end && !last[0]) { /* after a failure no sync: the pass's agreement carries the error */
-        const int src = ck->sync(ck->ctx, local); /* collective, as above */
-        if (src) {
-            if (s->sh.rank == 0) rc = src;
-            else agreed_elsewhere = src;
-        }
-        if (!rc && !agreed_elsewhere && last[1])
-            rc = bt_error_set(local, BT_EINTERRUPTED, "interrupted: the work so far is saved; run the same command "
-                              "again to resume");
-    }
+    /* after a failure no sync: the pass's agreement carries the error */
+    if (at_end && !last[0]) rc = sync_now(ck, s->sh.rank, rc, last[1], &agreed_elsewhere, local);
     prog.stopped = rc == BT_EINTERRUPTED;
     bt_dist_progress_finish(&prog, comm);
     return rc;

@@ -53,9 +53,9 @@ static int pass_check(void *ctx, bt_error *err) {
     const bt_dataset *d = x->d;
     const bt_sweep_options *o = x->o;
     if (o->hf_compat && o->granularity != BT_GRAN_BATCH)
-        return bt_error_set(err, BT_EINPUT, "--hf-compat reproduces HF's per-batch gradient: it needs --granularity batch");
+        return bt_error_set(err, BT_EINPUT, "`hf_compat` reproduces HF's per-batch gradient: it needs `granularity` batch");
     if (o->granularity == BT_GRAN_BATCH && o->plan.mode != BT_PLAN_BY_SIZE)
-        return bt_error_set(err, BT_EINPUT, "--granularity batch needs --batch-size (batches in data order)");
+        return bt_error_set(err, BT_EINPUT, "`granularity` batch needs `batch_size` (batches in data order)");
     const int lm = m->cfg.head == BT_HEAD_LM;
     if (o->importance && !lm && m->cfg.head != BT_HEAD_CLASSIFY && m->cfg.head != BT_HEAD_REGRESS)
         return bt_error_set(err, BT_EINPUT, "%s: importance needs a model with a classification or LM head (%s has none)",

@@ -1,42 +1,36 @@
-/* bt_syntax_pass (bertology/syntax.h): forward only over this rank's batches of the global plan,
- * each sentence's attention maps turned into arc counts as soon as the batch is done, so memory
- * is one batch's attention plus the [R, L, H, 2] counters, whatever the number of sentences.
- * Integer counts make the reduction exact: one MPI_Allreduce, the same result for any number of
- * ranks and any batch order. */
+/* bt_sweep_syntax (bertology/syntax.h): Clark et al.'s arc counts as a pass of the sweep driver.
+ * One forward per batch with the attention probabilities kept, no backward; each sequence's maps
+ * are turned into counts as soon as the batch is done, so memory is one batch's attention plus
+ * the counters, whatever the number of sentences.
+ *
+ * A batch's partial sums are its integer counts, as doubles (exact: every count and every sum
+ * of them stays far below 2^53), then its attention entropy: the driver reduces them in global
+ * batch order, saves them in a checkpoint and restores them on resume like any pass's, so the
+ * counts are the same integers and the entropy the same bits for any number of ranks, after any
+ * number of stops. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bertology/dist.h"
+#include "bertology/common.h"
 #include "bertology/syntax.h"
-#include "batches.h"
+#include "drive.h"
 
-void bt_syntax_result_free(bt_syntax_result *r) {
-    free(r->correct), free(r->arcs), free(r->base), free(r->entropy_raw);
-    memset(r, 0, sizeof *r);
-}
-
-/* Per-rank scratch: one sequence's attention for one layer, word maps, predictions. */
+/* One batch's partial sums: counts [correct R*L*H*2, arcs R, baselines R*6, examples, tokens],
+ * then entropy [L*H]. */
 typedef struct {
-    float *attn;    /* [H, T, T] */
-    double *colsum; /* [T, m] */
-    double *W;      /* [m, m] */
-    int *pred;      /* [n] */
-} scratch;
-
-static int scratch_alloc(scratch *s, int H, int T, int extra_words, bt_error *err) {
-    const size_t m = (size_t)T + (size_t)extra_words; /* a word has at least one piece */
-    s->attn = malloc(sizeof(float) * (size_t)H * T * T);
-    s->colsum = malloc(sizeof(double) * (size_t)T * m);
-    s->W = malloc(sizeof(double) * m * m);
-    s->pred = malloc(sizeof(int) * (size_t)T);
-    if (s->attn && s->colsum && s->W && s->pred) return BT_OK;
-    return bt_error_set(err, BT_EINTERNAL, "out of memory for attention maps of %d tokens", T);
-}
-
-static void scratch_free(scratch *s) {
-    free(s->attn), free(s->colsum), free(s->W), free(s->pred);
-    memset(s, 0, sizeof *s);
-}
+    const bt_dataset *d;
+    const bt_syntax_words *w;
+    const bt_sweep_options *o;
+    bt_syntax_result *res;
+    int R, L, H;
+    const bt_plan *plan;
+    size_t n_counts;      /* integer partial sums per batch */
+    int64_t *counts;      /* [n_counts] the batch being run */
+    float *attn;          /* [H, T, T] one sequence's attention for one layer */
+    double *colsum, *W;   /* [T, m], [m, m] word maps */
+    int *pred;            /* [T] */
+} syntax_ctx;
 
 /* The words of example i as a sentence of the statistic. */
 static bt_syntax_sentence sentence_of(const bt_syntax_words *w, const bt_dataset *d, int i) {
@@ -46,7 +40,11 @@ static bt_syntax_sentence sentence_of(const bt_syntax_words *w, const bt_dataset
                                 .count = w->count + w0, .head = w->head + w0, .rel = w->rel + w0};
 }
 
-static int check_words(const bt_syntax_words *w, const bt_dataset *d, bt_error *err) {
+/* The caller's alignment of words to tokens: a broken one is a bug, not bad input. */
+static int syntax_check(void *ctx, bt_error *err) {
+    const syntax_ctx *x = ctx;
+    const bt_syntax_words *w = x->w;
+    const bt_dataset *d = x->d;
     for (int i = 0; i < d->n; i++) {
         const bt_syntax_sentence s = sentence_of(w, d, i);
         int next = s.n_prefix;
@@ -65,21 +63,37 @@ static int check_words(const bt_syntax_words *w, const bt_dataset *d, bt_error *
     return BT_OK;
 }
 
-/* Counts of every sequence of the batch just computed. */
-static int count_batch(const bt_engine *e, const bt_dataset *d, const bt_syntax_words *w, const int *ex, int n_seqs,
-                       int R, int L, int H, scratch *sc, int64_t *correct, int64_t *arcs, int64_t *base, bt_error *err) {
+static int syntax_setup(void *ctx, const sweep_share *sh, const bt_engine_limits *lim, bt_error *err) {
+    syntax_ctx *x = ctx;
+    x->plan = &sh->plan;
+    const size_t T = (size_t)lim->max_len, m = T + (size_t)x->w->n_prefix + (size_t)x->w->n_suffix;
+    /* a word has at least one piece: at most T words and the specials */
+    if (!(x->counts = bt_malloc(x->n_counts, sizeof *x->counts, "the arc counts", err)) ||
+        !(x->attn = bt_malloc((size_t)x->H * T * T, sizeof *x->attn, "a sequence's attention", err)) ||
+        !(x->colsum = bt_malloc(T * m, sizeof *x->colsum, "a word map", err)) ||
+        !(x->W = bt_malloc(m * m, sizeof *x->W, "a word map", err)) ||
+        !(x->pred = bt_malloc(T, sizeof *x->pred, "the predictions", err)))
+        return BT_EINTERNAL;
+    return BT_OK;
+}
+
+/* The counts of every sequence of the batch the engine holds. */
+static int count_batch(syntax_ctx *x, const bt_engine *e, const int *ex, int n_seqs, bt_error *err) {
+    const int R = x->R, L = x->L, H = x->H;
+    const size_t n_corr = (size_t)R * L * H * 2;
+    int64_t *correct = x->counts, *arcs = correct + n_corr, *base = arcs + R;
     for (int k = 0; k < n_seqs; k++) {
-        const bt_syntax_sentence s = sentence_of(w, d, ex[k]);
+        const bt_syntax_sentence s = sentence_of(x->w, x->d, ex[k]);
         const size_t TT = (size_t)s.n_tokens * s.n_tokens;
         bt_syntax_count_arcs(&s, R, arcs, base);
         for (int l = 0; l < L; l++) {
-            int rc = bt_engine_copy_attention(e, k, l, sc->attn, err);
+            int rc = bt_engine_copy_attention(e, k, l, x->attn, err);
             if (rc) return rc;
             for (int h = 0; h < H; h++) {
-                bt_syntax_word_attention(sc->attn + h * TT, &s, sc->colsum, sc->W);
+                bt_syntax_word_attention(x->attn + h * TT, &s, x->colsum, x->W);
                 for (int dir = 0; dir < 2; dir++) {
-                    bt_syntax_predict(sc->W, &s, dir, sc->pred);
-                    bt_syntax_count(sc->pred, &s, R, correct + ((size_t)l * H + h) * 2 + dir, (ptrdiff_t)L * H * 2);
+                    bt_syntax_predict(x->W, &s, dir, x->pred);
+                    bt_syntax_count(x->pred, &s, R, correct + ((size_t)l * H + h) * 2 + dir, (ptrdiff_t)L * H * 2);
                 }
             }
         }
@@ -87,121 +101,81 @@ static int count_batch(const bt_engine *e, const bt_dataset *d, const bt_syntax_
     return BT_OK;
 }
 
-int bt_syntax_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt_syntax_words *w,
-                   const bt_syntax_options *o, bt_sweep_sink sink, void *sink_ctx, bt_syntax_result *res,
-                   bt_error *err) {
+static int syntax_run(void *ctx, bt_engine *e, const bt_batch *batch, int slot, int b, double *p, bt_sweep_batch *out,
+                      bt_error *err) {
+    syntax_ctx *x = ctx;
+    const int n = batch->n_seqs, LH = x->L * x->H;
+    const int *ex = bt_plan_batch_examples(x->plan, b);
+    memset(x->counts, 0, sizeof *x->counts * x->n_counts);
+    int rc = bt_engine_forward(e, batch, x->o->head_mask, BT_FWD_ENTROPY, err);
+    if (!rc) rc = count_batch(x, e, ex, n, err);
+    if (rc) {
+        bt_error_prefix(err, "batch %d", b);
+        return rc;
+    }
+    int64_t *totals = x->counts + x->n_counts - 2;
+    totals[0] = n;
+    for (int k = 0; k < n; k++) totals[1] += batch->lens[k];
+    for (size_t j = 0; j < x->n_counts; j++) p[j] = (double)x->counts[j];
+    const double *en = bt_engine_entropy(e);
+    for (int k = 0; k < n; k++)
+        for (int j = 0; j < LH; j++) p[x->n_counts + j] += en[(size_t)k * LH + j];
+    *out = (bt_sweep_batch){.n = n, .examples = ex, .entropy = en, .engine = e};
+    return BT_OK;
+}
+
+void bt_syntax_result_free(bt_syntax_result *r) {
+    free(r->correct), free(r->arcs), free(r->base), free(r->entropy_raw);
+    memset(r, 0, sizeof *r);
+}
+
+static int syntax_finish(void *ctx, const sweep_share *sh, const double *sum, bt_error *err) {
+    syntax_ctx *x = ctx;
+    bt_syntax_result *r = x->res;
+    const int R = x->R, LH = x->L * x->H;
+    const size_t n_corr = (size_t)R * LH * 2, n_base = (size_t)R * BT_SYNTAX_N_OFFSETS;
+    bt_error local = {0};
+    int64_t *counts = bt_malloc(x->n_counts, sizeof *counts, "the arc counts", &local);
+    r->correct = counts ? bt_malloc(n_corr, sizeof *r->correct, "the arc counts", &local) : NULL;
+    r->arcs = r->correct ? bt_malloc((size_t)R, sizeof *r->arcs, "the arc counts", &local) : NULL;
+    r->base = r->arcs ? bt_malloc(n_base, sizeof *r->base, "the baselines", &local) : NULL;
+    r->entropy_raw = r->base ? bt_malloc((size_t)LH, sizeof *r->entropy_raw, "the entropy", &local) : NULL;
+    if (!r->entropy_raw) {
+        free(counts);
+        return bt_error_set(err, BT_EINTERNAL, "%s", local.msg); /* the same on every rank */
+    }
+    for (size_t j = 0; j < x->n_counts; j++) counts[j] = (int64_t)sum[j];
+    memcpy(r->correct, counts, sizeof *counts * n_corr);
+    memcpy(r->arcs, counts + n_corr, sizeof *counts * (size_t)R);
+    memcpy(r->base, counts + n_corr + R, sizeof *counts * n_base);
+    r->n_examples = counts[x->n_counts - 2];
+    r->n_tokens = counts[x->n_counts - 1];
+    memcpy(r->entropy_raw, sum + x->n_counts, sizeof(double) * (size_t)LH);
+    r->R = R, r->L = x->L, r->H = x->H;
+    free(counts);
+    return BT_OK;
+}
+
+int bt_sweep_syntax(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt_syntax_words *w,
+                    const bt_sweep_options *o, bt_sweep_sink sink, void *sink_ctx, bt_syntax_result *res, bt_error *err) {
     memset(res, 0, sizeof *res);
     const bt_config *c = &m->cfg;
-    const int L = c->n_layers, H = c->n_heads, R = w->n_relations + 1;
-    const size_t n_corr = (size_t)R * L * H * 2, K = n_corr + (size_t)R * (1 + BT_SYNTAX_N_OFFSETS) + 2;
-    const double t0 = MPI_Wtime();
-    sweep_share sh = {0};
-    bt_engine *e = NULL;
-    sweep_inputs in = {0};
-    scratch sc = {0};
-    bt_error local = {0};
-    /* one buffer: correct, arcs, baselines, n_examples, n_tokens (reduced at once) */
-    int64_t *cnt = calloc(K, sizeof *cnt), *sum = calloc(K, sizeof *sum);
-    double *ent = NULL; /* [my batches, L*H] entropy sums, reduced in batch order */
-    res->entropy_raw = malloc(sizeof(double) * L * H);
-    int rc = cnt && sum && res->entropy_raw ? BT_OK : bt_error_set(&local, BT_EINTERNAL, "out of memory for %zu counters", K);
-    if (!rc) rc = check_words(w, d, &local);
-    if (!rc) rc = sweep_share_build(comm, d, &o->plan, &sh, &local);
-    if (!rc) {
-        bt_engine_limits lim = sweep_share_limits(&sh);
-        lim.attentions = 1;
-        lim.hidden = o->keep_hidden;
-        rc = bt_engine_create(c, &m->params, &lim, &e, &local);
-        if (!rc) bt_engine_set_stop(e, o->stop);
-        if (!rc) rc = sweep_inputs_alloc(&in, &lim, &local);
-        if (!rc) rc = scratch_alloc(&sc, H, lim.max_len, w->n_prefix + w->n_suffix, &local);
-        ent = calloc((size_t)(sh.my_batches ? sh.my_batches : 1) * L * H, sizeof *ent);
-        if (!rc && !ent) rc = bt_error_set(&local, BT_EINTERNAL, "out of memory for %d batches", sh.my_batches);
+    const int R = w->n_relations + 1, L = c->n_layers, H = c->n_heads;
+    syntax_ctx x = {.d = d, .w = w, .o = o, .res = res, .R = R, .L = L, .H = H,
+                    .n_counts = (size_t)R * L * H * 2 + (size_t)R * (1 + BT_SYNTAX_N_OFFSETS) + 2};
+    const sweep_pass pass = {.label = "syntax", .K = (int)(x.n_counts + (size_t)L * H), .attentions = 1,
+                             .hidden = o->keep_hidden, .check = syntax_check, .setup = syntax_setup,
+                             .run = syntax_run, .finish = syntax_finish};
+    sweep_stats st = {0};
+    const int rc = sweep_drive(comm, m, d, o, &pass, &x, sink, sink_ctx, &st, err);
+    free(x.counts), free(x.attn), free(x.colsum), free(x.W), free(x.pred);
+    if (rc) {
+        bt_syntax_result_free(res);
+        return rc;
     }
-    rc = bt_dist_agree(comm, rc, &local, err);
-    if (rc) goto out;
-
-    int64_t *correct = cnt, *arcs = cnt + n_corr, *base = arcs + R, *totals = base + (size_t)R * BT_SYNTAX_N_OFFSETS;
-    bt_dist_progress prog;
-    bt_dist_progress_begin(&prog, comm, &sh.plan, &sh.asg, o->label ? o->label : "syntax",
-                           sh.rank == 0 ? o->progress : NULL, 0);
-    /* a stop request is agreed one slot late, as in the sweep driver: posted before a batch,
-     * completed before the next, so that every rank leaves at the same slot */
-    int stop_mine = 0, stop_all = 0;
-    MPI_Request stop_req = MPI_REQUEST_NULL;
-    for (int slot = 0; slot < sh.max_batches; slot++) {
-        bt_sweep_batch out = {0};
-        if (o->stop) {
-            if (slot > 0) MPI_Wait(&stop_req, MPI_STATUS_IGNORE);
-            if (stop_all) break;
-            stop_mine = *o->stop != 0;
-            MPI_Iallreduce(&stop_mine, &stop_all, 1, MPI_INT, MPI_MAX, comm, &stop_req);
-        }
-        if (slot < sh.my_batches && !rc && !stop_mine) {
-            const int b = sh.mine[slot];
-            const bt_plan_batch *pb = &sh.plan.batches[b];
-            const int *ex = bt_plan_batch_examples(&sh.plan, b);
-            const bt_batch batch = sweep_inputs_pack(&in, d, &sh.plan, b);
-            rc = bt_engine_forward(e, &batch, o->head_mask, BT_FWD_ENTROPY, &local);
-            const int abandoned = rc == BT_EINTERRUPTED; /* for a stop: agreed next slot */
-            if (abandoned) rc = BT_OK;
-            if (!rc && !abandoned) rc = count_batch(e, d, w, ex, pb->n_seqs, R, L, H, &sc, correct, arcs, base, &local);
-            if (rc) bt_error_prefix(&local, "batch %d", b);
-            else if (!abandoned) {
-                totals[0] += pb->n_seqs;
-                totals[1] += pb->n_tokens;
-                const double *en = bt_engine_entropy(e);
-                for (int k = 0; k < pb->n_seqs; k++)
-                    for (int j = 0; j < L * H; j++) ent[(size_t)slot * L * H + j] += en[(size_t)k * L * H + j];
-                out = (bt_sweep_batch){.n = pb->n_seqs, .examples = ex, .entropy = bt_engine_entropy(e), .engine = e};
-            }
-            if (!abandoned) bt_dist_progress_batch(&prog, &sh.plan, b);
-        }
-        if (sink) { /* padding calls keep collective sinks in step */
-            const int src = sink(sink_ctx, &out, rc ? NULL : &local);
-            if (!rc && src) rc = src;
-        }
-    }
-    if (stop_req != MPI_REQUEST_NULL) MPI_Wait(&stop_req, MPI_STATUS_IGNORE);
-    if (o->stop) { /* asked during the last slot, whose batch may have been abandoned */
-        stop_mine = stop_all || *o->stop;
-        MPI_Allreduce(&stop_mine, &stop_all, 1, MPI_INT, MPI_MAX, comm);
-    }
-    prog.stopped = stop_all;
-    bt_dist_progress_finish(&prog, comm);
-    rc = bt_dist_agree(comm, rc, &local, err); /* a failure wins over a stop */
-    if (!rc && stop_all)
-        rc = bt_error_set(err, BT_EINTERRUPTED, "interrupted: syntax saves no partial work yet; the same command "
-                          "starts over");
-    if (rc) goto out;
-    MPI_Allreduce(cnt, sum, (int)K, MPI_INT64_T, MPI_SUM, comm);
-
-    res->R = R, res->L = L, res->H = H;
-    rc = bt_dist_reduce_ordered(comm, &sh.asg, ent, L * H, res->entropy_raw, err);
-    if (rc) goto out;
-    res->correct = malloc(sizeof(int64_t) * n_corr);
-    res->arcs = malloc(sizeof(int64_t) * R);
-    res->base = malloc(sizeof(int64_t) * (size_t)R * BT_SYNTAX_N_OFFSETS);
-    if (!res->correct || !res->arcs || !res->base) {
-        rc = bt_error_set(err, BT_EINTERNAL, "out of memory for the results");
-        goto out;
-    }
-    memcpy(res->correct, sum, sizeof(int64_t) * n_corr);
-    memcpy(res->arcs, sum + n_corr, sizeof(int64_t) * R);
-    memcpy(res->base, sum + n_corr + R, sizeof(int64_t) * (size_t)R * BT_SYNTAX_N_OFFSETS);
-    res->n_examples = sum[K - 2];
-    res->n_tokens = sum[K - 1];
-    res->n_batches = sh.plan.n_batches;
-    int64_t rss = bt_dist_peak_rss();
-    double secs = MPI_Wtime() - t0;
-    MPI_Allreduce(&rss, &res->peak_rss, 1, MPI_INT64_T, MPI_MAX, comm);
-    MPI_Allreduce(&secs, &res->seconds, 1, MPI_DOUBLE, MPI_MAX, comm);
-out:
-    if (rc) bt_syntax_result_free(res);
-    free(cnt), free(sum), free(ent);
-    scratch_free(&sc);
-    sweep_inputs_free(&in);
-    bt_engine_free(e);
-    sweep_share_free(&sh);
-    return rc;
+    res->n_batches = st.n_batches;
+    res->n_resumed = st.n_resumed;
+    res->seconds = st.seconds;
+    res->peak_rss = st.peak_rss;
+    return BT_OK;
 }

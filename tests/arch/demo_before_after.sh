@@ -1,7 +1,9 @@
 #!/bin/bash
 # Issue 11's check that a refactoring changed no output: runs the demo importance (with
-# attentions), mask, ablate (200 examples) and eval commands with two builds of bertology at
-# np=2 and compares every output with compare_runs.py (h5diff per group, bitwise).
+# attentions), mask, ablate (200 examples), eval, prune (the mask's head mask, scored on SST-2)
+# and syntax (the bundled UD EWT dev treebank, hidden states saved) with two builds of bertology
+# at np=2 and compares every output with compare_runs.py (h5diff per group, bitwise), the
+# pruned model's files byte for byte, and every printed table.
 #   tests/arch/demo_before_after.sh OLD_BERTOLOGY|- NEW_BERTOLOGY WORK_DIR
 # Run from the repository root (it reads data/demo-sst2 and data/glue/SST-2).
 set -eu
@@ -21,15 +23,23 @@ for which in old new; do
   mpirun --oversubscribe -np 2 "$bin" mask $common --out "$work/$which/mask" > "$work/$which/mask.txt"
   mpirun --oversubscribe -np 2 "$bin" ablate $common --subset 200 --out "$work/$which/ablate" > "$work/$which/ablate.txt"
   mpirun --oversubscribe -np 2 "$bin" eval $common > "$work/$which/eval.txt"
+  mpirun --oversubscribe -np 2 "$bin" prune $common --head-mask "$work/$which/mask/head_mask.npy" \
+    --out "$work/$which/prune" > "$work/$which/prune.txt"
+  mpirun --oversubscribe -np 2 "$bin" syntax --model data/demo-sst2 --task ud \
+    --data tests/data/ud/en_ewt/en_ewt-ud-dev.conllu --threads 1 --quiet --save-hidden \
+    --out "$work/$which/syntax" > "$work/$which/syntax.txt"
 done
-for cmd in importance mask ablate; do
+for f in config.json model.safetensors vocab.txt; do
+  cmp "$work/old/prune/$f" "$work/new/prune/$f" || { echo "prune: $f differs"; status=1; }
+done
+for cmd in importance mask ablate syntax; do
   echo "== $cmd"
   "$py" "$here/compare_runs.py" "$work/old/$cmd" "$work/new/$cmd" || status=1
 done
 # stdout: tables and scores; lines with timings (seconds, tokens/s) legitimately differ
-for cmd in importance mask ablate eval; do
-  if ! diff <(grep -v -E '[0-9] s\b|tokens/s|seconds' "$work/old/$cmd.txt") \
-            <(grep -v -E '[0-9] s\b|tokens/s|seconds' "$work/new/$cmd.txt"); then
+for cmd in importance mask ablate eval prune syntax; do
+  if ! diff <(grep -v -E '[0-9] s\b|tokens/s|seconds|^prune: wrote' "$work/old/$cmd.txt") \
+            <(grep -v -E '[0-9] s\b|tokens/s|seconds|^prune: wrote' "$work/new/$cmd.txt"); then
     echo "$cmd: stdout differs"; status=1
   fi
 done

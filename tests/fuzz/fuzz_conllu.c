@@ -1,8 +1,7 @@
-/* libFuzzer target: the CoNLL-U reader (src/data/conllu.c) on arbitrary bytes. Every input must
+/* libFuzzer target: the CoNLL-U reader (src/corpus/conllu.c) on arbitrary bytes. Every input must
  * either parse into a consistent treebank or fail with BT_EINPUT and a message naming the
  * file; never crash, leak or read out of bounds. Seeds: tests/fuzz/corpus/conllu/.
- *   clang-14 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc/data \
- *       tests/fuzz/fuzz_conllu.c src/data/conllu.c src/data/textio.c src/common/error.c -lutf8proc
+ * Built by tests/fuzz.cmake; run alone with `bash tests/fuzz/run_fuzz.sh conllu`
  * (60 s from the seeds: about 2 million inputs, no finding). */
 #include <stddef.h>
 #include <stdint.h>

@@ -1,11 +1,11 @@
-/* model.safetensors.index.json (sharded checkpoints): the input is the index; the model
+/* model.safetensors.index.json (sharded weights): the input is the index; the model
  * directory holds two small valid shards it may name (and any name it invents is missing).
- * Opened through bt_ckpt_open, as the model loader does; every weight_map entry that opened
+ * Opened through bt_weights_open, as the model loader does; every weight_map entry that opened
  * must then be found. */
 #include <stdlib.h>
 
 #include "fuzz_util.h"
-#include "model/checkpoint.h"
+#include "model/weights.h"
 
 /* A valid F32 safetensors image with the named 1-element tensors. */
 static void write_shard(const char *dir, const char *file, const char *const *names, int n) {
@@ -34,16 +34,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         write_shard(dir, "model-00002-of-00002.safetensors", b, 3);
     }
     fz_write(dir, "model.safetensors.index.json", data, size);
-    bt_ckpt c;
+    bt_weights c;
     bt_error err = {0};
-    int rc = bt_ckpt_open(dir, &c, &err);
+    int rc = bt_weights_open(dir, &c, &err);
     fz_check_failure(rc, &err);
     if (rc) return 0;
     for (int i = 0; i < c.n_entries; i++) {
         const char *file = NULL;
-        if (!bt_ckpt_find(&c, c.entries[i].name, &file) || !file) abort();
+        if (!bt_weights_find(&c, c.entries[i].name, &file) || !file) abort();
     }
-    (void)bt_ckpt_find(&c, "embeddings.weight", NULL);
-    bt_ckpt_close(&c);
+    (void)bt_weights_find(&c, "embeddings.weight", NULL);
+    bt_weights_close(&c);
     return 0;
 }

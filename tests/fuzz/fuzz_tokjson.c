@@ -1,12 +1,10 @@
-/* libFuzzer target: tokenizer.json (src/data/tokjson.c). The input is written as the only file
+/* libFuzzer target: tokenizer.json (src/tok/tokjson.c). The input is written as the only file
  * of a model directory; loading must succeed or fail with a message, and a loaded tokenizer must
  * encode a fixed set of texts (single and pair) without crashing, with ids inside its
  * vocabulary or among its added tokens.
  *
- *   clang-14 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc tests/fuzz/fuzz_tokjson.c \
- *       src/data/tokjson.c src/data/tokenizer.c src/data/wordpiece*.c src/data/bpe*.c src/data/gpt_bpe.c \
- *       src/data/added_tokens.c src/data/textio.c src/common/error.c -lcjson -lutf8proc -o fuzz_tokjson
- *   ./fuzz_tokjson -dict=tests/fuzz/tokjson.dict tests/fuzz/corpus/tokjson */
+ * Built by tests/fuzz.cmake; run alone with `bash tests/fuzz/run_fuzz.sh tokjson` (dictionary
+ * tests/fuzz/tokjson.dict, seeds tests/fuzz/corpus/tokjson). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

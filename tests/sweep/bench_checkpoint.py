@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""What checkpointing costs a pass (docs/checkpoint.md "Cost"): `bertology importance` on a random
+"""What checkpointing costs a pass (docs/resume.md "Cost"): `bertology importance` on a random
 bert-base (12 layers, 768 wide, 12 heads) over the first N examples of SST-2 dev, with
 --checkpoint-every 0 (no checkpoint: the baseline), the default (30 s: one journal record per
 batch, a sync every 30 s and one at the end of the pass) and 1 s (a sync about every batch),

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""How long a stop takes (docs/checkpoint.md "Stopping"): `bertology importance` on a random
+"""How long a stop takes (docs/resume.md "Stopping"): `bertology importance` on a random
 bert-base (12 layers, 768 wide, 12 heads) over the first N examples of SST-2 dev with 2048-token
 batches, stopped at a random moment of its pass by
   - SIGUSR1 to mpirun (forwarded to the ranks at once),

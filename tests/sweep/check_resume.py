@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Interrupted runs resume to the bits of an uninterrupted run (docs/checkpoint.md, issue 12).
+"""Interrupted runs resume to the bits of an uninterrupted run (docs/resume.md, issue 12).
 
 For importance (with --save-attentions --save-hidden), eval, ablate and mask (inside its
 search), a reference run at np=1 is compared with a run that is stopped by a signal (exit 3,

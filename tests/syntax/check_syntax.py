@@ -16,8 +16,8 @@ predicts heads in both directions, and counts. Checked, exactly (integers, bit p
   printed table;
 * the table's rows: the best (layer, head, direction) and baseline per relation;
 * malformed CoNLL-U files: exit 2 on every rank, one line naming FILE:LINE, no run.h5;
-* a stop (SIGUSR1, SIGINT to mpirun) mid-pass: exit 3 and one line saying nothing was kept
-  (syntax keeps no checkpoint yet, issue 20), no run.h5; the same command then finishes.
+* stopped (exit 3, the work saved) at np 2 and np 3 and resumed at np 1, the result is the
+  uninterrupted run's, bit for bit (run.h5, .npy, table); real signals to mpirun stop it too.
 """
 import glob
 import os
@@ -337,22 +337,52 @@ def other_commands(args):
 
 
 def stops(args):
-    """SIGUSR1 (np 2) and SIGINT (np 3) to mpirun while the pass runs: every rank stops, exit 3
-    (after SIGINT Open MPI's own 1: it sends the ranks SIGTERM itself), one line from rank 0
-    saying that the same command starts over, no run.h5; that command then finishes."""
+    """syntax stops and resumes like every pass (docs/resume.md), bitwise at any rank count:
+    stopped by BT_TEST_SIGNAL_AFTER (rank 0 signals itself after its N-th saved batch) at np 2
+    (SIGUSR1), resumed and stopped again at np 3 (SIGTERM), finished at np 1; run.h5 (every
+    dataset and attribute but the run's own), syntax_accuracy.npy and the printed table equal an
+    uninterrupted np 1 run's. Then real signals to mpirun mid-pass: SIGUSR1 (np 2) and SIGINT
+    (np 3; then Open MPI's own exit 1): one line from rank 0, exit status 3, the work saved, no
+    run.h5; the same command finishes, resuming."""
+    def argv(model, out):
+        return ["syntax", "--model", model, "--task", "ud", "--data", args.ud, "--out", out, "--batch-tokens", 256,
+                "--threads", 1, "--quiet", "--save-attentions"]
+
+    ref = os.path.join(args.work, "resume_ref")
+    ref_p = e2e.run_ok(args, 1, argv(args.bert, ref), "syntax uninterrupted")
+    out = os.path.join(args.work, "resume")
+    for np_, sig in ((2, "USR1"), (3, "TERM")):
+        os.environ["BT_TEST_SIGNAL_AFTER"] = "3:" + sig
+        try:
+            p = e2e.mpirun(args, np_, argv(args.bert, out))
+        finally:
+            del os.environ["BT_TEST_SIGNAL_AFTER"]
+        check(p.returncode == 3 and "exit status 3" in p.stderr and "resume" in p.stderr
+              and not os.path.exists(os.path.join(out, "run.h5"))
+              and os.path.exists(os.path.join(out, "checkpoint", "state.json")),
+              "syntax np=%d stopped by SIG%s: exit %d, run.h5 or checkpoint wrong\n%s" % (np_, sig, p.returncode,
+                                                                                     p.stderr[-1500:]))
+    p = e2e.run_ok(args, 1, argv(args.bert, out), "syntax resumed")
+    if ref_p and p:
+        check(" batches resumed from the checkpoint" in p.stdout, "syntax resumed: no resumed batches: %s" % p.stdout)
+        check(not os.path.exists(os.path.join(out, "checkpoint")), "syntax resumed: the checkpoint is left")
+        n = e2e.compare_h5(os.path.join(ref, "run.h5"), os.path.join(out, "run.h5"), "syntax resumed")
+        check(e2e.same_files(os.path.join(ref, "syntax_accuracy.npy"), os.path.join(out, "syntax_accuracy.npy")),
+              "syntax resumed: syntax_accuracy.npy differs")
+        check(table(ref_p.stdout) == table(p.stdout), "syntax resumed: the printed table differs")
+        print("  stopped at np 2 and 3, finished at np 1: %d datasets, .npy and table = the uninterrupted run's; %s"
+              % (n, p.stdout.splitlines()[-1]))
+
     model = os.path.join(args.work, "bert_wide")  # wide enough that the pass lasts seconds
     make_checkpoint.make_checkpoint(model, layers=2, hidden=384, heads=6, ff=1536, vocab=30522, max_pos=128,
                                     no_head=True, seed=11)
     import shutil
     shutil.copy(args.bert_vocab, os.path.join(model, "vocab.txt"))
-    def argv(out):
-        return ["syntax", "--model", model, "--task", "ud", "--data", args.ud, "--out", out, "--batch-tokens", 256,
-                "--threads", 1, "--quiet"]
     for np_, sig, want_rc in ((2, signal.SIGUSR1, 3), (3, signal.SIGINT, 1)):
         out = os.path.join(args.work, "stop_np%d" % np_)
         cmd = [args.mpiexec, "--oversubscribe", "--allow-run-as-root", "-q", "-np", str(np_), args.bertology]
-        p = subprocess.Popen(cmd + [str(a) for a in argv(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             text=True, start_new_session=True)
+        p = subprocess.Popen(cmd + [str(a) for a in argv(model, out)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
         t0 = time.time()
         while p.poll() is None and not glob.glob(os.path.join(out, "run.h5.tmp-*")) and time.time() - t0 < 120:
             time.sleep(0.01)
@@ -367,13 +397,13 @@ def stops(args):
             os.killpg(p.pid, signal.SIGKILL)
             _, err = p.communicate()
         lines = [ln for ln in err.splitlines() if ln.strip()]
-        check(p.returncode == want_rc and len(lines) == 1 and "syntax saves no partial work yet" in lines[0]
-              and "exit status 3" in lines[0] and not os.path.exists(os.path.join(out, "run.h5")),
+        check(p.returncode == want_rc and len(lines) == 1 and "the work so far is saved" in lines[0]
+              and "exit status 3" in lines[0] and not os.path.exists(os.path.join(out, "run.h5"))
+              and os.path.exists(os.path.join(out, "checkpoint", "state.json")),
               "syntax np=%d stopped by %s: exit %s, %s" % (np_, sig.name, p.returncode, lines))
         print("  syntax np=%d, %s after %.1f s: %s" % (np_, sig.name, time.time() - t0, lines[0] if lines else ""))
-    out = os.path.join(args.work, "stop_np2")
-    p = e2e.run_ok(args, 1, argv(out), "syntax after a stop")
-    check(p is not None and os.path.exists(os.path.join(out, "run.h5")), "syntax after a stop did not finish")
+        p = e2e.run_ok(args, 1, argv(model, out), "syntax after a stop")
+        check(p is not None and os.path.exists(os.path.join(out, "run.h5")), "syntax after a stop did not finish")
 
 
 def main():

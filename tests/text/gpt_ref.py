@@ -46,7 +46,7 @@ class RefGPT:
         merges = [tuple(m.split()) for m in merges]
         self.ranks = dict(zip(merges, range(len(merges))))
         self.unk = unk_token
-        # an unk token the vocabulary lacks is no added token bertology cuts out (docs/checkpoints.md)
+        # an unk token the vocabulary lacks is no added token bertology cuts out (docs/model_files.md)
         self.basic = basic_tokenizer([unk_token] if unk_token in self.encoder else [])
         self.cache = {}
 

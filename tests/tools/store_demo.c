@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bertology/store.h"
+#include "bertology/version.h"
 
 enum { L = 3, H = 4, C = 3, D = 8, BATCH = 4 };
 static const int ATTN_LAYERS[] = {0, 2};
@@ -166,7 +167,7 @@ int main(int argc, char **argv) {
         .task = regression ? "sts-b" : "sst-2", .split = "dev", .model_dir = "/models/demo",
         .model_config_json = cfg,
         .options_json = "{\"granularity\": \"example\", \"dtype\": \"f16\"}",
-        .command_line = "store_demo (synthetic data)", .program_version = "0.1.0",
+        .command_line = "store_demo (synthetic data)", .program_version = BT_VERSION,
         .openblas_version = "OpenBLAS (not linked by the demo)"};
 
     /* the plan: rows by decreasing length (ties by row), cut into batches */

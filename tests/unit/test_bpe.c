@@ -11,7 +11,7 @@
 #include <utf8proc.h>
 
 #include "bertology/tokenizer.h"
-#include "data/bpe.h"
+#include "tok/bpe.h"
 #include "testutil.h"
 
 static char g_gpt2[1024];
@@ -369,11 +369,11 @@ START_TEST(load_errors) {
 
     tu_write_file(d, "vocab.json", TINY_VOCAB, strlen(TINY_VOCAB));
     tu_write_file(d, "config.json", "{\"model_type\": \"openai-gpt\"}", 28);
-    { /* openai-gpt has its own tokenizer (gpt_bpe.c, tests/text/gpt_compare.py) */
+    { /* openai-gpt has its own tokenizer (openai_bpe.c, tests/text/gpt_compare.py) */
         bt_tok *gpt = NULL;
         bt_error gerr = {0};
         ck_assert_msg(bt_tok_load(d, &gpt, &gerr) == BT_OK, "%s", gerr.msg);
-        ck_assert_int_eq(bt_tok_kind_of(gpt), BT_TOK_GPT);
+        ck_assert_int_eq(bt_tok_kind_of(gpt), BT_TOK_OPENAI_BPE);
         bt_tok_free(gpt);
     }
     tu_write_file(d, "config.json", "{\"model_type\": \"bert\"}", 22);

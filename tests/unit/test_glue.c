@@ -70,6 +70,24 @@ START_TEST(task_names) {
 }
 END_TEST
 
+/* The metrics each task reports and the one it is scored by (SPEC table). */
+START_TEST(task_metrics) {
+    bt_error err = {0};
+    const bt_glue_task *t = bt_glue_task_find("STS-B", &err);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->metrics.default_metric, BT_METRIC_CORR);
+    ck_assert_int_eq(t->metrics.n, 3);
+    ck_assert_ptr_nonnull(t = bt_glue_task_find("qqp", &err));
+    ck_assert_int_eq(t->metrics.ids[0], BT_METRIC_ACC);
+    ck_assert_int_eq(t->metrics.ids[1], BT_METRIC_F1);
+    ck_assert_int_eq(t->metrics.default_metric, BT_METRIC_ACC_AND_F1);
+    ck_assert_ptr_nonnull(t = bt_glue_task_find("cola", &err));
+    ck_assert_int_eq(t->metrics.default_metric, BT_METRIC_MCC);
+    ck_assert_int_eq(t->metrics.n, 1);
+    ck_assert_ptr_null(bt_glue_task_find("squad", &err));
+}
+END_TEST
+
 START_TEST(task_tables) {
     /* HF get_labels() orders and glue_tasks_num_labels. */
     const bt_glue_task *m = task("mnli");
@@ -453,6 +471,7 @@ static Suite *suite(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, task_names);
     tcase_add_test(tc, task_tables);
+    tcase_add_test(tc, task_metrics);
     tcase_add_test(tc, shared_files);
     tcase_add_test(tc, shared_contents);
     tcase_add_test(tc, quirks);

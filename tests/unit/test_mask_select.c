@@ -105,7 +105,7 @@ START_TEST(option_checks) {
     o = opts(), o.percents = up, o.n_percents = 3, o.amount = 0; /* amount unused by a schedule */
     ck_assert_int_eq(bt_sweep_mask_check(&o, 12, 12, &err), BT_OK);
     o.min_heads_per_layer = 2; /* 90% = 129 heads > 144 - 24 */
-    bad(&o, 12, 12, "--percents 90 masks 129 of 144 heads");
+    bad(&o, 12, 12, "`percents` 90 masks 129 of 144 heads");
     o.min_heads_per_layer = 1; /* 129 <= 132 */
     ck_assert_int_eq(bt_sweep_mask_check(&o, 12, 12, &err), BT_OK);
     o = opts(), o.percents = down, o.n_percents = 2;

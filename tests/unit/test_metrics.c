@@ -31,18 +31,6 @@ START_TEST(names) {
     ck_assert_msg(strstr(err.msg, "accuracy") && strstr(err.msg, "corr"), "%s", err.msg);
     ck_assert(bt_metric_is_regression(BT_METRIC_CORR) && !bt_metric_is_regression(BT_METRIC_MCC));
 
-    bt_metric_set set;
-    ck_assert_int_eq(bt_metric_set_for_task("STS-B", &set, &err), 0);
-    ck_assert_int_eq(set.default_metric, BT_METRIC_CORR);
-    ck_assert_int_eq(set.n, 3);
-    ck_assert_int_eq(bt_metric_set_for_task("qqp", &set, &err), 0);
-    ck_assert_int_eq(set.ids[0], BT_METRIC_ACC);
-    ck_assert_int_eq(set.ids[1], BT_METRIC_F1);
-    ck_assert_int_eq(set.default_metric, BT_METRIC_ACC_AND_F1);
-    ck_assert_int_eq(bt_metric_set_for_task("cola", &set, &err), 0);
-    ck_assert_int_eq(set.default_metric, BT_METRIC_MCC);
-    ck_assert_int_eq(set.n, 1);
-    ck_assert_int_eq(bt_metric_set_for_task("squad", &set, &err), BT_EINPUT);
 }
 END_TEST
 

@@ -1,11 +1,11 @@
-/* bt_model: Hugging Face BERT directories written byte by byte by test_model_ckpt.h must load
+/* bt_model: Hugging Face BERT directories written byte by byte by test_model_weights.h must load
  * into the right views with the right config, save and load back unchanged, and every kind of
  * bad input must come back as BT_EINPUT naming the file and the tensor or field. */
 #include <cjson/cJSON.h>
 #include <math.h>
 
 #include "bertology/model.h"
-#include "test_model_ckpt.h"
+#include "test_model_weights.h"
 
 static const char *LABELS3 = ",\n  \"id2label\": {\"0\": \"a\", \"1\": \"b\", \"2\": \"c\"}";
 

@@ -1,5 +1,5 @@
 /* The loader for GPT-2, GPT (openai-gpt), RoBERTa and DistilBERT: checkpoints written byte by
- * byte here (test_model_ckpt.h) must land in the engine's views, Conv1D matrices transposed
+ * byte here (test_model_weights.h) must land in the engine's views, Conv1D matrices transposed
  * ([in, out] in the file, [out, in] in the block) with GPT-2's fused c_attn split into its q,
  * k, v column blocks; configs must give the right architecture, head and offsets; saved models
  * must use transformers' names and layouts; the real tiny GPT-2 must load with the values
@@ -8,7 +8,7 @@
 #include <stdarg.h>
 
 #include "bertology/model.h"
-#include "test_model_ckpt.h"
+#include "test_model_weights.h"
 
 /* ---- checks ---- */
 

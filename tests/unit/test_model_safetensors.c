@@ -3,7 +3,7 @@
 #include <math.h>
 
 #include "model/safetensors.h"
-#include "test_model_ckpt.h"
+#include "test_model_weights.h"
 
 static uint32_t bits(float f) {
     uint32_t u;
