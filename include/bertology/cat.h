@@ -52,6 +52,8 @@ typedef struct {
     int64_t tree_errors[BT_CAT_GROUPS];/* of them whose tree holds ERROR/MISSING nodes (scored) */
     int64_t leaves[BT_CAT_GROUPS];     /* scored leaves, summed over the scored examples */
     double *entropy_raw;  /* [L, H] attention entropy summed over query tokens (as every pass) */
+    double *example_scores; /* [N, L*H + L] each example's head scores, then its layer scores;
+                               NaN where it was not scored (fewer than 2 leaves, empty union) */
     int64_t n_tokens;
     int n_batches, n_resumed;
     double seconds;

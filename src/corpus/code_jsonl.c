@@ -8,7 +8,7 @@
 
 #include "bertology/code_jsonl.h"
 #include "bertology/common.h"
-#include "textio.h"
+#include "bertology/tokenizer.h" /* bt_tok_utf8_error */
 
 static int blank(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -44,7 +44,7 @@ static int parse_line(const char *s, size_t n, const bt_code_jsonl_opts *o, char
         rc = bt_error_set(err, BT_EINPUT, "a NUL character (\\u0000) in the line");
     else if (o->max_code_bytes && cl > o->max_code_bytes)
         rc = bt_error_set(err, BT_EINPUT, "code of %zu bytes, more than the limit of %zu", cl, o->max_code_bytes);
-    else if ((bad = bt_text_utf8_error(c->valuestring, cl)) != cl)
+    else if ((bad = bt_tok_utf8_error(c->valuestring, cl)) != cl)
         rc = bt_error_set(err, BT_EINPUT, "invalid UTF-8 at byte %zu of the code", bad);
     if (!rc && o->n_languages) {
         int ok = 0;

@@ -28,6 +28,9 @@ typedef struct {
     int L, H;
     size_t per_lang;     /* partial sums per language */
     const bt_plan *plan;
+    MPI_Comm comm;
+    double *ex_scores;   /* [N, L*H + L] each example's head and layer scores (NaN: not scored);
+                            this rank's examples, 0 elsewhere (gathered by a sum at the end) */
     int T;               /* longest sequence */
     float *attn;         /* [H, T, T] one sequence, one layer */
     int32_t *slot;       /* [T] scored-leaf slot of each token, -1 */
@@ -74,7 +77,9 @@ static int cat_setup(void *ctx, const sweep_share *sh, const bt_engine_limits *l
         !(x->dist = bt_malloc(T * T, sizeof *x->dist, "the leaf distances", err)) ||
         !(x->la = bt_malloc(T * T, sizeof *x->la, "the leaf attention", err)) ||
         !(x->la_layer = bt_malloc(T * T, sizeof *x->la_layer, "the leaf attention", err)) ||
-        !(x->work = bt_malloc(T * T, sizeof *x->work, "the leaf attention", err)))
+        !(x->work = bt_malloc(T * T, sizeof *x->work, "the leaf attention", err)) ||
+        !(x->ex_scores = bt_calloc((size_t)x->d->n * ((size_t)x->L * x->H + x->L), sizeof *x->ex_scores,
+                                   "the examples' scores", err)))
         return BT_EINTERNAL;
     return BT_OK;
 }
@@ -117,6 +122,9 @@ static int score_example(cat_ctx *x, const bt_engine *e, int k, int i, double *p
     const int L = x->L, H = x->H, T = x->d->len[i], g = x->code->lang[i];
     double *s = lang_sums(x, p, g), *head_sum = s, *head_n = s + (size_t)L * H, *layer_sum = head_n + (size_t)L * H,
            *layer_n = layer_sum + L, *tail = layer_n + L;
+    const size_t stride = (size_t)L * H + L;
+    double *mine = x->ex_scores + (size_t)i * stride;
+    for (size_t j = 0; j < stride; j++) mine[j] = NAN;
     bt_code_tree t;
     int rc = bt_code_parse(g, x->code->code[i], x->code->code_len[i], x->o->graph, &t, err);
     if (rc) {
@@ -152,12 +160,14 @@ static int score_example(cat_ctx *x, const bt_engine *e, int k, int i, double *p
         for (int h = 0; h < H; h++) {
             bt_code_leaf_attention(T, x->attn + h * TT, x->slot, n, x->count, x->la);
             const double sc = bt_code_cat_score(n, x->la, x->dist, theta_d, x->work);
+            mine[l * H + h] = sc;
             if (!isnan(sc)) head_sum[l * H + h] += sc, head_n[l * H + h] += 1;
             for (size_t j = 0; j < nn; j++) x->la_layer[j] += x->la[j];
         }
         /* the leaf attention of the heads' mean map is the mean of theirs (it is linear) */
         for (size_t j = 0; j < nn; j++) x->la_layer[j] /= H;
         const double sc = bt_code_cat_score(n, x->la_layer, x->dist, theta_d, x->work);
+        mine[(size_t)L * H + l] = sc;
         if (!isnan(sc)) layer_sum[l] += sc, layer_n[l] += 1;
     }
     return BT_OK;
@@ -183,11 +193,43 @@ static int cat_run(void *ctx, bt_engine *e, const bt_batch *batch, int slot, int
     return BT_OK;
 }
 
+/* A batch's records for a checkpoint: its examples' scores, so that a resumed run has them all. */
+static size_t cat_state_bytes(void *ctx, const bt_plan *plan, int b) {
+    const cat_ctx *x = ctx;
+    return (size_t)plan->batches[b].n_seqs * ((size_t)x->L * x->H + x->L) * sizeof(double);
+}
+
+static void cat_save(void *ctx, int slot, int b, void *buf) {
+    (void)slot;
+    const cat_ctx *x = ctx;
+    const size_t stride = (size_t)x->L * x->H + x->L;
+    const int *ex = bt_plan_batch_examples(x->plan, b);
+    for (int k = 0; k < x->plan->batches[b].n_seqs; k++)
+        memcpy((double *)buf + k * stride, x->ex_scores + (size_t)ex[k] * stride, stride * sizeof(double));
+}
+
+static void cat_restore(void *ctx, int slot, int b, const void *buf) {
+    (void)slot;
+    cat_ctx *x = ctx;
+    const size_t stride = (size_t)x->L * x->H + x->L;
+    const int *ex = bt_plan_batch_examples(x->plan, b);
+    for (int k = 0; k < x->plan->batches[b].n_seqs; k++)
+        memcpy(x->ex_scores + (size_t)ex[k] * stride, (const double *)buf + k * stride, stride * sizeof(double));
+}
+
 static int cat_finish(void *ctx, const sweep_share *sh, const double *sum, bt_error *err) {
     (void)sh;
     cat_ctx *x = ctx;
     bt_cat_result *r = x->res;
     const int L = x->L, H = x->H, LH = L * H, G = BT_CAT_GROUPS;
+    /* every example's scores on every rank: each was computed (or restored) on one rank and is
+     * 0 on the others, so the sum is exact (NaN + 0 is NaN) */
+    const size_t m = (size_t)x->d->n * ((size_t)LH + L); /* first: a collective before any local failure */
+    for (size_t off = 0; off < m; off += (size_t)1 << 30) {
+        const size_t k = m - off < ((size_t)1 << 30) ? m - off : ((size_t)1 << 30);
+        if (MPI_Allreduce(MPI_IN_PLACE, x->ex_scores + off, (int)k, MPI_DOUBLE, MPI_SUM, x->comm) != MPI_SUCCESS)
+            return bt_error_set(err, BT_EINTERNAL, "MPI_Allreduce of the examples' scores failed");
+    }
     bt_error local = {0};
     r->head_score = bt_malloc((size_t)G * LH, sizeof(double), "the CAT-scores", &local);
     r->layer_score = r->head_score ? bt_malloc((size_t)G * L, sizeof(double), "the CAT-scores", &local) : NULL;
@@ -229,6 +271,8 @@ static int cat_finish(void *ctx, const sweep_share *sh, const double *sum, bt_er
     }
     free(pool_sum);
     memcpy(r->entropy_raw, sum + (size_t)BT_CODE_N_LANGS * x->per_lang, sizeof(double) * (size_t)LH);
+    r->example_scores = x->ex_scores;
+    x->ex_scores = NULL;
     return BT_OK;
 }
 
@@ -237,15 +281,16 @@ int bt_sweep_cat(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt
     memset(res, 0, sizeof *res);
     const bt_config *c = &m->cfg;
     const int L = c->n_layers, H = c->n_heads;
-    cat_ctx x = {.d = d, .code = code, .o = o, .res = res, .L = L, .H = H,
+    cat_ctx x = {.d = d, .code = code, .o = o, .res = res, .L = L, .H = H, .comm = comm,
                  .per_lang = (size_t)2 * L * H + (size_t)2 * L + N_TAIL};
     const sweep_pass pass = {.label = "cat", .K = (int)((size_t)BT_CODE_N_LANGS * x.per_lang + (size_t)L * H),
                              .attentions = 1, .hidden = o->pass.keep_hidden, .check = cat_check,
-                             .setup = cat_setup, .run = cat_run, .finish = cat_finish};
+                             .setup = cat_setup, .run = cat_run, .state_bytes = cat_state_bytes,
+                             .save = cat_save, .restore = cat_restore, .finish = cat_finish};
     sweep_stats st = {0};
     const int rc = sweep_drive(comm, m, d, &o->pass, &pass, &x, sink, sink_ctx, &st, err);
     free(x.attn), free(x.la_layer), free(x.slot), free(x.count), free(x.leaves), free(x.slot_of);
-    free(x.dist), free(x.bfs), free(x.la), free(x.work);
+    free(x.dist), free(x.bfs), free(x.la), free(x.work), free(x.ex_scores);
     if (rc) {
         bt_cat_result_free(res);
         return rc;
@@ -260,5 +305,6 @@ int bt_sweep_cat(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const bt
 
 void bt_cat_result_free(bt_cat_result *r) {
     free(r->head_score), free(r->layer_score), free(r->head_n), free(r->layer_n), free(r->entropy_raw);
+    free(r->example_scores);
     memset(r, 0, sizeof *r);
 }

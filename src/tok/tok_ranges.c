@@ -1,6 +1,6 @@
 /* Byte ranges of byte-level BPE tokens (GPT-2, RoBERTa): each character of such a token stands
  * for one byte of the text (bt_bpe_byte_char), so the tokens spell the text exactly and their
- * ranges follow from their spellings. CAT-probing needs them to find the syntax-tree leaf of a
+ * ranges follow from their spellings; added tokens are spelled by their printable characters. CAT-probing needs them to find the syntax-tree leaf of a
  * sub-token by offset (docs/cat.md). */
 #include <utf8proc.h>
 
@@ -21,7 +21,10 @@ int bt_tok_byte_ranges(const bt_tok *tok, const char *text, size_t len, const in
         for (int r = 0; r < BT_TOK_N_SPECIAL; r++) special |= ids[k] == bt_tok_special_id(tok, r);
         size_t tl;
         const char *s = bt_tok_id_to_token(tok, ids[k], &tl);
-        if (special || !s) {
+        /* <s> and </s> that encoding put around the text cover no byte; a special token met inside
+         * the text (a literal "<|endoftext|>" in code is tokenized as one) covers its bytes */
+        const int inserted = special && bt_tok_num_special_tokens(tok, 0) > 0 && (k == 0 || k == n - 1);
+        if (inserted || !s) {
             start[k] = end[k] = -1;
             continue;
         }

@@ -133,12 +133,13 @@ def bfs(adj, src):
 
 
 def token_ranges(bpe, ids):
-    """Byte range of each token from its spelling; None for special tokens."""
+    """Byte range of each token from its spelling; None for the <s> and </s> the encoding put
+    around the text (a special token inside the text spells its own characters)."""
     byte_of = {c: b for b, c in bpe.byte_encoder.items()}
     special = {bpe.encoder[t] for t in ("<s>", "</s>", "<pad>", "<unk>", "<mask>") if t in bpe.encoder}
     at, out = 0, []
-    for i in ids:
-        if i in special:
+    for k, i in enumerate(ids):
+        if i in special and k in (0, len(ids) - 1):
             out.append(None)
             continue
         n = len(bpe.decoder[i])
