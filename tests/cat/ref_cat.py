@@ -14,16 +14,11 @@ import ctypes
 import json
 import os
 import subprocess
-import sys
 from collections import deque
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path[:0] = [os.path.join(ROOT, "tests", "text"), os.path.join(ROOT, "tests", "ref")]
-import bpe_ref  # noqa: E402
-
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LANGS = ("python", "java", "go", "javascript")
 
 
@@ -172,6 +167,7 @@ def example_scores(attn, slots, n, dist, theta_d):
 
 def run(model_dir, data, max_len, work, uast=True, types=None):
     """Per example: (language, head scores [L, H] or None, layer scores [L] or None)."""
+    import bpe_ref  # tests/text and tests/ref: on the path under pytest (tests/pytest.ini)
     import torch_families
     ts = TreeSitter(work)
     bpe = bpe_ref.RefBPE(os.path.join(model_dir, "vocab.json"), os.path.join(model_dir, "merges.txt"),
