@@ -1,0 +1,32 @@
+"""The test harness of bertology: every Python test under tests/ imports what it needs from here.
+
+    from bttest import bertology, run, same_h5, SST2, models
+
+  run(argv, np=None, expect=0, timeout=600, input=None, env=None, cwd=None)
+      a program (under mpirun -np NP --oversubscribe [--allow-run-as-root] when np is given);
+      checks the exit code (expect=None: any), shows the command, stdout and stderr when it is
+      not the expected one, kills the command's whole session at the timeout (exit 124)
+  bertology(argv, **kw)       run() of the program under test
+  Background(argv, np=...)    a command running while the test signals it or polls its files
+  same_h5(a, b, ignore_attrs=VOLATILE_ATTRS)
+      every dataset and attribute of two HDF5 files bitwise equal; names the first difference
+  h5_differences, h5diff, contents, same_bits, same_files, options, example_ids, npy_outputs,
+  max_diff                    the pieces of those comparisons
+  models.bert/gpt2/distilbert/roberta(path, **kw)
+      random checkpoints (tests/ref/make_checkpoint*.py) with the real tokenizer files
+  tok.tokenize, tok.mismatches
+      `bertology tokenize` against a Python reference tokenizer
+  SOURCE, BERTOLOGY, TOOLS, tool(name), MPIEXEC, TESTDATA, GLUE, SST2, BERT_VOCAB, ...
+      where things are (bttest.paths; ctest sets them, defaults fit a build in build/)
+  Checks, and the pytest fixtures work, check, blas_one_thread (bttest.plugin)
+
+docs/testing.md says how the tests are organised and run.
+"""
+from . import models, tok  # noqa: F401
+from .checks import Checks  # noqa: F401
+from .h5 import (VOLATILE_ATTRS, contents, example_ids, h5_differences, h5diff, max_diff,  # noqa: F401
+                 npy_outputs, options, same_bits, same_files, same_h5)
+from .paths import (BERT_CASED_VOCAB, BERT_VOCAB, BERTOLOGY, BUILD, DEMO_MODEL, DEMO_SST2, GLUE,  # noqa: F401
+                    GPT2_VOCAB, MPIEXEC, OPENAI_GPT_VOCAB, SOURCE, SST2, TESTDATA, TINY_GPT2, TOOLS, UD_DEV,
+                    tool)
+from .proc import TIMEOUT_RC, Background, Result, bertology, mpirun_prefix, run, session_members  # noqa: F401
