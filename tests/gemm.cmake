@@ -77,17 +77,11 @@ endfunction()
 cmake_language(DEFER CALL bt_gemm_backend_tests)
 
 # bertology bench: failures with the engine's error, FLOPs counted from the shapes (LM head
-# included), the SST-2 dev lengths it packs (tests/gemm/check_bench.py; about 10 s)
-add_test(NAME gemm.bench
-         COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gemm/check_bench.py --bertology $<TARGET_FILE:bertology>
-                 --source ${PROJECT_SOURCE_DIR} --work ${CMAKE_CURRENT_BINARY_DIR}/gemm_bench)
-set_tests_properties(gemm.bench PROPERTIES LABELS "gemm" TIMEOUT 600)
+# included), the SST-2 dev lengths it packs (tests/gemm/test_bench.py; about 10 s)
+bt_pytest(gemm.bench gemm/test_bench.py LABELS gemm MPI)
 
 # The kernels every rank runs (src/run/kernels.c): the ISA and OpenBLAS core that bench and
 # --verbose print follow ONEDNN_MAX_CPU_ISA/OPENBLAS_CORETYPE; ranks of mixed instruction sets
 # agree on the lowest (bitwise the run of that set), mixed OpenBLAS cores and a resume on other
 # kernels are refused; unset --threads resolves to the ranks' smallest default.
-add_test(NAME gemm.isa_agreement
-         COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gemm/check_isa.py --bertology $<TARGET_FILE:bertology>
-                 --source ${PROJECT_SOURCE_DIR} --work ${CMAKE_CURRENT_BINARY_DIR}/gemm_isa)
-set_tests_properties(gemm.isa_agreement PROPERTIES LABELS "gemm;mpi;isa" TIMEOUT 600 RUN_SERIAL TRUE)
+bt_pytest(gemm.isa_agreement gemm/test_isa.py LABELS gemm mpi isa RUN_SERIAL MPI)

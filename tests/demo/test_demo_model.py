@@ -1,7 +1,4 @@
-#!/usr/bin/python3
 """The bundled demo model (data/demo-sst2) as the C engine sees it.
-
-usage: check_demo_model.py BERTOLOGY MODEL_DIR DEV_TSV FULL_VOCAB WORKDIR
 
 Asserts, each against a source other than the code under test:
   - size and shape promised by issue 6: directory <= 16 MB, >= 4 layers, >= 32 heads in all,
@@ -16,35 +13,18 @@ Asserts, each against a source other than the code under test:
 import json
 import os
 import struct
-import subprocess
-import sys
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "text"))
-from wordpiece_ref import RefBert  # noqa: E402
+from bttest import BERT_VOCAB, DEMO_MODEL, DEMO_SST2, bertology
+from wordpiece_ref import RefBert
 
 MAX_BYTES = 16_000_000
-failures = []
 
 
-def check(ok, msg):
-    print(("ok   " if ok else "FAIL ") + msg)
-    if not ok:
-        failures.append(msg)
-
-
-def run(cmd, **kw):
-    p = subprocess.run(cmd, capture_output=True, **kw)
-    if p.returncode != 0:
-        sys.exit("FAIL: %s exited %d: %s" % (" ".join(cmd), p.returncode, p.stderr.decode()))
-    return p.stdout
-
-
-def main():
-    bertology, model, dev_tsv, full_vocab, work = sys.argv[1:6]
-    os.makedirs(work, exist_ok=True)
+def test_demo_model(work, check):
+    check.verbose = True
+    model, dev_tsv, full_vocab = DEMO_MODEL, os.path.join(DEMO_SST2, "dev.tsv"), BERT_VOCAB
 
     # size on disk: apparent bytes and allocated blocks, whichever is larger
     files = [os.path.join(model, f) for f in os.listdir(model)]
@@ -86,8 +66,8 @@ def main():
     sents = [r[0] for r in rows]
     labels = np.array([int(r[1]) for r in rows])
 
-    out = run([bertology, "tokenize", "--model", model, "--types"],
-              input="".join(s + "\n" for s in sents).encode()).decode().split("\n")[:-1]
+    out = bertology(["tokenize", "--model", model, "--types"],
+                    input="".join(s + "\n" for s in sents)).stdout.split("\n")[:-1]
     check(len(out) == len(sents), "tokenize: %d lines for %d sentences" % (len(out), len(sents)))
     ids = [line.split("\t")[0] for line in out]
     types = [line.split("\t")[1] for line in out]
@@ -104,7 +84,7 @@ def main():
         with open(os.path.join(work, name), "w") as f:
             f.write("".join("%s\n" % x for x in lines))
     outdir = os.path.join(work, "forward")
-    run([bertology, "forward", "--model", model, "--ids", os.path.join(work, "ids.txt"),
+    bertology(["forward", "--model", model, "--ids", os.path.join(work, "ids.txt"),
          "--types", os.path.join(work, "types.txt"), "--labels", os.path.join(work, "labels.txt"),
          "--out", outdir])
     logits = np.load(os.path.join(outdir, "logits.npy")).astype(np.float64)
@@ -125,10 +105,3 @@ def main():
     check(abs(ce - dev["loss_f16"]) < 1e-3 and abs(loss - ce) < 1e-4,
           "dev cross-entropy %.6f (from logits), %.6f (engine) vs %.6f recorded"
           % (ce, loss, dev["loss_f16"]))
-
-    if failures:
-        sys.exit("%d check(s) failed" % len(failures))
-
-
-if __name__ == "__main__":
-    main()

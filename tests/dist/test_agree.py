@@ -1,57 +1,45 @@
-#!/usr/bin/python3
 """Error agreement: a failure raised on some ranks only stops every rank with the same non-zero
 code, rank 0 prints the lowest failing rank's message once, and nothing hangs (timeout 60).
-
-usage: check_agree.py MPIEXEC DIST_CHECK
+Runs tests/tools/dist_check.c.
 """
 import re
-import subprocess
-import sys
+
+import pytest
+
+from bttest import run, tool
 
 BT_EINTERNAL, BT_EINPUT = 1, 2
+MSG = "synthetic failure: data/dev.tsv:{}: label 'x' not in {{0, 1}}"
 
-
-def run(np_, failing, mode="agree"):
-    cmd = ["timeout", "60", sys.argv[1], "--oversubscribe", "--allow-run-as-root", "-np", str(np_),
-           sys.argv[2], mode, failing]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode == 124:
-        sys.exit(f"np={np_} failing={failing}: timed out (a rank hangs)")
-    agreed = {int(m[0]): (int(m[1]), int(m[2]))
-              for m in re.findall(r"^rank (\d+): local (-?\d+) agreed (-?\d+)$", r.stdout, re.M)}
-    return r, agreed
-
-
-def check(np_, failing, want_code, want_msg, mode="agree"):
-    r, agreed = run(np_, failing, mode)
-    ctx = f"np={np_} failing={failing!r}: exit {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
-    assert sorted(agreed) == list(range(np_)), "not every rank reported\n" + ctx
-    assert all(a == want_code for _, a in agreed.values()), "ranks disagree\n" + ctx
-    assert r.returncode == want_code, "wrong exit code\n" + ctx
-    lines = [l for l in r.stderr.splitlines() if l.startswith("bertology: ")]
-    if want_code == 0:
-        assert not lines, ctx
-    else:
-        assert len(lines) == 1, "rank 0 must print exactly one line\n" + ctx
-        assert lines[0] == "bertology: " + want_msg, f"message {lines[0]!r} != {want_msg!r}\n" + ctx
-
-
-def main():
-    msg = "synthetic failure: data/dev.tsv:{}: label 'x' not in {{0, 1}}"
-    check(4, "", 0, None)
-    check(4, "2", BT_EINPUT, "rank 2: " + msg.format(12))
-    check(3, "2", BT_EINPUT, "rank 2: " + msg.format(12))
-    check(1, "0", BT_EINPUT, msg.format(10))
-    check(4, "0,1,2,3", BT_EINPUT, msg.format(10) + " (4 ranks failed)")
+CASES = [  # np, failing ranks, exit code every rank agrees on, rank 0's one message, mode
+    (4, "", 0, None, "agree"),
+    (4, "2", BT_EINPUT, "rank 2: " + MSG.format(12), "agree"),
+    (3, "2", BT_EINPUT, "rank 2: " + MSG.format(12), "agree"),
+    (1, "0", BT_EINPUT, MSG.format(10), "agree"),
+    (4, "0,1,2,3", BT_EINPUT, MSG.format(10) + " (4 ranks failed)", "agree"),
     # rank 3 fails with BT_EINTERNAL (1), rank 2 with BT_EINPUT (2): the larger code wins, the
     # message is the lowest failing rank's
-    check(4, "3", BT_EINTERNAL, "rank 3: " + msg.format(13))
-    check(4, "3,2", BT_EINPUT, "rank 2: " + msg.format(12) + " (2 ranks failed)")
+    (4, "3", BT_EINTERNAL, "rank 3: " + MSG.format(13), "agree"),
+    (4, "3,2", BT_EINPUT, "rank 2: " + MSG.format(12) + " (2 ranks failed)", "agree"),
     # an agreed error agreed on again (every rank now fails with it) keeps its one count
-    check(4, "3,2", BT_EINPUT, "rank 2: " + msg.format(12) + " (2 ranks failed)", "agree2")
-    check(3, "0,1,2", BT_EINPUT, msg.format(10) + " (3 ranks failed)", "agree2")
-    print("ok: errors on some ranks reach every rank with one code and one message; no hang")
+    (4, "3,2", BT_EINPUT, "rank 2: " + MSG.format(12) + " (2 ranks failed)", "agree2"),
+    (3, "0,1,2", BT_EINPUT, MSG.format(10) + " (3 ranks failed)", "agree2"),
+]
 
 
-if __name__ == "__main__":
-    main()
+@pytest.mark.parametrize("np_,failing,want_code,want_msg,mode", CASES,
+                         ids=["np%d-fail[%s]-%s" % (c[0], c[1], c[4]) for c in CASES])
+def test_agreement(np_, failing, want_code, want_msg, mode):
+    r = run([tool("dist_check"), mode, failing], np=np_, timeout=60, expect=None)
+    assert not r.timed_out, r.report("a rank hangs")
+    agreed = {int(m[0]): (int(m[1]), int(m[2]))
+              for m in re.findall(r"^rank (\d+): local (-?\d+) agreed (-?\d+)$", r.stdout, re.M)}
+    assert sorted(agreed) == list(range(np_)), r.report("not every rank reported")
+    assert all(a == want_code for _, a in agreed.values()), r.report("ranks disagree")
+    assert r.returncode == want_code, r.report("wrong exit code")
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("bertology: ")]
+    if want_code == 0:
+        assert not lines, r.report("a message without a failure")
+    else:
+        assert len(lines) == 1, r.report("rank 0 must print exactly one line")
+        assert lines[0] == "bertology: " + want_msg, r.report("message %r != %r" % (lines[0], want_msg))

@@ -1,15 +1,14 @@
-#!/usr/bin/python3
 """Progress output: in a log (not a terminal) rank 0 writes whole lines, one per interval, with
 examples done / total, rates and ETA, then a final line with the exact totals; on a terminal it
-redraws one line with '\\r'. Totals are recomputed here from the tool's length formula.
-
-usage: check_progress.py MPIEXEC DIST_CHECK
+redraws one line with '\\r'. Totals are recomputed here from the tool's length formula
+(tests/tools/dist_check.c).
 """
 import os
 import pty
 import re
 import subprocess
-import sys
+
+from bttest import run, tool
 
 N_EXAMPLES = 97
 
@@ -31,26 +30,24 @@ def final_re(n_ranks):
                       rf"{n_ranks} ranks?, busy max/mean [\d.]+, peak RSS max \d+ MiB$")
 
 
-def check_log(mpiexec, tool):
-    cmd = ["timeout", "60", mpiexec, "--oversubscribe", "--allow-run-as-root", "-np", "2", tool, "progress"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+def test_log():
+    r = run([tool("dist_check"), "progress"], np=2, timeout=60)
     lines = r.stderr.splitlines()
     assert "\r" not in r.stderr and "\033" not in r.stderr, "terminal codes in a log"
-    live = [LIVE.match(l) for l in lines[:-1]]
+    live = [LIVE.match(ln) for ln in lines[:-1]]
     assert live and all(live), f"bad progress lines:\n{r.stderr}"
     pct = [int(m[2]) for m in live]
     ex = [int(m[1]) for m in live]
     assert pct == sorted(pct) and ex == sorted(ex) and ex[-1] <= N_EXAMPLES, r.stderr
     assert final_re(2).match(lines[-1]), f"bad final line: {lines[-1]!r}"
     # rank 1 is silent: exactly one final line
-    assert sum(l.startswith("fake: 97 examples") for l in lines) == 1, r.stderr
+    assert sum(ln.startswith("fake: 97 examples") for ln in lines) == 1, r.stderr
 
 
-def check_tty(tool):
+def test_terminal():
     # Without mpirun (MPI singleton): under mpirun the ranks' stderr is a pipe, never a terminal.
     master, slave = pty.openpty()
-    r = subprocess.run(["timeout", "60", tool, "progress"], stderr=slave, stdout=subprocess.DEVNULL)
+    r = subprocess.run(["timeout", "60", tool("dist_check"), "progress"], stderr=slave, stdout=subprocess.DEVNULL)
     os.close(slave)
     out = b""
     while True:
@@ -69,13 +66,3 @@ def check_tty(tool):
     assert all(LIVE.match(f) for f in frames[:-1]), frames
     assert final_re(1).match(frames[-1].rstrip("\n")), frames[-1]
     assert text.count("\n") == 1, "a terminal gets one line, ended once"
-
-
-def main():
-    check_log(sys.argv[1], sys.argv[2])
-    check_tty(sys.argv[2])
-    print("ok: progress lines in logs and on terminals")
-
-
-if __name__ == "__main__":
-    main()

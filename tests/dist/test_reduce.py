@@ -1,14 +1,11 @@
-#!/usr/bin/python3
 """Ordered reduction: bitwise identical sums for np = 1..4, equal to an independent Python
 re-implementation of the batch plan summed in batch order, on values whose float sum depends
-on the order of addition.
-
-usage: check_reduce.py MPIEXEC DIST_CHECK WORKDIR
+on the order of addition. Runs tests/tools/dist_check.c.
 """
 import math
 import os
-import subprocess
-import sys
+
+from bttest import run, tool
 
 N_EXAMPLES, BATCH_TOKENS, K = 97, 64, 5
 M32 = 0xFFFFFFFF
@@ -58,35 +55,26 @@ def in_order(nb, k, order):
     return acc
 
 
-def main():
-    mpiexec, tool, work = sys.argv[1:4]
-    os.makedirs(work, exist_ok=True)
+def test_reduce_bitwise(work):
     outputs = {}
     for np_ in (1, 2, 3, 4):
         path = os.path.join(work, f"reduce_np{np_}.txt")
-        if os.path.exists(path):
-            os.remove(path)
-        cmd = ["timeout", "60", mpiexec, "--oversubscribe", "--allow-run-as-root", "-np", str(np_),
-               tool, "reduce", path]
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            sys.exit(f"np={np_}: exit {r.returncode}\n{r.stdout}\n{r.stderr}")
-        outputs[np_] = open(path).read()
+        run([tool("dist_check"), "reduce", path], np=np_, timeout=60)
+        with open(path) as f:
+            outputs[np_] = f.read()
 
     base = outputs[1]
     for np_, text in outputs.items():
-        if text != base:
-            sys.exit(f"np={np_} differs from np=1:\n{text}\nvs\n{base}")
+        assert text == base, f"np={np_} differs from np=1:\n{text}\nvs\n{base}"
 
     lines = base.split("\n")
     batches = plan(lengths())
     nb = len(batches)
     assert lines[0] == f"batches {nb}", (lines[0], nb)
-    got = {int(l.split()[1]): float.fromhex(l.split()[2]) for l in lines[1:] if l.startswith("sum")}
+    got = {int(ln.split()[1]): float.fromhex(ln.split()[2]) for ln in lines[1:] if ln.startswith("sum")}
     for k in range(K):
         want = in_order(nb, k, range(nb))
-        if got[k].hex() != want.hex():
-            sys.exit(f"sum {k}: got {got[k].hex()}, expected {want.hex()} (batch order)")
+        assert got[k].hex() == want.hex(), f"sum {k}: got {got[k].hex()}, expected {want.hex()} (batch order)"
 
     # The values really are order-sensitive: other orders give other bits, so identical output
     # across np is evidence of ordering, not luck.
@@ -95,8 +83,4 @@ def main():
         assert rev[k] != got[k], f"sum {k} is not order-sensitive"
     for k in (0, 4):  # the exact sum differs from any left-to-right one: 1 vanishes next to 1e16
         assert math.fsum(value(b, k) for b in range(nb)) != got[k], f"sum {k} is exact"
-    print(f"ok: {nb} batches, sums bitwise identical for np=1..4 and equal to the batch-order sum")
-
-
-if __name__ == "__main__":
-    main()
+    print(f"{nb} batches, sums bitwise identical for np=1..4 and equal to the batch-order sum")

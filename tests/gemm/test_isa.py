@@ -1,7 +1,4 @@
-#!/usr/bin/python3
 """The kernels every rank runs (issue 25, docs/engine.md "What is bitwise").
-
-    check_isa.py --bertology BIN --source DIR --work DIR
 
 1. `bench` and `importance --verbose` print the instruction set each backend runs on, and it
    follows ONEDNN_MAX_CPU_ISA / OPENBLAS_CORETYPE.
@@ -14,14 +11,12 @@
 5. Without --threads, the ranks agree on the smallest default and run.h5 records the count
    that ran (not 0).
 """
-import argparse
 import json
 import os
-import shutil
-import subprocess
-import sys
 
 import h5py
+
+from bttest import BERTOLOGY, DEMO_MODEL, DEMO_SST2, MPIEXEC, run
 
 MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
            "OMPI_MCA_rmaps_base_oversubscribe": "1"}
@@ -29,24 +24,13 @@ MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
 OWN = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "OPENBLAS_CORETYPE", "BT_GEMM", "OMP_NUM_THREADS",
        "BT_TEST_SIGNAL_AFTER")
 
-failures = []
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def env_with(**kv):
-    env = {k: v for k, v in os.environ.items() if k not in OWN}
-    env.update(MPI_ENV)
+def run_with(argv, **kv):
+    """argv without this test's own variables but those given, and the MPI ones."""
+    env = dict({k: None for k in OWN}, **MPI_ENV)
     env.update(kv)
-    return env
-
-
-def run(argv, **kv):
-    return subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env_with(**kv))
+    return run(argv, timeout=300, env=env, expect=None)
 
 
 def same_files(a, b, names=("head_importance.npy", "attn_entropy.npy")):
@@ -59,7 +43,7 @@ def same_files(a, b, names=("head_importance.npy", "attn_entropy.npy")):
 
 def mpmd(binary, args, out, env0, env1):
     """mpirun with one rank per environment: `-x` entries for each."""
-    argv = ["mpirun", "--oversubscribe"]
+    argv = [MPIEXEC, "--oversubscribe"]
     for i, e in enumerate((env0, env1)):
         if i:
             argv.append(":")
@@ -67,36 +51,30 @@ def mpmd(binary, args, out, env0, env1):
         for k, v in e.items():
             argv += ["-x", f"{k}={v}"]
         argv += [binary] + args + ["--out", out]
-    return run(argv)
+    return run_with(argv)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bertology", required=True)
-    ap.add_argument("--source", required=True)
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
-    shutil.rmtree(a.work, ignore_errors=True)
-    os.makedirs(a.work)
-    B = a.bertology
-    model = os.path.join(a.source, "data", "demo-sst2")
-    data = os.path.join(a.source, "data", "glue", "SST-2")
+def test_kernels(work, check):
+    """The five parts above in order: 2 and 4 compare with the runs of 1."""
+    check.verbose = True
+    B = BERTOLOGY
+    model, data = DEMO_MODEL, DEMO_SST2
     imp = ["importance", "--model", model, "--task", "sst-2", "--data", data, "--subset", "96",
            "--batch-tokens", "300", "--quiet", "--verbose"]
-    W = lambda name: os.path.join(a.work, name)  # noqa: E731
+    W = lambda name: os.path.join(work, name)  # noqa: E731
 
     # --- 1. what bench and --verbose print
-    probe = run([B, "importance"] + imp[1:] + ["--threads", "1", "--out", W("probe")])
+    probe = run_with([B, "importance"] + imp[1:] + ["--threads", "1", "--out", W("probe")])
     check(probe.returncode == 0, f"importance runs (exit {probe.returncode}: {probe.stderr[-300:]})")
     has_onednn = "kernels onednn/" in probe.stderr
     top = probe.stderr.split("kernels onednn/")[1].split()[0] if has_onednn else None
     cpu_avx2 = "avx2" in open("/proc/cpuinfo").read()
     if has_onednn and cpu_avx2:
         for cap, want in (("AVX2", "avx2"), ("SSE41", "sse41")):
-            r = run([B] + imp + ["--threads", "1", "--subset", "8", "--out", W("v" + want)], ONEDNN_MAX_CPU_ISA=cap)
+            r = run_with([B] + imp + ["--threads", "1", "--subset", "8", "--out", W("v" + want)], ONEDNN_MAX_CPU_ISA=cap)
             check(f"kernels onednn/{want} " in r.stderr and f"ISA {want})" in r.stderr,
                   f"--verbose under ONEDNN_MAX_CPU_ISA={cap}: {r.stderr.splitlines()[:1]}")
-        b = run([B, "bench", "--model", model, "--reps", "1", "--threads", "1", "--batch-tokens", "256"],
+        b = run_with([B, "bench", "--model", model, "--reps", "1", "--threads", "1", "--batch-tokens", "256"],
                 ONEDNN_MAX_CPU_ISA="AVX2", OPENBLAS_CORETYPE="Haswell")
         lines = [ln for ln in b.stdout.splitlines() if ln.startswith("bench gemm=")]
         by = {ln.split()[1]: ln for ln in lines}
@@ -107,7 +85,7 @@ def main():
     # --- 2. mixed instruction sets agree on the lower
     if has_onednn and cpu_avx2:
         args = imp[1:] + ["--threads", "1"]
-        r1 = run([B, "importance"] + args + ["--out", W("avx2_np1")], ONEDNN_MAX_CPU_ISA="AVX2")
+        r1 = run_with([B, "importance"] + args + ["--out", W("avx2_np1")], ONEDNN_MAX_CPU_ISA="AVX2")
         r2 = mpmd(B, ["importance"] + args, W("mixed_np2"), {}, {"ONEDNN_MAX_CPU_ISA": "AVX2"})
         check(r1.returncode == 0 and r2.returncode == 0, f"np=1 AVX2 and mixed np=2 run ({r1.returncode}, "
               f"{r2.returncode}: {r2.stderr[-300:]})")
@@ -134,13 +112,13 @@ def main():
     for gemm, first, other, kernels in cases:
         args = [B] + imp + ["--threads", "1", "--gemm", gemm]
         out, ref = W("resume_" + gemm), W("whole_" + gemm)
-        r = run(args + ["--out", out], BT_TEST_SIGNAL_AFTER="2:USR1", **first)
+        r = run_with(args + ["--out", out], BT_TEST_SIGNAL_AFTER="2:USR1", **first)
         check(r.returncode == 3, f"{gemm}: interrupted run exits 3 ({r.returncode}: {r.stderr[-200:]})")
-        r = run(args + ["--out", out], **other)
+        r = run_with(args + ["--out", out], **other)
         check(r.returncode == 2 and kernels in r.stderr and "--restart" in r.stderr,
               f"{gemm}: resume on other kernels refused naming {kernels}: {r.stderr.strip()[-300:]}")
-        r = run(args + ["--out", out], **first)
-        w = run(args + ["--out", ref], **first)
+        r = run_with(args + ["--out", out], **first)
+        w = run_with(args + ["--out", ref], **first)
         check(r.returncode == 0 and w.returncode == 0 and same_files(out, ref),
               f"{gemm}: resumed on the same kernels = uninterrupted, bitwise ({r.returncode}, {w.returncode})")
 
@@ -151,18 +129,9 @@ def main():
     if r.returncode == 0:
         with h5py.File(os.path.join(W("threads"), "run.h5"), "r") as f:
             check(json.loads(f.attrs["options"])["threads"] == 1, "run.h5 options record threads 1")
-    r = run([B] + imp + ["--out", W("threads2")], OMP_NUM_THREADS="2")
+    r = run_with([B] + imp + ["--out", W("threads2")], OMP_NUM_THREADS="2")
     if r.returncode == 0:
         with h5py.File(os.path.join(W("threads2"), "run.h5"), "r") as f:
             check(json.loads(f.attrs["options"])["threads"] == 2, "one rank, OMP_NUM_THREADS=2: options record 2")
     else:
         check(False, f"OMP_NUM_THREADS=2 run: {r.stderr[-200:]}")
-
-    if failures:
-        print(f"{len(failures)} check(s) failed", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,22 +1,20 @@
-#!/usr/bin/python3
 """bt_model against torch: random BERT checkpoints written here the way transformers stores
 them, loaded by mk_model_dump, every view compared bitwise with torch's own F16/BF16 -> F32
 conversion, and the saved copy read back by an independent safetensors parser.
 
 Pruning follows transformers' prune_heads: the rows of the removed heads go from query, key
 and value (weights and biases) and the same columns from attention.output.dense.weight.
-
-    mk_model_check.py MK_MODEL_DUMP WORK_DIR
 """
 import json
 import os
 import random
 import struct
-import subprocess
-import sys
 
 import numpy as np
+import pytest
 import torch
+
+from bttest import run, tool
 
 ST_DTYPE = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64"}
 NP_DTYPE = {"F32": np.float32, "I64": np.int64}
@@ -174,8 +172,7 @@ def check_case(tool, work, name, dtype, pruned, prefix, classifier, pooler, shar
             mask[int(l), heads] = 0
         mask.tofile(os.path.join(work, name, "mask.f32"))
         cmd.append(os.path.join(work, name, "mask.f32"))
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    assert r.returncode == 0, "%s: mk_model_dump failed: %s" % (name, r.stderr)
+    run(cmd)
     with open(os.path.join(odir, "model.json")) as f:
         got = json.load(f)
 
@@ -262,8 +259,7 @@ def check_bad(tool, work):
         data = f.read()
     with open(os.path.join(bad, "model.safetensors"), "wb") as f:
         f.write(data[:len(data) // 2])
-    r = subprocess.run([tool, bad, bad], capture_output=True, text=True)
-    assert r.returncode == 2, r.returncode
+    r = run([tool, bad, bad], expect=2)
     assert "model.safetensors: tensor " in r.stderr and "outside the data region" in r.stderr, r.stderr
     print("truncated file: ok (%s)" % r.stderr.strip())
 
@@ -291,28 +287,47 @@ def check_corruptions(tool, work, n=60):
             f.write(buf)
         with open(os.path.join(d, "config.json"), "wb") as f:
             f.write(c)
-        r = subprocess.run([tool, d, d], capture_output=True, text=True)
+        r = run([tool, d, d], expect=(0, 2))
         assert r.returncode in (0, 2) and "Sanitizer" not in r.stderr, (i, r.returncode, r.stderr[-2000:])
         assert r.returncode == 0 or r.stderr.count("\n") == 1, r.stderr
         codes[r.returncode] = codes.get(r.returncode, 0) + 1
     print("corruptions: ok (%s)" % ", ".join("%d x exit %d" % (v, k) for k, v in sorted(codes.items())))
 
 
-def main():
-    tool, work = sys.argv[1], sys.argv[2]
-    gen = torch.Generator().manual_seed(1234)
-    rnd = random.Random(5)
-    check_case(tool, work, "f32_classifier", torch.float32, {"0": [1, 3]}, "bert.", True, True, 1, gen, rnd)
-    check_case(tool, work, "f16_sharded", torch.float16, {"1": [0], "2": [0, 1, 2, 3]}, "bert.", True, True, 3,
-               gen, rnd)
-    check_case(tool, work, "bf16_encoder", torch.bfloat16, {}, "", False, True, 1, gen, rnd)
-    check_case(tool, work, "bf16_pretraining_prefix", torch.bfloat16, {"2": [2]}, "bert.", False, False, 2, gen, rnd)
-    check_case(tool, work, "bf16_pruned_by_mask", torch.bfloat16, {"0": [3], "1": [0, 1, 2, 3], "2": [1, 2]}, "bert.",
-               True, True, 1, gen, rnd, prune_in_c=True)
-    check_bad(tool, work)
-    check_corruptions(tool, work)
-    print("mk_model_check: all passed")
+CASES = [  # name, dtype, pruned heads, prefix, classifier, pooler, shards, pruned by bt_model_prune
+    ("f32_classifier", torch.float32, {"0": [1, 3]}, "bert.", True, True, 1, False),
+    ("f16_sharded", torch.float16, {"1": [0], "2": [0, 1, 2, 3]}, "bert.", True, True, 3, False),
+    ("bf16_encoder", torch.bfloat16, {}, "", False, True, 1, False),
+    ("bf16_pretraining_prefix", torch.bfloat16, {"2": [2]}, "bert.", False, False, 2, False),
+    ("bf16_pruned_by_mask", torch.bfloat16, {"0": [3], "1": [0, 1, 2, 3], "2": [1, 2]}, "bert.", True, True, 1, True),
+]
 
 
-if __name__ == "__main__":
-    main()
+@pytest.fixture(scope="module")
+def streams():
+    """One torch generator and one random.Random for the cases in order (their draws depend on
+    the order, as the cases were written)."""
+    return torch.Generator().manual_seed(1234), random.Random(5)
+
+
+@pytest.mark.parametrize("name,dtype,pruned,prefix,classifier,pooler,shards,prune_in_c", CASES,
+                         ids=[c[0] for c in CASES])
+def test_checkpoint(name, dtype, pruned, prefix, classifier, pooler, shards, prune_in_c, streams, work):
+    gen, rnd = streams
+    check_case(tool("mk_model_dump"), work, name, dtype, pruned, prefix, classifier, pooler, shards, gen, rnd,
+               prune_in_c=prune_in_c)
+
+
+@pytest.fixture
+def f32_classifier(streams, work):
+    """The files of test_checkpoint[f32_classifier] (made here when that test did not run)."""
+    if not os.path.exists(os.path.join(work, "f32_classifier", "model", "model.safetensors")):
+        test_checkpoint(*CASES[0], streams, work)
+
+
+def test_truncated_shard(f32_classifier, work):
+    check_bad(tool("mk_model_dump"), work)
+
+
+def test_corruptions(f32_classifier, work):
+    check_corruptions(tool("mk_model_dump"), work)

@@ -1,9 +1,6 @@
-#!/usr/bin/python3
-"""run.h5 written by store_demo under MPI, checked with h5py and the HDF5 command-line tools.
+"""run.h5 written by tests/tools/store_demo.c under MPI, checked with h5py and the HDF5
+command-line tools. One test per ctest (store.run_h5_np1_np3, _variants, _failures):
 
-  check_run_h5.py --demo STORE_DEMO --mpiexec MPIEXEC --work DIR MODE
-
-MODE
   ranks     np=1 and np=3, independent and collective I/O, float16 tensors: every dataset's
             values recomputed here
             from the demo's formulas, float16 rounding against NumPy's (round to nearest even),
@@ -13,44 +10,25 @@ MODE
   failures  a rank killed mid-run, a clean abort, an unwritable directory: no final file
 Every file's size is compared with the estimate printed by the demo (bt_store_estimate_bytes).
 """
-import argparse
 import glob
 import json
 import os
 import re
-import subprocess
-import sys
 
 import h5py
 import numpy as np
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--demo", required=True)
-ap.add_argument("--mpiexec", required=True)
-ap.add_argument("--work", required=True)
-ap.add_argument("mode", choices=["ranks", "variants", "failures"])
-args = ap.parse_args()
-os.makedirs(args.work, exist_ok=True)
+from bttest import run, tool
 
 L, H, C, D, BATCH = 3, 4, 3, 8, 4
 ATTN_LAYERS, HIDDEN_LAYERS = [0, 2], [0, 3]
 ESTIMATE_SLACK = 4096  # bytes
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
-    return cond
 
 
 def run_demo(np_, out, *extra):
     for old in glob.glob(out + "*"):
         os.remove(old)
-    cmd = [args.mpiexec, "--oversubscribe", "--allow-run-as-root", "-np", str(np_),
-           args.demo, "--out", out] + list(extra)
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    p = run([tool("store_demo"), "--out", out] + list(extra), np=np_, timeout=300, expect=None)
     info = dict(line.split(" ", 1) for line in p.stdout.splitlines() if " " in line)
     return p.returncode, info, p.stdout + p.stderr
 
@@ -106,10 +84,11 @@ def expected(n, regression, tensors):
 
 # ---- checks ------------------------------------------------------------------------------
 
-f16_stats = {"values": 0, "ties": 0, "subnormal": 0, "inf": 0}
+f16_stats = {}  # of the test that checks float16 values: reset by it
+F16_STATS0 = {"values": 0, "ties": 0, "subnormal": 0, "inf": 0}
 
 
-def check_f16(name, got, want32):
+def check_f16(check, name, got, want32):
     """got: float16 from the file; want32: the float32 values the demo passed in."""
     with np.errstate(over="ignore"):
         want = want32.astype(np.float16)  # NumPy: IEEE round to nearest even
@@ -129,7 +108,7 @@ def check_f16(name, got, want32):
     f16_stats["inf"] += int(np.sum(np.isinf(want)))
 
 
-def check_file(path, n_ranks, n, regression=False, tensors=True, dtype="f16",
+def check_file(check, path, n_ranks, n, regression=False, tensors=True, dtype="f16",
                config_bytes=0):
     tag = os.path.basename(path)
     f = h5py.File(path, "r")
@@ -220,8 +199,8 @@ def check_file(path, n_ranks, n, regression=False, tensors=True, dtype="f16",
             o = f["hidden/offset"][i]
             hid = f["hidden/data"][o:o + 2 * T * D].reshape(2, T, D)
             if dtype == "f16":
-                check_f16("%s: attentions[%d]" % (tag, i), att, e["attn"][i])
-                check_f16("%s: hidden[%d]" % (tag, i), hid, e["hidden"][i])
+                check_f16(check, "%s: attentions[%d]" % (tag, i), att, e["attn"][i])
+                check_f16(check, "%s: hidden[%d]" % (tag, i), hid, e["hidden"][i])
             else:
                 check(np.array_equal(att, e["attn"][i]), "%s: attentions[%d]" % (tag, i))
                 check(np.array_equal(hid, e["hidden"][i]), "%s: hidden[%d]" % (tag, i))
@@ -231,39 +210,41 @@ def check_file(path, n_ranks, n, regression=False, tensors=True, dtype="f16",
     f.close()
 
     # the HDF5 tools see the same layout
-    ls = subprocess.run(["h5ls", "-r", path], capture_output=True, text=True).stdout
+    ls = run(["h5ls", "-r", path], expect=None).stdout
     listed = {m.group(1).lstrip("/"): tuple(int(x) for x in m.group(2).split(", "))
               for m in re.finditer(r"^(\S+)\s+Dataset \{([\d, ]+)\}", ls, re.M)}
     check(listed == {k: v[1] for k, v in want.items()},
           tag + ": h5ls -r lists %s" % sorted(set(listed) ^ set(want)))
-    dump = subprocess.run(["h5dump", "-H", path], capture_output=True, text=True).stdout
+    dump = run(["h5dump", "-H", path], expect=None).stdout
     check(dump.count("DATASET ") == len(want), tag + ": h5dump -H dataset count")
     if tensors and dtype == "f16":
         check(re.search(r'DATASET "data" \{\s*DATATYPE\s+16-bit little-endian floating-point',
                         dump) is not None, tag + ": h5dump shows a 16-bit float")
 
 
-def check_size(path, info):
+def check_size(check, path, info):
     size, est = os.path.getsize(path), int(info.get("estimate", -1))
     check(abs(size - est) <= ESTIMATE_SLACK,
           "%s: estimate %d vs file %d bytes" % (os.path.basename(path), est, size))
     return size, est
 
 
-def mpirun_ok(rc, log, what):
+def mpirun_ok(check, rc, log, what):
     check(rc == 0, "%s: exit %d\n%s" % (what, rc, log[-2000:]))
     return rc == 0
 
 
-w = args.work
-if args.mode == "ranks":
+def test_ranks(work, check):
+    w = work
+    f16_stats.clear()
+    f16_stats.update(F16_STATS0)
     files = {}
     for np_, io in ((1, "independent"), (3, "independent"), (1, "collective"), (3, "collective")):
         out = os.path.join(w, "np%d_%s.h5" % (np_, io))
         rc, info, log = run_demo(np_, out, *(["--collective"] if io == "collective" else []))
-        if mpirun_ok(rc, log, out):
-            check_file(out, np_, 37)
-            print("np=%d %-11s: %d bytes, estimate %d" % ((np_, io) + check_size(out, info)))
+        if mpirun_ok(check, rc, log, out):
+            check_file(check, out, np_, 37)
+            print("np=%d %-11s: %d bytes, estimate %d" % ((np_, io) + check_size(check, out, info)))
             files[np_, io] = out
             check(not glob.glob(out + ".tmp-*"), out + ": temporary file left")
     ref = files.get((1, "independent"))
@@ -272,8 +253,7 @@ if args.mode == "ranks":
             continue
         for g in ("/examples", "/importance", "/entropy", "/metrics", "/attentions", "/hidden",
                   "/masking"):
-            p = subprocess.run(["h5diff", "-v", ref, files[key], g, g],
-                               capture_output=True, text=True)
+            p = run(["h5diff", "-v", ref, files[key], g, g], expect=None)
             check(p.returncode == 0 and "0 differences found" in p.stdout
                   and "differences found" not in p.stdout.replace("0 differences found", ""),
                   "h5diff %s %s %s: rc %d\n%s" % (ref, files[key], g, p.returncode,
@@ -288,7 +268,9 @@ if args.mode == "ranks":
     check(f16_stats["ties"] > 100 and f16_stats["subnormal"] > 100 and f16_stats["inf"] > 100,
           "the f16 data should exercise ties, subnormals and overflow")
 
-elif args.mode == "variants":
+
+def test_variants(work, check):
+    w = work
     cases = [
         (2, 37, ["--collective", "--dtype", "f32", "--regression"],
          dict(regression=True, dtype="f32")),
@@ -304,12 +286,14 @@ elif args.mode == "variants":
     for k, (np_, n, extra, kw) in enumerate(cases):
         out = os.path.join(w, "variant%d.h5" % k)
         rc, info, log = run_demo(np_, out, *extra)
-        if mpirun_ok(rc, log, "np=%d %s" % (np_, " ".join(extra))):
-            check_file(out, np_, n, **kw)
-            size, est = check_size(out, info)
+        if mpirun_ok(check, rc, log, "np=%d %s" % (np_, " ".join(extra))):
+            check_file(check, out, np_, n, **kw)
+            size, est = check_size(check, out, info)
             print("np=%d %-40s %8d bytes, estimate %8d" % (np_, " ".join(extra), size, est))
 
-elif args.mode == "failures":
+
+def test_failures(work, check):
+    w = work
     # a rank dies (SIGKILL) after the first write: mpirun fails, only the tmp file remains
     out = os.path.join(w, "killed.h5")
     rc, info, log = run_demo(3, out, "--kill-after", "1")
@@ -332,9 +316,7 @@ elif args.mode == "failures":
     before = open(out, "rb").read() if os.path.exists(out) else b""
     for old in glob.glob(out + ".tmp-*"):
         os.remove(old)
-    cmd = [args.mpiexec, "--oversubscribe", "--allow-run-as-root", "-np", "3", args.demo,
-           "--out", out, "--kill-after", "1", "--n", "50"]
-    subprocess.run(cmd, capture_output=True, timeout=300)
+    run([tool("store_demo"), "--out", out, "--kill-after", "1", "--n", "50"], np=3, timeout=300, expect=None)
     check(before and open(out, "rb").read() == before, "a crashed rerun changed the old run.h5")
     # one rank's invalid call: it gets the error, the other ranks finish the collective
     for mode in ([], ["--collective"]):
@@ -348,6 +330,3 @@ elif args.mode == "failures":
     rc, info, log = run_demo(2, os.path.join(bad_dir, "run.h5"))
     check(rc != 0 and os.path.join(bad_dir, "run.h5.tmp-") in log and "creating the file" in log,
           "unwritable output: rc %d, log %s" % (rc, log[-500:]))
-
-print("%s: %d failures" % (args.mode, len(failures)))
-sys.exit(1 if failures else 0)
