@@ -1,34 +1,22 @@
-#!/usr/bin/python3
 """`bertology tokenize` end to end on a GPT-2 model directory (the tiny real checkpoint's
 config.json with GPT-2's vocab.json + merges.txt): the single-line llama.cpp GPT-2 vectors,
 pairs (a + b, nothing added), messages for bad input and bad directories, and the --bench
 speed on SST-2's train sentences.
-
-usage: bpe_cli.py BERTOLOGY TEST_DATA_DIR TMPDIR
 """
 import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 
-failures = []
+from bttest import TESTDATA, bertology
 
 
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what)
+def run(args, data=b""):
+    return bertology(["tokenize"] + args, input=data, expect=None)
 
 
-def run(binary, args, data=b""):
-    return subprocess.run([binary, "tokenize"] + args, input=data, capture_output=True)
-
-
-def main():
-    binary, testdata, tmp = sys.argv[1:4]
-    os.makedirs(tmp, exist_ok=True)
+def test_tokenize_cli(work, check):
+    testdata, tmp = TESTDATA, work
     model = os.path.join(tmp, "gpt2")
     os.makedirs(model, exist_ok=True)
     for f in ("vocab.json", "merges.txt"):
@@ -45,7 +33,7 @@ def main():
              if "\n" not in i and not i.endswith("\r") and i]
     check(len(cases) >= 30, f"only {len(cases)} one-line vectors")
     data = "".join(i + "\n" for i, _ in cases).encode("utf-8")
-    p = run(binary, ["--model", model, "--max-seq-length", "1024"], data)
+    p = run(["--model", model, "--max-seq-length", "1024"], data)
     got = p.stdout.decode().split("\n")[:-1]
     check(p.returncode == 0 and len(got) == len(cases), f"vectors: rc {p.returncode} "
           f"{p.stderr.decode()!r}, {len(got)} lines")
@@ -53,15 +41,15 @@ def main():
         check(line == want, f"vector {text!r}: got {line}, want {want}")
 
     # a pair is a + b with nothing added; token types all 0; longest_first truncation
-    p = run(binary, ["--model", model, "--pair", "--types", "--max-seq-length", "3"],
+    p = run(["--model", model, "--pair", "--types", "--max-seq-length", "3"],
             b"Hello world\t Hello World!\n")
     check(p.stdout == b"15496 995 18435\t0 0 0\n" and p.returncode == 0,
           f"pair: {p.stdout!r} {p.stderr!r}")
-    p = run(binary, ["--model", model, "--pair"], b"Hello world\t Hello World!\n")
+    p = run(["--model", model, "--pair"], b"Hello world\t Hello World!\n")
     check(p.stdout == b"15496 995 18435 2159 0\n", f"pair: {p.stdout!r}")
 
     # bad input: one-line messages that name the line
-    p = run(binary, ["--model", model], b"Hello\nab\xffc\n")
+    p = run(["--model", model], b"Hello\nab\xffc\n")
     check(p.returncode == 2 and p.stderr.decode().strip() ==
           "bertology tokenize: <stdin>:2: invalid UTF-8 at byte 2", f"utf-8: {p.stderr!r}")
 
@@ -70,7 +58,7 @@ def main():
     shutil.copytree(model, bad, dirs_exist_ok=True)
     with open(os.path.join(bad, "config.json"), "w") as f:
         json.dump({"model_type": "openai-gpt"}, f)
-    p = run(binary, ["--model", bad], b"x\n")
+    p = run(["--model", bad], b"x\n")
     err = p.stderr.decode()
     # openai-gpt reads OpenAI GPT's tokenizer (gpt_compare.py tests it), in whose terms a
     # byte-level vocabulary has no 'x</w>' and no <unk>
@@ -80,18 +68,18 @@ def main():
         json.dump({"model_type": "gpt2"}, f)
     with open(os.path.join(bad, "merges.txt"), "a", encoding="utf-8") as f:
         f.write("Ġ t h\n")
-    p = run(binary, ["--model", bad], b"x\n")
+    p = run(["--model", bad], b"x\n")
     err = p.stderr.decode()
     check(p.returncode == 2 and re.search(r"merges\.txt:50002: expected two symbols", err),
           f"bad merges: {p.returncode} {err!r}")
     os.remove(os.path.join(bad, "merges.txt"))
-    p = run(binary, ["--model", bad], b"x\n")
+    p = run(["--model", bad], b"x\n")
     check(p.returncode == 2 and "no tokenizer files" in p.stderr.decode(),
           f"no merges: {p.stderr!r}")
 
     # speed: SST-2 train sentences
     sst = os.path.join(testdata, "glue", "SST-2", "train.tsv")
-    p = run(binary, ["--model", model, "--bench", sst, "--skip-header"])
+    p = run(["--model", model, "--bench", sst, "--skip-header"])
     out = p.stdout.decode()
     print(out.strip())
     m = re.search(r"lines=(\d+) tokens=(\d+) .*tokens/s=(\d+)", out)
@@ -99,11 +87,3 @@ def main():
     if m:
         check(int(m.group(1)) == 67349, f"bench lines {m.group(1)}")
         check(int(m.group(3)) > 100000, f"bench speed {m.group(3)} tokens/s")
-
-    if failures:
-        sys.exit(f"{len(failures)} failures")
-    print("OK")
-
-
-if __name__ == "__main__":
-    main()

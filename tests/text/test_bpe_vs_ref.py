@@ -1,37 +1,35 @@
-#!/usr/bin/python3
 """`bertology tokenize` against the independent Python model of GPT-2's tokenizer (bpe_ref.py):
 first the model itself is checked on llama.cpp's GPT-2 vectors, then the C tokenizer must
 match it on real GLUE text (single sentences and truncated pairs), seeded random Unicode text
 built to hit every branch of the pre-tokenisation pattern, and hand-picked edge cases; for GPT-2
 conventions, GPT-2 with add_prefix_space, and RoBERTa conventions (special tokens, <mask>
 lstrip, pair layout) on a RoBERTa-style vocabulary made from GPT-2's.
-
-usage: bpe_compare.py BERTOLOGY TEST_DATA_DIR TMPDIR
 """
 import csv
 import json
 import os
 import random
 import shutil
-import subprocess
-import sys
 import unicodedata
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bpe_ref import RefBPE, white_space  # noqa: E402
+import pytest
+
+from bpe_ref import RefBPE, white_space
+from bttest import GLUE, GPT2_VOCAB, TESTDATA, TINY_GPT2, tok
+from tok_inputs import EDGE
 
 BIG = 4096  # a --max-seq-length no test text reaches
 
 
-def make_dirs(testdata, tmp):
-    src = os.path.join(testdata, "vocab", "gpt2")
+def make_dirs(tmp):
+    src = GPT2_VOCAB
     dirs = {}
     # GPT-2 as a model directory: the tiny checkpoint's config.json names model_type gpt2
     d = os.path.join(tmp, "gpt2")
     os.makedirs(d, exist_ok=True)
     for f in ("vocab.json", "merges.txt"):
         shutil.copy(os.path.join(src, f), d)
-    shutil.copy(os.path.join(testdata, "models", "tiny-gpt2", "config.json"), d)
+    shutil.copy(os.path.join(TINY_GPT2, "config.json"), d)
     dirs["gpt2"] = d
     # the same with add_prefix_space
     d = os.path.join(tmp, "gpt2_prefix")
@@ -58,8 +56,10 @@ def make_dirs(testdata, tmp):
     return dirs
 
 
-def check_ref_on_llama_vectors(testdata, ref):
-    g = os.path.join(testdata, "vocab", "gguf", "ggml-vocab-gpt-2.gguf")
+def test_reference_on_llama_vectors(models):
+    """The Python reference itself on llama.cpp's 46 GPT-2 vectors."""
+    ref = models["gpt2"][1]
+    g = os.path.join(TESTDATA, "vocab", "gguf", "ggml-vocab-gpt-2.gguf")
     with open(g + ".inp", encoding="utf-8") as f:
         inputs = f.read().split("\n__ggml_vocab_test__\n")[:-1]
     with open(g + ".out", encoding="utf-8") as f:
@@ -67,40 +67,12 @@ def check_ref_on_llama_vectors(testdata, ref):
     assert len(inputs) == len(outputs) == 46, (len(inputs), len(outputs))
     for text, want in zip(inputs, outputs):
         got = ref.tokenize(text)
-        if got != [int(x) for x in want.split()]:
-            sys.exit(f"FAIL: the Python reference itself is wrong on {text!r}: {got} vs {want}")
-    print("reference model matches the 46 llama.cpp GPT-2 vectors")
+        assert got == [int(x) for x in want.split()], \
+            f"the Python reference itself is wrong on {text!r}: {got} vs {want}"
 
 
-def run(binary, model, lines, pair, max_len):
-    data = b"".join(line.encode("utf-8") + b"\n" for line in lines)
-    cmd = [binary, "tokenize", "--model", model, "--max-seq-length", str(max_len), "--types"]
-    if pair:
-        cmd.append("--pair")
-    p = subprocess.run(cmd, input=data, capture_output=True)
-    if p.returncode != 0:
-        sys.exit(f"FAIL: {' '.join(cmd)} exited {p.returncode}: {p.stderr.decode()}")
-    out = p.stdout.decode().split("\n")
-    assert out[-1] == "", "output must end with a newline"
-    return out[:-1]
-
-
-def compare(binary, model, ref, lines, pair, max_len, label):
-    got = run(binary, model, lines, pair, max_len)
-    if len(got) != len(lines):
-        return [f"{label}: {len(got)} output lines for {len(lines)} inputs"]
-    bad = []
-    for line, g in zip(lines, got):
-        a, b = line.split("\t") if pair else (line, None)
-        ids, types = ref.encode(a, b, max_len)
-        want = " ".join(map(str, ids)) + "\t" + " ".join(map(str, types))
-        if g != want:
-            bad.append(f"{label} max_len={max_len}: input {line!r}\n  want {want}\n  got  {g}")
-    return bad
-
-
-def glue_texts(testdata):
-    g = os.path.join(testdata, "glue")
+def glue_texts():
+    g = GLUE
     singles, pairs = [], []
 
     def rows(path, skip_header=True):
@@ -161,63 +133,46 @@ def random_texts(rng, n, allow_tab):
     return texts
 
 
-EDGE = [
-    "Hello world", " Hello world", "  Hello", "   Hello", "Hello  ", "Hello \t", " \t x",
-    "I'm here, they're gone; we've seen it, you'll see, he'd go, it's done, don't",
-    "I'M HERE 'S 'T", "''s", "x!'s", " 's", "'", "'re'", "rock'n'roll",
-    "123 4567 89012345 1,000,000 3.14159 -5 +6", "2024-01-01T12:00:00Z", "a1b2c3 ½²³",
-    "multiple     spaces   between", "trailing spaces   ", "   ", " ", "\t", "\u3000x",
-    "\u00a0nbsp\u00a0", "a\u2028b\u2029c", "\x1c\x1d\x1e\x1f", "x\x1fy", "\x0b\x0c",
-    "Zürich café naïve façade crème brûlée São Paulo", "e\u0301 vs é", "Ωμέγα Привет мир",
-    "我想在apple工作1314151天～", "日本語のテキスト", "한국어 텍스트", "مرحبا بالعالم ١٢٣",
-    "🚀 (normal) 😶\u200d🌫️ (multiple emojis concatenated) ✅", "👍🏽👍🏽", "🇫🇷🇩🇪",
-    "<|endoftext|>", "a<|endoftext|>b", " <|endoftext|> ", "<|endoftext|><|endoftext|>",
-    "<|endoftext", "<s> </s> <mask> <pad> <unk>", "Hello <mask>!", "<mask>", "  <mask>  x",
-    "a<s>b</s>c", "<s><mask></s>", "</s></s>", "x" * 300, "ab" * 200, "1" * 250,
-    "!" * 100 + "?" * 50, ".,;:" * 30, "\u0301" * 20, "é" * 60, "😀" * 30,
-]
+@pytest.fixture(scope="module")
+def models(work):
+    """{name: (model directory, reference)}: GPT-2, GPT-2 with add_prefix_space, RoBERTa."""
+    dirs = make_dirs(work)
+    vocab, merges = os.path.join(dirs["gpt2"], "vocab.json"), os.path.join(dirs["gpt2"], "merges.txt")
+    return {"gpt2": (dirs["gpt2"], RefBPE(vocab, merges)),
+            "gpt2_prefix": (dirs["gpt2_prefix"], RefBPE(vocab, merges, add_prefix_space=True)),
+            "roberta": (dirs["roberta"], RefBPE(os.path.join(dirs["roberta"], "vocab.json"),
+                                                os.path.join(dirs["roberta"], "merges.txt"), style="roberta"))}
 
 
-def main():
-    binary, testdata, tmp = sys.argv[1:4]
-    os.makedirs(tmp, exist_ok=True)
-    dirs = make_dirs(testdata, tmp)
+@pytest.fixture(scope="module")
+def texts():
     rng = random.Random(20240607)
-    gpt2 = RefBPE(os.path.join(dirs["gpt2"], "vocab.json"),
-                  os.path.join(dirs["gpt2"], "merges.txt"))
-    check_ref_on_llama_vectors(testdata, gpt2)
-    gpt2_prefix = RefBPE(os.path.join(dirs["gpt2"], "vocab.json"),
-                         os.path.join(dirs["gpt2"], "merges.txt"), add_prefix_space=True)
-    roberta = RefBPE(os.path.join(dirs["roberta"], "vocab.json"),
-                     os.path.join(dirs["roberta"], "merges.txt"), style="roberta")
-
-    singles, pairs = glue_texts(testdata)
+    singles, pairs = glue_texts()
     rand1 = random_texts(rng, 3000, allow_tab=True)
     rand2 = random_texts(rng, 1500, allow_tab=False)
-    rand_pairs = [f"{a}\t{b}" for a, b in zip(rand2[::2], rand2[1::2])]
-    glue_pairs = [f"{a}\t{b}" for a, b in pairs]
-    edge_pairs = [f"{a}\t{b}" for a in EDGE[:25] for b in EDGE[25:35] if "\t" not in a + b]
+    return dict(singles=singles, glue_pairs=[f"{a}\t{b}" for a, b in pairs], rand1=rand1,
+                rand_pairs=[f"{a}\t{b}" for a, b in zip(rand2[::2], rand2[1::2])],
+                edge_pairs=[f"{a}\t{b}" for a in EDGE[:25] for b in EDGE[25:35] if "\t" not in a + b])
 
+
+JOBS = {  # name: (model, lines, pair, --max-seq-length values)
+    "gpt2": ("gpt2", lambda t: t["singles"] + EDGE + t["rand1"], False, [BIG, 7]),
+    "gpt2_pairs": ("gpt2", lambda t: t["glue_pairs"] + t["rand_pairs"] + t["edge_pairs"], True, [BIG, 16, 5]),
+    "gpt2_prefix": ("gpt2_prefix", lambda t: EDGE + t["rand1"][:800] + t["singles"][:400], False, [BIG]),
+    "roberta": ("roberta", lambda t: t["singles"][:800] + EDGE + t["rand1"][:1500], False, [BIG, 9, 3]),
+    "roberta_pairs": ("roberta", lambda t: t["glue_pairs"][:800] + t["rand_pairs"] + t["edge_pairs"], True,
+                      [BIG, 24, 5]),
+}
+
+
+@pytest.mark.parametrize("job", list(JOBS))
+def test_same_ids_as_reference(job, models, texts):
+    name, lines_of, pair, lens = JOBS[job]
+    model, ref = models[name]
+    lines = lines_of(texts)
     bad, n = [], 0
-    jobs = [
-        ("gpt2", gpt2, singles + EDGE + rand1, False, [BIG, 7]),
-        ("gpt2", gpt2, glue_pairs + rand_pairs + edge_pairs, True, [BIG, 16, 5]),
-        ("gpt2_prefix", gpt2_prefix, EDGE + rand1[:800] + singles[:400], False, [BIG]),
-        ("roberta", roberta, singles[:800] + EDGE + rand1[:1500], False, [BIG, 9, 3]),
-        ("roberta", roberta, glue_pairs[:800] + rand_pairs + edge_pairs, True, [BIG, 24, 5]),
-    ]
-    for name, ref, lines, pair, lens in jobs:
-        for max_len in lens:
-            bad += compare(binary, dirs[name], ref, lines, pair, max_len, name)
-            n += len(lines)
-    for b in bad[:20]:
-        print(b)
-    if bad:
-        sys.exit(f"FAIL: {len(bad)} of {n} encodings differ from the Python reference")
-    print(f"OK: {n} encodings equal the Python reference "
-          f"({len(singles)} GLUE texts, {len(glue_pairs)} GLUE pairs, {len(rand1) + len(rand2)} "
-          f"random texts, {len(EDGE)} edge cases; GPT-2, add_prefix_space, RoBERTa)")
-
-
-if __name__ == "__main__":
-    main()
+    for max_len in lens:
+        bad += tok.mismatches(model, ref, lines, pair, max_len, name)
+        n += len(lines)
+    assert not bad, "%d of %d encodings differ from the Python reference:\n%s" % (len(bad), n, "\n".join(bad[:20]))
+    print(f"{n} encodings equal the Python reference ({job})")

@@ -1,18 +1,17 @@
-#!/usr/bin/python3
 """Reads every GLUE file of tests/data the way Hugging Face's glue processors do (csv.reader with
 delimiter tab and no quote character, file opened as utf-8-sig, the per-task column choices of
 transformers/data/processors/glue.py) and checks that bertology's reader (tests/tools/glue_dump)
 yields the same examples: text_a, text_b, label id or score, and source line. Also checks the
-same files rewritten with a BOM, CRLF line ends and no final newline, and --data_subset.
-Usage: glue_check.py GLUE_DUMP SHARED_DATA_GLUE_DIR"""
+same files rewritten with a BOM, CRLF line ends and no final newline, and --data_subset."""
 import csv
 import json
 import os
-import subprocess
-import sys
-import tempfile
+import random
 
 import numpy as np
+import pytest
+
+from bttest import GLUE, run, tool
 
 LABELS = {"cola": ["0", "1"], "sst-2": ["0", "1"], "mrpc": ["0", "1"], "qqp": ["0", "1"],
           "wnli": ["0", "1"], "mnli": ["contradiction", "entailment", "neutral"],
@@ -48,10 +47,9 @@ def hf_rows(task, path, test):
     return out
 
 
-def dump(tool, task, data_dir, split, max_examples=0):
+def dump(task, data_dir, split, max_examples=0):
     """bertology's examples, or the exception describing why the read failed."""
-    res = subprocess.run([tool, task, data_dir, split, str(max_examples)], capture_output=True,
-                         text=True, encoding="utf-8")
+    res = run([tool("glue_dump"), task, data_dir, split, max_examples], expect=None)
     if res.returncode != 0:
         return RuntimeError("glue_dump exit %d: %s" % (res.returncode, res.stderr.strip()))
     return [json.loads(s) for s in res.stdout.splitlines()]
@@ -78,14 +76,17 @@ def compare(name, task, want, got):
     return errors
 
 
-def fuzz(tool, glue, tmp, cases=150):
+FUZZ_CASES = 150
+
+
+def test_fuzz(work):
     """Damaged copies of real files (bytes flipped, inserted, deleted, truncated): the reader must
     either succeed or fail with exit code 2 and a one-line 'FILE...: ' message; never crash."""
-    import random
+    glue, tmp = GLUE, work
     rnd = random.Random(7)
     errors = []
     sources = [("rte", "RTE", "dev.tsv"), ("cola", "CoLA", "dev.tsv"), ("sst-2", "SST-2", "dev.tsv")]
-    for c in range(cases):
+    for c in range(FUZZ_CASES):
         task, d, fname = sources[c % len(sources)]
         data = bytearray(open(os.path.join(glue, d, fname), "rb").read()[:4000])
         for _ in range(rnd.randint(1, 4)):
@@ -103,14 +104,14 @@ def fuzz(tool, glue, tmp, cases=150):
         os.makedirs(fdir)
         path = os.path.join(fdir, fname)
         open(path, "wb").write(data)
-        res = subprocess.run([tool, task, fdir, "dev", "0", "skip" if c % 2 else "strict"],
-                             capture_output=True)
+        res = run([tool("glue_dump"), task, fdir, "dev", "0", "skip" if c % 2 else "strict"], input=b"",
+                  expect=None)
         msg = res.stderr.decode("utf-8", "replace").strip()
         if res.returncode not in (0, 2):
             errors.append("fuzz case %d (%s): exit %d: %s" % (c, path, res.returncode, msg[-300:]))
         elif res.returncode == 2 and (not msg.startswith(path) or "\n" in msg):
             errors.append("fuzz case %d: message %r" % (c, msg))
-    return errors
+    assert not errors, "\n".join(errors)
 
 
 FILES = [("cola", "CoLA", "dev", "dev.tsv"), ("cola", "CoLA", "train", "train.tsv"),
@@ -120,44 +121,36 @@ FILES = [("cola", "CoLA", "dev", "dev.tsv"), ("cola", "CoLA", "train", "train.ts
          ("wnli", "WNLI", "train", "train.tsv")]
 
 
-def main():
-    tool, glue = sys.argv[1], sys.argv[2]
-    errors, checked = [], 0
-    with tempfile.TemporaryDirectory() as tmp:
-        for task, d, split, fname in FILES:
-            path = os.path.join(glue, d, fname)
-            want = hf_rows(task, path, test=False)
-            errors += compare("%s/%s" % (d, fname), task, want, dump(tool, task, os.path.join(glue, d), split))
-            checked += len(want)
-            # the same bytes with a BOM, CRLF line ends and no final newline
-            raw = open(path, "rb").read()
-            quirky = b"\xef\xbb\xbf" + raw.replace(b"\n", b"\r\n").rstrip(b"\r\n")
-            qdir = os.path.join(tmp, d + "_" + split)
-            os.makedirs(qdir)
-            qpath = os.path.join(qdir, fname)
-            open(qpath, "wb").write(quirky)
-            errors += compare("%s/%s (BOM, CRLF, no final newline)" % (d, fname), task,
-                              hf_rows(task, qpath, test=False), dump(tool, task, qdir, split))
-            # --data_subset N: the first N examples
-            errors += compare("%s/%s first 10" % (d, fname), task, want[:10],
-                              dump(tool, task, os.path.join(glue, d), split, 10))
-        # an unlabelled test file in each layout, made from the dev rows of tests/data
-        tdir = os.path.join(tmp, "test")
-        os.makedirs(tdir)
-        rows = hf_rows("rte", os.path.join(glue, "RTE", "dev.tsv"), test=False)
-        with open(os.path.join(tdir, "test.tsv"), "w", encoding="utf-8") as f:
-            f.write("index\tsentence1\tsentence2\n")
-            for i, (_, a, b, _) in enumerate(rows):
-                f.write("%d\t%s\t%s\n" % (i, a, b))
-        errors += compare("RTE test", "rte", hf_rows("rte", os.path.join(tdir, "test.tsv"), True),
-                          dump(tool, "rte", tdir, "test"))
-        errors += fuzz(tool, glue, tmp)
-    for e in errors:
-        print("FAIL", e)
-    print("%d GLUE files, %d examples compared with HF's reading; %d failures" % (len(FILES), checked,
-                                                                                 len(errors)))
-    return 1 if errors else 0
+@pytest.mark.parametrize("task,d,split,fname", FILES, ids=["%s/%s" % (f[1], f[3]) for f in FILES])
+def test_as_hf_reads_it(task, d, split, fname, work):
+    path = os.path.join(GLUE, d, fname)
+    want = hf_rows(task, path, test=False)
+    errors = compare("%s/%s" % (d, fname), task, want, dump(task, os.path.join(GLUE, d), split))
+    # the same bytes with a BOM, CRLF line ends and no final newline
+    with open(path, "rb") as f:
+        raw = f.read()
+    quirky = b"\xef\xbb\xbf" + raw.replace(b"\n", b"\r\n").rstrip(b"\r\n")
+    qdir = os.path.join(work, d + "_" + split)
+    os.makedirs(qdir, exist_ok=True)
+    qpath = os.path.join(qdir, fname)
+    with open(qpath, "wb") as f:
+        f.write(quirky)
+    errors += compare("%s/%s (BOM, CRLF, no final newline)" % (d, fname), task,
+                      hf_rows(task, qpath, test=False), dump(task, qdir, split))
+    # --data_subset N: the first N examples
+    errors += compare("%s/%s first 10" % (d, fname), task, want[:10], dump(task, os.path.join(GLUE, d), split, 10))
+    assert not errors, "\n".join(errors)
+    print("%s/%s: %d examples equal HF's reading" % (d, fname, len(want)))
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def test_unlabelled_test_file(work):
+    """an unlabelled test file in each layout, made from the dev rows of tests/data"""
+    tdir = os.path.join(work, "test")
+    os.makedirs(tdir, exist_ok=True)
+    rows = hf_rows("rte", os.path.join(GLUE, "RTE", "dev.tsv"), test=False)
+    with open(os.path.join(tdir, "test.tsv"), "w", encoding="utf-8") as f:
+        f.write("index\tsentence1\tsentence2\n")
+        for i, (_, a, b, _) in enumerate(rows):
+            f.write("%d\t%s\t%s\n" % (i, a, b))
+    errors = compare("RTE test", "rte", hf_rows("rte", os.path.join(tdir, "test.tsv"), True), dump("rte", tdir, "test"))
+    assert not errors, "\n".join(errors)

@@ -1,17 +1,15 @@
-#!/usr/bin/python3
 """Compares bertology's GLUE metrics (tests/tools/metrics_eval) with sklearn.metrics and
-scipy.stats on random and edge-case inputs. Usage: metrics_check.py PATH/TO/metrics_eval"""
+scipy.stats on random and edge-case inputs."""
 import math
-import subprocess
-import sys
-import warnings
 
 import numpy as np
+import pytest
 from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
+from bttest import run, tool
+
 TOL = 1e-12
-warnings.simplefilter("ignore")  # constant-input and ill-defined-F1 warnings are the point here
 rng = np.random.default_rng(20240611)
 
 
@@ -105,8 +103,9 @@ def close(a, b):
     return abs(a - b) <= TOL
 
 
-def main():
-    tool = sys.argv[1]
+# constant-input and ill-defined-F1 warnings are the point here
+@pytest.mark.filterwarnings("ignore")
+def test_metrics_vs_sklearn_scipy():
     ccases, rcases = class_cases(), reg_cases()
     lines = []
     for _, k, y, p in ccases:
@@ -115,8 +114,7 @@ def main():
     for _, x, y, _ in rcases:
         lines.append("reg %d" % len(x))
         lines += ["%r %r" % (float(a), float(b)) for a, b in zip(x, y)]
-    out = subprocess.run([tool], input="\n".join(lines) + "\n", capture_output=True, text=True,
-                         check=True).stdout.split("\n")
+    out = run([tool("metrics_eval")], input="\n".join(lines) + "\n").stdout.split("\n")
     fails, checks = 0, 0
     for i, (name, k, y, p) in enumerate(ccases):
         got = [float(v) for v in out[i].split()]
@@ -143,8 +141,4 @@ def main():
                 print("FAIL %s %s: bertology %.17g, scipy %.17g" % (name, metric, got[j], want[j]))
     print("%d cases, %d checks, %d failures (tolerance %g, largest difference %.3g)"
           % (len(ccases) + len(rcases), checks, fails, TOL, worst[0]))
-    return 1 if fails else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    assert not fails, "%d of %d checks failed (the FAIL lines above)" % (fails, checks)

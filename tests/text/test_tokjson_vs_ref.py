@@ -1,59 +1,25 @@
-#!/usr/bin/python3
 """tokenizer.json: `bertology tokenize` on model directories holding only a tokenizer.json
 (written from the shipped vocabularies the way transformers' converters write them) against
 tokjson_ref.RefTokJson on every GLUE file in tests/data/glue, the tricky strings of the
 WordPiece and BPE comparisons and seeded random Unicode; the same texts through the classic
 files of the same vocabulary give the same ids and types; and tokenizer.json files with
 components bertology does not implement are refused, naming the component.
-
-usage: tokjson_compare.py BERTOLOGY SOURCE_DIR TMPDIR
 """
 import json
 import os
 import random
 import shutil
-import subprocess
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import tokjson_ref as tj  # noqa: E402
-from bpe_compare import EDGE  # noqa: E402
-from gpt_compare import glue_files  # noqa: E402
-from wordpiece_compare import POOL, fuzz_line  # noqa: E402
+import pytest
+
+import tokjson_ref as tj
+from bttest import GLUE, TESTDATA, bertology, tok
+from tok_inputs import EDGE, POOL, fuzz_line, glue_files
 
 
-def run(binary, model, lines, pair, max_len):
-    data = b"".join(line.encode("utf-8", "surrogatepass") + b"\n" for line in lines)
-    cmd = [binary, "tokenize", "--model", model, "--max-seq-length", str(max_len), "--types"]
-    if pair:
-        cmd.append("--pair")
-    p = subprocess.run(cmd, input=data, capture_output=True)
-    if p.returncode != 0:
-        sys.exit("FAIL: %s exited %d: %s" % (" ".join(cmd), p.returncode, p.stderr.decode()))
-    out = p.stdout.decode().split("\n")
-    assert out[-1] == ""
-    return out[:-1]
-
-
-def vs_ref(binary, model, ref, lines, pair, max_len, label):
-    got = run(binary, model, lines, pair, max_len)
-    if len(got) != len(lines):
-        return ["%s: %d output lines for %d inputs" % (label, len(got), len(lines))]
-    bad = []
-    for line, g in zip(lines, got):
-        a, b = line.split("\t") if pair else (line, None)
-        ids, types = ref.encode(a, b, max_len)
-        want = " ".join(map(str, ids)) + "\t" + " ".join(map(str, types))
-        if g != want:
-            bad.append("%s: input %r\n  want %s\n  got  %s\n  want tokens %s"
-                       % (label, line, want, g, [ref.inv.get(i, "?") for i in ids]))
-    return bad
-
-
-def vs_classic(binary, json_dir, classic_dir, lines, pair, max_len, label):
-    a = run(binary, json_dir, lines, pair, max_len)
-    b = run(binary, classic_dir, lines, pair, max_len)
+def vs_classic(json_dir, classic_dir, lines, pair, max_len, label):
+    a = tok.tokenize(json_dir, lines, pair, max_len)
+    b = tok.tokenize(classic_dir, lines, pair, max_len)
     return ["%s: %r\n  tokenizer.json %s\n  classic        %s" % (label, x, p, q)
             for x, p, q in zip(lines, a, b) if p != q]
 
@@ -133,63 +99,69 @@ REFUSED_BPE = [
 ]
 
 
-def refusals(binary, tmp, voc):
-    bad = 0
-    base = {"bert": tj.bert_json(os.path.join(voc, "bert-base-uncased", "vocab.txt")),
-            "bpe": tj.bpe_json(os.path.join(voc, "gpt2", "vocab.json"), os.path.join(voc, "gpt2", "merges.txt"))}
-    cases = [("bert", e, p) for e, p in REFUSED] + [("bpe", e, p) for e, p in REFUSED_BPE]
-    for k, (which, edit, phrase) in enumerate(cases):
-        j = json.loads(json.dumps(base[which]))
-        edit(j)
-        d = os.path.join(tmp, "refused%d" % k)
-        tj.write(d, j)
-        p = subprocess.run([binary, "tokenize", "--model", d], input=b"x\n", capture_output=True)
-        msg = p.stderr.decode().strip()
-        if p.returncode != 2 or phrase not in msg or "tokenizer.json" not in msg or "\n" in msg:
-            print("FAIL refusal %d: want exit 2 and %r, got %d %r" % (k, phrase, p.returncode, msg))
-            bad += 1
-    print("refused: %d tokenizer.json files with unsupported components, one line each" % (len(cases) - bad))
-    return bad
+CASES = [("bert", e, p) for e, p in REFUSED] + [("bpe", e, p) for e, p in REFUSED_BPE]
 
 
-def main():
-    binary, src, tmp = sys.argv[1:4]
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    voc = os.path.join(src, "tests", "data", "vocab")
-    files = glue_files(os.path.join(src, "tests", "data", "glue"))
+@pytest.mark.parametrize("k", range(len(CASES)), ids=[c[2] for c in CASES])
+def test_refused(k, work):
+    """tokenizer.json files with unsupported components: exit 2, one line naming it."""
+    voc = os.path.join(TESTDATA, "vocab")
+    which, edit, phrase = CASES[k]
+    base = (tj.bert_json(os.path.join(voc, "bert-base-uncased", "vocab.txt")) if which == "bert" else
+            tj.bpe_json(os.path.join(voc, "gpt2", "vocab.json"), os.path.join(voc, "gpt2", "merges.txt")))
+    j = json.loads(json.dumps(base))
+    edit(j)
+    d = os.path.join(work, "refused%d" % k)
+    tj.write(d, j)
+    p = bertology(["tokenize", "--model", d], input=b"x\n", expect=2)
+    msg = p.stderr.decode().strip()
+    assert phrase in msg and "tokenizer.json" in msg and "\n" not in msg, \
+        "refusal %d: want exit 2 and %r, got %r" % (k, phrase, msg)
+
+
+@pytest.fixture(scope="module")
+def model_dirs(work):
+    """{name: (tokenizer.json dir, classic dir or None)}"""
+    return {name: (jdir, cdir) for name, jdir, cdir in models(work, os.path.join(TESTDATA, "vocab"))}
+
+
+@pytest.fixture(scope="module")
+def texts():
     rng = random.Random(1616)
     tricky = [t for t in POOL] + [e for e in EDGE if isinstance(e, str) and "\n" not in e and "\t" not in e]
     fuzz = [fuzz_line(rng, False) for _ in range(1500)]
     fuzz_pairs = [fuzz_line(rng, True) for _ in range(500)]
+    return tricky, fuzz, fuzz_pairs
+
+
+MODELS = ["bert_uncased", "bert_cased", "gpt2", "roberta", "bert_sequence", "bert_nfd", "gpt2_prefix"]  # models()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_same_ids(name, texts, model_dirs):
+    """Against the reference on every GLUE file, tricky strings and fuzz; with classic files of
+    the same vocabulary, the same ids as those."""
+    tricky, fuzz, fuzz_pairs = texts
+    files = glue_files(GLUE)
+    jdir, cdir = model_dirs[name]
+    ref = tj.RefTokJson(os.path.join(jdir, "tokenizer.json"))
     bad, n = [], 0
-    for name, jdir, cdir in models(tmp, voc):
-        ref = tj.RefTokJson(os.path.join(jdir, "tokenizer.json"))
-        k0 = len(bad)
-        for fname, (lines, pair) in files.items():
-            # the variants without classic files (other normalizers, prefix space) skip the two
-            # big train files, whose text the four main models cover; big files once, the rest
-            # also truncated
-            if not cdir and len(lines) > 6000:
-                continue
-            for max_len in ((512,) if len(lines) > 2000 else (512, 20)):
-                bad += vs_ref(binary, jdir, ref, lines, pair, max_len, "%s %s max %d" % (name, fname, max_len))
-                n += len(lines)
-                if cdir:
-                    bad += vs_classic(binary, jdir, cdir, lines, pair, max_len, "%s %s" % (name, fname))
-        bad += vs_ref(binary, jdir, ref, tricky, False, 512, name + " tricky")
-        bad += vs_ref(binary, jdir, ref, fuzz, False, 512, name + " fuzz")
-        bad += vs_ref(binary, jdir, ref, fuzz_pairs, True, 40, name + " fuzz pairs")
-        n += len(tricky) + len(fuzz) + len(fuzz_pairs)
-        print("%-13s %s: %d differences (GLUE %s, tricky, fuzz)" % (
-            name, "vs reference" + (" and classic files" if cdir else ""), len(bad) - k0,
-            "all files" if cdir else "files but SST-2/CoLA train"))
-    for b in bad[:12]:
-        print(b)
-    nb = refusals(binary, tmp, voc)
-    print("%d lines compared, %d differ" % (n, len(bad)))
-    return 1 if bad or nb else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    for fname, (lines, pair) in files.items():
+        # the variants without classic files (other normalizers, prefix space) skip the two
+        # big train files, whose text the four main models cover; big files once, the rest
+        # also truncated
+        if not cdir and len(lines) > 6000:
+            continue
+        for max_len in ((512,) if len(lines) > 2000 else (512, 20)):
+            bad += tok.mismatches(jdir, ref, lines, pair, max_len, "%s %s" % (name, fname))
+            n += len(lines)
+            if cdir:
+                bad += vs_classic(jdir, cdir, lines, pair, max_len, "%s %s" % (name, fname))
+    bad += tok.mismatches(jdir, ref, tricky, False, 512, name + " tricky")
+    bad += tok.mismatches(jdir, ref, fuzz, False, 512, name + " fuzz")
+    bad += tok.mismatches(jdir, ref, fuzz_pairs, True, 40, name + " fuzz pairs")
+    n += len(tricky) + len(fuzz) + len(fuzz_pairs)
+    assert not bad, "%d of %d lines differ:\n%s" % (len(bad), n, "\n".join(bad[:12]))
+    print("%-13s %s: %d lines agree (GLUE %s, tricky, fuzz)" % (
+        name, "vs reference" + (" and classic files" if cdir else ""), n,
+        "all files" if cdir else "files but SST-2/CoLA train"))

@@ -1,15 +1,12 @@
-#!/usr/bin/python3
 """`bertology tokenize` end to end: a tiny model directory made here, expected ids worked out by
 hand from its vocabulary, pairs and token types, truncation, bad usage and bad input (exit 2,
 messages naming <stdin>:LINE), and the --bench speed on SST-2's train file.
-
-usage: wordpiece_cli.py BERTOLOGY TEST_DATA_DIR TMPDIR
 """
 import json
 import os
 import re
-import subprocess
-import sys
+
+from bttest import TESTDATA, bertology
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",       # 0-4
          "the", "quick", "brown", "fox", "##es",              # 5-9
@@ -17,24 +14,13 @@ VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",       # 0-4
          ".", ",", "!", "'", "t",                             # 15-19
          "don", "cafe", "##e", "caf", "中"]                   # 20-24
 
-passed = failed = 0
+
+def run(args, stdin=b""):
+    return bertology(["tokenize"] + args, input=stdin, expect=None)
 
 
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {what}")
-
-
-def run(binary, args, stdin=b""):
-    return subprocess.run([binary, "tokenize"] + args, input=stdin, capture_output=True)
-
-
-def main():
-    binary, testdata, tmp = sys.argv[1:4]
+def test_tokenize_cli(work, check):
+    testdata, tmp = TESTDATA, work
     model = os.path.join(tmp, "tiny")
     os.makedirs(model, exist_ok=True)
     with open(os.path.join(model, "vocab.txt"), "w", encoding="utf-8") as f:
@@ -50,7 +36,7 @@ def main():
     #   ""              -> nothing between [CLS] and [SEP]
     #   "cafés"         -> cafe ##s
     text = "The quick brown foxes jump over the lazy dog.\nDon't, CAFÉ!\r\njumps 中文\n\ncafés\n"
-    p = run(binary, ["--model", model], text.encode())
+    p = run(["--model", model], text.encode())
     want = ["2 5 6 7 8 9 10 12 5 13 14 15 3",
             "2 20 18 19 16 21 17 3",
             "2 10 11 24 1 3",
@@ -60,13 +46,13 @@ def main():
     check(p.stdout.decode().split("\n") == want + [""], f"single: got {p.stdout!r}")
 
     # truncation of a single sentence to 6: [CLS] + 4 + [SEP]
-    p = run(binary, ["--model", model, "--max-seq-length", "6"],
+    p = run(["--model", model, "--max-seq-length", "6"],
             b"The quick brown foxes jump over the lazy dog.\n")
     check(p.stdout == b"2 5 6 7 8 3\n", f"single truncated: got {p.stdout!r}")
 
     # pairs with token types; the last line has no newline
     pairs = "the dog\tthe quick fox\nfox\t\nthe quick brown fox\tlazy dog ."
-    p = run(binary, ["--model", model, "--pair", "--types"], pairs.encode())
+    p = run(["--model", model, "--pair", "--types"], pairs.encode())
     want = ["2 5 14 3 5 6 8 3\t0 0 0 0 1 1 1 1",
             "2 8 3 3\t0 0 0 1",
             "2 5 6 7 8 3 13 14 15 3\t0 0 0 0 0 0 1 1 1 1"]
@@ -75,22 +61,22 @@ def main():
 
     # longest_first to 7 (4 tokens left): 4+3 -> a loses 1 (4>3), tie 3=3 -> b loses 1,
     # a loses 1 (3>2) -> 2+2
-    p = run(binary, ["--model", model, "--pair", "--max-seq-length", "7", "--types"],
+    p = run(["--model", model, "--pair", "--max-seq-length", "7", "--types"],
             b"the quick brown fox\tlazy dog .\n")
     check(p.stdout == b"2 5 6 3 13 14 3\t0 0 0 0 1 1 1\n", f"pair truncated: got {p.stdout!r}")
 
     # bad input: exit 2, the message names <stdin> and the line
-    p = run(binary, ["--model", model], b"the dog\nfox\nbad \xff byte\nthe\n")
+    p = run(["--model", model], b"the dog\nfox\nbad \xff byte\nthe\n")
     err = p.stderr.decode()
     check(p.returncode == 2, f"invalid UTF-8: exit {p.returncode}")
     check("<stdin>:3" in err and "UTF-8" in err, f"invalid UTF-8: message {err!r}")
     check(p.stdout == b"2 5 14 3\n2 8 3\n", f"invalid UTF-8: lines before it {p.stdout!r}")
     check(err.count("\n") == 1, f"one-line message: {err!r}")
 
-    p = run(binary, ["--model", model, "--pair"], b"a\tb\nno tab here\n")
+    p = run(["--model", model, "--pair"], b"a\tb\nno tab here\n")
     check(p.returncode == 2 and "<stdin>:2" in p.stderr.decode()
           and "found 1" in p.stderr.decode(), f"pair without tab: {p.returncode} {p.stderr!r}")
-    p = run(binary, ["--model", model, "--pair"], b"a\tb\tc\n")
+    p = run(["--model", model, "--pair"], b"a\tb\tc\n")
     check(p.returncode == 2 and "<stdin>:1" in p.stderr.decode()
           and "found 3" in p.stderr.decode(), f"pair with 3 fields: {p.returncode} {p.stderr!r}")
 
@@ -101,10 +87,10 @@ def main():
                        (["--model", model, "--max-seq-length", "12x"], "--max-seq-length"),
                        (["--model", model, "--frobnicate"], "--frobnicate"),
                        (["--model", os.path.join(tmp, "nope")], "nope")]:
-        p = run(binary, args, b"x\n")
+        p = run(args, b"x\n")
         check(p.returncode == 2 and frag in p.stderr.decode(),
               f"usage {args}: exit {p.returncode} {p.stderr!r}")
-    p = run(binary, ["--help"])
+    p = run(["--help"])
     check(p.returncode == 0 and b"--max-seq-length" in p.stdout, "--help")
 
     # speed: SST-2 train, 67349 sentences after the header
@@ -115,7 +101,7 @@ def main():
         data = f.read()
     with open(os.path.join(uncased, "vocab.txt"), "wb") as f:
         f.write(data)
-    p = run(binary, ["--model", uncased, "--bench", sst, "--skip-header"])
+    p = run(["--model", uncased, "--bench", sst, "--skip-header"])
     out = p.stdout.decode()
     print(out.strip())
     m = re.search(r"lines=(\d+) .*lines/s=(\d+)", out)
@@ -124,10 +110,3 @@ def main():
         check(int(m.group(1)) == 67349, f"bench lines {m.group(1)}")
         # the requirement: well under 1 s per 10k sentences, even in a sanitizer build
         check(int(m.group(2)) > 10000, f"bench speed {m.group(2)} lines/s")
-
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
