@@ -1,16 +1,12 @@
-#!/usr/bin/python3
-"""Shared pieces of the experiment tests (eval, mask, ablate, prune).
+"""The reference of the experiment tests (eval, mask, ablate, prune).
 
-The reference is tests/ref/torch_bert.py (an independent float64 BERT checked against numpy
+It is tests/ref/torch_bert.py (an independent float64 BERT checked against numpy
 and finite differences by tests/ref/test_reference.py) with sklearn/scipy metrics. The inputs
 are the token ids bertology stored in run.h5: tokenisation is tested elsewhere, and taking the
 ids from the file keeps these tests about the experiments. Token types follow SPEC: 0 up to
 and including the first [SEP], 1 after.
 """
 import os
-import shutil
-import subprocess
-import sys
 
 import h5py
 import numpy as np
@@ -18,38 +14,12 @@ import scipy.stats
 import sklearn.metrics
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "ref"))
-import make_checkpoint  # noqa: E402
-import torch_bert  # noqa: E402
-
-TESTDATA = os.environ.get("BT_TEST_DATA", os.path.join(HERE, "..", "data"))
-GLUE = os.path.join(TESTDATA, "glue")
-VOCAB = os.path.join(TESTDATA, "vocab", "bert-base-uncased", "vocab.txt")
-MPIEXEC = os.environ.get("BT_MPIEXEC", "mpirun")
-
-
-def model(path, **kw):
-    """A random BERT classifier over the bert-base-uncased vocabulary, tokenizer files included."""
-    if not os.path.exists(os.path.join(path, "config.json")):
-        make_checkpoint.make_checkpoint(path, vocab=30522, max_pos=128, **kw)
-        shutil.copy(VOCAB, os.path.join(path, "vocab.txt"))
-    return path
-
-
-def run(cmd, expect=0, np_=None):
-    """Runs bertology (under mpirun -np np_ if given); checks the exit code, returns the process."""
-    if np_:
-        cmd = ["timeout", "600", MPIEXEC, "--oversubscribe", "--allow-run-as-root", "-np", str(np_)] + cmd
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != expect:
-        sys.stderr.write("$ %s\n%s%s" % (" ".join(cmd), p.stdout, p.stderr))
-        raise AssertionError("exit code %d, expected %d" % (p.returncode, expect))
-    return p
+import torch_bert
+from bttest import BERT_VOCAB, GLUE, example_ids
 
 
 def sep_id():
-    with open(VOCAB) as f:
+    with open(BERT_VOCAB) as f:
         return [line.rstrip("\n") for line in f].index("[SEP]")
 
 
@@ -57,13 +27,11 @@ def examples(run_h5):
     """(ids, types, label or target) of every example stored in run.h5, in data order."""
     sep = sep_id()
     with h5py.File(run_h5, "r") as f:
-        ids, off, ln = f["examples/token_ids"][()], f["examples/token_offset"][()], f["examples/length"][()]
         lab = f["examples/label"][()]
     out = []
-    for i in range(len(ln)):
-        t = [int(v) for v in ids[off[i]:off[i] + ln[i]]]
+    for t, y in zip(example_ids(run_h5), lab):
         first = t.index(sep)
-        out.append((t, [0] * (first + 1) + [1] * (len(t) - first - 1), lab[i]))
+        out.append((t, [0] * (first + 1) + [1] * (len(t) - first - 1), y))
     return out
 
 
