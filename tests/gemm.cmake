@@ -13,29 +13,14 @@ set(BT_ISA_AVX2_ENV ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell)
 set(BT_ISA_SSE41_ENV ONEDNN_MAX_CPU_ISA=SSE41 OPENBLAS_CORETYPE=Penryn)
 
 # Copies of the reference suites named <test><suffix>, with `gemm` for BT_GEMM and extra
-# environment entries.
+# environment entries (ARGN).
 function(bt_ref_copies suffix gemm labels)
-  foreach(name ${BT_REF_ENGINE_CASES})
-    add_test(NAME ref.engine.${name}${suffix}
-             COMMAND ${BT_PYTHON} ${BT_REF_DIR}/compare_engine.py
-                     --bertology $<TARGET_FILE:bertology> --only ${name})
-    get_test_property(ref.engine.${name} ENVIRONMENT env)
-    list(TRANSFORM env REPLACE "^BT_GEMM=blas$" "BT_GEMM=${gemm}")
-    set_tests_properties(ref.engine.${name}${suffix} PROPERTIES TIMEOUT 600 LABELS "ref;engine;${labels}"
-                         ENVIRONMENT "${env};${ARGN}")
+  foreach(case ${BT_REF_ENGINE_CASES})
+    bt_ref_engine_test(${case} ${suffix} LABELS ref engine ${labels} ENV BT_GEMM=${gemm} ${ARGN})
   endforeach()
   foreach(group ${BT_FAMILY_GROUPS})
-    string(REPLACE "=" ";" parts "${group}")
-    list(GET parts 0 name)
-    list(GET parts 1 only)
-    add_test(NAME families.${name}${suffix}
-             COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/compare_families.py
-                     --bertology $<TARGET_FILE:bertology> --mk-model-dump $<TARGET_FILE:mk_model_dump>
-                     --only ${only})
-    get_test_property(families.${name} ENVIRONMENT env)
-    list(TRANSFORM env REPLACE "^BT_GEMM=blas$" "BT_GEMM=${gemm}")
-    set_tests_properties(families.${name}${suffix} PROPERTIES TIMEOUT 900 LABELS "ref;engine;families;${labels}"
-                         ENVIRONMENT "${env};${ARGN}")
+    bt_families_test("${group}" ${suffix} TIMEOUT 900 LABELS ref engine families ${labels}
+                     ENV BT_GEMM=${gemm} ${ARGN})
   endforeach()
 endfunction()
 
@@ -51,14 +36,6 @@ endfunction()
 
 function(bt_gemm_backend_tests)
   # the existing tests pin the CBLAS backend (auto would take oneDNN)
-  foreach(name ${BT_REF_ENGINE_CASES})
-    set_property(TEST ref.engine.${name} APPEND PROPERTY ENVIRONMENT BT_GEMM=blas)
-  endforeach()
-  foreach(group ${BT_FAMILY_GROUPS})
-    string(REPLACE "=" ";" parts "${group}")
-    list(GET parts 0 name)
-    set_property(TEST families.${name} APPEND PROPERTY ENVIRONMENT BT_GEMM=blas)
-  endforeach()
   set_property(TEST sweep.ranks_bitwise APPEND PROPERTY ENVIRONMENT BT_GEMM=blas)
 
   bt_ref_copies(.avx2 blas "isa;avx2" ${BT_ISA_AVX2_ENV})
