@@ -10,8 +10,14 @@
   Background(argv, np=...)    a command running while the test signals it or polls its files
   same_h5(a, b, ignore_attrs=VOLATILE_ATTRS)
       every dataset and attribute of two HDF5 files bitwise equal; names the first difference
+  run_differences(a, b, npy=..., groups=...)
+      two output directories of the same computation: .npy files, run.h5, h5diff per group
   h5_differences, h5diff, contents, same_bits, same_files, options, example_ids, npy_outputs,
   max_diff                    the pieces of those comparisons
+  refused(check, name, argv, out, words, code=2, np=3)
+      bad input: one line naming the culprit, no run.h5, and every rank exits (run twice)
+  forward_ids(model, seqs, out)   `bertology forward` on explicit ids, its .npy outputs
+  tsv_column, text_file       plain test inputs
   models.bert/gpt2/distilbert/roberta(path, **kw)
       random checkpoints (tests/ref/make_checkpoint*.py) with the real tokenizer files
   tok.tokenize, tok.mismatches
@@ -24,9 +30,12 @@ docs/testing.md says how the tests are organised and run.
 """
 from . import models, tok  # noqa: F401
 from .checks import Checks  # noqa: F401
+from .commands import forward_ids  # noqa: F401
+from .data import text_file, tsv_column  # noqa: F401
 from .h5 import (VOLATILE_ATTRS, contents, example_ids, h5_differences, h5diff, max_diff,  # noqa: F401
-                 npy_outputs, options, same_bits, same_files, same_h5)
+                 npy_outputs, options, run_differences, same_bits, same_files, same_h5)
 from .paths import (BERT_CASED_VOCAB, BERT_VOCAB, BERTOLOGY, BUILD, DEMO_MODEL, DEMO_SST2, GLUE,  # noqa: F401
                     GPT2_VOCAB, MPIEXEC, OPENAI_GPT_VOCAB, SOURCE, SST2, TESTDATA, TINY_GPT2, TOOLS, UD_DEV,
                     tool)
+from .refusal import RANK_RC, refused  # noqa: F401
 from .proc import TIMEOUT_RC, Background, Result, bertology, mpirun_prefix, run, session_members  # noqa: F401

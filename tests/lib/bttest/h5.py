@@ -90,6 +90,16 @@ def h5diff(a, b, groups, *flags):
     return bad
 
 
+def run_differences(a, b, npy=("head_importance.npy", "attn_entropy.npy"), groups=(),
+                    ignore_attrs=VOLATILE_ATTRS):
+    """Two output directories of the same computation (other rank counts, a resumed run...):
+    the named .npy files byte for byte, run.h5 bitwise (h5_differences) and, for each of
+    groups, by h5diff. [] when they are the same, else one message per difference."""
+    out = ["%s differs" % f for f in npy if not same_files(os.path.join(a, f), os.path.join(b, f))]
+    ra, rb = os.path.join(a, "run.h5"), os.path.join(b, "run.h5")
+    return out + h5_differences(ra, rb, ignore_attrs) + h5diff(ra, rb, groups)
+
+
 def options(run_h5):
     """The options JSON a run stored (root attribute "options")."""
     with h5py.File(run_h5, "r") as f:
