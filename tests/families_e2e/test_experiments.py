@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """eval, mask, prune and ablate on GPT-2 (language model, --text) and DistilBERT (RTE).
 
 For each family:
@@ -19,16 +18,14 @@ The language model's score is inv_loss (1 / mean window loss, the Python GPT-2 e
 """
 import json
 import os
-import sys
 
 import h5py
 import numpy as np
+import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import e2e  # noqa: E402
-import make_checkpoint_family  # noqa: E402  (tests/ref, through e2e)
-import safetensors_np  # noqa: E402
-from e2e import check  # noqa: E402
+import make_checkpoint_family
+import safetensors_np
+from bttest import GLUE, bertology, example_ids, forward_ids, models, run_differences, same_files, text_file, tsv_column
 
 L, H = 3, 4
 # heads removed by prune: layer 0 loses one, layer 1 two, layer 2 all four
@@ -40,9 +37,9 @@ PRUNE[2] = 0
 class Family:
     """How to run a command on one family's data and read its score."""
 
-    def __init__(self, args, name, model, data, prune_data, metric):
+    def __init__(self, work, name, model, data, prune_data, metric):
         """data: the flags naming the data; prune_data: prune's (it takes no --text)."""
-        self.args, self.name, self.model, self.metric = args, name, model, metric
+        self.work, self.name, self.model, self.metric = work, name, model, metric
         self.data, self.prune_data = data, prune_data
 
     def run(self, np_, cmd, out, *extra, model=None):
@@ -50,16 +47,15 @@ class Family:
         argv = [cmd, "--model", model or self.model] + data + ["--threads", 1, "--quiet"]
         if out:
             argv += ["--out", out]
-        return e2e.run_ok(self.args, np_, argv + list(extra), "%s %s" % (self.name, cmd))
+        return bertology(argv + list(extra), np=np_, quiet_mpi=True, timeout=300)
 
     def eval(self, name, mask=None, model=None, cmd="eval"):
         """(score, run.h5 path) of `eval [--head-mask]` (or of another sweep command)."""
-        out = os.path.join(self.args.work, "%s_%s" % (self.name, name))
+        out = os.path.join(self.work, "%s_%s" % (self.name, name))
         extra = []
         if mask is not None:
             extra = ["--head-mask", save_mask(out + ".npy", mask)]
-        if self.run(1, cmd, out, *extra, model=model) is None:
-            return None, None
+        self.run(1, cmd, out, *extra, model=model)
         with h5py.File(os.path.join(out, "run.h5"), "r") as f:
             return float(f["metrics"].attrs[self.metric]), os.path.join(out, "run.h5")
 
@@ -69,42 +65,33 @@ def save_mask(path, mask):
     return path
 
 
-def check_mask(fam):
+def check_mask(fam, check):
     outs = {}
     for np_ in (1, 3):
-        out = os.path.join(fam.args.work, "%s_mask_np%d" % (fam.name, np_))
-        if fam.run(np_, "mask", out, "--amount", "0.25", "--threshold", "0.97", "--min-heads-per-layer", 1):
-            outs[np_] = out
-    if len(outs) < 2:
-        return
-    for f in ("head_mask.npy", "head_importance.npy", "attn_entropy.npy"):
-        check(e2e.same_files(os.path.join(outs[1], f), os.path.join(outs[3], f)),
-              "%s mask np=1 vs np=3: %s differs" % (fam.name, f))
-    n = e2e.compare_h5(os.path.join(outs[1], "run.h5"), os.path.join(outs[3], "run.h5"),
-                       "%s mask np=1 vs np=3" % fam.name)
+        out = os.path.join(fam.work, "%s_mask_np%d" % (fam.name, np_))
+        fam.run(np_, "mask", out, "--amount", "0.25", "--threshold", "0.97", "--min-heads-per-layer", 1)
+        outs[np_] = out
+    diffs = run_differences(outs[1], outs[3], npy=("head_mask.npy", "head_importance.npy", "attn_entropy.npy"))
+    check(not diffs, "%s mask np=1 vs np=3: %s" % (fam.name, "\n".join(diffs)))
     with h5py.File(os.path.join(outs[1], "run.h5"), "r") as f:
         masks, scores = f["masking/mask"][()], f["masking/score"][()]
         final, first = int(f["masking/final_step"][()]), float(f["metrics"].attrs[fam.metric])
     final_mask = np.load(os.path.join(outs[1], "head_mask.npy"))
-    print("%s mask: %d datasets identical at np=1 and 3; %d steps, scores %s, final step %d (%d heads on)"
-          % (fam.name, n, len(scores), np.round(scores, 6).tolist(), final, int(final_mask.sum())))
+    print("%s mask: identical at np=1 and 3; %d steps, scores %s, final step %d (%d heads on)"
+          % (fam.name, len(scores), np.round(scores, 6).tolist(), final, int(final_mask.sum())))
     check(len(scores) >= 2, "%s mask: no step was taken" % fam.name)
     check(np.array_equal(final_mask, masks[final]), "%s mask: head_mask.npy is not step %d's mask" % (fam.name, final))
     check(scores[0] == first, "%s mask: step 0 score %r != the first pass's %s %r" % (fam.name, scores[0], fam.metric,
                                                                                      first))
     got, _ = fam.eval("eval_final_mask", final_mask)
-    if got is not None:
-        e2e.close("%s mask: final score vs eval --head-mask" % fam.name, scores[final], got, 1e-9 * abs(got))
+    check.close("%s mask: final score vs eval --head-mask" % fam.name, scores[final], got, 1e-9 * abs(got))
 
 
-def check_prune(fam, family, make_kw, forward_ids=None):
+def check_prune(fam, check, family, make_kw, lm_run=None):
     """prune PRUNE; tensors vs the generator; the pruned model scores as the masked one."""
-    args = fam.args
-    out = os.path.join(args.work, "%s_pruned" % fam.name)
+    out = os.path.join(fam.work, "%s_pruned" % fam.name)
     mask = save_mask(out + "_mask.npy", PRUNE)
     p = fam.run(1, "prune", out, "--head-mask", mask)
-    if p is None:
-        return
     if "--task" in fam.prune_data:  # prune's own comparison of the two models
         line = [ln for ln in p.stdout.splitlines() if "max |logit masked - logit pruned|" in ln]
         check(line and float(line[0].split("=")[1].split()[0]) < 1e-5, "%s prune: its own comparison says %s"
@@ -118,7 +105,7 @@ def check_prune(fam, family, make_kw, forward_ids=None):
           % (fam.name, got_cfg.get("pruned_heads"), pruned))
     check({k: v for k, v in got_cfg.items() if k != "pruned_heads"} == cfg,
           "%s prune: config.json keys other than pruned_heads changed" % fam.name)
-    want_dir = os.path.join(args.work, "%s_pruned_want" % fam.name)
+    want_dir = os.path.join(fam.work, "%s_pruned_want" % fam.name)
     make_checkpoint_family.make_checkpoint(want_dir, family, pruned_heads=pruned, **make_kw)
     got, dt = safetensors_np.read(os.path.join(out, "model.safetensors"), np.float32)
     want = safetensors_np.read(os.path.join(want_dir, "model.safetensors"), np.float32)[0]
@@ -131,43 +118,38 @@ def check_prune(fam, family, make_kw, forward_ids=None):
 
     masked, masked_h5 = fam.eval("eval_masked", PRUNE)
     got_score, pruned_h5 = fam.eval("eval_pruned", model=out)
-    if masked is None or got_score is None:
-        return
-    e2e.close("%s prune: eval %s pruned vs masked" % (fam.name, fam.metric), got_score, masked, 1e-5 * abs(masked))
+    check.close("%s prune: eval %s pruned vs masked" % (fam.name, fam.metric), got_score, masked, 1e-5 * abs(masked))
     with h5py.File(masked_h5, "r") as a, h5py.File(pruned_h5, "r") as b:
         if "logits" in a["examples"]:
-            e2e.close("%s prune: eval logits pruned vs masked" % fam.name, b["examples/logits"][()],
-                      a["examples/logits"][()], 1e-5)
+            check.close("%s prune: eval logits pruned vs masked" % fam.name, b["examples/logits"][()],
+                        a["examples/logits"][()], 1e-5)
     # with gradients: the kept heads' gate gradients and the losses are the masked model's
     _, masked_h5 = fam.eval("importance_masked", PRUNE, cmd="importance")
     _, pruned_h5 = fam.eval("importance_pruned", model=out, cmd="importance")
-    if masked_h5 and pruned_h5:
-        with h5py.File(masked_h5, "r") as a, h5py.File(pruned_h5, "r") as b:
-            kept = PRUNE.astype(bool)
-            ga, gb = a["examples/gate_grad"][()], b["examples/gate_grad"][()]
-            e2e.close("%s prune: importance loss pruned vs masked" % fam.name, b["examples/loss"][()],
-                      a["examples/loss"][()], 1e-5)
-            e2e.close("%s prune: kept heads' gate_grad pruned vs masked" % fam.name, gb[:, kept], ga[:, kept],
-                      1e-5 * np.abs(ga[:, kept]).max())
-            check(np.all(gb[:, ~kept] == 0), "%s prune: pruned heads have gate gradients" % fam.name)
+    with h5py.File(masked_h5, "r") as a, h5py.File(pruned_h5, "r") as b:
+        kept = PRUNE.astype(bool)
+        ga, gb = a["examples/gate_grad"][()], b["examples/gate_grad"][()]
+        check.close("%s prune: importance loss pruned vs masked" % fam.name, b["examples/loss"][()],
+                    a["examples/loss"][()], 1e-5)
+        check.close("%s prune: kept heads' gate_grad pruned vs masked" % fam.name, gb[:, kept], ga[:, kept],
+                    1e-5 * np.abs(ga[:, kept]).max())
+        check(np.all(gb[:, ~kept] == 0), "%s prune: pruned heads have gate gradients" % fam.name)
     for f in ("vocab.json", "merges.txt", "vocab.txt"):
         if os.path.exists(os.path.join(fam.model, f)):
-            check(os.path.exists(os.path.join(out, f)) and e2e.same_files(os.path.join(fam.model, f),
-                                                                          os.path.join(out, f)),
+            check(os.path.exists(os.path.join(out, f)) and same_files(os.path.join(fam.model, f),
+                                                                      os.path.join(out, f)),
                   "%s prune: tokenizer file %s not copied as is" % (fam.name, f))
-    if forward_ids is not None:  # a language model: per-window loss through `forward`
-        seqs = e2e.rows(forward_ids)[:6]
-        fp = e2e.forward(args, out, seqs, os.path.join(args.work, fam.name + "_fw_pruned"))
-        fm = e2e.forward(args, fam.model, seqs, os.path.join(args.work, fam.name + "_fw_masked"), "--gates", mask)
-        if fp and fm:
-            e2e.close("%s prune: forward loss pruned vs masked" % fam.name, fp["loss"], fm["loss"], 1e-5)
-            e2e.close("%s prune: forward entropy pruned vs masked" % fam.name, fp["entropy"], fm["entropy"], 1e-5)
+    if lm_run is not None:  # a language model: per-window loss through `forward`
+        seqs = example_ids(lm_run)[:6]
+        fp = forward_ids(out, seqs, os.path.join(fam.work, fam.name + "_fw_pruned"))
+        fm = forward_ids(fam.model, seqs, os.path.join(fam.work, fam.name + "_fw_masked"), ["--gates", mask])
+        check.close("%s prune: forward loss pruned vs masked" % fam.name, fp["loss"], fm["loss"], 1e-5)
+        check.close("%s prune: forward entropy pruned vs masked" % fam.name, fp["entropy"], fm["entropy"], 1e-5)
 
 
-def check_ablate(fam):
-    out = os.path.join(fam.args.work, "%s_ablate" % fam.name)
-    if fam.run(1, "ablate", out) is None:
-        return
+def check_ablate(fam, check):
+    out = os.path.join(fam.work, "%s_ablate" % fam.name)
+    fam.run(1, "ablate", out)
     with h5py.File(os.path.join(out, "run.h5"), "r") as f:
         without, only = f["ablation/score_without_head"][()], f["ablation/score_only_head"][()]
         change, base = f["ablation/score_change"][()], float(f["ablation/base_score"][()])
@@ -176,51 +158,59 @@ def check_ablate(fam):
     check(without.shape == only.shape == (L, H), "%s ablate: shapes %s %s" % (fam.name, without.shape, only.shape))
     check(np.array_equal(change, without - base), "%s ablate: score_change != without - base" % fam.name)
     got, _ = fam.eval("eval_base")
-    if got is not None:
-        e2e.close("%s ablate: base vs eval" % fam.name, base, got, 1e-9 * abs(got))
+    check.close("%s ablate: base vs eval" % fam.name, base, got, 1e-9 * abs(got))
     for l, h in [(0, 2), (2, 1)]:
         g = np.ones((L, H))
         g[l, h] = 0
         got, _ = fam.eval("eval_wo_%d_%d" % (l, h), g)
-        if got is not None:
-            e2e.close("%s ablate: without (%d,%d) vs eval" % (fam.name, l, h), without[l, h], got, 1e-9 * abs(got))
+        check.close("%s ablate: without (%d,%d) vs eval" % (fam.name, l, h), without[l, h], got, 1e-9 * abs(got))
     l, h = 1, 3
     g = np.ones((L, H))
     g[l] = 0
     g[l, h] = 1
     got, _ = fam.eval("eval_only_%d_%d" % (l, h), g)
-    if got is not None:
-        e2e.close("%s ablate: only (%d,%d) vs eval" % (fam.name, l, h), only[l, h], got, 1e-9 * abs(got))
+    check.close("%s ablate: only (%d,%d) vs eval" % (fam.name, l, h), only[l, h], got, 1e-9 * abs(got))
 
 
-def main():
-    args = e2e.setup(e2e.parser(__doc__).parse_args())
+GPT2_KW = dict(layers=L, hidden=32, heads=H, vocab=50257, max_pos=64, seed=7)
+DISTILBERT_KW = dict(layers=L, hidden=32, heads=H, vocab=30522, max_pos=64, labels=2, seed=9)
 
-    # GPT-2 language model on a few RTE premises, 32-token windows
-    # (prune takes no --text; its --max-seq-length must fit the checkpoint's 64 positions)
-    kw = dict(layers=L, hidden=32, heads=H, vocab=50257, max_pos=64, seed=7)
-    g2 = Family(args, "gpt2", e2e.gpt2(args, "gpt2", **kw),
-                ["--text", e2e.corpus(args, "rte.txt", 6), "--max-seq-length", 32], ["--max-seq-length", 32],
-                "inv_loss")
-    score, run_h5 = g2.eval("eval")
-    if score is not None:
-        with h5py.File(run_h5, "r") as f:
-            m = dict(f["metrics"].attrs)
-        e2e.close("gpt2 eval: inv_loss = 1 / loss", m["inv_loss"], 1 / m["loss"], 1e-12)
-        check_prune(g2, "gpt2", kw, forward_ids=run_h5)
-    check_mask(g2)
-    check_ablate(g2)
 
-    # DistilBERT classifier on RTE
-    kw = dict(layers=L, hidden=32, heads=H, vocab=30522, max_pos=64, labels=2, seed=9)
-    data = ["--task", "rte", "--data", os.path.join(args.glue, "RTE"), "--subset", 40, "--max-seq-length", 64,
+@pytest.fixture(scope="module")
+def gpt2(work, blas_one_thread):
+    """GPT-2 language model on a few RTE premises, 32-token windows (prune takes no --text; its
+    --max-seq-length must fit the checkpoint's 64 positions)"""
+    text = text_file(os.path.join(work, "rte.txt"), tsv_column(os.path.join(GLUE, "RTE", "dev.tsv"), 1, 6))
+    return Family(work, "gpt2", models.gpt2(os.path.join(work, "gpt2"), **GPT2_KW),
+                  ["--text", text, "--max-seq-length", 32], ["--max-seq-length", 32], "inv_loss")
+
+
+@pytest.fixture(scope="module")
+def distilbert(work, blas_one_thread):
+    """DistilBERT classifier on RTE"""
+    data = ["--task", "rte", "--data", os.path.join(GLUE, "RTE"), "--subset", 40, "--max-seq-length", 64,
             "--batch-tokens", 500]
-    db = Family(args, "distilbert", e2e.distilbert(args, "distilbert", **kw), data, data, "acc")
-    check_prune(db, "distilbert", kw)
-    check_mask(db)
-    check_ablate(db)
-    return e2e.finish()
+    return Family(work, "distilbert", models.distilbert(os.path.join(work, "distilbert"), **DISTILBERT_KW),
+                  data, data, "acc")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def test_gpt2_eval_and_prune(gpt2, check):
+    score, run_h5 = gpt2.eval("eval")
+    with h5py.File(run_h5, "r") as f:
+        m = dict(f["metrics"].attrs)
+    check.close("gpt2 eval: inv_loss = 1 / loss", m["inv_loss"], 1 / m["loss"], 1e-12)
+    check_prune(gpt2, check, "gpt2", GPT2_KW, lm_run=run_h5)
+
+
+def test_distilbert_prune(distilbert, check):
+    check_prune(distilbert, check, "distilbert", DISTILBERT_KW)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "distilbert"])
+def test_mask(family, request, check):
+    check_mask(request.getfixturevalue(family), check)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "distilbert"])
+def test_ablate(family, request, check):
+    check_ablate(request.getfixturevalue(family), check)

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """`--text` cuts a line longer than --max-seq-length into consecutive windows (nothing is
 truncated) and says so on stderr.
 
@@ -12,12 +11,9 @@ mpirun -np 2 must store exactly those windows, in file order, and print the coun
 """
 import os
 import re
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import e2e  # noqa: E402
-import bpe_ref  # noqa: E402  (tests/text, on the path through e2e)
-from e2e import check  # noqa: E402
+import bpe_ref
+from bttest import GLUE, bertology, example_ids, models, text_file, tsv_column
 
 MAXLEN = 16
 
@@ -43,13 +39,12 @@ def expected(ref, lines, maxlen=MAXLEN):
                       split_lines=split_lines, short=short, empty=empty)
 
 
-def main():
-    args = e2e.setup(e2e.parser(__doc__).parse_args())
-    model = e2e.gpt2(args, "gpt2", layers=2, heads=4)
+def test_windows(work, check, blas_one_thread):
+    model = models.gpt2(os.path.join(work, "gpt2"), layers=2, heads=4)
     ref = bpe_ref.RefBPE(os.path.join(model, "vocab.json"), os.path.join(model, "merges.txt"), "gpt2")
     # " the" is one token: n of them plus a leading "the" is n + 1 tokens
     check(len(ref.tokenize("the" + " the" * 9)) == 10, "' the' is not one GPT-2 token")
-    rte = e2e.tsv_column(os.path.join(args.glue, "RTE", "dev.tsv"), 1, 3)
+    rte = tsv_column(os.path.join(GLUE, "RTE", "dev.tsv"), 1, 3)
     lines = ["the" + " the" * (MAXLEN - 1),          # MAXLEN tokens: one window
              "the" + " the" * (MAXLEN + 1),          # MAXLEN + 2: a full window and 2 tokens
              "",                                     # empty: no window
@@ -57,17 +52,15 @@ def main():
              "Hello",                                # one token: nothing to predict
              "the" + " the" * (2 * MAXLEN),          # 2 MAXLEN + 1: two windows, tail skipped
              "A short line ending in CRLF.\r"]       # the reader strips \r\n like \n
-    text = e2e.text_file(args, "lines.txt", lines)
+    text = text_file(os.path.join(work, "lines.txt"), lines)
     want, st = expected(ref, [ln.rstrip("\r") for ln in lines])
     check(st["split_lines"] == 3 and st["short"] == 2 and st["empty"] == 1,
           "the file does not exercise what it should: %s" % st)
 
-    out = os.path.join(args.work, "eval")
-    p = e2e.run_ok(args, 2, ["eval", "--model", model, "--text", text, "--max-seq-length", MAXLEN,
-                             "--threads", 1, "--out", out], "eval --text")
-    if p is None:
-        return e2e.finish()
-    got = e2e.rows(os.path.join(out, "run.h5"))
+    out = os.path.join(work, "eval")
+    p = bertology(["eval", "--model", model, "--text", text, "--max-seq-length", MAXLEN, "--threads", 1, "--out", out],
+                  np=2, quiet_mpi=True, timeout=300)
+    got = example_ids(os.path.join(out, "run.h5"))
     check(got == want, "windows differ from the reference tokenization cut every %d tokens:\n got  %s\n want %s"
           % (MAXLEN, [len(w) for w in got], [len(w) for w in want]))
     n_tokens = sum(len(ref.tokenize(ln.rstrip("\r"))) for ln in lines)
@@ -89,16 +82,10 @@ def main():
         check("split" in msg[0], "the stderr line does not say lines were split: %s" % msg[0])
 
     # 64-token windows: the short lines whole (their tails are not skipped now)
-    out2 = os.path.join(args.work, "eval_long")
-    p = e2e.run_ok(args, 1, ["eval", "--model", model, "--text", text, "--max-seq-length", 64,
-                             "--threads", 1, "--out", out2], "eval --text, 64-token window")
-    if p:
-        got2 = e2e.rows(os.path.join(out2, "run.h5"))
-        want2, st2 = expected(ref, [ln.rstrip("\r") for ln in lines], 64)
-        check(st2["short"] == 1, "64-token windows: only 'Hello' should be too short: %s" % st2)
-        check(got2 == want2, "64-token windows: %s, want %s" % ([len(w) for w in got2], [len(w) for w in want2]))
-    return e2e.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    out2 = os.path.join(work, "eval_long")
+    bertology(["eval", "--model", model, "--text", text, "--max-seq-length", 64, "--threads", 1, "--out", out2],
+              np=1, quiet_mpi=True, timeout=300)
+    got2 = example_ids(os.path.join(out2, "run.h5"))
+    want2, st2 = expected(ref, [ln.rstrip("\r") for ln in lines], 64)
+    check(st2["short"] == 1, "64-token windows: only 'Hello' should be too short: %s" % st2)
+    check(got2 == want2, "64-token windows: %s, want %s" % ([len(w) for w in got2], [len(w) for w in want2]))

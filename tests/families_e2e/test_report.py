@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """analysis/report.py on a GPT-2 language-model run.
 
 `importance --text --save-attentions` on a random GPT-2 whose directory holds GPT-2's own
@@ -11,15 +10,12 @@ over all query tokens), the next-token one 0 for a causal model.
 """
 import csv
 import os
-import subprocess
 import sys
 
 import h5py
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import e2e  # noqa: E402
-from e2e import check  # noqa: E402
+from bttest import GLUE, SOURCE, bertology, models, run, text_file, tsv_column
 
 L, H = 2, 4
 
@@ -40,22 +36,15 @@ def clark_by_hand(run_h5):
     return {k: v / n for k, v in sums.items()}
 
 
-def main():
-    ap = e2e.parser(__doc__)
-    args = e2e.setup(ap.parse_args())
-    model = e2e.gpt2(args, "gpt2", layers=L, heads=H)
-    text = e2e.corpus(args, "rte.txt", 8)
-    run = os.path.join(args.work, "run")
-    if e2e.run_ok(args, 1, ["importance", "--model", model, "--text", text, "--max-seq-length", 32, "--threads", 1,
-                            "--quiet", "--save-attentions", "--out", run], "gpt2 importance") is None:
-        return e2e.finish()
-    out = os.path.join(args.work, "report")
-    env = dict(os.environ, MPLCONFIGDIR=os.path.join(args.work, "mplconfig"), PYTHONDONTWRITEBYTECODE="1")
-    p = subprocess.run([sys.executable, os.path.join(args.source, "analysis", "report.py"),
-                        os.path.join(run, "run.h5"), "--out", out, "--quiet"],
-                       capture_output=True, text=True, env=env, timeout=300)
-    if not check(p.returncode == 0, "report.py on a GPT-2 run: exit %d\n%s" % (p.returncode, p.stderr[-3000:])):
-        return e2e.finish()
+def test_report_on_gpt2_run(work, check, blas_one_thread):
+    model = models.gpt2(os.path.join(work, "gpt2"), layers=L, heads=H)
+    text = text_file(os.path.join(work, "rte.txt"), tsv_column(os.path.join(GLUE, "RTE", "dev.tsv"), 1, 8))
+    run_dir = os.path.join(work, "run")
+    bertology(["importance", "--model", model, "--text", text, "--max-seq-length", 32, "--threads", 1,
+               "--quiet", "--save-attentions", "--out", run_dir], np=1, quiet_mpi=True, timeout=300)
+    out = os.path.join(work, "report")
+    run([sys.executable, os.path.join(SOURCE, "analysis", "report.py"), os.path.join(run_dir, "run.h5"), "--out", out,
+         "--quiet"], timeout=300)
     for f in ("summary.md", "summary.html", "head_stats.csv"):
         check(os.path.isfile(os.path.join(out, f)), "report: %s not written" % f)
     with open(os.path.join(out, "head_stats.csv")) as f:
@@ -63,26 +52,21 @@ def main():
     check(len(rows) == L * H, "head_stats.csv: %d rows, want %d" % (len(rows), L * H))
     check(all(r["cls"] == "" and r["sep"] == "" for r in rows),
           "head_stats.csv: [CLS]/[SEP] columns should be blank for GPT-2: %s" % [(r["cls"], r["sep"]) for r in rows])
-    imp = np.load(os.path.join(run, "head_importance.npy"))
-    ent = np.load(os.path.join(run, "attn_entropy.npy"))
-    want = clark_by_hand(os.path.join(run, "run.h5"))
+    imp = np.load(os.path.join(run_dir, "head_importance.npy"))
+    ent = np.load(os.path.join(run_dir, "attn_entropy.npy"))
+    want = clark_by_hand(os.path.join(run_dir, "run.h5"))
     got = {k: np.zeros((L, H)) for k in ("importance", "entropy", "self", "prev", "next")}
     for r in rows:
         l, h = int(r["layer"]) - 1, int(r["head"]) - 1  # the report counts from 1
         for k in got:
             got[k][l, h] = float(r[k])
-    e2e.close("head_stats.csv importance vs head_importance.npy", got["importance"], imp, 1e-5)
-    e2e.close("head_stats.csv entropy vs attn_entropy.npy", got["entropy"], ent, 1e-4)
+    check.close("head_stats.csv importance vs head_importance.npy", got["importance"], imp, 1e-5)
+    check.close("head_stats.csv entropy vs attn_entropy.npy", got["entropy"], ent, 1e-4)
     for k in ("self", "prev", "next"):
-        e2e.close("head_stats.csv %s vs numpy on run.h5" % k, got[k], want[k], 1e-5)
+        check.close("head_stats.csv %s vs numpy on run.h5" % k, got[k], want[k], 1e-5)
     check(np.all(want["next"] == 0), "stored GPT-2 attention looks at the next token: %s" % want["next"])
     with open(os.path.join(out, "summary.md")) as f:
         md = f.read()
     for stat in ("attention to [CLS]", "attention to [SEP]"):
         line = next((ln for ln in md.splitlines() if ln.startswith("| " + stat)), "")
         check("n/a" in line, "summary.md: %r row should say n/a for GPT-2: %r" % (stat, line))
-    return e2e.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
