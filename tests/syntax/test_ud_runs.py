@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """`--task ud --data FILE.conllu` in the commands over a data set (issue 15; docs/syntax.md "Other
 commands on a treebank"), on random checkpoints with real vocabularies and the UD English EWT
 dev treebank (tests/data/ud). Checked:
@@ -20,20 +19,18 @@ dev treebank (tests/data/ud). Checked:
 """
 import json
 import os
-import sys
 import unicodedata
 
 import h5py
 import numpy as np
+import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "families_e2e"))
-import e2e  # noqa: E402
-import make_checkpoint  # noqa: E402  (tests/ref, through e2e)
-from check_syntax import Aligner, read_conllu  # noqa: E402  (the independent parse and pieces)
-from e2e import check  # noqa: E402
+from bertology_analysis.run import load_run
+from bttest import UD_DEV, bertology, contents, models, same_bits
+from ud_ref import Aligner, read_conllu  # the independent parse and pieces
 
 SUBSET = 300  # sentences: every check below is per word, 300 sentences hold ~4000 of them
+pytestmark = pytest.mark.usefixtures("blas_one_thread")
 
 
 def bytes_to_unicode():
@@ -56,9 +53,9 @@ def bert_letters(form):
     return "".join(c for c in s if unicodedata.category(c) not in ("Mn", "Cc", "Cf") and not c.isspace())
 
 
-def expected(args, kind, model, maxlen, lm):
+def expected(kind, model, maxlen, lm):
     """The kept sentences with their ids and word spans, from the independent parse."""
-    sents = read_conllu(args.ud)[:SUBSET]
+    sents = read_conllu(UD_DEV)[:SUBSET]
     al = Aligner(kind, model)
     kept = []
     for s, (words, _) in enumerate(sents):
@@ -69,13 +66,13 @@ def expected(args, kind, model, maxlen, lm):
     return sents, kept
 
 
-def check_words(name, path, args, kind, model, maxlen, lm):
-    sents, kept = expected(args, kind, model, maxlen, lm)
+def check_words(check, name, path, kind, model, maxlen, lm):
+    sents, kept = expected(kind, model, maxlen, lm)
     with h5py.File(path, "r") as f:
-        check(f.attrs["task"] == "ud" and f.attrs["split"] == args.ud, "%s: task/split attributes %r %r" % (
+        check(f.attrs["task"] == "ud" and f.attrs["split"] == UD_DEV, "%s: task/split attributes %r %r" % (
             name, f.attrs["task"], f.attrs["split"]))
         opts = json.loads(f.attrs["options"])
-        check(opts["task"] == "ud" and opts["data"] == args.ud and opts["split"] == "",
+        check(opts["task"] == "ud" and opts["data"] == UD_DEV and opts["split"] == "",
               "%s: options JSON task/data/split: %r" % (name, {k: opts.get(k) for k in ("task", "data", "split")}))
         for ds in ("examples/label", "examples/logits"):
             check(ds not in f, "%s: %s in a run over a treebank (no labels)" % (name, ds))
@@ -141,11 +138,9 @@ def check_words(name, path, args, kind, model, maxlen, lm):
     return w
 
 
-def loader(name, path, args, kind, model, maxlen, lm):
-    """analysis/'s Run.words / word_of_token join pieces to words as the independent parse does
-    (bertology_analysis through PYTHONPATH, set by tests/syntax.cmake)."""
-    from bertology_analysis.run import load_run
-    sents, kept = expected(args, kind, model, maxlen, lm)
+def loader(check, name, path, kind, model, maxlen, lm):
+    """analysis/'s Run.words / word_of_token join pieces to words as the independent parse does."""
+    sents, kept = expected(kind, model, maxlen, lm)
     bad = 0
     with load_run(path, vocab=model) as run:
         check(run.has_words, "%s: load_run: has_words is False" % name)
@@ -163,36 +158,33 @@ def loader(name, path, args, kind, model, maxlen, lm):
     print("  %s: analysis load_run().words / word_of_token agree on every row" % name)
 
 
-def np_identical(name, a, b, groups=("words", "examples", "hidden", "entropy")):
-    x, y = e2e.h5_contents(a)[0], e2e.h5_contents(b)[0]
+def np_identical(check, name, a, b, groups=("words", "examples", "hidden", "entropy")):
+    x, y = contents(a)[0], contents(b)[0]
     keys = [k for k in sorted(x) if k.split("/")[1] in groups]
     for k in keys:
-        check(k in y and e2e.same_bits(x[k], y[k]), "%s: np=1 vs np=3: %s differs" % (name, k))
+        check(k in y and same_bits(x[k], y[k]), "%s: np=1 vs np=3: %s differs" % (name, k))
     print("  %s: np=1 and np=3 identical in %d datasets of %s" % (name, len(keys), ", ".join(groups)))
 
 
-def ud_args(args, out, maxlen, *extra):
-    return ["--task", "ud", "--data", args.ud, "--out", out, "--subset", SUBSET, "--max-seq-length", maxlen,
+def ud_args(out, maxlen, *extra):
+    return ["--task", "ud", "--data", UD_DEV, "--out", out, "--subset", SUBSET, "--max-seq-length", maxlen,
             "--batch-tokens", 512, "--threads", 1, "--quiet"] + list(extra)
 
 
-def eval_family(args, name, kind, model, maxlen, lm):
+def eval_family(check, work, name, kind, model, maxlen, lm):
     print("== eval --task ud: %s" % name, flush=True)
     outs = {}
     for np_ in (1, 3):
-        out = os.path.join(args.work, "eval_%s_np%d" % (name, np_))
-        p = e2e.run_ok(args, np_, ["eval", "--model", model] + ud_args(args, out, maxlen, "--save-hidden", "--layers", "0,1"),
-                       "eval --task ud on %s" % name)
-        if p:
-            outs[np_] = (os.path.join(out, "run.h5"), p.stdout)
-    if 1 not in outs:
-        return None
+        out = os.path.join(work, "eval_%s_np%d" % (name, np_))
+        p = bertology(["eval", "--model", model] + ud_args(out, maxlen, "--save-hidden", "--layers", "0,1"),
+                      np=np_, quiet_mpi=True, timeout=300)
+        outs[np_] = (os.path.join(out, "run.h5"), p.stdout)
     path, stdout = outs[1]
     if lm:
         check("loss = " in stdout and "perplexity = " in stdout, "%s: eval prints no loss/perplexity:\n%s" % (name, stdout))
     else:
         line = [ln for ln in stdout.splitlines() if ln.startswith("no metrics")]
-        check(len(line) == 1 and "treebank without labels" in line[0] and args.ud in line[0],
+        check(len(line) == 1 and "treebank without labels" in line[0] and UD_DEV in line[0],
               "%s: eval does not say why there is no metric:\n%s" % (name, stdout))
         check(not any(ln.startswith(("accuracy", "mcc", "f1")) for ln in stdout.splitlines()),
               "%s: eval prints a metric without labels:\n%s" % (name, stdout))
@@ -200,17 +192,17 @@ def eval_family(args, name, kind, model, maxlen, lm):
         check("hidden" in f and list(f["hidden"].attrs["layers"]) == [1, 2]
               and f["hidden/data"].shape[0] == int(f["examples/length"][()].sum()) * 2 * 32,
               "%s: /hidden does not hold 2 states of D=32 per token" % name)
-    w = check_words(name, path, args, kind, model, maxlen, lm)
-    loader(name, path, args, kind, model, maxlen, lm)
-    if 3 in outs:
-        np_identical(name, path, outs[3][0])
+    w = check_words(check, name, path, kind, model, maxlen, lm)
+    loader(check, name, path, kind, model, maxlen, lm)
+    np_identical(check, name, path, outs[3][0])
     return path, w
 
 
-def refused(args, cmd, model, what, needs, extra=()):
+def refused(check, work, cmd, model, what, needs, extra=()):
     """At np=3: exit 2, one stderr line naming command, need, data file and model; no run.h5."""
-    out = os.path.join(args.work, "refused_%s_%s" % (cmd, what))
-    r = e2e.mpirun(args, 3, [cmd, "--model", model] + ud_args(args, out, 128) + list(extra))
+    out = os.path.join(work, "refused_%s_%s" % (cmd, what))
+    r = bertology([cmd, "--model", model] + ud_args(out, 128) + list(extra), np=3, quiet_mpi=True, timeout=300,
+                  expect=None)
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     ok = (r.returncode == 2 and len(lines) == 1 and lines[0].startswith("bertology %s: " % cmd)
           and all(s in lines[0] for s in needs) and not os.path.exists(os.path.join(out, "run.h5")))
@@ -219,62 +211,59 @@ def refused(args, cmd, model, what, needs, extra=()):
     print("  %-10s %-22s -> %s" % (cmd, what, lines[0] if lines else "(nothing)"))
 
 
-def lm_commands(args, gpt2, eval_h5):
+def lm_commands(check, work, gpt2, eval_h5):
     print("== importance / mask / ablate --task ud on the GPT-2 language model", flush=True)
-    out = os.path.join(args.work, "imp_gpt2")
-    if e2e.run_ok(args, 3, ["importance", "--model", gpt2] + ud_args(args, out, 64), "importance --task ud on gpt2"):
-        with h5py.File(os.path.join(out, "run.h5"), "r") as f, h5py.File(eval_h5, "r") as g:
-            loss = f["examples/loss"][()]
-            check(np.all(np.isfinite(loss)) and np.all(loss > 0), "importance: loss rows not finite and positive")
-            check(np.all(np.isfinite(f["importance/normalized"][()])), "importance: non-finite importance")
-            for k in g["words"]:
-                check(e2e.same_bits(f["words"][k][()], g["words"][k][()]), "importance vs eval: /words/%s differs" % k)
-            print("  importance: %d loss rows (mean %.4f), /words as eval's" % (len(loss), float(loss.mean())))
-    out = os.path.join(args.work, "mask_gpt2")
-    p = e2e.run_ok(args, 1, ["mask", "--model", gpt2] + ud_args(args, out, 64, "--percents", "25,50",
-                                                                "--subset", 60), "mask --task ud on gpt2")
-    if p:
-        check("inv_loss" in p.stdout, "mask --task ud on a language model does not watch inv_loss:\n%s" % p.stdout)
-        with h5py.File(os.path.join(out, "run.h5"), "r") as f:
-            check("words" in f and "masking/score" in f, "mask --task ud: no /words or /masking")
-        print("  mask: watched inv_loss, run.h5 with /words and /masking")
-    out = os.path.join(args.work, "ablate_gpt2")
-    if e2e.run_ok(args, 1, ["ablate", "--model", gpt2] + ud_args(args, out, 64, "--subset", 40), "ablate --task ud on gpt2"):
-        with h5py.File(os.path.join(out, "run.h5"), "r") as f:
-            check("words" in f and np.isfinite(f["ablation/base_score"][()]), "ablate --task ud: no /words or base score")
-        print("  ablate: base score finite, run.h5 with /words")
+    out = os.path.join(work, "imp_gpt2")
+    bertology(["importance", "--model", gpt2] + ud_args(out, 64), np=3, quiet_mpi=True, timeout=300)
+    with h5py.File(os.path.join(out, "run.h5"), "r") as f, h5py.File(eval_h5, "r") as g:
+        loss = f["examples/loss"][()]
+        check(np.all(np.isfinite(loss)) and np.all(loss > 0), "importance: loss rows not finite and positive")
+        check(np.all(np.isfinite(f["importance/normalized"][()])), "importance: non-finite importance")
+        for k in g["words"]:
+            check(same_bits(f["words"][k][()], g["words"][k][()]), "importance vs eval: /words/%s differs" % k)
+        print("  importance: %d loss rows (mean %.4f), /words as eval's" % (len(loss), float(loss.mean())))
+    out = os.path.join(work, "mask_gpt2")
+    p = bertology(["mask", "--model", gpt2] + ud_args(out, 64, "--percents", "25,50", "--subset", 60), np=1,
+                  quiet_mpi=True, timeout=300)
+    check("inv_loss" in p.stdout, "mask --task ud on a language model does not watch inv_loss:\n%s" % p.stdout)
+    with h5py.File(os.path.join(out, "run.h5"), "r") as f:
+        check("words" in f and "masking/score" in f, "mask --task ud: no /words or /masking")
+    print("  mask: watched inv_loss, run.h5 with /words and /masking")
+    out = os.path.join(work, "ablate_gpt2")
+    bertology(["ablate", "--model", gpt2] + ud_args(out, 64, "--subset", 40), np=1, quiet_mpi=True, timeout=300)
+    with h5py.File(os.path.join(out, "run.h5"), "r") as f:
+        check("words" in f and np.isfinite(f["ablation/base_score"][()]), "ablate --task ud: no /words or base score")
+    print("  ablate: base score finite, run.h5 with /words")
 
 
-def refusals(args, bert, bert_cls):
+def refusals(check, work, bert, bert_cls):
     print("== refusals (np=3)", flush=True)
-    refused(args, "importance", bert, "an encoder", ["importance needs a loss", args.ud, bert, "no head"])
-    refused(args, "importance", bert_cls, "a classifier", ["importance needs a loss", args.ud, bert_cls,
+    refused(check, work, "importance", bert, "an encoder", ["importance needs a loss", UD_DEV, bert, "no head"])
+    refused(check, work, "importance", bert_cls, "a classifier", ["importance needs a loss", UD_DEV, bert_cls,
                                                            "classification head"])
-    refused(args, "mask", bert_cls, "a classifier", ["mask needs a score", args.ud, bert_cls])
-    refused(args, "ablate", bert, "an encoder", ["ablate needs a score", args.ud, bert])
-    refused(args, "mask", bert_cls, "--metric accuracy", ["--metric accuracy", "inv_loss"], ["--metric", "accuracy"])
+    refused(check, work, "mask", bert_cls, "a classifier", ["mask needs a score", UD_DEV, bert_cls])
+    refused(check, work, "ablate", bert, "an encoder", ["ablate needs a score", UD_DEV, bert])
+    refused(check, work, "mask", bert_cls, "--metric accuracy", ["--metric accuracy", "inv_loss"], ["--metric", "accuracy"])
     # a malformed treebank in eval: the CoNLL-U reader's FILE:LINE, once, every rank out
-    bad = os.path.join(args.work, "two_roots.conllu")
+    bad = os.path.join(work, "two_roots.conllu")
     with open(bad, "wb") as f:
         f.write(b"# c\n1\tThe\tthe\tDET\tDT\t_\t0\tdet\t_\t_\n2\tdog\tdog\tNOUN\tNN\t_\t0\troot\t_\t_\n")
-    r = e2e.mpirun(args, 3, ["eval", "--model", bert, "--task", "ud", "--data", bad, "--out",
-                             os.path.join(args.work, "eval_bad"), "--quiet"])
+    r = bertology(["eval", "--model", bert, "--task", "ud", "--data", bad, "--out", os.path.join(work, "eval_bad"),
+                   "--quiet"], np=3, quiet_mpi=True, timeout=300, expect=None)
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     check(r.returncode == 2 and len(lines) == 1 and bad + ":2: the sentence has 2 roots" in lines[0]
-          and not os.path.exists(os.path.join(args.work, "eval_bad", "run.h5")),
+          and not os.path.exists(os.path.join(work, "eval_bad", "run.h5")),
           "eval on a malformed treebank: exit %d, stderr %r" % (r.returncode, r.stderr[-600:]))
     print("  %-10s %-22s -> %s" % ("eval", "two roots", lines[0] if lines else "(nothing)"))
 
 
-def syntax_same_words(args, bert, eval_h5):
+def syntax_same_words(check, work, bert, eval_h5):
     print("== syntax: /words as eval's, its own options in run.h5, --min-arcs", flush=True)
-    out = os.path.join(args.work, "syntax_bert")
-    p = e2e.run_ok(args, 1, ["syntax", "--model", bert] + ud_args(args, out, 128, "--min-arcs", 37), "syntax on bert")
-    if not p:
-        return
+    out = os.path.join(work, "syntax_bert")
+    p = bertology(["syntax", "--model", bert] + ud_args(out, 128, "--min-arcs", 37), np=1, quiet_mpi=True, timeout=300)
     with h5py.File(os.path.join(out, "run.h5"), "r") as f, h5py.File(eval_h5, "r") as g:
         for k in g["words"]:
-            check(e2e.same_bits(f["words"][k][()], g["words"][k][()]), "syntax vs eval: /words/%s differs" % k)
+            check(same_bits(f["words"][k][()], g["words"][k][()]), "syntax vs eval: /words/%s differs" % k)
         for a in ("upos_names", "deprel_names", "relation_names"):
             check(list(f["words"].attrs[a]) == list(g["words"].attrs[a]), "syntax vs eval: /words@%s differs" % a)
         opts = json.loads(f.attrs["options"])
@@ -288,29 +277,32 @@ def syntax_same_words(args, bert, eval_h5):
     print("  /words equal eval's; options JSON min_arcs 37; table rows %d = relations with >= 37 arcs" % len(shown))
 
 
-def main():
-    ap = e2e.parser(__doc__)
-    args = e2e.setup(ap.parse_args())
-    args.ud = os.path.join(args.testdata, "ud", "en_ewt", "en_ewt-ud-dev.conllu")
-    import shutil
-    bert = os.path.join(args.work, "bert")
-    make_checkpoint.make_checkpoint(bert, layers=2, hidden=32, heads=4, ff=64, vocab=30522, max_pos=128,
-                                    no_head=True, seed=11)
-    shutil.copy(args.bert_vocab, os.path.join(bert, "vocab.txt"))
-    bert_cls = os.path.join(args.work, "bert_cls")
-    make_checkpoint.make_checkpoint(bert_cls, layers=2, hidden=32, heads=4, ff=64, vocab=30522, max_pos=128,
-                                    labels=2, seed=12)
-    shutil.copy(args.bert_vocab, os.path.join(bert_cls, "vocab.txt"))
-    gpt2 = e2e.gpt2(args, "gpt2", layers=2, heads=4, hidden=32)
-    r = eval_family(args, "bert", "bert", bert, 128, lm=False)
-    g = eval_family(args, "gpt2", "gpt2", gpt2, 64, lm=True)
-    refusals(args, bert, bert_cls)
-    if g:
-        lm_commands(args, gpt2, g[0])
-    if r:
-        syntax_same_words(args, bert, r[0])
-    return e2e.finish()
+@pytest.fixture(scope="module")
+def bert(work):
+    return models.bert(os.path.join(work, "bert"), layers=2, hidden=32, heads=4, ff=64, no_head=True, seed=11)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+@pytest.fixture(scope="module")
+def bert_cls(work):
+    return models.bert(os.path.join(work, "bert_cls"), layers=2, hidden=32, heads=4, ff=64, labels=2, seed=12)
+
+
+@pytest.fixture(scope="module")
+def gpt2(work):
+    return models.gpt2(os.path.join(work, "gpt2"), layers=2, heads=4, hidden=32)
+
+
+def test_bert_encoder(work, bert, check):
+    """eval on the encoder; syntax writes the same /words"""
+    r = eval_family(check, work, "bert", "bert", bert, 128, lm=False)
+    syntax_same_words(check, work, bert, r[0])
+
+
+def test_gpt2_language_model(work, gpt2, check):
+    """eval on the language model; importance, mask and ablate on it"""
+    g = eval_family(check, work, "gpt2", "gpt2", gpt2, 64, lm=True)
+    lm_commands(check, work, gpt2, g[0])
+
+
+def test_refusals(work, bert, bert_cls, check):
+    refusals(check, work, bert, bert_cls)
