@@ -21,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def gone(pid_file, within=10.0):
     """The process whose pid is in pid_file has ended (or is a zombie) within `within` s."""
+    assert os.path.exists(pid_file), "%s: the process never started (a timeout too short for this load?)" % pid_file
     with open(pid_file) as f:
         pid = int(f.read())
     deadline = time.monotonic() + within
@@ -62,10 +63,10 @@ def test_timeout_kills_the_session(work):
             "c = subprocess.Popen(['sh', '-c', 'trap \"\" TERM; echo $$ > %s; exec sleep 60'], preexec_fn=os.setpgrp)\n"
             "time.sleep(60)\n" % pid_file)
     t0 = time.monotonic()
-    r = run([sys.executable, "-c", code], timeout=2, expect=TIMEOUT_RC)
-    assert r.timed_out and time.monotonic() - t0 < 30
+    r = run([sys.executable, "-c", code], timeout=8, expect=TIMEOUT_RC)
+    assert r.timed_out and time.monotonic() - t0 < 40
     assert gone(pid_file), "the child outlived the timeout"
-    with pytest.raises(AssertionError, match="timed out after 2 s"):
+    with pytest.raises(AssertionError, match="timed out after 8 s"):
         check_exit(r, 0)
     assert not session_members(r.pid)
 
@@ -74,7 +75,7 @@ def test_mpirun_ranks_are_killed_at_the_timeout(work):
     r = run(["sh", "-c", "echo rank $OMPI_COMM_WORLD_RANK"], np=2)
     assert sorted(r.stdout.split("\n")[:-1]) == ["rank 0", "rank 1"]
     script = "echo $$ > %s/rank.$OMPI_COMM_WORLD_RANK; exec sleep 60" % work
-    r = run(["sh", "-c", script], np=2, timeout=5, expect=TIMEOUT_RC)
+    r = run(["sh", "-c", script], np=2, timeout=15, expect=TIMEOUT_RC)
     assert gone(os.path.join(work, "rank.0")) and gone(os.path.join(work, "rank.1"))
     assert not session_members(r.pid)
 
