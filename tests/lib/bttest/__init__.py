@@ -22,7 +22,7 @@
       random checkpoints (tests/ref/make_checkpoint*.py) with the real tokenizer files
   tok.tokenize, tok.mismatches
       `bertology tokenize` against a Python reference tokenizer
-  SOURCE, BERTOLOGY, TOOLS, tool(name), MPIEXEC, TESTDATA, GLUE, SST2, BERT_VOCAB, ...
+  SOURCE, BERTOLOGY, TOOLS, tool(name), MPIEXEC, TESTDATA, GLUE, SST2, BERT_VOCAB, scratch(), ...
       where things are (bttest.paths; ctest sets them, defaults fit a build in build/)
   Checks, and the pytest fixtures work, check, blas_one_thread (bttest.plugin)
 
@@ -36,6 +36,6 @@ from .h5 import (VOLATILE_ATTRS, contents, example_ids, h5_differences, h5diff, 
                  npy_outputs, options, run_differences, same_bits, same_files, same_h5)
 from .paths import (BERT_CASED_VOCAB, BERT_VOCAB, BERTOLOGY, BUILD, DEMO_MODEL, DEMO_SST2, GLUE,  # noqa: F401
                     GPT2_VOCAB, MPIEXEC, OPENAI_GPT_VOCAB, SOURCE, SST2, TESTDATA, TINY_GPT2, TOOLS, UD_DEV,
-                    tool)
+                    scratch, tool)
 from .refusal import RANK_RC, refused  # noqa: F401
 from .proc import TIMEOUT_RC, Background, Result, bertology, mpirun_prefix, run, session_members  # noqa: F401

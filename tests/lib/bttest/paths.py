@@ -5,6 +5,8 @@ source tree with a build in build/, so `python3 -m pytest tests/...` works by ha
 `bash jobs/setup.sh --tests build`.
 """
 import os
+import shutil
+import tempfile
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -41,3 +43,23 @@ def tool(name):
     if not os.access(path, os.X_OK):
         raise AssertionError("%s is not a program: build the tests first (BT_TOOLS=%s)" % (path, TOOLS))
     return path
+
+
+_scratch = []
+
+
+def scratch():
+    """The test run's scratch directory, emptied at its first use in the process: BT_WORK (ctest
+    gives each test its own under build/tests/scratch/), or a new one in the temp dir. The work
+    fixture is this directory; code that runs before fixtures (a unittest module) calls it."""
+    if not _scratch:
+        base = os.environ.get("BT_WORK")
+        if base:
+            path = os.path.abspath(base)
+            shutil.rmtree(path, ignore_errors=True)
+            os.makedirs(path)
+        else:
+            path = tempfile.mkdtemp(prefix="bttest_")
+            print("scratch directory: %s" % path)
+        _scratch.append(path)
+    return _scratch[0]

@@ -1,8 +1,9 @@
 """The pytest side of the harness (loaded by tests/conftest.py for every test file).
 
 Fixtures:
-  work             a fresh scratch directory for the session: BT_WORK (ctest gives each test
-                   its own under build/tests/scratch/), or a new one under the temp dir
+  work             a directory of the test file's own in the run's scratch directory, which
+                   is empty at the start (bttest.scratch(): BT_WORK, which ctest sets per
+                   test, or a new one in the temp dir)
   check            soft checks collected over a test (bttest.Checks): the test fails at its
                    end, listing every failed check
   blas_one_thread  one OpenMP/OpenBLAS thread per process for the whole session: results are
@@ -13,26 +14,20 @@ Exit status 77 (ctest's SKIP_RETURN_CODE, set by bt_pytest) when every test was 
 that ctest reports the test as skipped, not passed.
 """
 import os
-import shutil
-import tempfile
 
 import pytest
 
 from .checks import Checks
+from .paths import scratch
 
 SKIPPED_RC = 77
 
 
-@pytest.fixture(scope="session")
-def work():
-    base = os.environ.get("BT_WORK")
-    if not base:
-        path = tempfile.mkdtemp(prefix="bttest_")
-        print("scratch directory: %s" % path)
-        return path
-    path = os.path.abspath(base)
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path)
+@pytest.fixture(scope="module")
+def work(request):
+    """A directory of the test file's own in the run's scratch directory."""
+    path = os.path.join(scratch(), request.module.__name__.rsplit(".", 1)[-1])
+    os.makedirs(path, exist_ok=True)
     return path
 
 
