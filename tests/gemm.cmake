@@ -7,8 +7,9 @@
 #   <test>.avx2, .avx2.onednn   kernels of an AVX2 node (oneDNN capped at AVX2, OpenBLAS Haswell)
 #   <test>.sse41.onednn         oneDNN's SSE4.1 kernels (OpenBLAS's closest core, Penryn, for the
 #                               unit suites; the engine itself is built for x86-64-v3)
-# so that a machine with AVX-512 runs what an AVX2 node would. Deferred to the end of tests/:
-# the other files must have defined their tests whatever the order of the glob.
+# so that a machine with AVX-512 runs what an AVX2 node would (the tests defined there pin
+# BT_GEMM=blas). Deferred to the end of tests/: the other files must have defined their
+# functions whatever the order of the glob.
 set(BT_ISA_AVX2_ENV ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell)
 set(BT_ISA_SSE41_ENV ONEDNN_MAX_CPU_ISA=SSE41 OPENBLAS_CORETYPE=Penryn)
 
@@ -35,9 +36,6 @@ function(bt_unit_engine_copies suffix labels)
 endfunction()
 
 function(bt_gemm_backend_tests)
-  # the existing tests pin the CBLAS backend (auto would take oneDNN)
-  set_property(TEST sweep.ranks_bitwise APPEND PROPERTY ENVIRONMENT BT_GEMM=blas)
-
   bt_ref_copies(.avx2 blas "isa;avx2" ${BT_ISA_AVX2_ENV})
   bt_unit_engine_copies(.avx2 "isa;avx2" ${BT_ISA_AVX2_ENV})
   bt_unit_engine_copies(.sse41 "isa;sse41" ${BT_ISA_SSE41_ENV})
@@ -45,10 +43,8 @@ function(bt_gemm_backend_tests)
     bt_ref_copies(.onednn onednn onednn)
     bt_ref_copies(.avx2.onednn onednn "onednn;isa;avx2" ${BT_ISA_AVX2_ENV})
     bt_ref_copies(.sse41.onednn onednn "onednn;isa;sse41" ${BT_ISA_SSE41_ENV})
-    add_test(NAME sweep.ranks_bitwise.onednn
-      COMMAND ${BT_PYTHON} ${BT_SWEEP_DIR}/check_ranks.py ${BT_SWEEP_ARGS} --work ${BT_SWEEP_WORK}/ranks_onednn)
-    set_tests_properties(sweep.ranks_bitwise.onednn PROPERTIES LABELS "mpi;sweep;onednn" TIMEOUT 900 RUN_SERIAL TRUE
-                         ENVIRONMENT BT_GEMM=onednn)
+    bt_pytest(sweep.ranks_bitwise.onednn sweep/test_ranks_bitwise.py TIMEOUT 900 LABELS mpi sweep onednn
+              RUN_SERIAL MPI ENV BT_GEMM=onednn)
   endif()
 endfunction()
 cmake_language(DEFER CALL bt_gemm_backend_tests)

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """run.h5 of `bertology importance` read back with h5py equals the engine's own per-example
 output, and its summary equals what the per-example rows imply.
 
@@ -18,23 +17,17 @@ output, and its summary equals what the per-example rows imply.
 import json
 import os
 import re
-import subprocess
-import sys
 
 import h5py
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "text"))
-import common  # noqa: E402
-import wordpiece_ref  # noqa: E402
-from common import check  # noqa: E402
+import wordpiece_ref
+from bttest import BERT_VOCAB, SOURCE, SST2, bertology, models, run
 
 L, H, D, SUBSET = 3, 4, 32, 24
 
 
-def close(name, got, want, rtol=1e-4, atol=1e-5):
+def close(check, name, got, want, rtol=1e-4, atol=1e-5):
     got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
     if not check(got.shape == want.shape, "%s: shape %s, want %s" % (name, got.shape, want.shape)):
         return
@@ -64,9 +57,9 @@ def docs_snippet(source_dir):
     return re.search(r"```python\n(.*?)```", sec, re.S).group(1)
 
 
-def check_layout(path, f16):
+def check_layout(check, path, f16):
     """h5ls and h5dump, as a user would look at the file."""
-    ls = subprocess.run(["h5ls", "-r", path], capture_output=True, text=True).stdout
+    ls = run(["h5ls", "-r", path]).stdout
     got = {}
     for ln in ls.splitlines():
         m = re.match(r"(\S+)\s+Dataset \{([^}]*)\}", ln)
@@ -87,7 +80,7 @@ def check_layout(path, f16):
             "/attentions/data": (int((nl * H * lens ** 2).sum()),), "/attentions/offset": (n,),
             "/hidden/data": (int(nh * D * lens.sum()),), "/hidden/offset": (n,)}
     check(got == want, "h5ls -r: datasets %s\nwant %s" % (got, want))
-    dump = subprocess.run(["h5dump", "-H", "-A", path], capture_output=True, text=True).stdout
+    dump = run(["h5dump", "-H", "-A", path]).stdout
     check(re.search(r'ATTRIBUTE "status" \{.*?"complete"', dump, re.S) is not None,
           "h5dump: status is not \"complete\"")
     for group in ("attentions", "hidden"):
@@ -100,19 +93,19 @@ def check_layout(path, f16):
               % (group, dtype, want))
 
 
-def main():
-    ap = common.parser(__doc__)
-    ap.add_argument("--source", required=True)
-    args = common.setup(ap.parse_args())
-    m = common.model(args, "model", layers=L, hidden=D, heads=H, seed=5)
-    out32 = os.path.join(args.work, "f32")
-    out16 = os.path.join(args.work, "f16")
-    common.importance(args, 2, out32, m, "--subset", SUBSET, "--batch-tokens", 150,
-                      "--save-attentions", "--save-hidden", "--dtype", "f32")
-    common.importance(args, 2, out16, m, "--subset", SUBSET, "--batch-tokens", 150,
-                      "--save-attentions", "--save-hidden", "--layers", "0,2")
-    if common.failures:
-        return common.finish()
+def importance(out, m, *extra):
+    return bertology(["importance", "--model", m, "--task", "sst-2", "--data", SST2, "--out", out, "--threads", 1,
+                      "--quiet"] + list(extra), np=2, timeout=180)
+
+
+def test_readback(work, check, blas_one_thread):
+    m = models.bert(os.path.join(work, "model"), layers=L, hidden=D, heads=H, seed=5)
+    out32 = os.path.join(work, "f32")
+    out16 = os.path.join(work, "f16")
+    importance(out32, m, "--subset", SUBSET, "--batch-tokens", 150, "--save-attentions", "--save-hidden",
+               "--dtype", "f32")
+    importance(out16, m, "--subset", SUBSET, "--batch-tokens", 150, "--save-attentions", "--save-hidden",
+               "--layers", "0,2")
 
     f = h5py.File(os.path.join(out32, "run.h5"), "r")
     lens = f["examples/length"][()]
@@ -121,8 +114,8 @@ def main():
     seqs = [tok[toff[i]:toff[i] + lens[i]].tolist() for i in range(SUBSET)]
 
     # inputs: independent tokenizer and the TSV's labels
-    sentences, labels = sst2_rows(os.path.join(args.sst2, "dev.tsv"), SUBSET)
-    ref = wordpiece_ref.RefBert(args.vocab)
+    sentences, labels = sst2_rows(os.path.join(SST2, "dev.tsv"), SUBSET)
+    ref = wordpiece_ref.RefBert(BERT_VOCAB)
     for i, s in enumerate(sentences):
         check(ref.encode(s, None, 128)[0] == seqs[i], "example %d: token ids differ from the "
               "reference WordPiece" % i)
@@ -130,23 +123,19 @@ def main():
     check(f.attrs["status"] == "complete" and f.attrs["task"] == "sst-2", "root attributes")
 
     # the engine on the same ids, packed differently
-    fw = os.path.join(args.work, "forward")
-    with open(os.path.join(args.work, "ids.txt"), "w") as fi:
+    fw = os.path.join(work, "forward")
+    with open(os.path.join(work, "ids.txt"), "w") as fi:
         fi.writelines(" ".join(map(str, s)) + "\n" for s in seqs)
-    with open(os.path.join(args.work, "labels.txt"), "w") as fl:
+    with open(os.path.join(work, "labels.txt"), "w") as fl:
         fl.writelines("%d\n" % y for y in labels)
-    r = subprocess.run([args.bertology, "forward", "--model", m, "--ids",
-                        os.path.join(args.work, "ids.txt"), "--labels",
-                        os.path.join(args.work, "labels.txt"), "--attentions", "--hidden",
-                        "--batch-tokens", "100", "--threads", "1", "--out", fw],
-                       capture_output=True, text=True, timeout=300)
-    if not check(r.returncode == 0, "bertology forward failed: %s" % r.stderr):
-        return common.finish()
-    close("logits", f["examples/logits"][()], np.load(os.path.join(fw, "logits.npy")))
-    close("loss", f["examples/loss"][()], np.load(os.path.join(fw, "loss.npy")))
+    bertology(["forward", "--model", m, "--ids", os.path.join(work, "ids.txt"), "--labels",
+               os.path.join(work, "labels.txt"), "--attentions", "--hidden", "--batch-tokens", "100", "--threads", "1",
+               "--out", fw], timeout=300)
+    close(check, "logits", f["examples/logits"][()], np.load(os.path.join(fw, "logits.npy")))
+    close(check, "loss", f["examples/loss"][()], np.load(os.path.join(fw, "loss.npy")))
     gg = np.load(os.path.join(fw, "gate_grad.npy"))
-    close("gate_grad", f["examples/gate_grad"][()], gg, atol=1e-5 * np.abs(gg).max())
-    close("entropy", f["examples/entropy"][()], np.load(os.path.join(fw, "entropy.npy")))
+    close(check, "gate_grad", f["examples/gate_grad"][()], gg, atol=1e-5 * np.abs(gg).max())
+    close(check, "entropy", f["examples/entropy"][()], np.load(os.path.join(fw, "entropy.npy")))
     aoff, hoff = f["attentions/offset"][()], f["hidden/offset"][()]
     check(list(f["attentions"].attrs["layers"]) == list(range(L)), "attention layers")
     check(list(f["hidden"].attrs["layers"]) == list(range(L + 1)), "hidden layers")
@@ -154,24 +143,24 @@ def main():
     for i in range(SUBSET):
         T = int(lens[i])
         a = adata[aoff[i]:aoff[i] + L * H * T * T].reshape(L, H, T, T)
-        close("attentions[%d]" % i, a, np.load(os.path.join(fw, "attn_%d.npy" % i)), atol=1e-6)
+        close(check, "attentions[%d]" % i, a, np.load(os.path.join(fw, "attn_%d.npy" % i)), atol=1e-6)
         h = hdata[hoff[i]:hoff[i] + (L + 1) * T * D].reshape(L + 1, T, D)
-        close("hidden[%d]" % i, h, np.load(os.path.join(fw, "hidden_%d.npy" % i)), atol=1e-5)
+        close(check, "hidden[%d]" % i, h, np.load(os.path.join(fw, "hidden_%d.npy" % i)), atol=1e-5)
 
     # the summary, recomputed from the rows
     g = f["examples/gate_grad"][()]
     n_tok = int(lens.sum())
     check(f["importance"].attrs["n_tokens"] == n_tok and f["importance"].attrs["n_examples"] == SUBSET,
           "n_tokens/n_examples attributes")
-    close("importance/raw", f["importance/raw"][()], np.abs(g).sum(0), rtol=1e-12, atol=0)
-    close("entropy/raw", f["entropy/raw"][()], f["examples/entropy"][()].sum(0), rtol=1e-12, atol=0)
+    close(check, "importance/raw", f["importance/raw"][()], np.abs(g).sum(0), rtol=1e-12, atol=0)
+    close(check, "entropy/raw", f["entropy/raw"][()], f["examples/entropy"][()].sum(0), rtol=1e-12, atol=0)
     want_norm = spec_normalize(np.abs(g).sum(0), n_tok)
-    close("importance/normalized", f["importance/normalized"][()], want_norm, rtol=0, atol=1e-6)
+    close(check, "importance/normalized", f["importance/normalized"][()], want_norm, rtol=0, atol=1e-6)
     order = np.argsort(-f["importance/normalized"][()].ravel(), kind="stable")
     ranks = np.empty(L * H, np.int64)
     ranks[order] = np.arange(L * H)
     check(np.array_equal(f["importance/ranks"][()].ravel(), ranks), "importance/ranks")
-    close("entropy/normalized", f["entropy/normalized"][()], f["examples/entropy"][()].sum(0) / n_tok,
+    close(check, "entropy/normalized", f["entropy/normalized"][()], f["examples/entropy"][()].sum(0) / n_tok,
           rtol=1e-6, atol=0)
     check(np.array_equal(np.load(os.path.join(out32, "head_importance.npy")),
                          f["importance/normalized"][()]), "head_importance.npy != /importance/normalized")
@@ -194,7 +183,7 @@ def main():
           "f16 attention size: storage proportional to real tokens")
 
     # docs/run_h5.md's snippet, as written, on both files
-    code = docs_snippet(args.source)
+    code = docs_snippet(SOURCE)
     for path, layers, hid_layers in ((out32, list(range(L)), list(range(L + 1))),
                                      (out16, [0, 2], [1, 3])):
         for i in (0, SUBSET - 1):
@@ -210,16 +199,11 @@ def main():
             want_a = np.stack([np.load(os.path.join(fw, "attn_%d.npy" % i))[l] for l in layers])
             want_h = np.stack([np.load(os.path.join(fw, "hidden_%d.npy" % i))[l] for l in hid_layers])
             tol = 2e-3 if path == out16 else 1e-5
-            close("docs snippet %s a[%d]" % (os.path.basename(path), i), env["a"], want_a,
+            close(check, "docs snippet %s a[%d]" % (os.path.basename(path), i), env["a"], want_a,
                   rtol=tol, atol=tol)
-            close("docs snippet %s h[%d]" % (os.path.basename(path), i), env["h"], want_h,
+            close(check, "docs snippet %s h[%d]" % (os.path.basename(path), i), env["h"], want_h,
                   rtol=tol, atol=tol)
             check(list(env["ids"]) == seqs[i] and len(env["ids"]) == T, "docs snippet ids[%d]" % i)
     f16.close()
-    check_layout(os.path.join(out32, "run.h5"), False)
-    check_layout(os.path.join(out16, "run.h5"), True)
-    return common.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    check_layout(check, os.path.join(out32, "run.h5"), False)
+    check_layout(check, os.path.join(out16, "run.h5"), True)
