@@ -28,14 +28,22 @@
 
 docs/testing.md says how the tests are organised and run.
 """
-from . import models, tok  # noqa: F401
-from .checks import Checks  # noqa: F401
-from .commands import forward_ids  # noqa: F401
-from .data import text_file, tsv_column  # noqa: F401
-from .h5 import (VOLATILE_ATTRS, contents, example_ids, h5_differences, h5diff, max_diff,  # noqa: F401
+from . import models, tok
+from .checks import Checks
+from .commands import forward_ids
+from .data import text_file, tsv_column
+from .h5 import (VOLATILE_ATTRS, contents, example_ids, h5_differences, h5diff, max_diff,
                  npy_outputs, options, run_differences, same_bits, same_files, same_h5)
-from .paths import (BERT_CASED_VOCAB, BERT_VOCAB, BERTOLOGY, BUILD, DEMO_MODEL, DEMO_SST2, GLUE,  # noqa: F401
+from .paths import (BERT_CASED_VOCAB, BERT_VOCAB, BERTOLOGY, BUILD, DEMO_MODEL, DEMO_SST2, GLUE,
                     GPT2_VOCAB, MPIEXEC, OPENAI_GPT_VOCAB, SOURCE, SST2, TESTDATA, TINY_GPT2, TOOLS, UD_DEV,
                     scratch, tool)
-from .refusal import RANK_RC, refused  # noqa: F401
-from .proc import TIMEOUT_RC, Background, Result, bertology, mpirun_prefix, run, session_members  # noqa: F401
+from .proc import TIMEOUT_RC, Background, Result, bertology, mpirun_prefix, run, session_members
+from .refusal import RANK_RC, refused
+
+__all__ = ['Background', 'BERT_CASED_VOCAB', 'BERT_VOCAB', 'BERTOLOGY', 'bertology', 'BUILD',
+           'Checks', 'contents', 'DEMO_MODEL', 'DEMO_SST2', 'example_ids', 'forward_ids', 'GLUE',
+           'GPT2_VOCAB', 'h5_differences', 'h5diff', 'max_diff', 'models', 'MPIEXEC',
+           'mpirun_prefix', 'npy_outputs', 'OPENAI_GPT_VOCAB', 'options', 'RANK_RC', 'refused',
+           'Result', 'run', 'run_differences', 'same_bits', 'same_files', 'same_h5', 'scratch',
+           'session_members', 'SOURCE', 'SST2', 'TESTDATA', 'text_file', 'TIMEOUT_RC', 'TINY_GPT2',
+           'tok', 'tool', 'TOOLS', 'tsv_column', 'UD_DEV', 'VOLATILE_ATTRS']
