@@ -84,8 +84,8 @@ def expected(n, regression, tensors):
 
 # ---- checks ------------------------------------------------------------------------------
 
-f16_stats = {}  # of the test that checks float16 values: reset by it
 F16_STATS0 = {"values": 0, "ties": 0, "subnormal": 0, "inf": 0}
+f16_stats = dict(F16_STATS0)  # what check_f16 saw: test_ranks resets and checks it
 
 
 def check_f16(check, name, got, want32):
