@@ -3,7 +3,7 @@
 # comparison themselves and need no C code; ref.engine.* run `bertology forward`
 # (tests/ref/test_engine.py: one test per configuration or check).
 bt_pytest(ref.reference ref/test_reference.py LABELS ref FAST)
-bt_pytest(ref.harness ref/test_harness.py LABELS ref FAST)
+bt_pytest(ref.harness ref/test_harness.py LABELS ref)
 
 set(BT_REF_ENGINE_CASES
     base three regress f16 bf16 gelu_new relu odd nohead sharded pruned wide packing fd errors)
