@@ -21,8 +21,7 @@ import numpy as np
 import bpe_ref
 import torch_families
 import wordpiece_ref
-from bttest import (BERT_VOCAB, GLUE, bertology, example_ids, forward_ids, models, run_differences,
-                    tsv_column)
+from bttest import BERT_VOCAB, GLUE, example_ids, forward_ids, models, ranks_agree, tsv_column
 
 L, H, D, MAXLEN, SUBSET = 2, 4, 32, 64, 30
 PICKS = [0, 7, 29]  # examples compared with `forward` and the torch reference
@@ -34,21 +33,10 @@ def tables(stdout):
 
 
 def ranks_identical(check, work, name, model, task, data, extra):
-    outs = {}
-    for np_ in (1, 2, 3):
-        out = os.path.join(work, "%s_np%d" % (name, np_))
-        p = bertology(["importance", "--model", model, "--task", task, "--data", data, "--subset", SUBSET,
-                       "--max-seq-length", MAXLEN, "--batch-tokens", 400, "--threads", 1, "--quiet", "--out", out]
-                      + extra, np=np_, quiet_mpi=True, timeout=300)
-        outs[np_] = (out, p.stdout)
-    ref, ref_stdout = outs[1]
     groups = GROUPS + (["/hidden"] if "--save-hidden" in extra else [])
-    for np_, (out, stdout) in sorted(outs.items())[1:]:
-        what = "%s np=1 vs np=%d" % (name, np_)
-        diffs = run_differences(ref, out, groups=groups)
-        check(not diffs, "%s: %s" % (what, "\n".join(diffs)))
-        check(tables(stdout) == tables(ref_stdout), "%s: printed tables differ" % what)
-        print("%s: run.h5, both .npy files and the tables identical" % what)
+    ref = ranks_agree(check, name, ["importance", "--model", model, "--task", task, "--data", data, "--subset", SUBSET,
+                                    "--max-seq-length", MAXLEN, "--batch-tokens", 400, "--threads", 1, "--quiet"]
+                      + extra, os.path.join(work, name), (1, 2, 3), groups, tables)
     imp = np.load(os.path.join(ref, "head_importance.npy"))
     check(imp.shape == (L, H) and np.ptp(imp) > 0, "%s: head_importance.npy %s" % (name, imp))
     return ref

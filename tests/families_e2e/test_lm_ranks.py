@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import torch_families
-from bttest import GLUE, GPT2_VOCAB, TINY_GPT2, bertology, example_ids, models, run_differences, text_file, tsv_column
+from bttest import GLUE, GPT2_VOCAB, TINY_GPT2, example_ids, models, ranks_agree, text_file, tsv_column
 
 L, H, MAXLEN, LINES = 3, 4, 32, 14
 GROUPS = ["/importance", "/entropy", "/examples", "/attentions", "/metrics"]
@@ -33,21 +33,9 @@ def tables(stdout):
 
 def ranks_identical(check, work, name, model, text, extra, nps=(1, 2, 3)):
     """Runs importance at each np; checks everything against np=1; returns np=1's out dir."""
-    outs = {}
-    for np_ in nps:
-        out = os.path.join(work, "%s_np%d" % (name, np_))
-        p = bertology(["importance", "--model", model, "--text", text, "--out", out, "--max-seq-length", MAXLEN,
-                       "--threads", 1, "--quiet"] + extra, np=np_, quiet_mpi=True, timeout=300)
-        outs[np_] = (out, p.stdout)
-    ref, ref_stdout = outs[1]
     groups = [g for g in GROUPS if g != "/attentions" or "--save-attentions" in extra]
-    for np_, (out, stdout) in sorted(outs.items())[1:]:
-        what = "%s np=1 vs np=%d" % (name, np_)
-        diffs = run_differences(ref, out, groups=groups)
-        check(not diffs, "%s: %s" % (what, "\n".join(diffs)))
-        check(tables(stdout) == tables(ref_stdout), "%s: printed tables differ" % what)
-        print("%s: run.h5, both .npy files and the tables identical" % what)
-    return ref
+    return ranks_agree(check, name, ["importance", "--model", model, "--text", text, "--max-seq-length", MAXLEN,
+                                     "--threads", 1, "--quiet"] + extra, os.path.join(work, name), nps, groups, tables)
 
 
 def check_attention(check, path, name):

@@ -25,25 +25,13 @@ import h5py
 import numpy as np
 import pytest
 
+import bpe_ref
 from bertology_analysis.run import load_run
 from bttest import UD_DEV, bertology, contents, models, same_bits
 from ud_ref import Aligner, read_conllu  # the independent parse and pieces
 
 SUBSET = 300  # sentences: every check below is per word, 300 sentences hold ~4000 of them
 pytestmark = pytest.mark.usefixtures("blas_one_thread")
-
-
-def bytes_to_unicode():
-    """GPT-2's byte <-> printable-character table (the published encoder.py)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(bs, cs)}
 
 
 def bert_letters(form):
@@ -94,7 +82,7 @@ def check_words(check, name, path, kind, model, maxlen, lm):
     if kind == "gpt2":
         with open(os.path.join(model, "vocab.json"), encoding="utf-8") as fv:
             vocab = {i: t for t, i in json.load(fv).items()}
-        dec = bytes_to_unicode()
+        dec = {c: b for b, c in bpe_ref.bytes_to_unicode().items()}  # GPT-2 printable character -> byte
     else:
         with open(os.path.join(model, "vocab.txt"), encoding="utf-8") as fv:
             vocab = dict(enumerate(ln.rstrip("\n") for ln in fv))

@@ -8,11 +8,7 @@ import os
 import re
 import shutil
 
-from bttest import TESTDATA, bertology
-
-
-def run(args, data=b""):
-    return bertology(["tokenize"] + args, input=data, expect=None)
+from bttest import TESTDATA, tok
 
 
 def test_tokenize_cli(work, check):
@@ -33,7 +29,7 @@ def test_tokenize_cli(work, check):
              if "\n" not in i and not i.endswith("\r") and i]
     check(len(cases) >= 30, f"only {len(cases)} one-line vectors")
     data = "".join(i + "\n" for i, _ in cases).encode("utf-8")
-    p = run(["--model", model, "--max-seq-length", "1024"], data)
+    p = tok.cli(["--model", model, "--max-seq-length", "1024"], data)
     got = p.stdout.decode().split("\n")[:-1]
     check(p.returncode == 0 and len(got) == len(cases), f"vectors: rc {p.returncode} "
           f"{p.stderr.decode()!r}, {len(got)} lines")
@@ -41,15 +37,15 @@ def test_tokenize_cli(work, check):
         check(line == want, f"vector {text!r}: got {line}, want {want}")
 
     # a pair is a + b with nothing added; token types all 0; longest_first truncation
-    p = run(["--model", model, "--pair", "--types", "--max-seq-length", "3"],
+    p = tok.cli(["--model", model, "--pair", "--types", "--max-seq-length", "3"],
             b"Hello world\t Hello World!\n")
     check(p.stdout == b"15496 995 18435\t0 0 0\n" and p.returncode == 0,
           f"pair: {p.stdout!r} {p.stderr!r}")
-    p = run(["--model", model, "--pair"], b"Hello world\t Hello World!\n")
+    p = tok.cli(["--model", model, "--pair"], b"Hello world\t Hello World!\n")
     check(p.stdout == b"15496 995 18435 2159 0\n", f"pair: {p.stdout!r}")
 
     # bad input: one-line messages that name the line
-    p = run(["--model", model], b"Hello\nab\xffc\n")
+    p = tok.cli(["--model", model], b"Hello\nab\xffc\n")
     check(p.returncode == 2 and p.stderr.decode().strip() ==
           "bertology tokenize: <stdin>:2: invalid UTF-8 at byte 2", f"utf-8: {p.stderr!r}")
 
@@ -58,7 +54,7 @@ def test_tokenize_cli(work, check):
     shutil.copytree(model, bad, dirs_exist_ok=True)
     with open(os.path.join(bad, "config.json"), "w") as f:
         json.dump({"model_type": "openai-gpt"}, f)
-    p = run(["--model", bad], b"x\n")
+    p = tok.cli(["--model", bad], b"x\n")
     err = p.stderr.decode()
     # openai-gpt reads OpenAI GPT's tokenizer (gpt_compare.py tests it), in whose terms a
     # byte-level vocabulary has no 'x</w>' and no <unk>
@@ -68,18 +64,18 @@ def test_tokenize_cli(work, check):
         json.dump({"model_type": "gpt2"}, f)
     with open(os.path.join(bad, "merges.txt"), "a", encoding="utf-8") as f:
         f.write("Ġ t h\n")
-    p = run(["--model", bad], b"x\n")
+    p = tok.cli(["--model", bad], b"x\n")
     err = p.stderr.decode()
     check(p.returncode == 2 and re.search(r"merges\.txt:50002: expected two symbols", err),
           f"bad merges: {p.returncode} {err!r}")
     os.remove(os.path.join(bad, "merges.txt"))
-    p = run(["--model", bad], b"x\n")
+    p = tok.cli(["--model", bad], b"x\n")
     check(p.returncode == 2 and "no tokenizer files" in p.stderr.decode(),
           f"no merges: {p.stderr!r}")
 
     # speed: SST-2 train sentences
     sst = os.path.join(testdata, "glue", "SST-2", "train.tsv")
-    p = run(["--model", model, "--bench", sst, "--skip-header"])
+    p = tok.cli(["--model", model, "--bench", sst, "--skip-header"])
     out = p.stdout.decode()
     print(out.strip())
     m = re.search(r"lines=(\d+) tokens=(\d+) .*tokens/s=(\d+)", out)

@@ -6,17 +6,13 @@ import json
 import os
 import re
 
-from bttest import TESTDATA, bertology
+from bttest import TESTDATA, tok
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",       # 0-4
          "the", "quick", "brown", "fox", "##es",              # 5-9
          "jump", "##s", "over", "lazy", "dog",                # 10-14
          ".", ",", "!", "'", "t",                             # 15-19
          "don", "cafe", "##e", "caf", "中"]                   # 20-24
-
-
-def run(args, stdin=b""):
-    return bertology(["tokenize"] + args, input=stdin, expect=None)
 
 
 def test_tokenize_cli(work, check):
@@ -36,7 +32,7 @@ def test_tokenize_cli(work, check):
     #   ""              -> nothing between [CLS] and [SEP]
     #   "cafés"         -> cafe ##s
     text = "The quick brown foxes jump over the lazy dog.\nDon't, CAFÉ!\r\njumps 中文\n\ncafés\n"
-    p = run(["--model", model], text.encode())
+    p = tok.cli(["--model", model], text.encode())
     want = ["2 5 6 7 8 9 10 12 5 13 14 15 3",
             "2 20 18 19 16 21 17 3",
             "2 10 11 24 1 3",
@@ -46,13 +42,13 @@ def test_tokenize_cli(work, check):
     check(p.stdout.decode().split("\n") == want + [""], f"single: got {p.stdout!r}")
 
     # truncation of a single sentence to 6: [CLS] + 4 + [SEP]
-    p = run(["--model", model, "--max-seq-length", "6"],
+    p = tok.cli(["--model", model, "--max-seq-length", "6"],
             b"The quick brown foxes jump over the lazy dog.\n")
     check(p.stdout == b"2 5 6 7 8 3\n", f"single truncated: got {p.stdout!r}")
 
     # pairs with token types; the last line has no newline
     pairs = "the dog\tthe quick fox\nfox\t\nthe quick brown fox\tlazy dog ."
-    p = run(["--model", model, "--pair", "--types"], pairs.encode())
+    p = tok.cli(["--model", model, "--pair", "--types"], pairs.encode())
     want = ["2 5 14 3 5 6 8 3\t0 0 0 0 1 1 1 1",
             "2 8 3 3\t0 0 0 1",
             "2 5 6 7 8 3 13 14 15 3\t0 0 0 0 0 0 1 1 1 1"]
@@ -61,22 +57,22 @@ def test_tokenize_cli(work, check):
 
     # longest_first to 7 (4 tokens left): 4+3 -> a loses 1 (4>3), tie 3=3 -> b loses 1,
     # a loses 1 (3>2) -> 2+2
-    p = run(["--model", model, "--pair", "--max-seq-length", "7", "--types"],
+    p = tok.cli(["--model", model, "--pair", "--max-seq-length", "7", "--types"],
             b"the quick brown fox\tlazy dog .\n")
     check(p.stdout == b"2 5 6 3 13 14 3\t0 0 0 0 1 1 1\n", f"pair truncated: got {p.stdout!r}")
 
     # bad input: exit 2, the message names <stdin> and the line
-    p = run(["--model", model], b"the dog\nfox\nbad \xff byte\nthe\n")
+    p = tok.cli(["--model", model], b"the dog\nfox\nbad \xff byte\nthe\n")
     err = p.stderr.decode()
     check(p.returncode == 2, f"invalid UTF-8: exit {p.returncode}")
     check("<stdin>:3" in err and "UTF-8" in err, f"invalid UTF-8: message {err!r}")
     check(p.stdout == b"2 5 14 3\n2 8 3\n", f"invalid UTF-8: lines before it {p.stdout!r}")
     check(err.count("\n") == 1, f"one-line message: {err!r}")
 
-    p = run(["--model", model, "--pair"], b"a\tb\nno tab here\n")
+    p = tok.cli(["--model", model, "--pair"], b"a\tb\nno tab here\n")
     check(p.returncode == 2 and "<stdin>:2" in p.stderr.decode()
           and "found 1" in p.stderr.decode(), f"pair without tab: {p.returncode} {p.stderr!r}")
-    p = run(["--model", model, "--pair"], b"a\tb\tc\n")
+    p = tok.cli(["--model", model, "--pair"], b"a\tb\tc\n")
     check(p.returncode == 2 and "<stdin>:1" in p.stderr.decode()
           and "found 3" in p.stderr.decode(), f"pair with 3 fields: {p.returncode} {p.stderr!r}")
 
@@ -87,10 +83,10 @@ def test_tokenize_cli(work, check):
                        (["--model", model, "--max-seq-length", "12x"], "--max-seq-length"),
                        (["--model", model, "--frobnicate"], "--frobnicate"),
                        (["--model", os.path.join(tmp, "nope")], "nope")]:
-        p = run(args, b"x\n")
+        p = tok.cli(args, b"x\n")
         check(p.returncode == 2 and frag in p.stderr.decode(),
               f"usage {args}: exit {p.returncode} {p.stderr!r}")
-    p = run(["--help"])
+    p = tok.cli(["--help"])
     check(p.returncode == 0 and b"--max-seq-length" in p.stdout, "--help")
 
     # speed: SST-2 train, 67349 sentences after the header
@@ -101,7 +97,7 @@ def test_tokenize_cli(work, check):
         data = f.read()
     with open(os.path.join(uncased, "vocab.txt"), "wb") as f:
         f.write(data)
-    p = run(["--model", uncased, "--bench", sst, "--skip-header"])
+    p = tok.cli(["--model", uncased, "--bench", sst, "--skip-header"])
     out = p.stdout.decode()
     print(out.strip())
     m = re.search(r"lines=(\d+) .*lines/s=(\d+)", out)

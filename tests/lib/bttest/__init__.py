@@ -16,6 +16,8 @@
   max_diff                    the pieces of those comparisons
   refused(check, name, argv, out, words, code=2, np=3)
       bad input: one line naming the culprit, no run.h5, and every rank exits (run twice)
+  ranks_agree(check, what, argv, out_base, nps=(1, 2, 3), groups=..., tables=...)
+      the same run at several rank counts, every output identical to the first's
   forward_ids(model, seqs, out)   `bertology forward` on explicit ids, its .npy outputs
   tsv_column, text_file       plain test inputs
   models.bert/gpt2/distilbert/roberta(path, **kw)
@@ -30,7 +32,7 @@ docs/testing.md says how the tests are organised and run.
 """
 from . import models, tok
 from .checks import Checks
-from .commands import forward_ids
+from .commands import forward_ids, ranks_agree
 from .data import text_file, tsv_column
 from .h5 import (VOLATILE_ATTRS, contents, example_ids, h5_differences, h5diff, max_diff,
                  npy_outputs, options, run_differences, same_bits, same_files, same_h5)
@@ -43,7 +45,7 @@ from .refusal import RANK_RC, refused
 __all__ = ['Background', 'BERT_CASED_VOCAB', 'BERT_VOCAB', 'BERTOLOGY', 'bertology', 'BUILD',
            'Checks', 'contents', 'DEMO_MODEL', 'DEMO_SST2', 'example_ids', 'forward_ids', 'GLUE',
            'GPT2_VOCAB', 'h5_differences', 'h5diff', 'max_diff', 'models', 'MPIEXEC',
-           'mpirun_prefix', 'npy_outputs', 'OPENAI_GPT_VOCAB', 'options', 'RANK_RC', 'refused',
-           'Result', 'run', 'run_differences', 'same_bits', 'same_files', 'same_h5', 'scratch',
-           'session_members', 'SOURCE', 'SST2', 'TESTDATA', 'text_file', 'TIMEOUT_RC', 'TINY_GPT2',
-           'tok', 'tool', 'TOOLS', 'tsv_column', 'UD_DEV', 'VOLATILE_ATTRS']
+           'mpirun_prefix', 'npy_outputs', 'OPENAI_GPT_VOCAB', 'options', 'RANK_RC', 'ranks_agree',
+           'refused', 'Result', 'run', 'run_differences', 'same_bits', 'same_files', 'same_h5',
+           'scratch', 'session_members', 'SOURCE', 'SST2', 'TESTDATA', 'text_file', 'TIMEOUT_RC',
+           'TINY_GPT2', 'tok', 'tool', 'TOOLS', 'tsv_column', 'UD_DEV', 'VOLATILE_ATTRS']

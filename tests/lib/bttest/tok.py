@@ -2,6 +2,11 @@
 from .proc import bertology
 
 
+def cli(argv, stdin=b""):
+    """`bertology tokenize ARGV` on stdin (bytes), whatever its exit code: its Result."""
+    return bertology(["tokenize"] + list(argv), input=stdin, expect=None)
+
+
 def tokenize(model, lines, pair=False, max_len=512, timeout=600):
     """`bertology tokenize --types` of lines (pairs as "a<TAB>b"): one "ids<TAB>types" string
     per line. A non-zero exit fails the test."""
