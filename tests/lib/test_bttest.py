@@ -89,9 +89,10 @@ def test_background(work):
     assert not session_members(r.pid)
 
 
-def write_h5(path, value=1.0, created="now", extra_attr=None):
+def write_h5(path, value=1.0, created="now", extra_attr=None, every=30):
     with h5py.File(path, "w") as f:
         f.attrs["created"] = created
+        f.attrs["options"] = '{"task": "sst-2", "checkpoint_every": %d}' % every
         f.attrs["task"] = "sst-2"
         f["examples/loss"] = np.array([0.5, value])
         f["examples/ids"] = np.arange(4, dtype=np.int32)
@@ -110,7 +111,12 @@ def test_same_h5(work):
     assert h5_differences(a, d) == ["attribute /examples@n_tokens differs: None vs 1"]
     with pytest.raises(AssertionError, match="attribute /@created differs"):
         same_h5(a, write_h5(os.path.join(work, "e.h5"), created="later"), ignore_attrs=())
+    g = write_h5(os.path.join(work, "g.h5"), every=5)
+    assert h5_differences(a, g) == ['attribute /@options differs: \'{"task": "sst-2", "checkpoint_every": 30}\' vs '
+                                    '\'{"task": "sst-2", "checkpoint_every": 5}\'']
+    same_h5(a, g, ignore_options=("checkpoint_every",))
     with h5py.File(os.path.join(work, "f.h5"), "w") as f:
+        f.attrs["options"] = '{"task": "sst-2", "checkpoint_every": 30}'
         f.attrs["created"] = "now"
         f.attrs["task"] = "sst-2"
         f["examples/loss"] = np.array([0.5, 1.0], dtype=np.float32)

@@ -45,12 +45,17 @@ def _attr_equal(a, b):
     return same_bits(a, b)
 
 
-def h5_differences(a, b, ignore_attrs=VOLATILE_ATTRS):
+def h5_differences(a, b, ignore_attrs=VOLATILE_ATTRS, ignore_options=()):
     """Every difference between files a and b, one line each: the datasets present, each
     dataset's dtype, shape and bytes, each attribute (of any object) but those named in
-    ignore_attrs."""
+    ignore_attrs; in the root's options JSON, the keys ignore_options are left out (a resumed
+    run keeps the options of the run it resumes, e.g. its --checkpoint-every)."""
     da, aa = contents(a)
     db, ab = contents(b)
+    for attrs in (aa, ab):
+        if ignore_options and "/@options" in attrs:
+            opts = json.loads(attrs["/@options"])
+            attrs["/@options"] = json.dumps({k: v for k, v in opts.items() if k not in ignore_options})
     out = []
     for k in sorted(set(da) ^ set(db)):
         out.append("dataset %s only in %s" % (k, a if k in da else b))
@@ -68,11 +73,11 @@ def h5_differences(a, b, ignore_attrs=VOLATILE_ATTRS):
     return out
 
 
-def same_h5(a, b, ignore_attrs=VOLATILE_ATTRS, what=None):
+def same_h5(a, b, ignore_attrs=VOLATILE_ATTRS, what=None, ignore_options=()):
     """Asserts that run.h5 files a and b hold the same datasets, bit for bit, and the same
-    attributes but ignore_attrs; the message names the first difference. Returns the number of
-    datasets compared."""
-    diffs = h5_differences(a, b, ignore_attrs)
+    attributes but ignore_attrs (and the options keys ignore_options); the message names the
+    first difference. Returns the number of datasets compared."""
+    diffs = h5_differences(a, b, ignore_attrs, ignore_options)
     assert not diffs, "%s: %s%s" % (what or "%s vs %s" % (a, b), diffs[0],
                                     " (and %d more differences)" % (len(diffs) - 1) if len(diffs) > 1 else "")
     return len(contents(a)[0])
@@ -91,13 +96,13 @@ def h5diff(a, b, groups, *flags):
 
 
 def run_differences(a, b, npy=("head_importance.npy", "attn_entropy.npy"), groups=(),
-                    ignore_attrs=VOLATILE_ATTRS):
+                    ignore_attrs=VOLATILE_ATTRS, ignore_options=()):
     """Two output directories of the same computation (other rank counts, a resumed run...):
     the named .npy files byte for byte, run.h5 bitwise (h5_differences) and, for each of
     groups, by h5diff. [] when they are the same, else one message per difference."""
     out = ["%s differs" % f for f in npy if not same_files(os.path.join(a, f), os.path.join(b, f))]
     ra, rb = os.path.join(a, "run.h5"), os.path.join(b, "run.h5")
-    return out + h5_differences(ra, rb, ignore_attrs) + h5diff(ra, rb, groups)
+    return out + h5_differences(ra, rb, ignore_attrs, ignore_options) + h5diff(ra, rb, groups)
 
 
 def options(run_h5):
