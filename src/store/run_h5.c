@@ -344,6 +344,19 @@ static int write_from_root(bt_store *s, hid_t ds, hid_t mtype, const void *buf) 
     return r < 0 ? -1 : 0;
 }
 
+/* rc of a collective step, made every rank's: a step whose write failed on one rank only (rank 0
+ * writes what write_from_root writes; a full file system fails it alone) must not let the others
+ * go on into the next collective call while it leaves. */
+static int agreed(bt_store *s, int rc, bt_error *err) {
+    int any = rc;
+    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, s->comm);
+    if (any && !rc) {
+        s->io_failed = 1;
+        return bt_error_set(err, any, "%s: a write failed on another rank", s->tmp_path);
+    }
+    return rc;
+}
+
 /* The store's state with every id closed, its communicator and the temporary file's name, the
  * same on every rank: the job id under Slurm, else rank 0's pid. Frees s on failure. */
 static int store_new(const char *final_path, MPI_Comm comm, bt_store **out, bt_error *err) {
@@ -449,16 +462,27 @@ static int create_file(bt_store *s, const bt_store_layout *layout, int reopen, b
     return BT_OK;
 }
 
-/* The end of an open or reopen: the store, or on failure nothing (ids closed, s freed). */
+static int close_is_unsafe(bt_store *s, char *why, size_t n);
+static void drop_unclosable(bt_store *s);
+
+/* The end of an open or reopen (every rank with the same verdict: agreed): the store, or on
+ * failure nothing (ids closed, s freed; a file that a failed write left unclosable removed
+ * unclosed, as in store_end). */
 static int opened(bt_store *s, int rc, bt_store **out) {
-    if (rc) {
-        close_ids(s);
-        if (s->file >= 0) H5Fclose(s->file);
-        store_free(s);
+    if (!rc) {
+        *out = s;
+        return BT_OK;
+    }
+    char why[128];
+    if (close_is_unsafe(s, why, sizeof why)) { /* collective: on every rank, open file or not */
+        drop_unclosable(s);
         return rc;
     }
-    *out = s;
-    return BT_OK;
+    close_ids(s);
+    if (s->file >= 0) H5Fclose(s->file);
+    H5Eclear2(H5E_DEFAULT);
+    store_free(s);
+    return rc;
 }
 
 int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *layout,
@@ -474,19 +498,22 @@ int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *
         store_free(s);
         return rc;
     }
-    rc = create_file(s, layout, 0, err);
-    if (!rc && write_root_attrs(s, meta)) rc = h5_fail(s, err, "writing", "root attributes");
-    if (!rc && create_groups(s)) rc = h5_fail(s, err, "creating", "groups");
-    if (!rc) rc = create_datasets(s, err);
+    /* each step collective: its failure agreed before the next */
+    rc = agreed(s, create_file(s, layout, 0, err), err);
+    if (!rc) rc = agreed(s, write_root_attrs(s, meta) ? h5_fail(s, err, "writing", "root attributes") : BT_OK, err);
+    if (!rc) rc = agreed(s, create_groups(s) ? h5_fail(s, err, "creating", "groups") : BT_OK, err);
+    if (!rc) rc = agreed(s, create_datasets(s, err), err);
     /* what the layout alone determines: lengths and offsets */
-    if (!rc && (write_from_root(s, s->ds[DS_LENGTH], H5T_NATIVE_INT32, s->lengths) ||
-                write_from_root(s, s->ds[DS_TOKEN_OFFSET], H5T_NATIVE_INT64,
-                                s->off[DS_TOKEN_IDS]) ||
-                (s->ds[DS_ATTN_OFFSET] >= 0 &&
-                 write_from_root(s, s->ds[DS_ATTN_OFFSET], H5T_NATIVE_INT64, s->off[DS_ATTN])) ||
-                (s->ds[DS_HID_OFFSET] >= 0 &&
-                 write_from_root(s, s->ds[DS_HID_OFFSET], H5T_NATIVE_INT64, s->off[DS_HID]))))
-        rc = h5_fail(s, err, "writing", "lengths and offsets");
+    const struct {
+        int ds;
+        hid_t type;
+        const void *buf;
+    } fixed[] = {{DS_LENGTH, H5T_NATIVE_INT32, s->lengths}, {DS_TOKEN_OFFSET, H5T_NATIVE_INT64, s->off[DS_TOKEN_IDS]},
+                 {DS_ATTN_OFFSET, H5T_NATIVE_INT64, s->off[DS_ATTN]}, {DS_HID_OFFSET, H5T_NATIVE_INT64, s->off[DS_HID]}};
+    for (size_t i = 0; !rc && i < sizeof fixed / sizeof fixed[0]; i++)
+        if (s->ds[fixed[i].ds] >= 0)
+            rc = agreed(s, write_from_root(s, s->ds[fixed[i].ds], fixed[i].type, fixed[i].buf)
+                               ? h5_fail(s, err, "writing", "lengths and offsets") : BT_OK, err);
     return opened(s, rc, out);
 }
 
@@ -540,7 +567,7 @@ int bt_store_reopen(const char *tmp_path, const char *final_path, MPI_Comm comm,
     if (strlen(tmp_path) >= sizeof s->tmp_path) rc = bt_error_set(err, BT_EINPUT, "%s: path too long", tmp_path);
     else snprintf(s->tmp_path, sizeof s->tmp_path, "%s", tmp_path);
     if (!rc) rc = copy_layout(s, layout, err);
-    if (!rc) rc = create_file(s, layout, 1, err);
+    if (!rc) rc = agreed(s, create_file(s, layout, 1, err), err);
     if (!rc) {
         char fmt[64], id[128];
         read_root_str(s, "format", fmt, sizeof fmt);
@@ -549,12 +576,11 @@ int bt_store_reopen(const char *tmp_path, const char *final_path, MPI_Comm comm,
             rc = bt_error_set(err, BT_EINPUT, "%s is not the file of the checkpoint %s (its checkpoint_id is '%s'): "
                               "--restart starts over", s->tmp_path, checkpoint_id, id);
     }
-    if (!rc) rc = open_datasets(s, err);
-    if (!rc && attr_str(s->file, "status", "running")) rc = h5_fail(s, err, "writing", "the status");
+    if (!rc) rc = agreed(s, open_datasets(s, err), err);
+    if (!rc) rc = agreed(s, attr_str(s->file, "status", "running") ? h5_fail(s, err, "writing", "the status") : BT_OK, err);
     return opened(s, rc, out);
 }
 
-static int close_is_unsafe(bt_store *s, char *why, size_t n);
 
 int bt_store_flush(bt_store *s, bt_error *err) {
     /* The flush writes HDF5's metadata as a close does, and fails as a close does on a full file
