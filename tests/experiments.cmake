@@ -6,5 +6,4 @@ foreach(name eval mask ablate prune)
   bt_pytest(experiments.${name} experiments/test_${name}.py TIMEOUT 900 LABELS experiments MPI)
 endforeach()
 bt_pytest(experiments.bad_input experiments/test_experiments_bad_input.py TIMEOUT 900 LABELS experiments MPI FAST)
-# np 3 oversubscribes the 2 cores: never alongside other MPI tests.
-bt_pytest(experiments.ranks experiments/test_ranks.py TIMEOUT 900 LABELS experiments RUN_SERIAL MPI)
+bt_pytest(experiments.ranks experiments/test_ranks.py TIMEOUT 900 LABELS experiments MPI)

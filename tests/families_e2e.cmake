@@ -3,8 +3,7 @@
 # and bad input, all through the CLI under mpirun and against independent references (the
 # float64 PyTorch models of tests/ref, the Python tokenizers of tests/text, the HDF5 tools).
 # tests/families_e2e/test_*.py; each mpirun inside runs under a timeout.
-# All of them run mpirun and oversubscribe the 2 cores: never alongside each other.
-set(BT_FAM_OPTS TIMEOUT 900 RUN_SERIAL MPI)
+set(BT_FAM_OPTS TIMEOUT 900 MPI)
 # GPT-2 --text importance: np 1/2/3 bitwise (npy, h5py, h5diff per group), causal attention,
 # windows vs torch_gpt2.py; the real tiny GPT-2 with --tokenizer
 bt_pytest(families_e2e.lm_ranks families_e2e/test_lm_ranks.py LABELS mpi families ${BT_FAM_OPTS})

@@ -44,7 +44,7 @@ function(bt_gemm_backend_tests)
     bt_ref_copies(.avx2.onednn onednn "onednn;isa;avx2" ${BT_ISA_AVX2_ENV})
     bt_ref_copies(.sse41.onednn onednn "onednn;isa;sse41" ${BT_ISA_SSE41_ENV})
     bt_pytest(sweep.ranks_bitwise.onednn sweep/test_ranks_bitwise.py TIMEOUT 900 LABELS mpi sweep onednn
-              RUN_SERIAL MPI ENV BT_GEMM=onednn)
+              MPI ENV BT_GEMM=onednn)
   endif()
 endfunction()
 cmake_language(DEFER CALL bt_gemm_backend_tests)
@@ -57,4 +57,4 @@ bt_pytest(gemm.bench gemm/test_bench.py LABELS gemm MPI)
 # --verbose print follow ONEDNN_MAX_CPU_ISA/OPENBLAS_CORETYPE; ranks of mixed instruction sets
 # agree on the lowest (bitwise the run of that set), mixed OpenBLAS cores and a resume on other
 # kernels are refused; unset --threads resolves to the ranks' smallest default.
-bt_pytest(gemm.isa_agreement gemm/test_isa.py LABELS gemm mpi isa RUN_SERIAL MPI)
+bt_pytest(gemm.isa_agreement gemm/test_isa.py LABELS gemm mpi isa MPI)

@@ -11,18 +11,17 @@ set(BT_SWEEP_ARGS --bertology $<TARGET_FILE:bertology> --mpiexec ${BT_SWEEP_MPIE
 set(BT_SWEEP_DIR ${CMAKE_CURRENT_SOURCE_DIR}/sweep)
 set(BT_SWEEP_WORK ${CMAKE_CURRENT_BINARY_DIR}/sweep_work)
 
-# All of them run mpirun and oversubscribe the 2 cores: never alongside each other.
 # np = 1..4 give the same bits: .npy files, every run.h5 dataset, h5diff np=1 vs np=3 (on the
 # CBLAS backend; gemm.cmake adds the oneDNN copy)
-bt_pytest(sweep.ranks_bitwise sweep/test_ranks_bitwise.py TIMEOUT 900 LABELS mpi sweep RUN_SERIAL MPI
+bt_pytest(sweep.ranks_bitwise sweep/test_ranks_bitwise.py TIMEOUT 900 LABELS mpi sweep MPI
           ENV BT_GEMM=blas)
 # run.h5 read back with h5py = `bertology forward` per example; docs/run_h5.md snippet; h5ls/h5dump
-bt_pytest(sweep.readback sweep/test_readback.py TIMEOUT 900 LABELS mpi sweep RUN_SERIAL MPI)
+bt_pytest(sweep.readback sweep/test_readback.py TIMEOUT 900 LABELS mpi sweep MPI)
 # --hf-compat = a PyTorch re-implementation of HF's compute_heads_importance (B = 1, 4)
-bt_pytest(sweep.hf_compat sweep/test_hf_compat.py TIMEOUT 900 LABELS mpi sweep RUN_SERIAL MPI)
+bt_pytest(sweep.hf_compat sweep/test_hf_compat.py TIMEOUT 900 LABELS mpi sweep MPI)
 # bad files, flags and option combinations at np = 3: every rank exits 2, one message, no run.h5;
 # quick and exercising every error path: worth running under ASan/UBSan
-bt_pytest(sweep.bad_input sweep/test_sweep_bad_input.py TIMEOUT 900 LABELS mpi sweep sanitize RUN_SERIAL MPI FAST)
+bt_pytest(sweep.bad_input sweep/test_sweep_bad_input.py TIMEOUT 900 LABELS mpi sweep sanitize MPI FAST)
 # SIGTERM / SIGKILL to mpirun while run.h5 is written: no run.h5, only the tmp file
 add_test(NAME sweep.interrupt
   COMMAND ${BT_PYTHON} ${BT_SWEEP_DIR}/check_interrupt.py ${BT_SWEEP_ARGS} --work ${BT_SWEEP_WORK}/interrupt)
