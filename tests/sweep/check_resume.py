@@ -14,7 +14,7 @@ removes the checkpoint and stale tmp files.
 The signals come from the fault-injection variable BT_TEST_SIGNAL_AFTER=N:SIG (rank 0 raises
 SIG after saving its N-th batch), so they land mid-pass at a known point on any machine; the
 stop itself goes through the same handler and agreement as a signal from mpirun or Slurm
-(tests/cluster/check_slurm.py sends real ones).
+(tests/cluster/test_slurm.py sends real ones).
 """
 import glob
 import json

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Output faults never hang and never leave a file that looks complete.
 
 On a small tmpfs mounted by the test (root only; exit 77 = skipped otherwise), at np = 1, 2, 3,
@@ -16,19 +15,18 @@ with and without --save-attentions:
   start, since Linux refuses to remount a file system read-only while files on it are open for
   writing), and the output directory removed mid-pass (the open files live on; the checkpoint's
   sync and the final rename fail): the same guarantees, one message naming the file.
-EIO is tested by tests/cluster/check_eio.py (a FUSE file system that fails on request).
+EIO is tested by tests/cluster/test_eio.py (a FUSE file system that fails on request).
 """
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "sweep"))
-import common  # noqa: E402
-from common import check  # noqa: E402
+import h5py
+import pytest
+
+from bttest import DEMO_MODEL, SST2, bertology
 
 LIMIT = 60  # seconds a failing run may take before it counts as a hang
 
@@ -65,58 +63,71 @@ def filler(fs, out_dir, stop, delay):
         time.sleep(0.005)
 
 
-def run(args, np_, out, model, extra):
-    argv = ["importance", "--model", model, "--task", "sst-2", "--data", args.sst2, "--out", out,
-            "--threads", "1", "--quiet"] + extra
-    t0 = time.time()
-    p = common.mpirun(args, np_, argv, timeout=LIMIT, quiet=True)
-    return p, time.time() - t0
+def run(np_, out, extra):
+    p = bertology(["importance", "--model", DEMO_MODEL, "--task", "sst-2", "--data", SST2, "--out", out,
+                   "--threads", "1", "--quiet"] + extra, np=np_, timeout=LIMIT, quiet_mpi=True, expect=None)
+    return p, p.seconds
 
 
-def main():
-    ap = common.parser(__doc__)
-    ap.add_argument("--source", required=True)
-    args = common.setup(ap.parse_args())
+pytestmark = pytest.mark.usefixtures("blas_one_thread")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def root():
     if os.getuid() != 0:
-        print("SKIP: mounting a small tmpfs needs root")
-        return 77
-    model = os.path.join(args.source, "data", "demo-sst2")
-    for attn in (False, True):
-        extra = ["--save-attentions"] if attn else []
-        what = "with attentions" if attn else "without attentions"
-        for np_ in (1, 2, 3):
-            # 1. refused up front: 64 KiB cannot hold run.h5 (>= 100 KiB even without attentions)
-            fs = Tmpfs(64)
-            if not fs.ok:
-                print("SKIP: cannot mount a tmpfs here: %s" % fs.why)
-                return 77
-            try:
-                out = os.path.join(fs.d, "out")
-                p, secs = run(args, np_, out, model, extra)
-                msg = p.stderr.strip()
-                check(p.returncode == 2, "np=%d %s, small fs: exit %d, want 2\n%s" % (np_, what, p.returncode, msg[-1500:]))
-                check("free" in msg and "run.h5" in msg, "np=%d %s, small fs: message does not name the file "
-                      "and the free space: %r" % (np_, what, msg[-500:]))
-                check(len([ln for ln in msg.splitlines() if "run.h5" in ln]) == 1,
-                      "np=%d %s, small fs: not one message: %r" % (np_, what, msg[-800:]))
-                left = os.listdir(out) if os.path.isdir(out) else []
-                check(not left, "np=%d %s, small fs: files left: %s" % (np_, what, left))
-            finally:
-                fs.close()
-
-            # 2. full in the middle: a 64 MiB tmpfs that another process fills once the run starts
-            for late in (False, True):
-                full_in_the_middle(args, np_, model, extra, what, late)
-            # the same with run.h5's rows in collective MPI-IO (every rank in every write)
-            if np_ > 1:
-                full_in_the_middle(args, np_, model, extra + ["--io", "collective"], what + ", collective I/O",
-                                   False)
-    for fault in ("read-only", "removed"):
-        other_fault(args, 2, model, fault)
-    return common.finish()
+        pytest.skip("mounting a small tmpfs needs root")
+    fs = Tmpfs(64)
+    ok, why = fs.ok, fs.why
+    if ok:
+        fs.close()
+    else:
+        pytest.skip("cannot mount a tmpfs here: %s" % why)
 
 
-def other_fault(args, np_, model, fault):
+@pytest.mark.parametrize("attn", [False, True], ids=["no_attentions", "attentions"])
+@pytest.mark.parametrize("np_", [1, 2, 3])
+def test_too_small_from_the_start(np_, attn, check):
+    """refused up front: 64 KiB cannot hold run.h5 (>= 100 KiB even without attentions)"""
+    extra = ["--save-attentions"] if attn else []
+    what = "with attentions" if attn else "without attentions"
+    fs = Tmpfs(64)
+    try:
+        out = os.path.join(fs.d, "out")
+        p, secs = run(np_, out, extra)
+        msg = p.stderr.strip()
+        check(p.returncode == 2, "np=%d %s, small fs: exit %d, want 2\n%s" % (np_, what, p.returncode, msg[-1500:]))
+        check("free" in msg and "run.h5" in msg, "np=%d %s, small fs: message does not name the file "
+              "and the free space: %r" % (np_, what, msg[-500:]))
+        check(len([ln for ln in msg.splitlines() if "run.h5" in ln]) == 1,
+              "np=%d %s, small fs: not one message: %r" % (np_, what, msg[-800:]))
+        left = os.listdir(out) if os.path.isdir(out) else []
+        check(not left, "np=%d %s, small fs: files left: %s" % (np_, what, left))
+    finally:
+        fs.close()
+
+
+CASES = [(np_, attn, io, late) for attn in (False, True) for np_ in (1, 2, 3)
+         for io, late in ((None, False), (None, True)) + (((("collective", False),)) if np_ > 1 else ())]
+
+
+@pytest.mark.parametrize("np_,attn,io,late", CASES, ids=["np%d-%s%s-%s" % (c[0], "attentions" if c[1] else
+                                                                            "no_attentions", "-collective" if c[2]
+                                                                            else "", "late" if c[3] else "at_once")
+                                                          for c in CASES])
+def test_full_in_the_middle(np_, attn, io, late, check):
+    """a 64 MiB tmpfs that another process fills once the run starts (or late); also with run.h5's
+    rows in collective MPI-IO (every rank in every write)"""
+    extra = (["--save-attentions"] if attn else []) + (["--io", io] if io else [])
+    what = ("with attentions" if attn else "without attentions") + (", collective I/O" if io else "")
+    full_in_the_middle(check, np_, extra, what, late)
+
+
+@pytest.mark.parametrize("fault", ["read-only", "removed"])
+def test_other_fault(fault, check):
+    other_fault(check, 2, fault)
+
+
+def other_fault(check, np_, fault):
     """A read-only file system, or the output directory removed once the tmp file exists (the
     pass is slowed to ~0.1 s a batch so that it is mid-pass)."""
     fs = Tmpfs(64 * 1024)
@@ -138,8 +149,7 @@ def other_fault(args, np_, model, fault):
     os.environ["BT_TEST_BATCH_SECONDS"] = "0.1"
     try:
         th.start()
-        p, secs = run(args, np_, out, model, ["--save-attentions", "--batch-tokens", "256",
-                                              "--checkpoint-every", "0.2"])
+        p, secs = run(np_, out, ["--save-attentions", "--batch-tokens", "256", "--checkpoint-every", "0.2"])
         stop.set()
         th.join()
         msg = p.stderr.strip()
@@ -159,7 +169,7 @@ def other_fault(args, np_, model, fault):
         fs.close()
 
 
-def clean_run_seconds(args, np_, model, extra):
+def clean_run_seconds(check, np_, extra):
     """Seconds from the temporary file's appearance to the end of a run with enough space."""
     fs = Tmpfs(64 * 1024)
     out = os.path.join(fs.d, "out")
@@ -174,7 +184,7 @@ def clean_run_seconds(args, np_, model, extra):
     th = threading.Thread(target=watch)
     try:
         th.start()
-        p, _ = run(args, np_, out, model, extra)
+        p, _ = run(np_, out, extra)
         end = time.time()
         stop.set()
         th.join()
@@ -185,13 +195,13 @@ def clean_run_seconds(args, np_, model, extra):
         fs.close()
 
 
-def full_in_the_middle(args, np_, model, extra, what, late):
+def full_in_the_middle(check, np_, extra, what, late):
     """late: the space goes most of the way through the run, when the last rows, the summary,
     the close or the .npy files are written. Where it lands varies with the machine's load, so
     a late fill may also miss the run (exit 0, complete run.h5) or hit the .npy files after the
     commit (exit 1, run.h5 complete and correct): what must always hold is no hang, and no
     run.h5 unless it is complete."""
-    delay = 0.75 * clean_run_seconds(args, np_, model, extra) if late else 0.0
+    delay = 0.75 * clean_run_seconds(check, np_, extra) if late else 0.0
     what = "%s, filled %s" % (what, "late" if late else "at once")
     fs = Tmpfs(64 * 1024)
     stop = threading.Event()
@@ -199,7 +209,7 @@ def full_in_the_middle(args, np_, model, extra, what, late):
         out = os.path.join(fs.d, "out")
         th = threading.Thread(target=filler, args=(fs.d, out, stop, delay))
         th.start()
-        p, secs = run(args, np_, out, model, extra)
+        p, secs = run(np_, out, extra)
         stop.set()
         th.join()
         msg = p.stderr.strip()
@@ -213,7 +223,6 @@ def full_in_the_middle(args, np_, model, extra, what, late):
                   "np=%d %s: want one message naming the file and the full file system: %r" % (
                       np_, what, msg[-800:]))
         if "run.h5" in left:
-            import h5py
             with h5py.File(os.path.join(out, "run.h5"), "r") as f:
                 check(f.attrs["status"] == "complete", "np=%d %s: run.h5 left with status %r" % (
                     np_, what, f.attrs["status"]))
@@ -224,7 +233,3 @@ def full_in_the_middle(args, np_, model, extra, what, late):
     finally:
         stop.set()
         fs.close()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

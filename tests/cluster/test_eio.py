@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """An I/O error (EIO) in the middle of a run never hangs and never leaves a file that looks
 complete.
 
@@ -33,15 +32,14 @@ import glob
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "sweep"))
-import common  # noqa: E402
-from common import check  # noqa: E402
+import h5py
+import pytest
+
+from bttest import DEMO_MODEL, SST2, bertology, tool
 
 LIMIT = 60  # seconds a failing run may take before it counts as a hang
 
@@ -106,18 +104,7 @@ KINDS = {"all": "EIO on everything", "sync": "EIO on fsync/close", "fsync": "EIO
          "sync run.h5.tmp": "EIO on run.h5's fsync/close", "sync state.json": "EIO on state.json's fsync/close"}
 
 
-def one(args, np_, model, attn, kind, every, cmd):
-    fs = EioFs(args.eio_fs, args.work)
-    try:
-        if not fs.ok:
-            return "cannot mount eio_fs here: %s" % fs.why
-        run_one(args, fs, np_, model, attn, kind, every, cmd)
-        return None
-    finally:
-        fs.close()
-
-
-def run_one(args, fs, np_, model, attn, kind, every, cmd):
+def run_one(check, fs, np_, attn, kind, every, cmd):
     what = "%s np=%d %s, %s%s" % (cmd, np_, "with attentions" if attn else "without attentions", KINDS[kind],
                                   ", --checkpoint-every 0.2" if every else "")
     out = os.path.join(fs.mnt, "out")
@@ -133,14 +120,14 @@ def run_one(args, fs, np_, model, attn, kind, every, cmd):
                 return
             time.sleep(0.005)
     th = threading.Thread(target=strike)
-    argv = [cmd, "--model", model, "--task", "sst-2", "--data", args.sst2, "--out", out,
+    argv = [cmd, "--model", DEMO_MODEL, "--task", "sst-2", "--data", SST2, "--out", out,
             "--threads", "1", "--quiet", "--batch-tokens", "256"]
     argv += ["--save-attentions"] if attn else []
     argv += ["--checkpoint-every", "0.2"] if every else []
     th.start()
     try:
         t0 = time.time()
-        p = common.mpirun(args, np_, argv, timeout=LIMIT, quiet=True)
+        p = bertology(argv, np=np_, timeout=LIMIT, quiet_mpi=True, expect=None, env={"BT_TEST_BATCH_SECONDS": "0.1"})
         end = time.time()
     finally:
         stop.set()
@@ -171,7 +158,6 @@ def run_one(args, fs, np_, model, attn, kind, every, cmd):
 def tmp_status(path):
     """The tmp file's status attribute, or None when it cannot be read (a half-written file)."""
     try:
-        import h5py
         with h5py.File(path, "r") as f:
             s = f.attrs.get("status")
             return s.decode() if isinstance(s, bytes) else s
@@ -179,36 +165,40 @@ def tmp_status(path):
         return None
 
 
-def main():
-    ap = common.parser(__doc__)
-    ap.add_argument("--source", required=True)
-    ap.add_argument("--eio-fs", required=True, help="the eio_fs program, or 'none' when not built")
-    args = common.setup(ap.parse_args())
-    if args.eio_fs == "none" or not os.path.exists(args.eio_fs):
-        print("SKIP: eio_fs was not built (libfuse3 not found by pkg-config: apt-get install libfuse3-dev fuse3)")
-        return 77
+@pytest.fixture(scope="module")
+def eio_fs(work):
+    """eio_fs, or the reason the tests are skipped (exit 77)."""
+    try:
+        exe = tool("eio_fs")
+    except AssertionError:
+        pytest.skip("eio_fs was not built (libfuse3 not found by pkg-config: apt-get install libfuse3-dev fuse3)")
     if not os.path.exists("/dev/fuse"):
-        print("SKIP: no /dev/fuse here")
-        return 77
+        pytest.skip("no /dev/fuse here")
     if not shutil.which("fusermount3"):
-        print("SKIP: fusermount3 not found (Debian package fuse3)")
-        return 77
-    model = os.path.join(args.source, "data", "demo-sst2")
-    os.environ["BT_TEST_BATCH_SECONDS"] = "0.1"
-    for np_ in (1, 2, 3):
-        for attn in (False, True):
-            for kind, every, cmd in (("all", False, "importance"), ("all", True, "importance"),
-                                     ("sync", False, "importance"), ("sync", True, "importance"),
-                                     ("sync run.h5.tmp", False, "importance"),
-                                     ("sync run.h5.tmp", True, "importance"),
-                                     ("sync state.json", True, "importance"),
-                                     ("sync", False, "eval"), ("fsync", False, "eval")):
-                skip = one(args, np_, model, attn, kind, every, cmd)
-                if skip:
-                    print("SKIP: %s" % skip)
-                    return 77
-    return common.finish()
+        pytest.skip("fusermount3 not found (Debian package fuse3)")
+    fs = EioFs(exe, work)
+    ok, why = fs.ok, fs.why
+    fs.close()
+    if not ok:
+        pytest.skip("cannot mount eio_fs here: %s" % why)
+    return exe
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+CASES = [(np_, attn, kind, every, cmd) for np_ in (1, 2, 3) for attn in (False, True)
+         for kind, every, cmd in (("all", False, "importance"), ("all", True, "importance"),
+                                  ("sync", False, "importance"), ("sync", True, "importance"),
+                                  ("sync run.h5.tmp", False, "importance"), ("sync run.h5.tmp", True, "importance"),
+                                  ("sync state.json", True, "importance"),
+                                  ("sync", False, "eval"), ("fsync", False, "eval"))]
+
+
+@pytest.mark.parametrize("np_,attn,kind,every,cmd", CASES, ids=[
+    "np%d-%s-%s-%s%s" % (c[0], "attentions" if c[1] else "no_attentions", c[2].replace(" ", "_"), c[4],
+                         "-every0.2" if c[3] else "") for c in CASES])
+def test_eio_mid_pass(np_, attn, kind, every, cmd, eio_fs, work, check, blas_one_thread):
+    fs = EioFs(eio_fs, work)
+    try:
+        assert fs.ok, "cannot mount eio_fs: %s" % fs.why
+        run_one(check, fs, np_, attn, kind, every, cmd)
+    finally:
+        fs.close()
