@@ -9,7 +9,9 @@
 #   BERTOLOGY   the binary (default: build/bertology of this checkout, else bertology on PATH)
 #   MPIRUN      the launcher (default mpirun) and MPIRUN_FLAGS extra launcher flags
 # Ranks are bound to THREADS cores each when they fit on the machine, else left unbound
-# (oversubscribed). Exit code: bertology's (0 ok, 2 bad input, 1 internal error).
+# (oversubscribed). Exit code: bertology's (0 ok, 2 bad input, 1 internal error, 3 stopped by
+# SIGUSR1: run the same command to resume), or Open MPI's 1 after ^C/SIGTERM (the work is kept
+# all the same: docs/checkpoint.md "Stopping").
 set -euo pipefail
 
 if (($# < 4)); then
@@ -41,6 +43,11 @@ fi
 [[ $(id -u) -eq 0 ]] && launcher+=(--allow-run-as-root)
 read -r -a extra_launcher <<<"${MPIRUN_FLAGS:-}"
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
+# ^C or SIGTERM to mpirun: Open MPI sends the ranks SIGTERM odls_base_sigkill_timeout seconds later
+# and SIGKILL as long after that (default 1 s). The ranks need a fraction of a second to make their
+# work durable; 2 s leave room for a slow disk's fsync of the rows written since the last sync
+# (with 5 s, Open MPI 4.1 dropped the ranks' last line and took 8 s to exit).
+export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-2}
 
 mkdir -p -- "$out" # bertology creates OUT itself, but not its parents
 echo "run_local.sh: $BERTOLOGY, $np rank(s) x $threads thread(s) on $cores core(s): $task of $model -> $out" >&2

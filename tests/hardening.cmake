@@ -11,5 +11,5 @@ set_tests_properties(hardening.head_mask_shape PROPERTIES LABELS "hardening;sani
 # suppressed (tests/lsan.supp, each entry justified), and reaching them needs full stacks. The
 # suppressions come from LSAN_OPTIONS as tests/run.sh exports it (a copy of tests/lsan.supp in
 # /tmp: LSAN_OPTIONS cannot hold the checkout's path when it has a space).
-set_property(TEST unit.test_sweep_batches APPEND PROPERTY ENVIRONMENT
+set_property(TEST unit.test_sweep_batches unit.test_sweep_stop APPEND PROPERTY ENVIRONMENT
   "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0")

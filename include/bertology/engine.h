@@ -14,6 +14,7 @@
 #ifndef BERTOLOGY_ENGINE_H
 #define BERTOLOGY_ENGINE_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "bertology/error.h"
@@ -137,6 +138,13 @@ int bt_engine_create(const bt_config *cfg, const bt_params *params, const bt_eng
 void bt_engine_free(bt_engine *e);
 /* Bytes of activation buffers the engine allocated (parameters not included). */
 size_t bt_engine_bytes(const bt_engine *e);
+/* A stop request, polled before every layer of a forward or backward and twice inside one (NULL,
+ * the default: none). Once *stop is non-zero (it must then stay so until the call returns) the
+ * call abandons the batch and returns BT_EINTERRUPTED; the batch's results are undefined, the
+ * next forward starts afresh. The flag is the caller's (set by a thread taking signals,
+ * bertology/signals.h): a bert-base batch of 2048 tokens takes seconds, the longest stretch
+ * between two polls (its feed-forward block) about 50 ms on one core. */
+void bt_engine_set_stop(bt_engine *e, const volatile sig_atomic_t *stop);
 
 /* Threads for BLAS and for the engine's own loops (process-wide setting). */
 void bt_engine_set_threads(int n);

@@ -53,7 +53,8 @@ typedef struct {
     /* checkpoint and resume (docs/checkpoint.md) */
     double checkpoint_every;                /* seconds between syncs of the work done */
     int restart;                            /* discard an interrupted run in --out */
-    const volatile sig_atomic_t *stop;      /* set by the caller's signal handler: stop and save */
+    const volatile sig_atomic_t *stop;      /* non-zero: stop and save (bt_signals_catch_stop's flag:
+                                               never a handler, bertology/signals.h says why) */
     /* mask */
     double threshold, amount;
     const char *metric, *percents;

@@ -45,8 +45,9 @@ typedef struct {
     int (*sync)(void *ctx, bt_error *err);
     void *ctx;
     double every_s;                   /* seconds between syncs (rank 0's clock); <= 0: only at a stop */
-    const volatile sig_atomic_t *stop;        /* non-zero (set by a signal handler): stop at the next
-                                         batch boundary all ranks agree on, sync, BT_EINTERRUPTED */
+    const volatile sig_atomic_t *stop;        /* non-zero (bertology/signals.h): the engine abandons
+                                         the batch in flight, the ranks stop at the next batch
+                                         boundary they agree on, sync, BT_EINTERRUPTED */
 } bt_sweep_checkpoint;
 
 typedef struct {

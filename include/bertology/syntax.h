@@ -10,6 +10,7 @@
 #define BERTOLOGY_SYNTAX_H
 
 #include <mpi.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -78,6 +79,9 @@ typedef struct {
     int keep_hidden;         /* engine keeps hidden states for the sink */
     FILE *progress;          /* rank 0's progress lines, or NULL */
     const char *label;
+    const volatile sig_atomic_t *stop; /* non-zero: stop (the batch in flight abandoned at the next
+                                          layer) at a slot all ranks agree on, BT_EINTERRUPTED;
+                                          nothing is saved (NULL: never) */
 } bt_syntax_options;
 
 /* Summed over the data set, identical on every rank. */

@@ -155,7 +155,7 @@ int bt_cmd_syntax(int argc, char **argv) {
     if (rc) goto done;
     const bt_config *c = &x.model.cfg;
     bt_syntax_options po = {.plan = bt_plan_options_default(), .keep_hidden = o.save_hidden,
-                            .progress = o.quiet ? NULL : stderr, .label = NAME};
+                            .progress = o.quiet ? NULL : stderr, .label = NAME, .stop = o.stop};
     po.plan.batch_tokens = o.batch_tokens ? o.batch_tokens : BT_PLAN_DEFAULT_BATCH_TOKENS;
     if (po.plan.batch_tokens < x.data.max_len) po.plan.batch_tokens = x.data.max_len;
     po.plan.cost = bt_plan_cost_transformer(c->n_layers, c->d_model, c->d_ff);

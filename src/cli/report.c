@@ -29,9 +29,12 @@ void report_table_i(FILE *f, const char *title, const int *v, int L, int H) {
 
 void report_summary(FILE *f, const char *what, const bt_sweep_result *r, int n_ranks) {
     for (int k = 0; k < r->n_metrics; k++) fprintf(f, "%s = %.6f\n", r->metric_names[k], r->metric_values[k]);
-    fprintf(f, "%s: %lld examples, %lld tokens, %.2f s, %.0f tokens/s, %d rank%s\n", what,
+    fprintf(f, "%s: %lld examples, %lld tokens, %.2f s, %.0f tokens/s, %d rank%s", what,
             (long long)r->n_examples, (long long)r->n_tokens, r->seconds,
             r->seconds > 0 ? r->n_tokens / r->seconds : 0.0, n_ranks, n_ranks == 1 ? "" : "s");
+    /* the rate above counts them as if computed in this run */
+    if (r->n_resumed > 0) fprintf(f, ", %d of %d batches resumed from the checkpoint", r->n_resumed, r->n_batches);
+    fputc('\n', f);
     /* after a successful run, so that a failing one still prints exactly one line */
     if (r->n_batches > 0 && r->n_batches < 4 * n_ranks && n_ranks > 1)
         fprintf(stderr, "bertology: note: %d batches for %d ranks: ranks idle part of the time; a smaller "

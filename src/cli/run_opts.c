@@ -3,6 +3,7 @@
 #include "run_opts.h"
 
 #include "bertology/engine.h"
+#include "bertology/signals.h"
 #include "bertology/store.h"
 
 #include <getopt.h>
@@ -67,52 +68,66 @@ int run_opts_parse(bt_run_options *o, int command, const char *name, int argc, c
 }
 
 /* The stop request of docs/checkpoint.md: SIGTERM (Slurm's time limit, scancel, preemption; srun
- * forwards it), SIGUSR1 (mpirun forwards it; Slurm's --signal) and SIGINT (^C) make the run stop
- * at the next batch boundary all ranks agree on, save, and exit 3. A second ^C ends at once. */
-static volatile sig_atomic_t g_stop;
-static const char *g_out;
+ * forwards it; mpirun sends it to the ranks, then SIGKILL a second later), SIGUSR1 (mpirun forwards
+ * it; Slurm's --signal) and SIGINT (^C) make the run stop: the batch in flight is abandoned at the
+ * next layer, the work done is made durable, exit 3. A second ^C ends at once. They are taken by a
+ * thread of their own, never by a handler on a computing thread (bertology/signals.h). */
+static const char *g_out; /* the checkpoint's directory, for the message; NULL: no checkpoint */
+static const volatile sig_atomic_t *g_stop; /* the stop flag, when the command takes stop signals */
+static int g_status;                        /* what run_fail reported: the exit status */
 
-static void on_stop(int sig) {
-    if (g_stop && sig == SIGINT) {
-        signal(SIGINT, SIG_DFL);
-        raise(SIGINT);
-    }
-    g_stop = sig;
-}
-
-static void catch_stop_signals(bt_run_options *o) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sa.sa_flags = SA_RESTART; /* MPI and HDF5 calls must not see EINTR */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    o->stop = &g_stop;
-    g_out = o->out;
+/* The commands that stop on request: those that keep a checkpoint, and syntax (which stops with
+ * exit 3 but saves nothing yet). */
+static int stops_on_request(const bt_run_options *o, int command) {
+    if (command == BT_CMD_SYNTAX) return o->out != NULL;
+    return o->out && o->checkpoint_every > 0 && (command & (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE));
 }
 
 int run_begin(int *argc, char ***argv, int command, const char *name, bt_run_options *o, int *rank, int *n_ranks) {
     bt_error err = {0};
+    bt_signals_block(); /* before MPI_Init: no thread of MPI, OpenMP or oneDNN ever takes them */
+    /* our fatal-signal handler from the start; Open MPI's (which allocates) not even in MPI_Init */
+    char who[128];
+    snprintf(who, sizeof who, "bertology %s (pid %ld)", name, (long)getpid());
+    bt_signals_fatal(who);
+    setenv("OMPI_MCA_opal_signal", "", 0);
     if (bt_dist_init(argc, argv, &err)) {
         fprintf(stderr, "bertology %s: %s\n", name, err.msg);
+        bt_signals_release();
         return BT_EINTERNAL;
     }
     MPI_Comm_rank(MPI_COMM_WORLD, rank);
     MPI_Comm_size(MPI_COMM_WORLD, n_ranks);
-    const int rc = run_opts_parse(o, command, name, *argc, *argv, *rank);
+    snprintf(who, sizeof who, "bertology %s (rank %d, pid %ld)", name, *rank, (long)getpid());
+    bt_signals_fatal(who); /* the rank in its line, and in place of any handler MPI_Init installed */
+    int rc = run_opts_parse(o, command, name, *argc, *argv, *rank);
+    if (!rc && stops_on_request(o, command)) {
+        bt_error local = {0};
+        o->stop = bt_signals_catch_stop(&local);
+        if (!o->stop) rc = BT_EINTERNAL;
+        if ((rc = bt_dist_agree(MPI_COMM_WORLD, rc, &local, &err))) run_fail(*rank, name, &err);
+        if (command != BT_CMD_SYNTAX) g_out = o->out;
+        g_stop = o->stop;
+    } else {
+        bt_signals_release();
+    }
     if (rc) run_end();
-    else if (o->out && o->checkpoint_every > 0 && (command & (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE)))
-        catch_stop_signals(o);
     return rc;
 }
 
 void run_fail(int rank, const char *name, const bt_error *err) {
+    g_status = err->code;
     if (rank != 0) return;
-    if (err->code == BT_EINTERRUPTED)
-        fprintf(stderr, "bertology %s: %s (%s/checkpoint; exit status 3)\n", name, err->msg, g_out ? g_out : ".");
-    else fprintf(stderr, "bertology %s: %s\n", name, err->msg);
+    if (err->code == BT_EINTERRUPTED) {
+        /* where, and how long after this rank's signal (the others' came at about the same time) */
+        char where[4200] = "", after[64] = "";
+        if (g_out) snprintf(where, sizeof where, "%s/checkpoint, ", g_out);
+        if (g_stop && *g_stop)
+            snprintf(after, sizeof after, "%s %.2f s after %s; ", g_out ? "saved" : "stopped", bt_signals_stop_age(),
+                     *g_stop == SIGTERM ? "SIGTERM" : *g_stop == SIGINT ? "SIGINT" : "SIGUSR1");
+        fprintf(stderr, "bertology %s: %s (%s%sexit status 3)\n", name, err->msg, where, after);
+    } else
+        fprintf(stderr, "bertology %s: %s\n", name, err->msg);
 }
 
 void run_notice(const bt_run *x) {
@@ -175,6 +190,14 @@ void run_end(void) {
     if (bt_store_poisoned()) {
         fflush(NULL);
         _exit(1);
+    }
+    if (g_stop) {
+        /* Every collective step is done and everything is on disk. An mpirun told to end
+         * (SIGTERM, ^C) never answers MPI_Finalize: end without it, now or when its SIGTERM
+         * comes, rather than wait for its SIGKILL. (After SIGUSR1 the launcher is well.) */
+        fflush(NULL);
+        if (*g_stop == SIGTERM || *g_stop == SIGINT) _exit(g_status);
+        bt_signals_exit_on_stop(g_status);
     }
     bt_dist_finalize();
 }

@@ -175,6 +175,8 @@ void bt_engine_free(bt_engine *e) {
 
 size_t bt_engine_bytes(const bt_engine *e) { return e->mem_floats * sizeof(float); }
 
+void bt_engine_set_stop(bt_engine *e, const volatile sig_atomic_t *stop) { e->stop = stop; }
+
 /* ------------------------------------------------------------------------------------------ */
 
 static int check_batch(const bt_engine *e, const bt_batch *bt, bt_error *err) {
@@ -266,7 +268,10 @@ static int forward_impl(bt_engine *e, const bt_batch *bt, const float *gates, in
     } else if (x_in != e->hidden[first]) {
         memcpy(e->hidden[first], x_in, (size_t)N * D * sizeof(float));
     }
-    for (int l = first; l < L; l++) {
+    for (int l = first; l <= L; l++) {
+        if (eng_stop_asked(e)) /* (l = L: the last layer returned early) */
+            return bt_error_set(err, BT_EINTERRUPTED, "forward stopped on request before layer %d", l);
+        if (l == L) break;
         /* GPT-2's last hidden state is reported after ln_f (as Hugging Face does) */
         if (gpt2) gpt2_layer_forward(e, l, e->hidden[l], l == L - 1 ? e->xf : e->hidden[l + 1]);
         else bert_layer_forward(e, l, e->hidden[l], e->hidden[l + 1]);
@@ -347,7 +352,10 @@ int bt_engine_backward(bt_engine *e, bt_error *err) {
         dy = dx;
         dx = t;
     }
-    for (int l = L - 1; l >= 0; l--) {
+    for (int l = L - 1; l >= -1; l--) {
+        if (eng_stop_asked(e)) /* (l = -1: layer 0 returned early) */
+            return bt_error_set(err, BT_EINTERRUPTED, "backward stopped on request at layer %d", l);
+        if (l < 0) break;
         if (gpt2) gpt2_layer_backward(e, l, dy, l > 0 ? dx : NULL);
         else bert_layer_backward(e, l, dy, l > 0 ? dx : NULL);
         scatter_heads(e, l, e->ggrad, e->lg);

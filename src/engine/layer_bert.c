@@ -16,9 +16,11 @@ void bert_layer_forward(bt_engine *e, int l, const float *x, float *y) {
     op_linear_forward(s->qkv, x, w->wqkv, w->bqkv, N, D, 3 * Dl);
     op_attention_forward(s->p, s->ctx, e->ctxg, e->want_entropy ? e->le : NULL, s->qkv, e->gate[l],
                          &e->seqs, Hl, c->d_head, c->arch != BT_ARCH_BERT);
+    if (eng_stop_asked(e)) return;
     op_linear_forward(s->r1, e->ctxg, w->wo, w->bo, N, Dl, D);
     op_add_inplace(s->r1, x, (size_t)N * D);
     op_layernorm_forward(e->a, s->mean1, s->rstd1, s->r1, w->ln1_g, w->ln1_b, N, D, c->ln_eps);
+    if (eng_stop_asked(e)) return;
     op_linear_forward(s->f1, e->a, w->w1, w->b1, N, D, F);
     op_act_forward(e->h, s->f1, (size_t)N * F, c->act);
     op_linear_forward(s->r2, e->h, w->w2, w->b2, N, F, D);
@@ -38,12 +40,13 @@ void bert_layer_backward(bt_engine *e, int l, float *dy, float *dx) {
     op_linear_backward(e->dff, dr, w->w2, N, F, D, 0);
     op_act_backward(e->dff, s->f1, (size_t)N * F, c->act);
     op_linear_backward(dr, e->dff, w->w1, N, D, F, 1); /* dr is now dL/da */
+    if (eng_stop_asked(e)) return;
     /* through LN1 to r1 = x + attn(x) */
     op_layernorm_backward(dy, dr, s->r1, s->mean1, s->rstd1, w->ln1_g, N, D); /* dy = dL/dr1 */
     op_linear_backward(e->dctxg, dy, w->wo, N, Dl, D, 0);
     op_attention_backward(dx ? e->dqkv : NULL, e->lg, e->lt, e->dctxg, s->p, s->ctx, s->qkv,
                           e->gate[l], &e->seqs, Hl, c->d_head, e->dp, e->lim.max_len);
-    if (!dx) return;
+    if (!dx || eng_stop_asked(e)) return;
     memcpy(dx, dy, (size_t)N * D * sizeof(float)); /* the residual path */
     op_linear_backward(dx, e->dqkv, w->wqkv, N, D, 3 * Dl, 1);
 }

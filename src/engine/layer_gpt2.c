@@ -17,9 +17,11 @@ void gpt2_layer_forward(bt_engine *e, int l, const float *x, float *y) {
     op_linear_forward(s->qkv, e->a, w->wqkv, w->bqkv, N, D, 3 * Dl);
     op_attention_forward(s->p, s->ctx, e->ctxg, e->want_entropy ? e->le : NULL, s->qkv, e->gate[l],
                          &e->seqs, Hl, c->d_head, 1);
+    if (eng_stop_asked(e)) return;
     op_linear_forward(s->r2, e->ctxg, w->wo, w->bo, N, Dl, D);
     op_add_inplace(s->r2, x, (size_t)N * D);
     op_layernorm_forward(e->a, s->mean2, s->rstd2, s->r2, w->ln2_g, w->ln2_b, N, D, c->ln_eps);
+    if (eng_stop_asked(e)) return;
     op_linear_forward(s->f1, e->a, w->w1, w->b1, N, D, F);
     op_act_forward(e->h, s->f1, (size_t)N * F, c->act);
     op_linear_forward(y, e->h, w->w2, w->b2, N, F, D);
@@ -39,11 +41,12 @@ void gpt2_layer_backward(bt_engine *e, int l, float *dy, float *dx) {
     op_linear_backward(da, e->dff, w->w1, N, D, F, 0);
     op_layernorm_backward(dr, da, s->r2, s->mean2, s->rstd2, w->ln2_g, N, D);
     op_add_inplace(dr, dy, (size_t)N * D);
+    if (eng_stop_asked(e)) return;
     /* r1 = x + attn(LN1(x)) */
     op_linear_backward(e->dctxg, dr, w->wo, N, Dl, D, 0);
     op_attention_backward(dx ? e->dqkv : NULL, e->lg, e->lt, e->dctxg, s->p, s->ctx, s->qkv,
                           e->gate[l], &e->seqs, Hl, c->d_head, e->dp, e->lim.max_len);
-    if (!dx) return;
+    if (!dx || eng_stop_asked(e)) return;
     op_linear_backward(da, e->dqkv, w->wqkv, N, D, 3 * Dl, 0);
     op_layernorm_backward(dx, da, s->r1, s->mean1, s->rstd1, w->ln1_g, N, D);
     op_add_inplace(dx, dr, (size_t)N * D);

@@ -289,8 +289,9 @@ static int ckpt_save(void *ctx, int pass, int batch, const void *state, size_t n
                             c->x->rank, strerror(e));
     }
     c->written += (int64_t)(sizeof h + n);
-    /* fault injection for the tests: a signal to this process after its N-th batch */
-    if (c->signal_after > 0 && ++c->saves == c->signal_after) raise(c->signal_no);
+    /* fault injection for the tests: a signal to this process after its N-th batch (to the
+     * process, as a launcher sends it: the thread that takes stop signals gets it) */
+    if (c->signal_after > 0 && ++c->saves == c->signal_after) kill(getpid(), c->signal_no);
     if (c->slow_s > 0) { /* so that a test's signal from outside (Slurm) lands mid-pass */
         struct timespec ts = {(time_t)c->slow_s, (long)((c->slow_s - (double)(time_t)c->slow_s) * 1e9)};
         nanosleep(&ts, NULL);

@@ -128,9 +128,14 @@ void bt_run_file_free(bt_run *x) {
         bt_run_ckpt_free(x);
         return;
     }
-    /* a stopped run's file stays, to be reopened by the run that resumes it */
-    if (s->store && x->o->stop && *x->o->stop && bt_run_ckpt_hooks(x)) bt_store_suspend(s->store);
-    else if (s->store) bt_store_abort(s->store);
+    /* a stopped run's file stays, to be reopened by the run that resumes it; collective, as the
+     * close is (a signal may have reached some ranks only: rank 0 writes the status) */
+    if (s->store) {
+        int asked = x->o->stop && *x->o->stop && bt_run_ckpt_hooks(x), any = 0;
+        MPI_Allreduce(&asked, &any, 1, MPI_INT, MPI_MAX, x->comm);
+        if (any) bt_store_suspend(s->store);
+        else bt_store_abort(s->store);
+    }
     bt_run_ckpt_free(x);
     free(s->rows), free(s->tokens), free(s->labels), free(s->targets), free(s->attn), free(s->hidden);
     free(s->opts_json);

@@ -87,8 +87,8 @@ static const bt_flag FLAGS[] = {
      "the printed table: relations with at least N arcs (default 100)", "need an integer >= 0", 0},
     /* lo is exclusive: -1e-300 lets 0 (no checkpoint) through and nothing negative that matters */
     {"checkpoint-every", "checkpoint_every", SWEEPS, BT_FLAG_DOUBLE, F(checkpoint_every), -1e-300, 1e300, NULL, "SECONDS",
-     "make the work done durable every SECONDS (default 300); a stop signal saves at once; 0: no checkpoint, "
-     "signals end the run as usual (docs/checkpoint.md)", "need a number of seconds >= 0", 0},
+     "make the work done durable every SECONDS (default 30: a hard kill loses at most that and a batch); a stop "
+     "signal saves at once; 0: no checkpoint, signals end the run as usual (docs/checkpoint.md)", "need a number of seconds >= 0", 0},
     {"restart", "restart", SWEEPS, BT_FLAG_SET, F(restart), 1, 0, NULL, NULL,
      "discard an interrupted run in --out instead of resuming it", NULL, 0},
     {"quiet", "quiet", ALL | SYN, BT_FLAG_SET, F(quiet), 1, 0, NULL, NULL, "no progress lines", NULL, 1},
@@ -118,7 +118,7 @@ void bt_run_options_init(bt_run_options *o, int command, const char *name) {
     o->layer_norm = o->global_norm = o->token_norm = 1;
     o->dtype_f16 = 1;
     o->max_output_gb = 20.0;
-    o->checkpoint_every = 300.0;
+    o->checkpoint_every = 30.0;
     o->threshold = 0.9;
     o->amount = 0.1;
     o->min_arcs = 100;

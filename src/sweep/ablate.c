@@ -144,6 +144,7 @@ static int ablate_configurations(void *ctx, bt_engine *e, const bt_batch *batch,
                 const int cfg = 1 + kind * LH + l * H + h;
                 config_gates(x->base, L, H, cfg, x->gates);
                 rc = bt_engine_forward_from(e, batch, x->gates, 0, l, in, err);
+                if (rc == BT_EINTERRUPTED) return rc; /* the engine saw the stop request */
                 if (rc) {
                     bt_error_prefix(err, "batch %d, layer %d head %d %s", b, l, h, kind ? "alone" : "masked");
                     break;
@@ -262,5 +263,7 @@ int bt_sweep_ablate(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const
     }
     res->seconds = res->base.seconds = st.seconds;
     res->base.peak_rss = st.peak_rss;
+    res->base.n_batches = st.n_batches;
+    res->base.n_resumed = st.n_resumed;
     return BT_OK;
 }

@@ -35,6 +35,8 @@ static int prepare(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const 
     lim.attentions = pass->attentions;
     lim.hidden = pass->hidden;
     rc = bt_engine_create(&m->cfg, &m->params, &lim, &s->e, err);
+    /* a stop request abandons the batch in flight at the next layer (run_slot) */
+    if (!rc) bt_engine_set_stop(s->e, o->checkpoint ? o->checkpoint->stop : NULL);
     if (!rc) rc = sweep_inputs_alloc(&s->in, &lim, err);
     if (!rc && !(s->partial = bt_calloc((size_t)s->sh.my_batches * pass->K, sizeof(double), "partial sums", err)))
         rc = BT_EINTERNAL;
@@ -112,8 +114,16 @@ static int run_slot(const bt_dataset *d, const bt_sweep_options *o, const sweep_
     } else if (b >= 0 && !rc) {
         batch = sweep_inputs_pack(&s->in, d, plan, b);
         rc = pass->run(ctx, s->e, &batch, slot, b, p, &out, local);
-        /* busy time of the progress lines: the batch's compute, without the sink's writes */
-        if (!rc && !pass->after_sink) bt_dist_progress_batch(prog, plan, b);
+        if (rc == BT_EINTERRUPTED) {
+            /* the engine abandoned the batch for a stop request: not done, not saved (a resumed
+             * run computes it); the sink gets a padding call, the stop is agreed next slot */
+            out = (bt_sweep_batch){0};
+            rc = BT_OK;
+            b = -1;
+        } else if (!rc && !pass->after_sink) {
+            /* busy time of the progress lines: the batch's compute, without the sink's writes */
+            bt_dist_progress_batch(prog, plan, b);
+        }
     }
     if (sink) { /* also for a restored batch: every rank makes the same number of calls */
         const int src = sink(sink_ctx, &out, rc ? NULL : local);
@@ -174,15 +184,20 @@ static int batch_loop(MPI_Comm comm, const bt_dataset *d, const bt_sweep_options
     }
     const int ran_through = slot == s->sh.max_batches; /* not left at a stop or a failure */
     if (c.req != MPI_REQUEST_NULL) MPI_Wait(&c.req, MPI_STATUS_IGNORE);
-    /* a stop posted with the last slot: that slot's batch was skipped somewhere */
-    if (ck && ran_through && !agreed_elsewhere && s->sh.max_batches > 0 && !c.all[CTL_FAILED] && c.all[CTL_STOP]) {
-        bt_error scratch = {0};
-        const int before = rc, src = ck->sync(ck->ctx, before ? &scratch : local); /* collective, as above */
-        if (!before && src) {
+    /* Every batch done is made durable before the reduction, the summary and the commit: a run
+     * killed in them (mpirun's SIGKILL a second after ^C) loses no batch. A stop posted with the
+     * last slot (that slot's batch was skipped somewhere), or asked during it (its batch may have
+     * been abandoned: the last control was posted before), ends the pass here. */
+    const int at_end = ck && ran_through && s->sh.max_batches > 0 && !c.all[CTL_FAILED]; /* the same everywhere */
+    int last[2] = {rc != BT_OK, c.all[CTL_STOP] || (ck && ck->stop && *ck->stop)}; /* {failed, stop} */
+    if (at_end) MPI_Allreduce(MPI_IN_PLACE, last, 2, MPI_INT, MPI_MAX, comm);
+    if (at_end && !last[0]) { /* after a failure no sync: the pass's agreement carries the error */
+        const int src = ck->sync(ck->ctx, local); /* collective, as above */
+        if (src) {
             if (s->sh.rank == 0) rc = src;
             else agreed_elsewhere = src;
         }
-        if (!rc && !agreed_elsewhere)
+        if (!rc && !agreed_elsewhere && last[1])
             rc = bt_error_set(local, BT_EINTERRUPTED, "interrupted: the work so far is saved; run the same command "
                               "again to resume");
     }

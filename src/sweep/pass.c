@@ -251,6 +251,7 @@ int bt_sweep_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
     }
     res->peak_rss = st.peak_rss;
     res->n_batches = st.n_batches;
+    res->n_resumed = st.n_resumed;
     res->seconds = st.seconds;
     return BT_OK;
 }

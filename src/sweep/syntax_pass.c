@@ -112,6 +112,7 @@ int bt_syntax_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const 
         lim.attentions = 1;
         lim.hidden = o->keep_hidden;
         rc = bt_engine_create(c, &m->params, &lim, &e, &local);
+        if (!rc) bt_engine_set_stop(e, o->stop);
         if (!rc) rc = sweep_inputs_alloc(&in, &lim, &local);
         if (!rc) rc = scratch_alloc(&sc, H, lim.max_len, w->n_prefix + w->n_suffix, &local);
         ent = calloc((size_t)(sh.my_batches ? sh.my_batches : 1) * L * H, sizeof *ent);
@@ -124,17 +125,29 @@ int bt_syntax_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const 
     bt_dist_progress prog;
     bt_dist_progress_begin(&prog, comm, &sh.plan, &sh.asg, o->label ? o->label : "syntax",
                            sh.rank == 0 ? o->progress : NULL, 0);
+    /* a stop request is agreed one slot late, as in the sweep driver: posted before a batch,
+     * completed before the next, so that every rank leaves at the same slot */
+    int stop_mine = 0, stop_all = 0;
+    MPI_Request stop_req = MPI_REQUEST_NULL;
     for (int slot = 0; slot < sh.max_batches; slot++) {
         bt_sweep_batch out = {0};
-        if (slot < sh.my_batches && !rc) {
+        if (o->stop) {
+            if (slot > 0) MPI_Wait(&stop_req, MPI_STATUS_IGNORE);
+            if (stop_all) break;
+            stop_mine = *o->stop != 0;
+            MPI_Iallreduce(&stop_mine, &stop_all, 1, MPI_INT, MPI_MAX, comm, &stop_req);
+        }
+        if (slot < sh.my_batches && !rc && !stop_mine) {
             const int b = sh.mine[slot];
             const bt_plan_batch *pb = &sh.plan.batches[b];
             const int *ex = bt_plan_batch_examples(&sh.plan, b);
             const bt_batch batch = sweep_inputs_pack(&in, d, &sh.plan, b);
             rc = bt_engine_forward(e, &batch, o->head_mask, BT_FWD_ENTROPY, &local);
-            if (!rc) rc = count_batch(e, d, w, ex, pb->n_seqs, R, L, H, &sc, correct, arcs, base, &local);
+            const int abandoned = rc == BT_EINTERRUPTED; /* for a stop: agreed next slot */
+            if (abandoned) rc = BT_OK;
+            if (!rc && !abandoned) rc = count_batch(e, d, w, ex, pb->n_seqs, R, L, H, &sc, correct, arcs, base, &local);
             if (rc) bt_error_prefix(&local, "batch %d", b);
-            else {
+            else if (!abandoned) {
                 totals[0] += pb->n_seqs;
                 totals[1] += pb->n_tokens;
                 const double *en = bt_engine_entropy(e);
@@ -142,15 +155,24 @@ int bt_syntax_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const 
                     for (int j = 0; j < L * H; j++) ent[(size_t)slot * L * H + j] += en[(size_t)k * L * H + j];
                 out = (bt_sweep_batch){.n = pb->n_seqs, .examples = ex, .entropy = bt_engine_entropy(e), .engine = e};
             }
-            bt_dist_progress_batch(&prog, &sh.plan, b);
+            if (!abandoned) bt_dist_progress_batch(&prog, &sh.plan, b);
         }
         if (sink) { /* padding calls keep collective sinks in step */
             const int src = sink(sink_ctx, &out, rc ? NULL : &local);
             if (!rc && src) rc = src;
         }
     }
+    if (stop_req != MPI_REQUEST_NULL) MPI_Wait(&stop_req, MPI_STATUS_IGNORE);
+    if (o->stop) { /* asked during the last slot, whose batch may have been abandoned */
+        stop_mine = stop_all || *o->stop;
+        MPI_Allreduce(&stop_mine, &stop_all, 1, MPI_INT, MPI_MAX, comm);
+    }
+    prog.stopped = stop_all;
     bt_dist_progress_finish(&prog, comm);
-    rc = bt_dist_agree(comm, rc, &local, err);
+    rc = bt_dist_agree(comm, rc, &local, err); /* a failure wins over a stop */
+    if (!rc && stop_all)
+        rc = bt_error_set(err, BT_EINTERRUPTED, "interrupted: syntax saves no partial work yet; the same command "
+                          "starts over");
     if (rc) goto out;
     MPI_Allreduce(cnt, sum, (int)K, MPI_INT64_T, MPI_SUM, comm);
 

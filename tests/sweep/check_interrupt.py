@@ -24,23 +24,7 @@ import h5py
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
-from common import check  # noqa: E402
-
-
-def session_alive(sid):
-    """Processes still in session sid (the mpirun and its ranks), from /proc."""
-    alive = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[3]) == sid and fields[0] != "Z":  # field 6 of stat: session id
-                alive.append(int(d))
-        except (OSError, IndexError, ValueError):
-            pass
-    return alive
+from common import check, session_alive  # noqa: E402
 
 
 def run_and_kill(args, m, name, sig, full_secs):

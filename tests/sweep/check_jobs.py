@@ -5,7 +5,8 @@
   the first command (Slurm stops reading them there) and set nodes, ntasks-per-node,
   cpus-per-task, time and output; the array script sets --array with one index per default task.
 * run_local.sh with NP=2: run.h5 committed by 2 ranks, .npy files written; exit 2 on bad input
-  and on missing arguments.
+  and on missing arguments; SIGTERM (as ^C) reaches the ranks after the 2 s it gives Open MPI's
+  odls_base_sigkill_timeout, and they say so and leave a checkpoint covering every batch done.
 * importance.sbatch with tests/sweep/fake_slurm/srun first on PATH (it logs its command line and
   execs mpirun with SLURM_NTASKS ranks): arguments and environment-variable forms, threads taken
   from SLURM_CPUS_PER_TASK (bertology's --threads, OMP_NUM_THREADS, srun --cpus-per-task), the
@@ -17,8 +18,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import h5py
 
@@ -74,6 +77,42 @@ def check_run(what, out, n_ranks, task, n_examples, threads=None):
     return a
 
 
+def local_sigterm(args, script, m, env):
+    """SIGTERM to run_local.sh (its mpirun): the ranks get SIGTERM 2 s later (it raises Open MPI's
+    odls_base_sigkill_timeout from 1 s), stop, say so, and leave a checkpoint covering every batch
+    done."""
+    out = os.path.join(args.work, "local_term")
+    env = dict(os.environ, **env, BT_TEST_BATCH_SECONDS="0.5")  # a pause after every batch: time to signal
+    p = subprocess.Popen([script, m, "sst-2", args.sst2, out, "--subset", "48", "--batch-tokens", "64", "--quiet"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                         start_new_session=True)
+    t0 = time.time()
+    while p.poll() is None and not os.path.exists(os.path.join(out, "checkpoint")) and time.time() - t0 < 60:
+        time.sleep(0.02)
+    time.sleep(0.5)
+    if not check(p.poll() is None, "run_local.sh ended before its SIGTERM: exit %s" % p.returncode):
+        return
+    t_sig = time.time()
+    p.send_signal(signal.SIGTERM)
+    try:
+        _, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        _, err = p.communicate()
+    took = time.time() - t_sig
+    state = os.path.join(out, "checkpoint", "state.json")
+    ok = os.path.exists(state) and not os.path.exists(os.path.join(out, "run.h5"))
+    if ok:
+        with open(state) as f:
+            st = json.load(f)
+        ok = st["journals"] and all(os.path.getsize(os.path.join(out, "checkpoint", j["file"])) == j["bytes"]
+                                    for j in st["journals"])
+    check(ok and 2.0 < took < 12 and "exit status 3" in err, "run_local.sh, SIGTERM: ended %.1f s later "
+          "(want the 2 s of its odls_base_sigkill_timeout and a stop), checkpoint %s:\n%s" % (
+              took, "kept" if ok else "missing", err[-1000:]))
+    print("run_local.sh: SIGTERM: the ranks stopped %.1f s later, every batch done kept" % took)
+
+
 def main():
     ap = common.parser(__doc__)
     ap.add_argument("--source", required=True)
@@ -118,6 +157,7 @@ def main():
     r = run([scripts[2], m], base_env)
     check(r.returncode == 2 and "usage" in r.stderr, "run_local.sh without arguments: exit %d"
           % r.returncode)
+    local_sigterm(args, scripts[2], m, dict(base_env, NP="2", THREADS="1"))
 
     # importance.sbatch under the fake srun
     fake = os.path.join(HERE, "fake_slurm")

@@ -2,6 +2,7 @@
 timeout, run.h5 comparison. Every script imports it and passes --bertology, --mpiexec,
 --testdata and --work (see tests/sweep.cmake)."""
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -67,6 +68,23 @@ def model(args, name, **kw):
     return out
 
 
+def session_alive(sid):
+    """Processes still in session sid (an mpirun started in a session of its own, and its ranks),
+    from /proc: field 6 of stat is the session id."""
+    alive = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid and fields[0] != "Z":
+                alive.append(int(d))
+        except (OSError, IndexError, ValueError):
+            pass
+    return alive
+
+
 def mpirun(args, np_, argv, timeout=180, quiet=False, wrapper=None):
     """`mpirun -np N [wrapper] bertology ARGV` under a timeout; returns CompletedProcess."""
     cmd = [args.mpiexec, "--oversubscribe", "--allow-run-as-root", "-np", str(np_)]
@@ -112,10 +130,16 @@ def same_bits(a, b):
     return a.tobytes() == b.tobytes()
 
 
-def compare_h5(a, b, what):
-    """Every dataset byte-identical, every attribute equal except VOLATILE_ATTRS."""
+def compare_h5(a, b, what, options_may_differ=()):
+    """Every dataset byte-identical, every attribute equal except VOLATILE_ATTRS; in the root's
+    options JSON, the keys options_may_differ are left out (a resumed run keeps the options of
+    the run it resumes, e.g. its --checkpoint-every)."""
     da, aa = h5_contents(a)
     db, ab = h5_contents(b)
+    for attrs in (aa, ab):
+        if options_may_differ and "/@options" in attrs:
+            opts = json.loads(attrs["/@options"])
+            attrs["/@options"] = json.dumps({k: v for k, v in opts.items() if k not in options_may_differ})
     check(sorted(da) == sorted(db), "%s: dataset lists differ: %s vs %s" % (what, sorted(da), sorted(db)))
     for k in sorted(set(da) & set(db)):
         check(same_bits(da[k], db[k]), "%s: dataset %s differs" % (what, k))

@@ -14,10 +14,15 @@ predicts heads in both directions, and counts. Checked, exactly (integers, bit p
 * np = 1 and np = 3 give byte-identical /syntax, /words, /examples, /attentions and the same
   printed table;
 * the table's rows: the best (layer, head, direction) and baseline per relation;
-* malformed CoNLL-U files: exit 2 on every rank, one line naming FILE:LINE, no run.h5.
+* malformed CoNLL-U files: exit 2 on every rank, one line naming FILE:LINE, no run.h5;
+* a stop (SIGUSR1, SIGINT to mpirun) mid-pass: exit 3 and one line saying nothing was kept
+  (syntax keeps no checkpoint yet, issue 20), no run.h5; the same command then finishes.
 """
+import glob
 import os
+import signal
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -25,7 +30,8 @@ import pytest
 
 import torch_bert
 import torch_families
-from bttest import SOURCE, UD_DEV, bertology, contents, example_ids, models, run, same_bits, same_files
+from bttest import (BERTOLOGY, SOURCE, UD_DEV, Background, bertology, contents, example_ids, models, run, same_bits,
+                    same_files)
 from ud_ref import Aligner, read_conllu
 
 OFFSETS = [-3, -2, -1, 1, 2, 3]
@@ -280,6 +286,34 @@ def test_ud_in_other_commands(cmd, need, bert, work):
 def test_bert_and_report(bert, work, check):
     ref_dir, want = family(check, work, "bert", "bert", bert, 128)
     report(check, ref_dir, want)
+
+
+@pytest.mark.parametrize("np_,sig,want_rc", [(2, signal.SIGUSR1, 3), (3, signal.SIGINT, 1)], ids=["np2-USR1", "np3-INT"])
+def test_stop(np_, sig, want_rc, work, check):
+    """SIGUSR1 (np 2) and SIGINT (np 3) to mpirun while the pass runs: every rank stops, exit 3
+    (after SIGINT Open MPI's own 1: it sends the ranks SIGTERM itself), one line from rank 0
+    saying that the same command starts over, no run.h5; that command then finishes."""
+    model = os.path.join(work, "bert_wide")  # wide enough that the pass lasts seconds
+    if not os.path.exists(os.path.join(model, "vocab.txt")):
+        models.bert(model, layers=2, hidden=384, heads=6, ff=1536, no_head=True, seed=11)
+    out = os.path.join(work, "stop_np%d" % np_)
+    argv = [BERTOLOGY, "syntax", "--model", model, "--task", "ud", "--data", UD_DEV, "--out", out,
+            "--batch-tokens", 256, "--threads", 1, "--quiet"]
+    with Background(argv, np=np_, quiet_mpi=True) as p:
+        t0 = time.time()
+        while p.poll() is None and not glob.glob(os.path.join(out, "run.h5.tmp-*")) and time.time() - t0 < 120:
+            time.sleep(0.01)
+        time.sleep(0.5)  # inside the pass (it lasts seconds)
+        assert p.poll() is None, p.wait(0).report("syntax np=%d ended before the signal" % np_)
+        p.signal(sig)
+        r = p.wait(timeout=60)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    check(r.returncode == want_rc and len(lines) == 1 and "syntax saves no partial work yet" in lines[0]
+          and "exit status 3" in lines[0] and not os.path.exists(os.path.join(out, "run.h5")),
+          "syntax np=%d stopped by %s: exit %s, %s" % (np_, sig.name, r.returncode, lines))
+    print("  syntax np=%d, %s after %.1f s: %s" % (np_, sig.name, time.time() - t0, lines[0] if lines else ""))
+    bertology(argv[1:], np=1, timeout=300)
+    check(os.path.exists(os.path.join(out, "run.h5")), "syntax after a stop did not finish")
 
 
 def test_gpt2(work, check):

@@ -2,6 +2,7 @@
  * the engine's own per-example loss, packing invariance, pruned layers, and bad input. */
 #include <check.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +296,46 @@ START_TEST(attention_below_forward_from_is_refused) {
 }
 END_TEST
 
+/* A stop request (issue 20) abandons a forward or a backward before its next layer with
+ * BT_EINTERRUPTED; an abandoned forward cannot be gone back from, and once the flag is clear the
+ * engine gives the bits of one that was never stopped. */
+START_TEST(stop_request_abandons_the_batch) {
+    model m;
+    make_model(&m, 3, 16, 4, 24, 3, BT_ACT_GELU, 0);
+    make_inputs(3);
+    bt_engine *e = new_engine(&m, 1), *ref = new_engine(&m, 1);
+    const int L = m.cfg.n_layers, H = m.cfg.n_heads;
+    bt_batch bt = batch_of(3);
+    bt_error err;
+    ck_assert_int_eq(bt_engine_forward(ref, &bt, NULL, BT_FWD_ENTROPY, &err), BT_OK);
+    ck_assert_int_eq(bt_engine_backward(ref, &err), BT_OK);
+    float cache[20 * 16];
+    memcpy(cache, bt_engine_hidden(ref, 2), sizeof cache);
+    volatile sig_atomic_t stop = SIGTERM;
+    bt_engine_set_stop(e, &stop);
+    ck_assert_int_eq(bt_engine_forward(e, &bt, NULL, BT_FWD_ENTROPY, &err), BT_EINTERRUPTED);
+    ck_assert_msg(strstr(err.msg, "before layer 0") != NULL, "%s", err.msg);
+    ck_assert_int_eq(bt_engine_backward(e, &err), BT_EINPUT);
+    ck_assert_int_eq(bt_engine_forward_from(e, &bt, NULL, 0, 2, cache, &err), BT_EINTERRUPTED);
+    ck_assert_msg(strstr(err.msg, "before layer 2") != NULL, "%s", err.msg);
+    stop = 0;
+    ck_assert_int_eq(bt_engine_forward(e, &bt, NULL, BT_FWD_ENTROPY, &err), BT_OK);
+    stop = SIGUSR1;
+    ck_assert_int_eq(bt_engine_backward(e, &err), BT_EINTERRUPTED);
+    ck_assert_msg(strstr(err.msg, "at layer 2") != NULL, "%s", err.msg);
+    stop = 0;
+    ck_assert_int_eq(bt_engine_backward(e, &err), BT_OK);
+    ck_assert_mem_eq(bt_engine_logits(e), bt_engine_logits(ref), sizeof(float) * NSEQ * 3);
+    ck_assert_mem_eq(bt_engine_loss(e), bt_engine_loss(ref), sizeof(double) * NSEQ);
+    ck_assert_mem_eq(bt_engine_entropy(e), bt_engine_entropy(ref), sizeof(double) * NSEQ * L * H);
+    ck_assert_mem_eq(bt_engine_gate_grad(e), bt_engine_gate_grad(ref), sizeof(double) * NSEQ * L * H);
+    ck_assert_mem_eq(bt_engine_gate_grad_tok(e), bt_engine_gate_grad_tok(ref), sizeof(double) * NSEQ * L * H);
+    bt_engine_free(e);
+    bt_engine_free(ref);
+    free(m.block);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("engine_model");
     TCase *tc = tcase_create("model");
@@ -305,6 +346,7 @@ int main(void) {
     tcase_add_test(tc, forward_only_engine_matches);
     tcase_add_test(tc, forward_from_layer_matches_full_forward);
     tcase_add_test(tc, attention_below_forward_from_is_refused);
+    tcase_add_test(tc, stop_request_abandons_the_batch);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -50,11 +50,7 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, batch_tokens_at_int_max_accepted);
     suite_add_tcase(s, tc);
     /* MPI is initialised once in this process: Check must not fork the tests away from it */
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    const int rc = tu_run_suite_in_process(s);
     MPI_Finalize();
-    return failed ? 1 : 0;
+    return rc;
 }

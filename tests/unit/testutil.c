@@ -41,10 +41,15 @@ const char *tu_write_file(const char *dir, const char *name, const void *data, s
     return p;
 }
 
-int tu_run_suite(Suite *s) {
+static int run_suite(Suite *s, int forked) {
     SRunner *sr = srunner_create(s);
+    if (!forked) srunner_set_fork_status(sr, CK_NOFORK);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+int tu_run_suite(Suite *s) { return run_suite(s, 1); }
+
+int tu_run_suite_in_process(Suite *s) { return run_suite(s, 0); }

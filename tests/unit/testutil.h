@@ -14,5 +14,7 @@ const char *tu_write_file(const char *dir, const char *name, const void *data, s
 /* Runs the standard Check runner on a suite; returns the process exit code. */
 struct Suite;
 int tu_run_suite(struct Suite *s);
+/* The same without forking each test away (for suites whose process initialised MPI once). */
+int tu_run_suite_in_process(struct Suite *s);
 
 #endif
