@@ -1,12 +1,11 @@
-#!/usr/bin/python3
 """A stop at any moment never crashes, never hangs, and resumes to the same bits (issue 20).
 
-A seeded random sequence of interruptions (the seed is printed; --seed or BT_STOP_SEED repeats a
-sequence: `BT_STOP_SEED=N ctest -R sweep.stop_random`):
+A seeded random sequence of interruptions (the seed is printed; BT_STOP_SEED repeats a sequence:
+`BT_STOP_SEED=N ctest -R sweep.stop_random`):
 each run is `mpirun -np N bertology importance` (N in 1..3, --threads 1; for N = 1 half the time
 one `bertology importance` without mpirun, the signal sent to it) on a random model of
-bert-base width (D 768, 12 heads, F 3072, 30522-token vocabulary; --layers of them), SST-2 dev
-(--subset), 256-token batches, --save-attentions, and a random --checkpoint-every (0.3 s, 1 s or
+bert-base width (D 768, 12 heads, F 3072, 30522-token vocabulary; layers of them), SST-2 dev
+(subset), 256-token batches, --save-attentions, and a random --checkpoint-every (0.3 s, 1 s or
 the default). At a random moment of the run comes one of: SIGUSR1, SIGINT or SIGTERM to mpirun
 (for SIGTERM and SIGINT Open MPI sends the ranks SIGTERM a second later and SIGKILL a second after
 that), or SIGKILL or SIGSEGV of one rank (the rank's fatal-signal handler prints one line and a
@@ -22,9 +21,16 @@ every interruption:
     second) mpirun ended it before any rank started;
   - a run that finishes prints "N of M batches resumed from the checkpoint" with N the batches
     state.json made durable before it started.
---malloc-check runs every process under glibc's MALLOC_CHECK_=3 (libc_malloc_debug.so.0) with
+malloc_check runs every process under glibc's MALLOC_CHECK_=3 (libc_malloc_debug.so.0) with
 MALLOC_PERTURB_ (freed and new memory filled with a byte), so that a heap error aborts at once.
+
+The settings come from the environment (tests/sweep.cmake sets them per build): BT_STOP_SEED,
+BT_STOP_INTERRUPTIONS (30), BT_STOP_LAYERS (2), BT_STOP_HIDDEN (768), BT_STOP_HEADS (12),
+BT_STOP_SUBSET (160), BT_STOP_MALLOC_CHECK (0), BT_STOP_SIGNALS (USR1,INT,TERM,KILL,SEGV: a
+sanitizer build has its own fatal-signal reports, no SEGV there), BT_STOP_TIMEOUT (600: a
+finishing run's limit, seconds).
 """
+
 import json
 import os
 import random
@@ -32,38 +38,32 @@ import re
 import shutil
 import signal
 import struct
-import subprocess
-import sys
 import time
+from types import SimpleNamespace
 
 import h5py
+import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import common  # noqa: E402
-from common import check, session_alive  # noqa: E402
+from bttest import BERTOLOGY, SST2, Background, models, run_differences, session_members
 
 BAD = re.compile(r"corrupted|double free|free\(\): |malloc\(\): |malloc_consolidate|munmap_chunk|realloc\(\): |"
                  r"Segmentation fault|\(Aborted\)|Aborted \(core|on signal (4|6|7|8|11) |fatal signal|"
                  r"Process received signal|AddressSanitizer|LeakSanitizer|runtime error:|stack smashing")
 SIGNALS = ["USR1", "INT", "TERM", "KILL", "SEGV"]  # KILL and SEGV: of one rank
 END_WITHIN = 30.0  # seconds from the signal until mpirun and every rank are gone
+MALLOC_DEBUG = "/lib/x86_64-linux-gnu/libc_malloc_debug.so.0"
 
 
-def parse_args():
-    ap = common.parser(__doc__)
-    ap.add_argument("--seed", type=int, default=int(os.environ["BT_STOP_SEED"]) if os.environ.get("BT_STOP_SEED")
-                    else None, help="default: $BT_STOP_SEED, else from the clock (printed)")
-    ap.add_argument("--interruptions", type=int, default=30)
-    ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--hidden", type=int, default=768)
-    ap.add_argument("--heads", type=int, default=12)
-    ap.add_argument("--subset", type=int, default=160)
-    ap.add_argument("--malloc-check", action="store_true")
-    ap.add_argument("--signals", default=",".join(SIGNALS), help="the kinds to draw from (a sanitizer build has "
-                    "its own fatal-signal reports: no SEGV there)")
-    ap.add_argument("--timeout", type=float, default=600, help="a finishing run's limit, seconds")
-    return ap.parse_args()
+def settings():
+    """The test's settings from BT_STOP_* (the module docstring)."""
+    def get(name, default, conv=int):
+        v = os.environ.get("BT_STOP_" + name)
+        return conv(v) if v else default
+    return SimpleNamespace(seed=get("SEED", None), interruptions=get("INTERRUPTIONS", 30), layers=get("LAYERS", 2),
+                           hidden=get("HIDDEN", 768), heads=get("HEADS", 12), subset=get("SUBSET", 160),
+                           malloc_check=bool(get("MALLOC_CHECK", 0)),
+                           signals=get("SIGNALS", ",".join(SIGNALS), str).split(","),
+                           timeout=get("TIMEOUT", 600.0, float))
 
 
 def durable_batches(out):
@@ -91,7 +91,7 @@ def rank_pids(sid, started=False):
     """The ranks of the session; with started, only those in main() already (more than one
     thread: MPI_Init has begun, after the fatal-signal handler was installed)."""
     pids = []
-    for pid in session_alive(sid):
+    for pid in session_members(sid):
         try:
             with open("/proc/%d/comm" % pid) as f:
                 if f.read().strip() != "bertology":
@@ -106,50 +106,28 @@ def rank_pids(sid, started=False):
 
 
 class Runner:
-    def __init__(self, args, model, env):
-        self.args, self.model, self.env = args, model, env
-        self.n = 0
-
-    def argv(self, np_, out, every, direct=False):
-        launcher = [] if direct else [self.args.mpiexec, "--oversubscribe", "--allow-run-as-root", "-np", str(np_)]
-        argv = launcher + [self.args.bertology, "importance", "--model", self.model, "--task", "sst-2", "--data", self.args.sst2, "--out", out,
-                "--threads", "1", "--quiet", "--batch-tokens", "256", "--subset", str(self.args.subset),
-                "--save-attentions", "--dtype", "f32"]
-        return argv + (["--checkpoint-every", str(every)] if every else [])
+    def __init__(self, cfg, model, env):
+        self.cfg, self.model, self.env = cfg, model, env
 
     def start(self, np_, out, every, direct=False):
-        self.n += 1
-        log = os.path.join(self.args.work, "log%03d" % self.n)
-        self.files = (open(log + ".out", "w+"), open(log + ".err", "w+"))
-        return subprocess.Popen(self.argv(np_, out, every, direct), stdout=self.files[0], stderr=self.files[1],
-                                env=self.env, start_new_session=True)
-
-    def output(self):
-        texts = []
-        for f in self.files:
-            f.flush()
-            f.seek(0)
-            texts.append(f.read())
-            f.close()
-        return texts
+        """`bertology importance` under mpirun -np NP, or alone (direct)."""
+        argv = [BERTOLOGY, "importance", "--model", self.model, "--task", "sst-2", "--data", SST2, "--out", out,
+                "--threads", "1", "--quiet", "--batch-tokens", "256", "--subset", str(self.cfg.subset),
+                "--save-attentions", "--dtype", "f32"] + (["--checkpoint-every", str(every)] if every else [])
+        return Background(argv, np=None if direct else np_, env=self.env)
 
 
 def wait_gone(p, limit):
     """Waits until mpirun and every process of its session are gone; returns the seconds it took
-    (None after limit: then the session is SIGKILLed) and the seconds until the ranks were gone."""
+    (None after limit: then the session is killed) and the seconds until the ranks were gone."""
     t0 = t_ranks = time.time()
     while time.time() - t0 < limit:
         if rank_pids(p.pid):
             t_ranks = time.time()
-        elif p.poll() is not None and not session_alive(p.pid):
+        elif p.poll() is not None and not p.alive():
             return time.time() - t0, t_ranks - t0
         time.sleep(0.005)
-    for pid in session_alive(p.pid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    p.wait()
+    p.end()
     return None, None
 
 
@@ -158,14 +136,12 @@ def stdout_complete(text):
     return re.search(r"^importance: \d+ examples", text, re.M) is not None
 
 
-def finished_ok(out, ref, p_out, durable_before, what, clean=True):
+def finished_ok(check, out, ref, p_out, durable_before, what, clean=True):
     """A finished run: the reference's bits, and the resumed count it prints."""
     if not check(os.path.exists(os.path.join(out, "run.h5")), "%s: exit 0 but no run.h5" % what):
         return
-    common.compare_h5(os.path.join(ref, "run.h5"), os.path.join(out, "run.h5"), what, ("checkpoint_every",))
-    for f in ("head_importance.npy", "attn_entropy.npy"):
-        with open(os.path.join(ref, f), "rb") as a, open(os.path.join(out, f), "rb") as b:
-            check(a.read() == b.read(), "%s: %s differs from the uninterrupted run's" % (what, f))
+    diffs = run_differences(ref, out, ignore_options=("checkpoint_every",))
+    check(not diffs, "%s: differs from the uninterrupted run: %s" % (what, "\n".join(diffs)))
     m = re.search(r"(\d+) of (\d+) batches resumed from the checkpoint", p_out)
     got = int(m.group(1)) if m else 0
     check(got == len(durable_before) or not stdout_complete(p_out),
@@ -184,7 +160,7 @@ def stopped_on_disk(out):
         return f.attrs["status"] == "interrupted"
 
 
-def stopped_ok(out, sig, rc, err, what, direct):
+def stopped_ok(check, out, sig, rc, err, what, direct):
     """A stop: exit 3 (without mpirun, or SIGUSR1 to it) or Open MPI's 1, rank 0's line, and every
     finished batch durable. (An mpirun ending after SIGTERM/SIGINT may drop what its ranks print
     last: the line is not required then.)"""
@@ -206,69 +182,60 @@ def stopped_ok(out, sig, rc, err, what, direct):
     return float(m.group(1)) if m else None
 
 
-def main():
-    args = parse_args()
-    seed = args.seed if args.seed is not None else int(time.time() * 1000) % 1000000
-    print("seed %d (repeat with --seed %d)" % (seed, seed), flush=True)
+def test_stop_random(work, check, blas_one_thread, request):
+    cfg = settings()
+    seed = cfg.seed if cfg.seed is not None else int(time.time() * 1000) % 1000000
+    print("seed %d (repeat with BT_STOP_SEED=%d)" % (seed, seed), flush=True)
     rnd = random.Random(seed)
-    kinds = args.signals.split(",")
-    common.setup(args)
-    env = dict(os.environ)
-    if args.malloc_check:
-        lib = "/lib/x86_64-linux-gnu/libc_malloc_debug.so.0"
-        if not os.path.exists(lib):
-            print("skipped: no %s (glibc >= 2.34 moved MALLOC_CHECK_ there)" % lib)
-            return 77
-        env.update(LD_PRELOAD=lib, MALLOC_CHECK_="3", MALLOC_PERTURB_=str(rnd.randrange(1, 255)))
-    m = common.model(args, "model", layers=args.layers, hidden=args.hidden, heads=args.heads, ff=4 * args.hidden,
-                     seed=11)
-    run = Runner(args, m, env)
-    ref = os.path.join(args.work, "ref")
-    t0 = time.time()
-    p = run.start(1, ref, None)
-    p.wait(timeout=args.timeout)
-    full = time.time() - t0
-    out_txt, err_txt = run.output()
-    if not check(p.returncode == 0, "reference: exit %d\n%s" % (p.returncode, err_txt[-1500:])):
-        return common.finish()
+    env = {}
+    if cfg.malloc_check:
+        if not os.path.exists(MALLOC_DEBUG):
+            pytest.skip("no %s (glibc >= 2.34 moved MALLOC_CHECK_ there)" % MALLOC_DEBUG)
+        env.update(LD_PRELOAD=MALLOC_DEBUG, MALLOC_CHECK_="3", MALLOC_PERTURB_=str(rnd.randrange(1, 255)))
+    m = models.bert(os.path.join(work, "model"), layers=cfg.layers, hidden=cfg.hidden, heads=cfg.heads,
+                    ff=4 * cfg.hidden, seed=11)
+    run = Runner(cfg, m, env)
+    ref = os.path.join(work, "ref")
+    with run.start(1, ref, None) as p:
+        r = p.wait(timeout=cfg.timeout, expect=0)
+    full = r.seconds
     print("uninterrupted np=1 run: %.1f s" % full, flush=True)
 
     done, chains, latencies, ends, rank_ends, outcomes = 0, 0, [], [], {}, {}
     out, durable = None, set()
-    while done < args.interruptions:
+    while done < cfg.interruptions:
         if out is None:
             chains += 1
-            out = os.path.join(args.work, "chain%02d" % chains)
+            out = os.path.join(work, "chain%02d" % chains)
             durable = set()
-        np_, sig = rnd.randint(1, 3), rnd.choice(kinds)
+        np_, sig = rnd.randint(1, 3), rnd.choice(cfg.signals)
         direct = np_ == 1 and rnd.random() < 0.5  # one process, no mpirun
         every = rnd.choice([0.3, 1, None])
         delay = rnd.uniform(0.2, full * 1.1)
         what = "chain %d, %s, %s at %.2f s (checkpoint every %s)" % (
             chains, "direct" if direct else "np=%d" % np_, sig, delay, every or "default")
-        p = run.start(np_, out, every, direct)
-        t_start = time.time()
-        try:
-            p.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            pass
-        interrupted = p.poll() is None
-        if interrupted and sig in ("KILL", "SEGV"):  # one rank, once the ranks are up
-            pids, t_look = [], time.time()
-            while not pids and p.poll() is None and time.time() - t_look < 5:
-                pids = rank_pids(p.pid, started=sig == "SEGV")
+        with run.start(np_, out, every, direct) as p:
+            t_start = time.time()
+            while p.poll() is None and time.time() - t_start < delay:
                 time.sleep(0.005)
-            if pids:
-                os.kill(rnd.choice(pids), getattr(signal, "SIG" + sig))
-            interrupted = bool(pids)
-        elif interrupted:
-            p.send_signal(getattr(signal, "SIG" + sig))
-        if interrupted:
-            took, ranks_took = wait_gone(p, END_WITHIN)
-            done += 1
-        else:
-            took, ranks_took = wait_gone(p, args.timeout)
-        stdout, stderr = run.output()
+            interrupted = p.poll() is None
+            if interrupted and sig in ("KILL", "SEGV"):  # one rank, once the ranks are up
+                pids, t_look = [], time.time()
+                while not pids and p.poll() is None and time.time() - t_look < 5:
+                    pids = rank_pids(p.pid, started=sig == "SEGV")
+                    time.sleep(0.005)
+                if pids:
+                    os.kill(rnd.choice(pids), getattr(signal, "SIG" + sig))
+                interrupted = bool(pids)
+            elif interrupted:
+                p.signal(getattr(signal, "SIG" + sig))
+            if interrupted:
+                took, ranks_took = wait_gone(p, END_WITHIN)
+                done += 1
+            else:
+                took, ranks_took = wait_gone(p, cfg.timeout)
+            res = p.wait(timeout=1, expect=None)
+        stdout, stderr, rc = res.stdout, res.stderr, res.returncode
         at = time.time() - t_start
         if not check(took is not None, "%s: still running %.0f s after the signal" % (what, END_WITHIN)):
             break
@@ -278,19 +245,18 @@ def main():
             lines = [ln for ln in lines if not re.search(r"fatal signal SIGSEGV|on signal 11 |^.*\[0x[0-9a-f]+\]$", ln)]
         bad = [ln for ln in lines if BAD.search(ln)]
         check(not bad, "%s: %s" % (what, "\n".join(bad[:10])))
-        rc = p.returncode
         if os.path.exists(os.path.join(out, "run.h5")):  # finished before the signal took effect
             outcome = "finished"
             # a stop after the pass's last batch lets the run end; after SIGTERM/SIGINT mpirun
             # exits 1 whatever its ranks did
             check(rc == 0 or (interrupted and sig != "USR1" and not direct), "%s: finished, exit %d" % (what, rc))
-            finished_ok(out, ref, stdout, durable, what, clean=rc == 0)
+            finished_ok(check, out, ref, stdout, durable, what, clean=rc == 0)
         elif sig in ("KILL", "SEGV") and interrupted:
             outcome = "killed"
             check(rc != 0, "%s: exit 0" % what)
         elif "exit status 3" in stderr or (interrupted and sig in ("INT", "TERM") and stopped_on_disk(out)):
             outcome = "stopped"
-            lat = stopped_ok(out, sig, rc, stderr, what, direct)
+            lat = stopped_ok(check, out, sig, rc, stderr, what, direct)
             if lat is not None:
                 latencies.append(lat)
         else:
@@ -309,15 +275,16 @@ def main():
             out = None
         else:
             durable, _ = durable_batches(out)
-        if common.failures:
+        if check.failures:
             break
-    if out is not None and not common.failures:  # the last chain runs to its end
-        p = run.start(rnd.randint(1, 3), out, None)
-        took, _ = wait_gone(p, args.timeout)
-        stdout, stderr = run.output()
+    if out is not None and not check.failures:  # the last chain runs to its end
+        with run.start(rnd.randint(1, 3), out, None) as p:
+            took, _ = wait_gone(p, cfg.timeout)
+            res = p.wait(timeout=1, expect=None)
         what = "chain %d, final run" % chains
-        if check(took is not None and p.returncode == 0, "%s: exit %s\n%s" % (what, p.returncode, stderr[-1500:])):
-            finished_ok(out, ref, stdout, durable, what)
+        if check(took is not None and res.returncode == 0, res.report("%s: exit %s" % (what, res.returncode))):
+            finished_ok(check, out, ref, res.stdout, durable, what)
+
     def median_max(v):
         v = sorted(x for x in v if x is not None)
         return "%.2f/%.2f s" % (v[len(v) // 2], v[-1]) if v else "-"
@@ -325,10 +292,5 @@ def main():
           "ranks gone (median/max) %s; rank 0 saved the work %s after its stop signal" % (
               seed, done, chains, outcomes, max(ends) if ends else 0,
               ", ".join("%s %s" % (k, median_max(v)) for k, v in sorted(rank_ends.items())), median_max(latencies)))
-    if not common.failures:
-        shutil.rmtree(args.work, ignore_errors=True)
-    return common.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    if not check.failures:
+        shutil.rmtree(work, ignore_errors=True)
