@@ -22,7 +22,7 @@
   tsv_column, text_file       plain test inputs
   models.bert/gpt2/distilbert/roberta(path, **kw)
       random checkpoints (tests/ref/make_checkpoint*.py) with the real tokenizer files
-  tok.tokenize, tok.mismatches
+  tok.tokenize, tok.mismatches, tok.cli, tok.bench
       `bertology tokenize` against a Python reference tokenizer
   SOURCE, BERTOLOGY, TOOLS, tool(name), MPIEXEC, TESTDATA, GLUE, SST2, BERT_VOCAB, scratch(), ...
       where things are (bttest.paths; ctest sets them, defaults fit a build in build/)

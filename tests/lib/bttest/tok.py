@@ -1,4 +1,6 @@
 """`bertology tokenize` against a Python reference tokenizer (tests/text/*_ref.py)."""
+import re
+
 from .proc import bertology
 
 
@@ -38,3 +40,14 @@ def mismatches(model, ref, lines, pair, max_len, label):
                 msg += "\n  want tokens %s" % [ref.inv.get(i, "?") for i in ids]
             bad.append(msg)
     return bad
+
+
+def bench(model, data):
+    """`bertology tokenize --bench DATA --skip-header` (a TSV with a header line: SST-2's
+    train.tsv): {name: number} of the key=value pairs it prints (lines, tokens, tokens/s,
+    lines/s...). A non-zero exit or no such pair fails the test."""
+    r = bertology(["tokenize", "--model", model, "--bench", data, "--skip-header"])
+    print(r.stdout.strip())
+    got = {k: float(v) for k, v in re.findall(r"([\w/]+)=([0-9.]+)", r.stdout)}
+    assert "lines" in got, r.report("no lines=N in the output of --bench")
+    return got
