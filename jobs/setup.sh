@@ -17,9 +17,10 @@ DEMO_PACKAGES=(build-essential cmake pkg-config
 TEST_PACKAGES=(check libsubunit-dev hdf5-tools shellcheck slurm-wlm munge
                python3-scipy python3-sklearn python3-torch
                clang-14 libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev  # these four: tests/fuzz
-               libfuse3-dev fuse3  # tests/cluster/check_eio.py's FUSE file system
-               python3-pytest mypy python3-pip python3-setuptools python3-wheel  # tests/analysis: pytest, the
-               chromium chromium-driver python3-selenium)  # package installed by pip, index.html in a browser
+               libfuse3-dev fuse3  # tests/cluster/test_eio.py's FUSE file system
+               python3-pytest  # every Python test runs under pytest (tests/lib/bttest, docs/testing.md)
+               mypy python3-pip python3-setuptools python3-wheel  # tests/analysis: the package installed
+               chromium chromium-driver python3-selenium)  # by pip and type-checked, index.html in a browser
 
 if [[ ${1:-} == --list ]]; then
   case ${2:-} in

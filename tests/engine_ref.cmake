@@ -1,17 +1,22 @@
 # The engine against the independent float64 PyTorch reference (tests/ref/, criteria in
 # docs/testing_numerics.md). ref.reference and ref.harness check the reference and the
-# comparison themselves and need no C code; ref.engine.* run `bertology forward`.
-set(BT_REF_DIR ${CMAKE_CURRENT_SOURCE_DIR}/ref)
-
-add_test(NAME ref.reference COMMAND ${BT_PYTHON} ${BT_REF_DIR}/test_reference.py)
-add_test(NAME ref.harness COMMAND ${BT_PYTHON} ${BT_REF_DIR}/test_harness.py)
-set_tests_properties(ref.reference ref.harness PROPERTIES TIMEOUT 600 LABELS "ref")
+# comparison themselves and need no C code; ref.engine.* run `bertology forward`
+# (tests/ref/test_engine.py: one test per configuration or check).
+bt_pytest(ref.reference ref/test_reference.py LABELS ref FAST)
+bt_pytest(ref.harness ref/test_harness.py LABELS ref)
 
 set(BT_REF_ENGINE_CASES
     base three regress f16 bf16 gelu_new relu odd nohead sharded pruned wide packing fd errors)
-foreach(name ${BT_REF_ENGINE_CASES})
-  add_test(NAME ref.engine.${name}
-           COMMAND ${BT_PYTHON} ${BT_REF_DIR}/compare_engine.py
-                   --bertology $<TARGET_FILE:bertology> --only ${name})
-  set_tests_properties(ref.engine.${name} PROPERTIES TIMEOUT 600 LABELS "ref;engine")
+# ref.engine.CASE<suffix>: test_engine.py's test of CASE; ARGN: more bt_pytest options.
+function(bt_ref_engine_test case suffix)
+  if(case MATCHES "^(packing|fd|errors)$")
+    set(select "test_check[${case}]")
+  else()
+    set(select "test_config[${case}]")
+  endif()
+  bt_pytest(ref.engine.${case}${suffix} ref/test_engine.py SELECT "${select}" ${ARGN})
+endfunction()
+# on the CBLAS backend (auto would take oneDNN); gemm.cmake adds the other backends and ISAs
+foreach(case ${BT_REF_ENGINE_CASES})
+  bt_ref_engine_test(${case} "" LABELS ref engine FAST ENV BT_GEMM=blas)
 endforeach()

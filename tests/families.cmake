@@ -1,6 +1,6 @@
 # Model families (GPT-2, GPT, RoBERTa, DistilBERT): `bertology forward` against the float64
 # PyTorch references of tests/ref (torch_gpt2.py, torch_families.py) on random checkpoints
-# written by make_checkpoint_family.py; each test runs a group of compare_families.py's
+# written by make_checkpoint_family.py; each test runs a group of tests/ref/test_families.py's
 # configurations (one process: torch loads once). families.reference checks the references
 # themselves (no C code); families.save the loader's write-back through mk_model_dump;
 # families.tiny the real tiny GPT-2; families.errors bad input.
@@ -10,17 +10,24 @@ set(BT_FAMILY_GROUPS
     "roberta=roberta,roberta_reg,roberta_base,roberta_pruned"
     "distilbert=distilbert,distilbert_f16,distilbert_relu,distilbert_base,distilbert_pruned"
     "save=save" "tiny=tiny" "errors=errors")
-foreach(group ${BT_FAMILY_GROUPS})
+# families.NAME<suffix> for a "NAME=case,case..." group; ARGN: more bt_pytest options.
+function(bt_families_test group suffix)
   string(REPLACE "=" ";" parts "${group}")
   list(GET parts 0 name)
-  list(GET parts 1 only)
-  add_test(NAME families.${name}
-           COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/compare_families.py
-                   --bertology $<TARGET_FILE:bertology> --mk-model-dump $<TARGET_FILE:mk_model_dump>
-                   --only ${only})
-  set_tests_properties(families.${name} PROPERTIES TIMEOUT 900 LABELS "ref;engine;families"
-    ENVIRONMENT "BT_TEST_DATA=${BT_TEST_DATA}")
+  list(GET parts 1 cases)
+  string(REPLACE "," ";" cases "${cases}")
+  set(select)
+  foreach(case ${cases})
+    if(case MATCHES "^(ref|save|tiny|errors)$")
+      list(APPEND select "test_check[${case}]")
+    else()
+      list(APPEND select "test_config[${case}]")
+    endif()
+  endforeach()
+  bt_pytest(families.${name}${suffix} ref/test_families.py SELECT ${select} ${ARGN})
+endfunction()
+# on the CBLAS backend (auto would take oneDNN); gemm.cmake adds the other backends and ISAs
+foreach(group ${BT_FAMILY_GROUPS})
+  bt_families_test("${group}" "" TIMEOUT 900 LABELS ref engine families FAST ENV BT_GEMM=blas)
 endforeach()
-add_test(NAME families.reference
-         COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/compare_families.py --only ref)
-set_tests_properties(families.reference PROPERTIES TIMEOUT 600 LABELS "ref;families")
+bt_families_test("reference=ref" "" LABELS ref families FAST)

@@ -23,7 +23,7 @@ foreach(src ${BT_FUZZ_SRCS})
     set(exe ${target}_regress)
     add_executable(${exe} ${src} ${BT_FUZZ_DIR}/regress_main.c)
     add_test(NAME fuzz.${name} COMMAND ${exe} ${BT_FUZZ_DIR}/regress/${name} ${BT_FUZZ_DIR}/corpus/${name})
-    set_tests_properties(fuzz.${name} PROPERTIES LABELS "fuzz;sanitize" TIMEOUT 300
+    set_tests_properties(fuzz.${name} PROPERTIES LABELS "fuzz;sanitize;fast" TIMEOUT 300
       ENVIRONMENT "BT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
   endif()
   target_compile_definitions(${exe} PRIVATE _GNU_SOURCE BT_FUZZ_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

@@ -7,35 +7,21 @@
 #   <test>.avx2, .avx2.onednn   kernels of an AVX2 node (oneDNN capped at AVX2, OpenBLAS Haswell)
 #   <test>.sse41.onednn         oneDNN's SSE4.1 kernels (OpenBLAS's closest core, Penryn, for the
 #                               unit suites; the engine itself is built for x86-64-v3)
-# so that a machine with AVX-512 runs what an AVX2 node would. Deferred to the end of tests/:
-# the other files must have defined their tests whatever the order of the glob.
+# so that a machine with AVX-512 runs what an AVX2 node would (the tests defined there pin
+# BT_GEMM=blas). Deferred to the end of tests/: the other files must have defined their
+# functions whatever the order of the glob.
 set(BT_ISA_AVX2_ENV ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell)
 set(BT_ISA_SSE41_ENV ONEDNN_MAX_CPU_ISA=SSE41 OPENBLAS_CORETYPE=Penryn)
 
 # Copies of the reference suites named <test><suffix>, with `gemm` for BT_GEMM and extra
-# environment entries.
+# environment entries (ARGN).
 function(bt_ref_copies suffix gemm labels)
-  foreach(name ${BT_REF_ENGINE_CASES})
-    add_test(NAME ref.engine.${name}${suffix}
-             COMMAND ${BT_PYTHON} ${BT_REF_DIR}/compare_engine.py
-                     --bertology $<TARGET_FILE:bertology> --only ${name})
-    get_test_property(ref.engine.${name} ENVIRONMENT env)
-    list(TRANSFORM env REPLACE "^BT_GEMM=blas$" "BT_GEMM=${gemm}")
-    set_tests_properties(ref.engine.${name}${suffix} PROPERTIES TIMEOUT 600 LABELS "ref;engine;${labels}"
-                         ENVIRONMENT "${env};${ARGN}")
+  foreach(case ${BT_REF_ENGINE_CASES})
+    bt_ref_engine_test(${case} ${suffix} LABELS ref engine ${labels} ENV BT_GEMM=${gemm} ${ARGN})
   endforeach()
   foreach(group ${BT_FAMILY_GROUPS})
-    string(REPLACE "=" ";" parts "${group}")
-    list(GET parts 0 name)
-    list(GET parts 1 only)
-    add_test(NAME families.${name}${suffix}
-             COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/compare_families.py
-                     --bertology $<TARGET_FILE:bertology> --mk-model-dump $<TARGET_FILE:mk_model_dump>
-                     --only ${only})
-    get_test_property(families.${name} ENVIRONMENT env)
-    list(TRANSFORM env REPLACE "^BT_GEMM=blas$" "BT_GEMM=${gemm}")
-    set_tests_properties(families.${name}${suffix} PROPERTIES TIMEOUT 900 LABELS "ref;engine;families;${labels}"
-                         ENVIRONMENT "${env};${ARGN}")
+    bt_families_test("${group}" ${suffix} TIMEOUT 900 LABELS ref engine families ${labels}
+                     ENV BT_GEMM=${gemm} ${ARGN})
   endforeach()
 endfunction()
 
@@ -50,17 +36,6 @@ function(bt_unit_engine_copies suffix labels)
 endfunction()
 
 function(bt_gemm_backend_tests)
-  # the existing tests pin the CBLAS backend (auto would take oneDNN)
-  foreach(name ${BT_REF_ENGINE_CASES})
-    set_property(TEST ref.engine.${name} APPEND PROPERTY ENVIRONMENT BT_GEMM=blas)
-  endforeach()
-  foreach(group ${BT_FAMILY_GROUPS})
-    string(REPLACE "=" ";" parts "${group}")
-    list(GET parts 0 name)
-    set_property(TEST families.${name} APPEND PROPERTY ENVIRONMENT BT_GEMM=blas)
-  endforeach()
-  set_property(TEST sweep.ranks_bitwise APPEND PROPERTY ENVIRONMENT BT_GEMM=blas)
-
   bt_ref_copies(.avx2 blas "isa;avx2" ${BT_ISA_AVX2_ENV})
   bt_unit_engine_copies(.avx2 "isa;avx2" ${BT_ISA_AVX2_ENV})
   bt_unit_engine_copies(.sse41 "isa;sse41" ${BT_ISA_SSE41_ENV})
@@ -68,26 +43,18 @@ function(bt_gemm_backend_tests)
     bt_ref_copies(.onednn onednn onednn)
     bt_ref_copies(.avx2.onednn onednn "onednn;isa;avx2" ${BT_ISA_AVX2_ENV})
     bt_ref_copies(.sse41.onednn onednn "onednn;isa;sse41" ${BT_ISA_SSE41_ENV})
-    add_test(NAME sweep.ranks_bitwise.onednn
-      COMMAND ${BT_PYTHON} ${BT_SWEEP_DIR}/check_ranks.py ${BT_SWEEP_ARGS} --work ${BT_SWEEP_WORK}/ranks_onednn)
-    set_tests_properties(sweep.ranks_bitwise.onednn PROPERTIES LABELS "mpi;sweep;onednn" TIMEOUT 900 RUN_SERIAL TRUE
-                         ENVIRONMENT BT_GEMM=onednn)
+    bt_pytest(sweep.ranks_bitwise.onednn sweep/test_ranks_bitwise.py TIMEOUT 900 LABELS mpi sweep onednn
+              MPI ENV BT_GEMM=onednn)
   endif()
 endfunction()
 cmake_language(DEFER CALL bt_gemm_backend_tests)
 
 # bertology bench: failures with the engine's error, FLOPs counted from the shapes (LM head
-# included), the SST-2 dev lengths it packs (tests/gemm/check_bench.py; about 10 s)
-add_test(NAME gemm.bench
-         COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gemm/check_bench.py --bertology $<TARGET_FILE:bertology>
-                 --source ${PROJECT_SOURCE_DIR} --work ${CMAKE_CURRENT_BINARY_DIR}/gemm_bench)
-set_tests_properties(gemm.bench PROPERTIES LABELS "gemm" TIMEOUT 600)
+# included), the SST-2 dev lengths it packs (tests/gemm/test_bench.py; about 10 s)
+bt_pytest(gemm.bench gemm/test_bench.py LABELS gemm MPI)
 
 # The kernels every rank runs (src/run/kernels.c): the ISA and OpenBLAS core that bench and
 # --verbose print follow ONEDNN_MAX_CPU_ISA/OPENBLAS_CORETYPE; ranks of mixed instruction sets
 # agree on the lowest (bitwise the run of that set), mixed OpenBLAS cores and a resume on other
 # kernels are refused; unset --threads resolves to the ranks' smallest default.
-add_test(NAME gemm.isa_agreement
-         COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gemm/check_isa.py --bertology $<TARGET_FILE:bertology>
-                 --source ${PROJECT_SOURCE_DIR} --work ${CMAKE_CURRENT_BINARY_DIR}/gemm_isa)
-set_tests_properties(gemm.isa_agreement PROPERTIES LABELS "gemm;mpi;isa" TIMEOUT 600 RUN_SERIAL TRUE)
+bt_pytest(gemm.isa_agreement gemm/test_isa.py LABELS gemm mpi isa MPI)

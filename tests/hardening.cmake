@@ -4,7 +4,7 @@
 add_test(NAME hardening.head_mask_shape
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/hardening/head_mask_shape.sh $<TARGET_FILE:bertology>
           ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/hardening_head_mask)
-set_tests_properties(hardening.head_mask_shape PROPERTIES LABELS "hardening;sanitize" TIMEOUT 120
+set_tests_properties(hardening.head_mask_shape PROPERTIES LABELS "hardening;sanitize;fast" TIMEOUT 120
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
 
 # Unit suites that initialise MPI keep leak checking on: Open MPI's own allocations are

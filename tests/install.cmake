@@ -5,6 +5,5 @@ add_test(NAME tree.self_contained COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/check
 add_test(NAME install.consumer
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/install/check_install.sh
           ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/install_work)
-set_tests_properties(tree.self_contained PROPERTIES TIMEOUT 120 LABELS "tree")
-# runs mpirun with 2 ranks: not alongside the other MPI tests
-set_tests_properties(install.consumer PROPERTIES TIMEOUT 600 LABELS "install;mpi" RUN_SERIAL TRUE)
+set_tests_properties(tree.self_contained PROPERTIES TIMEOUT 120 LABELS "tree;fast")
+set_tests_properties(install.consumer PROPERTIES TIMEOUT 600 LABELS "install;mpi")

@@ -3,7 +3,4 @@
 # tokjson_ref.py, the Python model of the tokenizers library's format, on every GLUE file in
 # tests/data/glue, tricky strings and random Unicode; the classic files of the same vocabulary
 # give the same ids; unsupported components are refused by name.
-add_test(NAME tokjson.vs_python_reference
-         COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/text/tokjson_compare.py
-                 $<TARGET_FILE:bertology> ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/tokjson_cmp)
-set_tests_properties(tokjson.vs_python_reference PROPERTIES TIMEOUT 900 LABELS "text")
+bt_pytest(tokjson.vs_python_reference text/test_tokjson_vs_ref.py TIMEOUT 900 LABELS text)

@@ -3,12 +3,6 @@
 # same `bertology forward` outputs (F32/F16/BF16, sharded, every family); hostile .bin files
 # (disallowed globals, bad offsets and sizes, truncated zips, zip bombs, legacy format) are
 # refused with one line each. The unpickler is also a libFuzzer target (tests/fuzz).
-add_test(NAME torchbin.vs_safetensors
-         COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/compare_torchbin.py
-                 $<TARGET_FILE:bertology> $<TARGET_FILE:mk_model_dump> ${CMAKE_CURRENT_BINARY_DIR}/torchbin
-                 --only equal)
-add_test(NAME torchbin.hostile
-         COMMAND ${BT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/compare_torchbin.py
-                 $<TARGET_FILE:bertology> $<TARGET_FILE:mk_model_dump> ${CMAKE_CURRENT_BINARY_DIR}/torchbin_hostile
-                 --only hostile)
-set_tests_properties(torchbin.vs_safetensors torchbin.hostile PROPERTIES TIMEOUT 600 LABELS "ref;model;sanitize")
+bt_pytest(torchbin.vs_safetensors ref/test_torchbin.py SELECT test_equal test_both_formats
+          LABELS ref model sanitize)
+bt_pytest(torchbin.hostile ref/test_torchbin.py SELECT test_hostile LABELS ref model sanitize FAST)

@@ -678,6 +678,10 @@ static int parse(const unsigned char *p, size_t len, const char *path, int mode,
     u.err = err;
     u.out = out;
     u.mode = mode;
+    /* the key list's parse continues the state dict's output, whose arrays finish() sized
+     * exactly: a storage or tensor the key list adds grows them from there */
+    u.cap_t = out->n_tensors;
+    u.cap_s = out->n_storages;
     if (mode == BT_TP_KEY_LIST) {
         /* the hash of the storages the state dict named */
         size_t n = 256;

@@ -1,6 +1,6 @@
 /* The one flag table of every command (docs/architecture.md "Where to add ..."): parsing,
  * --help, defaults, bounds and the options JSON stored in run.h5 all read it, so a flag cannot be
- * parsed and forgotten in the JSON (tests/arch/check_flags_json.py checks every flag), nor have
+ * parsed and forgotten in the JSON (tests/arch/test_flags_json.py checks every flag), nor have
  * its default written twice. */
 #include <cJSON.h>
 #include <stddef.h>

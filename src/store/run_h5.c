@@ -75,7 +75,7 @@ static int h5_fail(bt_store *s, bt_error *err, const char *what, const char *obj
      * class ("MPI_ERR_OTHER: known error not in list" from MPI_File_sync). The system call's
      * errno is usually still there; only a write's errors are trusted (a stale errno of a
      * lookup would mislead). When it was overwritten, the file system is asked: a disk that
-     * failed a write fails an fsync too (tests/cluster/check_eio.py). */
+     * failed a write fails an fsync too (tests/cluster/test_eio.py). */
     const int none = !strcmp(why, "no HDF5 error recorded");
     if (none || strstr(why, "MPI")) {
         if (!write_errno(sys) && fsync_path(s->tmp_path)) sys = errno;
@@ -990,7 +990,7 @@ static void drop_unclosable(bt_store *s) {
     store_free(s);
 }
 
-/* A close that failed (EIO from the flush or the close() underneath, tests/cluster/check_eio.py)
+/* A close that failed (EIO from the flush or the close() underneath, tests/cluster/test_eio.py)
  * leaves the file open inside HDF5, which closes it again inside MPI_Finalize and crashes: the
  * file is worthless, rank 0 removes it and the process ends without finalising. lost: this
  * rank's close (or rank 0's reopen to set the status) failed; collective. */

@@ -16,7 +16,6 @@ regions. The load figures (first paint, ready) are printed, not asserted (the ma
 import json
 import os
 import re
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
@@ -25,26 +24,21 @@ import numpy as np
 import pytest
 
 import pagecheck as pc
+from bttest import DEMO_MODEL, DEMO_SST2, SOURCE, bertology, run
 
 BUDGET = 5_000_000
 
 
-def _run(cmd, cwd, timeout=900):
-    p = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    assert p.returncode == 0, "%s\n%s%s" % (" ".join(map(str, cmd)), p.stdout[-2000:], p.stderr[-2000:])
-    return p.stdout
-
-
 @pytest.fixture(scope="module")
-def demo(bertology, source, work):
-    model, data = os.path.join(source, "data/demo-sst2"), os.path.join(source, "data/glue/SST-2")
-    common = ["--model", model, "--task", "sst-2", "--data", data, "--threads", "1", "--quiet"]
-    _run([bertology, "importance", *common, "--out", "importance", "--save-attentions"], work)
-    _run([bertology, "mask", *common, "--subset", "96", "--out", "mask"], work)
-    _run([bertology, "ablate", *common, "--subset", "48", "--out", "ablate"], work)
+def demo(work):
+    model = DEMO_MODEL
+    common = ["--model", model, "--task", "sst-2", "--data", DEMO_SST2, "--threads", "1", "--quiet"]
+    bertology(["importance", *common, "--out", "importance", "--save-attentions"], cwd=work, timeout=900)
+    bertology(["mask", *common, "--subset", "96", "--out", "mask"], cwd=work, timeout=900)
+    bertology(["ablate", *common, "--subset", "48", "--out", "ablate"], cwd=work, timeout=900)
     out = os.path.join(work, "report")
-    print(_run([sys.executable, os.path.join(source, "analysis/report.py"), "importance/run.h5", "mask/run.h5",
-                "ablate/run.h5", "--out", out], work))
+    print(run([sys.executable, os.path.join(SOURCE, "analysis/report.py"), "importance/run.h5", "mask/run.h5",
+               "ablate/run.h5", "--out", out], cwd=work, timeout=900).stdout)
     page = os.path.join(out, "index.html")
     vocab = open(os.path.join(model, "vocab.txt"), encoding="utf-8").read().split("\n")
     return {"page": page, "run": os.path.join(work, "importance/run.h5"), "vocab": vocab, "work": work}

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Clark et al. statistics and the run.h5 reader on hand-built files with known attention.
 
 Expected values come from hand computation (one head per pure pattern: all on [CLS], all on
@@ -6,12 +5,10 @@ Expected values come from hand computation (one head per pure pattern: all on [C
 bertology_analysis/clark.py, and from a transcription of Clark et al.'s General_Analysis
 notebook; never from the package's own output.
 
-Run by pytest (tests/analysis.cmake); BT_WORK is the scratch directory.
+Run by pytest (tests/analysis.cmake) in the harness's scratch directory.
 """
 import os
-import subprocess
 import sys
-import tempfile
 import unittest
 
 import numpy as np
@@ -19,9 +16,9 @@ import numpy as np
 import fake_run
 from bertology_analysis import RunError, clark_stats, load_run, make_report
 from bertology_analysis import masking_curve, ablation_matrices, load_vocab
+from bttest import SOURCE, run, scratch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-WORK = os.path.abspath(os.environ.get("BT_WORK") or tempfile.mkdtemp(prefix="bt_clark_"))
+WORK = os.path.join(scratch(), "test_clark")
 os.makedirs(WORK, exist_ok=True)
 MODEL = fake_run.write_vocab(os.path.join(WORK, "model"))
 
@@ -370,7 +367,7 @@ class Report(unittest.TestCase):
                 self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", name)
 
     def test_cli_errors(self):
-        cli = os.path.join(HERE, "..", "..", "analysis", "report.py")
+        cli = os.path.join(SOURCE, "analysis", "report.py")
         text = os.path.join(WORK, "not_h5.txt")
         with open(text, "w") as f:
             f.write("x\n")
@@ -380,12 +377,6 @@ class Report(unittest.TestCase):
                           ([good, "--heads", "3:1"], "--heads 3:1: outside layers 1..2"),
                           ([good, "--examples", "7"], "--examples 7"),
                           ([os.path.join(WORK, "absent.h5")], "absent.h5")):
-            p = subprocess.run([sys.executable, cli, *args, "--out", os.path.join(WORK, "r2")],
-                               capture_output=True, text=True)
-            self.assertEqual(p.returncode, 2, p.stderr)
+            p = run([sys.executable, cli, *args, "--out", os.path.join(WORK, "r2")], expect=2)
             self.assertIn(msg, p.stderr)
             self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
-
-
-if __name__ == "__main__":
-    unittest.main(verbosity=2)

@@ -5,38 +5,32 @@ passes on its type hints, and nothing puts it on sys.path by hand.
 import os
 import re
 import shutil
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
 import fake_run
+from bttest import SOURCE, run
 
 
 @pytest.fixture(scope="module")
-def installed(source, work):
+def installed(work):
     """pip install --target of a copy of analysis/ (an in-tree build writes build/ and
     *.egg-info next to the sources: the copy keeps the source tree clean)."""
     src = os.path.join(work, "src")
-    shutil.copytree(os.path.join(source, "analysis"), src,
+    shutil.copytree(os.path.join(SOURCE, "analysis"), src,
                     ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     site = os.path.join(work, "site")
-    p = subprocess.run([sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-deps", "--no-index",
-                        "--disable-pip-version-check", "--target", site, src],
-                       capture_output=True, text=True, timeout=300, cwd=work)
-    assert p.returncode == 0, p.stdout + p.stderr
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYTHONPATH"] = site
-    return {"site": site, "env": env}
+    run([sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-deps", "--no-index",
+         "--disable-pip-version-check", "--target", site, src], timeout=300, cwd=work)
+    return {"site": site, "env": {"PYTHONPATH": site}}
 
 
 def test_import_and_package_data(installed, work):
     code = ("import os, bertology_analysis as b, bertology_analysis.schema as s, bertology_analysis.page as pg\n"
             "print(b.__file__); print(s.load_schema().format); print(sorted(os.listdir(pg.WEB_DIR)))")
-    p = subprocess.run([sys.executable, "-c", code],
-                       capture_output=True, text=True, env=installed["env"], cwd="/", timeout=120)
-    assert p.returncode == 0, p.stderr
+    p = run([sys.executable, "-c", code], env=installed["env"], cwd="/", timeout=120)
     where, fmt, web = p.stdout.splitlines()
     assert where.startswith(installed["site"]), "imported %s, not the installed copy" % where
     assert fmt == "bertology-run"
@@ -47,40 +41,36 @@ def test_console_script(installed, work):
     model = fake_run.write_vocab(os.path.join(work, "model"))
     ex = [[2, 9, 10, 11, 12, 5, 3], [2, 15, 16, 17, 3]]
     maps = [np.random.default_rng(i).dirichlet(np.ones(len(e)), size=(2, 2, len(e))) for i, e in enumerate(ex)]
-    run = fake_run.write_run(os.path.join(work, "run.h5"), ex, maps, 2, 2, model_dir=model)
+    run_h5 = fake_run.write_run(os.path.join(work, "run.h5"), ex, maps, 2, 2, model_dir=model)
     out = os.path.join(work, "report")
     env = dict(installed["env"], MPLCONFIGDIR=os.path.join(work, "mpl"))
-    p = subprocess.run([os.path.join(installed["site"], "bin", "bertology-report"), run, "--out", out],
-                       capture_output=True, text=True, env=env, cwd="/", timeout=300)
-    assert p.returncode == 0, p.stderr
+    p = run([os.path.join(installed["site"], "bin", "bertology-report"), run_h5, "--out", out], env=env, cwd="/",
+            timeout=300)
     assert "index.html" in p.stdout
     page = open(os.path.join(out, "index.html"), encoding="utf-8").read()
     assert "btReport" in page and os.path.isfile(os.path.join(out, "summary.html"))
-    p = subprocess.run([os.path.join(installed["site"], "bin", "bertology-report"), os.path.join(work, "nope.h5"),
-                        "--out", out], capture_output=True, text=True, env=env, cwd="/", timeout=120)
-    assert p.returncode == 2 and p.stderr.startswith("bertology-report: ") and "nope.h5" in p.stderr
+    p = run([os.path.join(installed["site"], "bin", "bertology-report"), os.path.join(work, "nope.h5"), "--out", out],
+            env=env, cwd="/", timeout=120, expect=2)
+    assert p.stderr.startswith("bertology-report: ") and "nope.h5" in p.stderr
 
 
-def test_scripts_run_without_installing(source, work):
+def test_scripts_run_without_installing(work):
     """analysis/report.py and probe.py find the package next to them (Python puts a script's
     directory first on sys.path); no PYTHONPATH needed."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     for script in ("report.py", "probe.py"):
-        p = subprocess.run([sys.executable, os.path.join(source, "analysis", script), "--help"],
-                           capture_output=True, text=True, env=env, cwd="/", timeout=120)
-        assert p.returncode == 0 and "usage: bertology-" in p.stdout, p.stderr
+        p = run([sys.executable, os.path.join(SOURCE, "analysis", script), "--help"], env={"PYTHONPATH": None},
+                cwd="/", timeout=120)
+        assert "usage: bertology-" in p.stdout, p.stderr
 
 
-def test_mypy(source, work):
-    pkg = os.path.join(source, "analysis")
-    p = subprocess.run([sys.executable, "-m", "mypy", "--config-file", os.path.join(pkg, "pyproject.toml"),
-                        "--cache-dir", os.path.join(work, "mypy_cache"), "-p", "bertology_analysis"],
-                       capture_output=True, text=True, cwd=pkg, timeout=600)
-    assert p.returncode == 0, p.stdout + p.stderr
+def test_mypy(work):
+    pkg = os.path.join(SOURCE, "analysis")
+    p = run([sys.executable, "-m", "mypy", "--config-file", os.path.join(pkg, "pyproject.toml"),
+             "--cache-dir", os.path.join(work, "mypy_cache"), "-p", "bertology_analysis"], cwd=pkg, timeout=600)
     assert "Success" in p.stdout
 
 
-def test_public_api_is_annotated(source):
+def test_public_api_is_annotated():
     """load_run and Run's public methods carry type hints (mypy checks them: test_mypy)."""
     import inspect
 
@@ -93,17 +83,18 @@ def test_public_api_is_annotated(source):
     assert not missing, "Run members without a return annotation: %s" % missing
 
 
-def test_no_sys_path_edits(source):
-    """Nothing puts the package on sys.path by hand: no edit at all in analysis/, its tests, the
-    job scripts and the docs, and none naming analysis anywhere else."""
+def test_no_sys_path_edits():
+    """Nothing puts the package on sys.path by hand: no edit at all in analysis/, the tests (their
+    import path is tests/pytest.ini's, docs/testing.md), the job scripts and the docs, and none
+    naming analysis anywhere else."""
     edit = re.compile(r"sys\.path\.(insert|append)|sys\.path\s*\+?=")
-    strict = ("analysis", "tests/analysis", "jobs", "docs", "README.md")
+    strict = ("analysis", "tests", "jobs", "docs", "README.md")
     hits = []
-    for d, dirs, names in os.walk(source):
+    for d, dirs, names in os.walk(SOURCE):
         dirs[:] = [x for x in dirs if not x.startswith((".", "build")) and x != "data"]
         for n in names:
             f = os.path.join(d, n)
-            rel = os.path.relpath(f, source)
+            rel = os.path.relpath(f, SOURCE)
             if not n.endswith((".py", ".md", ".sh", ".sbatch")) or rel == "tests/analysis/test_package.py":
                 continue
             with open(f, encoding="utf-8", errors="replace") as fh:

@@ -15,9 +15,7 @@ import csv
 import json
 import os
 import re
-import shutil
 import string
-import subprocess
 import sys
 import unicodedata
 import zlib
@@ -31,36 +29,26 @@ matplotlib.use("Agg")
 import matplotlib.image  # noqa: E402
 
 from bertology_analysis import clark_stats, load_run  # noqa: E402
+from bttest import SOURCE, SST2, bertology, models, run  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 STATS = ("cls", "sep", "punct", "self", "next", "prev", "distance")
 
 
-def run(cmd, cwd, timeout=300):
-    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    assert p.returncode == 0, "command failed (%d): %s\n%s%s" % (p.returncode, " ".join(cmd), p.stdout, p.stderr)
-    return p.stdout
-
-
 @pytest.fixture(scope="module")
-def runs(bertology, source, testdata, work):
+def runs(work):
     """The runs, the model given as a relative path as a user would type it; the report run
     from elsewhere ("/"): model_dir "model" is found next to imp/."""
-    run([sys.executable, os.path.join(source, "tests/ref/make_checkpoint.py"), "--layers", "2",
-         "--hidden", "32", "--heads", "4", "--labels", "2", "--vocab", "30522", "--max-pos", "128",
-         "model"], work)
-    shutil.copy(os.path.join(testdata, "vocab/bert-base-uncased/vocab.txt"), "%s/model" % work)
-    common = ["--model", "model", "--task", "sst-2", "--data",
-              os.path.join(testdata, "glue/SST-2"), "--threads", "1", "--quiet"]
-    run([bertology, "importance", *common, "--subset", "24", "--out", "imp", "--save-attentions"], work)
-    run([bertology, "importance", *common, "--subset", "6", "--out", "imp_l2",
-         "--save-attentions", "--layers", "1", "--dtype", "f32"], work)
-    run([bertology, "mask", *common, "--subset", "24", "--out", "mask"], work)
-    run([bertology, "ablate", *common, "--subset", "24", "--out", "ablate"], work)
+    models.bert(os.path.join(work, "model"), layers=2, hidden=32, heads=4, labels=2)
+    common = ["--model", "model", "--task", "sst-2", "--data", SST2, "--threads", "1", "--quiet"]
+    bertology(["importance", *common, "--subset", "24", "--out", "imp", "--save-attentions"], cwd=work)
+    bertology(["importance", *common, "--subset", "6", "--out", "imp_l2", "--save-attentions", "--layers", "1",
+               "--dtype", "f32"], cwd=work)
+    bertology(["mask", *common, "--subset", "24", "--out", "mask"], cwd=work)
+    bertology(["ablate", *common, "--subset", "24", "--out", "ablate"], cwd=work)
     report = os.path.join(work, "report")
-    print(run([sys.executable, os.path.join(source, "analysis/report.py"),
-               "%s/imp/run.h5" % work, "%s/mask/run.h5" % work, "%s/ablate/run.h5" % work,
-               "--out", report], "/"), end="")
+    print(run([sys.executable, os.path.join(SOURCE, "analysis/report.py"), "%s/imp/run.h5" % work,
+               "%s/mask/run.h5" % work, "%s/ablate/run.h5" % work, "--out", report], cwd="/").stdout, end="")
     return {"work": work, "report": report, "imp": os.path.join(work, "imp/run.h5")}
 
 
@@ -171,12 +159,12 @@ def test_stored_maps(runs):
     assert worst_ent < 2e-3, "entropy of stored maps = /examples/entropy (worst %.2g per token)" % worst_ent
 
 
-def test_only_layer_2(runs, vocab, source):
+def test_only_layer_2(runs, vocab):
     """Only layer 2 saved: layer 1 empty in the statistics, maps drawn for layer 2."""
     work = runs["work"]
     report2 = os.path.join(work, "report_l2")
-    run([sys.executable, os.path.join(source, "analysis/report.py"), "imp_l2/run.h5",
-         "--out", report2, "--heads", "2:1,1:1", "--examples", "3", "--quiet"], work)
+    run([sys.executable, os.path.join(SOURCE, "analysis/report.py"), "imp_l2/run.h5",
+         "--out", report2, "--heads", "2:1,1:1", "--examples", "3", "--quiet"], cwd=work)
     with open(os.path.join(report2, "head_stats.csv")) as f:
         rows = list(csv.DictReader(f))
     want2 = direct(vocab, os.path.join(work, "imp_l2/run.h5"))

@@ -8,8 +8,6 @@ Regenerate the copy after changing the layout:
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import h5py
 import numpy as np
@@ -18,11 +16,11 @@ import pytest
 import fake_run
 from bertology_analysis import RunError, load_run
 from bertology_analysis.schema import SCHEMA_FILE, diff, load_schema
+from bttest import SST2, bertology, models
 
 
-def test_copy_matches_the_program(bertology):
-    p = subprocess.run([bertology, "schema"], capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
+def test_copy_matches_the_program():
+    p = bertology(["schema"], timeout=60)
     built = json.loads(p.stdout)
     with open(SCHEMA_FILE, encoding="utf-8") as f:
         copy = json.load(f)
@@ -36,32 +34,25 @@ def test_copy_matches_the_program(bertology):
     assert sc.format_version >= 1 and sc.format == "bertology-run"
 
 
-def test_schema_file_option(bertology, work):
+def test_schema_file_option(work):
     out = os.path.join(work, "schema.json")
-    assert subprocess.run([bertology, "schema", "--out", out], timeout=60).returncode == 0
+    bertology(["schema", "--out", out], timeout=60)
     assert load_schema(out).doc == load_schema().doc
-    p = subprocess.run([bertology, "schema", "--out", os.path.join(work, "no", "such", "dir.json")],
-                       capture_output=True, text=True, timeout=60)
-    assert p.returncode == 2 and "no/such/dir.json" in p.stderr
+    p = bertology(["schema", "--out", os.path.join(work, "no", "such", "dir.json")], timeout=60, expect=2)
+    assert "no/such/dir.json" in p.stderr
 
 
 @pytest.fixture(scope="module")
-def real_runs(bertology, source, testdata, work):
+def real_runs(work):
     """importance (classifier, attentions and hidden states in float16), the same in float32 with
     only layer 2, eval, and a language model's importance (no labels)."""
-    def run(*cmd):
-        p = subprocess.run([str(c) for c in cmd], cwd=work, capture_output=True, text=True, timeout=600)
-        assert p.returncode == 0, "%s\n%s" % (" ".join(map(str, cmd)), p.stderr)
-    run(sys.executable, os.path.join(source, "tests/ref/make_checkpoint.py"), "--layers", "2", "--hidden", "32",
-        "--heads", "4", "--labels", "2", "--vocab", "30522", "--max-pos", "128", "bert")
-    shutil.copy(os.path.join(testdata, "vocab/bert-base-uncased/vocab.txt"), os.path.join(work, "bert"))
-    glue = ["--task", "sst-2", "--data", os.path.join(testdata, "glue/SST-2"), "--subset", "5", "--threads", "1",
-            "--quiet", "--model", "bert"]
-    run(bertology, "importance", *glue, "--save-attentions", "--save-hidden", "--out", "imp")
-    run(bertology, "importance", *glue, "--save-attentions", "--save-hidden", "--layers", "1", "--dtype", "f32",
-        "--out", "imp32")
-    run(bertology, "eval", *glue, "--out", "eval")
-    run(bertology, "mask", *glue, "--out", "mask")
+    models.bert(os.path.join(work, "bert"), layers=2, hidden=32, heads=4, labels=2)
+    glue = ["--task", "sst-2", "--data", SST2, "--subset", "5", "--threads", "1", "--quiet", "--model", "bert"]
+    bertology(["importance", *glue, "--save-attentions", "--save-hidden", "--out", "imp"], cwd=work)
+    bertology(["importance", *glue, "--save-attentions", "--save-hidden", "--layers", "1", "--dtype", "f32",
+               "--out", "imp32"], cwd=work)
+    bertology(["eval", *glue, "--out", "eval"], cwd=work)
+    bertology(["mask", *glue, "--out", "mask"], cwd=work)
     return {k: os.path.join(work, k, "run.h5") for k in ("imp", "imp32", "eval", "mask")}
 
 

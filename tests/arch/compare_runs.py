@@ -11,16 +11,19 @@ Root attributes that legitimately differ between two runs of the same command:
                   max_output_gb, out, quiet, verbose) and keys in --ignore-option may differ.
 Everything else (format, versions, model_config, n_ranks, task, split, ...) must be equal.
 
-usage: compare_runs.py OLD_DIR NEW_DIR [--ignore-option KEY ...] [--allow-attr NAME ...]
-Exit 0 when equal, 1 with one line per difference otherwise."""
+usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/arch/compare_runs.py OLD_DIR NEW_DIR
+           [--ignore-option KEY ...] [--allow-attr NAME ...]
+Exit 0 when equal, 1 with one line per difference otherwise. arch.run_api_vs_cli
+(tests/arch/test_run_api.py) uses differences()."""
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 import h5py
 import numpy as np
+
+from bttest import h5diff
 
 ALWAYS_DIFFERENT = {"created", "command_line", "checkpoint_id"}
 
@@ -55,11 +58,25 @@ def compare_h5(old, new, ignore_opts, allow_attrs):
             elif not attrs_equal(ao[k], an[k]):
                 bad.append(f"root attribute {k}: {ao[k]!r} -> {an[k]!r}")
         groups = sorted(set(fo.keys()) & set(fn.keys()))
-    for g in groups:
-        # h5diff without -d/-p compares values exactly; it also compares attributes
-        r = subprocess.run(["h5diff", "-c", old, new, "/" + g, "/" + g], capture_output=True, text=True)
-        if r.returncode != 0:
-            bad.append(f"h5diff /{g}: exit {r.returncode}: {(r.stdout + r.stderr).strip()[:500]}")
+    # h5diff without -d/-p compares values exactly; it also compares attributes
+    return bad + h5diff(old, new, ["/" + g for g in groups], "-c")
+
+
+def differences(old, new, ignore_opts=(), allow_attrs=()):
+    """One line per difference between two output directories ([] when equal)."""
+    bad = []
+    names = sorted(set(os.listdir(old)) | set(os.listdir(new)))
+    if not names:
+        bad.append("both directories are empty")
+    for n in names:
+        po, pn = os.path.join(old, n), os.path.join(new, n)
+        if not (os.path.exists(po) and os.path.exists(pn)):
+            bad.append(f"{n}: only in {'new' if os.path.exists(pn) else 'old'}")
+        elif n.endswith(".h5"):
+            bad += [f"{n}: {m}" for m in compare_h5(po, pn, set(ignore_opts), set(allow_attrs))]
+        elif n.endswith((".npy", ".tsv")):
+            if open(po, "rb").read() != open(pn, "rb").read():
+                bad.append(f"{n}: bytes differ")
     return bad
 
 
@@ -70,22 +87,11 @@ def main():
     ap.add_argument("--ignore-option", action="append", default=[])
     ap.add_argument("--allow-attr", action="append", default=[])
     a = ap.parse_args()
-    bad = []
-    names = sorted(set(os.listdir(a.old)) | set(os.listdir(a.new)))
-    if not names:
-        bad.append("both directories are empty")
-    for n in names:
-        po, pn = os.path.join(a.old, n), os.path.join(a.new, n)
-        if not (os.path.exists(po) and os.path.exists(pn)):
-            bad.append(f"{n}: only in {'new' if os.path.exists(pn) else 'old'}")
-        elif n.endswith(".h5"):
-            bad += [f"{n}: {m}" for m in compare_h5(po, pn, set(a.ignore_option), set(a.allow_attr))]
-        elif n.endswith((".npy", ".tsv")):
-            if open(po, "rb").read() != open(pn, "rb").read():
-                bad.append(f"{n}: bytes differ")
+    bad = differences(a.old, a.new, a.ignore_option, a.allow_attr)
     for m in bad:
         print(m)
-    print(f"compared {len(names)} files: {'equal' if not bad else f'{len(bad)} differences'}")
+    n = len(set(os.listdir(a.old)) | set(os.listdir(a.new)))
+    print(f"compared {n} files: {'equal' if not bad else f'{len(bad)} differences'}")
     return 1 if bad else 0
 
 

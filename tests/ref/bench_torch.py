@@ -41,9 +41,8 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import make_checkpoint  # noqa: E402
-import torch_bert  # noqa: E402
+import make_checkpoint
+import torch_bert
 
 T = 128
 

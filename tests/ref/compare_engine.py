@@ -1,9 +1,8 @@
-#!/usr/bin/python3
-"""Compares `bertology forward` with the float64 PyTorch reference (torch_bert.py).
+"""Compares `bertology forward` with the float64 PyTorch reference (torch_bert.py): the
+comparisons test_engine.py runs (ref.engine.NAME) and test_harness.py checks (ref.harness).
 
-    compare_engine.py --bertology BIN [--only NAME[,NAME...]] [--threads N] [--keep DIR] [--list]
-
-NAME is a model configuration (see CONFIGS) or one of the checks `packing`, `fd`, `errors`.
+NAME is a model configuration (see CONFIGS; EXTRA by hand: `python3 -m pytest
+tests/ref/test_engine.py -m manual`) or one of the checks `packing`, `fd`, `errors`.
 Each configuration writes a random checkpoint (make_checkpoint.py), random sequences (ids 0
 and V-1 included, lengths 1..P with 1 and P = max_position_embeddings included, random token
 types), random labels and gates (some exactly 0, some exactly 1, the rest in between), runs
@@ -27,21 +26,16 @@ Checks: packing  - the same sequences packed in one batch, in small batches (--b
                    perturbed gate) against its gate_grad; see FD_* below;
         errors   - bad input exits with code 2 and one line on stderr naming the file at
                    fault (never a crash, never exit 0 or 1).
-Prints a table of the largest errors; exits 1 if anything fails.
+run_all() prints a table of the largest errors and says whether everything passed.
 """
-import argparse
-import json
 import os
 import shutil
-import subprocess
-import sys
-import tempfile
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import make_checkpoint  # noqa: E402
-import torch_bert  # noqa: E402
+import make_checkpoint
+import torch_bert
+from bttest import run
 
 TOL_REL = 1e-5
 TOL_GRAD = 1e-4
@@ -78,6 +72,7 @@ EXTRA = {
     "bertbase": dict(bert_base=True, labels=2, max_pos=512, n_seqs=3),
 }
 CHECKS = ("packing", "fd", "errors")
+ALL_CONFIGS = dict(CONFIGS, **EXTRA)
 
 
 class Failure(Exception):
@@ -138,7 +133,7 @@ class Case:
 
 
 class Engine:
-    def __init__(self, binary, threads):
+    def __init__(self, binary, threads=1):
         self.binary, self.threads = binary, threads
 
     def run(self, case, out, ids=None, types=None, labels="default", gates=None,
@@ -152,7 +147,7 @@ class Engine:
         if labels:
             cmd += ["--labels", labels]
         cmd += list(extra)
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        return run(cmd, expect=None, timeout=600)
 
     def forward(self, case, out, **kw):
         p = self.run(case, out, **kw)
@@ -271,7 +266,7 @@ def row(name, errs, note=""):
 
 
 def run_config(name, root, eng):
-    case = Case(root, name, CONFIGS[name])
+    case = Case(root, name, ALL_CONFIGS[name])
     out = os.path.join(case.dir, "engine")
     e = case.engine_out = eng.forward(case, out, extra=["--attentions", "--hidden"])
     check_shapes(case, e)
@@ -465,47 +460,16 @@ def check_errors(root, eng):
     return ok
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bertology", required=True, help="path of the bertology binary")
-    ap.add_argument("--only", help="comma-separated configurations/checks (default: all)")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--keep", help="write the work files here and keep them")
-    ap.add_argument("--list", action="store_true")
-    a = ap.parse_args(argv)
-    names = list(CONFIGS) + list(CHECKS)
-    if a.list:
-        print("\n".join(names + list(EXTRA)))
-        return 0
-    todo = a.only.split(",") if a.only else names
-    names += list(EXTRA)
-    CONFIGS.update(EXTRA)
-    for n in todo:
-        if n not in names:
-            ap.error("unknown configuration %r (have: %s)" % (n, ", ".join(names)))
-    torch_bert.torch.set_num_threads(1)  # the reference is small; leave the cores to the engine
-    tmp = None
-    if a.keep:
-        os.makedirs(a.keep, exist_ok=True)
-        root = a.keep
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="bt_cmp_")
-        root = tmp.name
-    try:
-        return run_all(todo, root, Engine(a.bertology, a.threads))
-    finally:
-        if tmp:
-            tmp.cleanup()
-
-
 def run_all(todo, root, eng):
+    """The configurations and checks named in todo, under root; True when all of them pass."""
+    torch_bert.torch.set_num_threads(1)  # the reference is small; leave the cores to the engine
     print("tolerances: logits/loss/hidden/entropy %.0e scaled, gate grads %.0e of max|g|, "
           "attn %.0e abs ('!' = over)" % (TOL_REL, TOL_GRAD, TOL_ATTN))
     print("%-10s %s" % ("config", " ".join("%10s" % c[:10] for c in COLS)))
     ok = True
     for n in todo:
         try:
-            if n in CONFIGS:
+            if n in ALL_CONFIGS:
                 ok &= run_config(n, root, eng)
             elif n == "packing":
                 ok &= check_packing(root, eng)
@@ -513,12 +477,8 @@ def run_all(todo, root, eng):
                 ok &= check_fd(root, eng)
             elif n == "errors":
                 ok &= check_errors(root, eng)
-        except (Failure, subprocess.TimeoutExpired, OSError) as ex:
+        except (Failure, OSError) as ex:
             print("%-10s FAIL: %s" % (n, ex), flush=True)
             ok = False
     print("RESULT: %s" % ("PASS" if ok else "FAIL"))
-    return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return ok

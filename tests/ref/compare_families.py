@@ -1,10 +1,7 @@
-#!/usr/bin/python3
 """`bertology forward` on GPT-2, GPT (openai-gpt), RoBERTa and DistilBERT checkpoints against
 the float64 references (torch_gpt2.py, torch_families.py), plus checks of the references, of
-the loader's write-back and of bad input.
-
-    compare_families.py --bertology BIN [--mk-model-dump BIN] [--only NAME[,NAME...]]
-                        [--threads N] [--keep DIR] [--list]
+the loader's write-back and of bad input: the comparisons test_families.py runs
+(families.GROUP).
 
 NAME is a configuration (CONFIGS: a random checkpoint from make_checkpoint_family.py, random
 sequences with lengths 1 and P included, gates with exact 0s and 1s, labels for classifiers;
@@ -25,24 +22,20 @@ LM models need none) or a check:
 Tolerances are those of compare_engine.py: logits/loss/hidden/entropy 1e-5 scaled, gate
 gradients 1e-4 of the sequence's max |g|, attention 1e-5 absolute.
 """
-import argparse
 import json
 import os
 import shutil
-import subprocess
-import sys
-import tempfile
 
 import numpy as np
 import scipy.special as sp
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import compare_engine as ce  # noqa: E402
-import make_checkpoint_family as mcf  # noqa: E402
-import safetensors_np  # noqa: E402
-import torch_bert  # noqa: E402
-import torch_families as tf  # noqa: E402
+import compare_engine as ce
+import make_checkpoint_family as mcf
+import safetensors_np
+import torch_bert
+import torch_families as tf
+from bttest import TINY_GPT2, run
 
 P = 20  # usable positions of every test model (RoBERTa's table has pad + 1 more rows)
 
@@ -75,9 +68,7 @@ CONFIGS = {
                               pruned_heads=PRUNE),
 }
 CHECKS = ("ref", "save", "tiny", "errors")
-TESTDATA = os.environ.get("BT_TEST_DATA",
-                          os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
-TINY = os.path.join(TESTDATA, "models", "tiny-gpt2")
+TINY = TINY_GPT2
 
 
 class Failure(Exception):
@@ -154,7 +145,7 @@ class Case:
 
 
 class Engine:
-    def __init__(self, binary, threads):
+    def __init__(self, binary, threads=1):
         self.binary, self.threads = binary, threads
 
     def run(self, case, out, labels="default", gates=None, model=None, ids=None, types="default",
@@ -170,7 +161,7 @@ class Engine:
             labels = case.files.get("labels")
         if labels:
             cmd += ["--labels", labels]
-        return subprocess.run(cmd + list(extra), capture_output=True, text=True, timeout=600)
+        return run(cmd + list(extra), expect=None, timeout=600)
 
     def forward(self, case, out, **kw):
         p = self.run(case, out, **kw)
@@ -468,7 +459,7 @@ def check_save(root, mk_dump):
                                 ("pruned", [mask_path], want_dir)):
             out, dump = os.path.join(d, "saved_" + tag), os.path.join(d, "dump_" + tag)
             os.makedirs(dump, exist_ok=True)
-            p = subprocess.run([mk_dump, full, dump, out] + args, capture_output=True, text=True)
+            p = run([mk_dump, full, dump, out] + args, expect=None)
             if p.returncode != 0:
                 problems.append("%s: mk_model_dump exited %d: %s" % (tag, p.returncode, p.stderr.strip()))
                 continue
@@ -500,7 +491,7 @@ def check_save(root, mk_dump):
 
 def check_tiny(root, eng):
     if not os.path.exists(os.path.join(TINY, "model.safetensors")):
-        print("tiny       FAIL: %s not found (set BT_TEST_DATA)" % TINY)
+        print("tiny       FAIL: %s not found (set BT_TESTDATA)" % TINY)
         return False
     case = Case(root, "tiny", {"family": "gpt2"}, n_seqs=6, model_dir=TINY)
     case.seqs[1] = [464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13]  # GPT-2 ids of a sentence
@@ -597,33 +588,9 @@ def check_errors(root, eng):
     return ok
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bertology", help="path of the bertology binary")
-    ap.add_argument("--mk-model-dump", help="path of tests/tools/mk_model_dump (for 'save')")
-    ap.add_argument("--only", help="comma-separated configurations/checks (default: all)")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--keep", help="write the work files here and keep them")
-    ap.add_argument("--list", action="store_true")
-    a = ap.parse_args(argv)
-    names = list(CONFIGS) + list(CHECKS)
-    if a.list:
-        print("\n".join(names))
-        return 0
-    todo = a.only.split(",") if a.only else names
-    for n in todo:
-        if n not in names:
-            ap.error("unknown configuration %r (have: %s)" % (n, ", ".join(names)))
-    if any(n not in ("ref", "save") for n in todo) and not a.bertology:
-        ap.error("--bertology is needed for %s" % ", ".join(n for n in todo if n not in ("ref", "save")))
-    if a.keep:
-        os.makedirs(a.keep, exist_ok=True)
-        root = a.keep
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="bt_fam_")
-        root = tmp.name
+def run_all(todo, root, eng, mk_dump=None):
+    """The configurations and checks named in todo, under root; True when all of them pass."""
     torch.set_num_threads(1)
-    eng = Engine(a.bertology, a.threads)
     print("tolerances: logits/loss/hidden/entropy %.0e scaled, gate grads %.0e of max|g|, "
           "attn %.0e abs ('!' = over)" % (ce.TOL_REL, ce.TOL_GRAD, ce.TOL_ATTN))
     print("%-17s %s" % ("config", " ".join("%10s" % c[:10] for c in ce.COLS)))
@@ -635,17 +602,13 @@ def main(argv=None):
             elif n == "ref":
                 ok &= check_ref(root)
             elif n == "save":
-                ok &= check_save(root, a.mk_model_dump)
+                ok &= check_save(root, mk_dump)
             elif n == "tiny":
                 ok &= check_tiny(root, eng)
             elif n == "errors":
                 ok &= check_errors(root, eng)
-        except (Failure, subprocess.TimeoutExpired) as ex:
+        except Failure as ex:
             print("%-10s FAIL: %s" % (n, ex), flush=True)
             ok = False
     print("RESULT: %s" % ("PASS" if ok else "FAIL"))
-    return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return ok

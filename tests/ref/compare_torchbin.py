@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """pytorch_model.bin against model.safetensors: the same weights in both formats must load
 bitwise the same and give bitwise the same `bertology forward` outputs, for torch's zip format
 and its legacy (torch < 1.6) format; hostile .bin files must be refused with one clear line
@@ -11,25 +10,25 @@ save_pretrained does), with what real checkpoints carry besides: an int64 positi
 (BERT), an LM head tied to the embedding (decoders: one storage under two names), and
 _metadata. Sharded checkpoints get a pytorch_model.bin.index.json like transformers writes.
 
-    compare_torchbin.py BERTOLOGY MK_MODEL_DUMP WORK_DIR [--only NAME,...]
+The checks test_torchbin.py runs (torchbin.vs_safetensors, torchbin.hostile); write_bin() is
+also how test_gpt_e2e.py ships openai-gpt checkpoints.
 """
-import argparse
 import collections
 import io
 import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 import zipfile
 
 import numpy as np
 import torch
 
+import make_checkpoint_family as mcf
+from bttest import run as run_cmd
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import make_checkpoint_family as mcf  # noqa: E402
 
 TORCH_DTYPE = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "I64": torch.int64}
 
@@ -131,7 +130,7 @@ class Failure(Exception):
 
 
 def run(cmd):
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    p = run_cmd(cmd, expect=None, timeout=600)
     if p.returncode < 0:
         raise Failure("%s died of signal %d: %s" % (cmd[0], -p.returncode, p.stderr[-300:]))
     return p
@@ -160,7 +159,7 @@ def make_st(work, name, family, dtype, shards):
     if family == "bert":
         cmd = [sys.executable, os.path.join(HERE, "make_checkpoint.py"), d, "--dtype", dtype,
                "--shards", str(shards), "--layers", "2", "--hidden", "32", "--heads", "4", "--vocab", "120"]
-        subprocess.run(cmd, check=True, capture_output=True)
+        run_cmd(cmd)
     else:
         if shards != 1:
             raise ValueError("family checkpoints are unsharded")
@@ -361,46 +360,3 @@ CASES = [  # name, family, dtype, safetensors shards, .bin shards (0: one legacy
     ("gpt2_f32", "gpt2", "F32", 1, 1), ("gpt2_bf16", "gpt2", "BF16", 1, 2),
     ("gpt_f16", "openai-gpt", "F16", 1, 1), ("roberta_f32", "roberta", "F32", 1, 1),
     ("distilbert_bf16", "distilbert", "BF16", 1, 1)]
-
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("bertology")
-    ap.add_argument("mk_model_dump")
-    ap.add_argument("work")
-    ap.add_argument("--only", default="")
-    a = ap.parse_args()
-    only = set(filter(None, a.only.split(",")))
-    shutil.rmtree(a.work, ignore_errors=True)
-    os.makedirs(a.work)
-    bad = 0
-    for name, fam, dt, sh, bsh in CASES:
-        if only and name not in only and "equal" not in only:
-            continue
-        try:
-            print("%-22s ok: %s" % (name, check_equal(a.work, name, fam, dt, sh, bsh, a.bertology, a.mk_model_dump)))
-        except (Failure, subprocess.CalledProcessError) as e:
-            bad += 1
-            print("%-22s FAIL: %s" % (name, e))
-    if not only or "hostile" in only:
-        try:
-            rows = check_hostile(a.work, a.mk_model_dump)
-            print("hostile          ok: %d files refused with one line each" % len(rows))
-            print("\n".join(rows))
-        except Failure as e:
-            bad += 1
-            print("hostile          FAIL: %s" % e)
-    # safetensors wins when both exist: a broken .bin next to a good safetensors is never read
-    if not only or "equal" in only:
-        st = os.path.join(a.work, "bert_f32", "st")
-        with open(os.path.join(st, "pytorch_model.bin"), "wb") as f:
-            f.write(b"not read")
-        os.makedirs(st + ".both", exist_ok=True)
-        p = run([a.mk_model_dump, st, st + ".both"])
-        print("both_formats     %s" % ("ok: model.safetensors read" if p.returncode == 0 else "FAIL: " + p.stderr))
-        bad += p.returncode != 0
-    return 1 if bad else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,8 +17,7 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import torch_bert  # noqa: E402
+import torch_bert  # noqa: E402  (this script's directory is on sys.path)
 
 
 def fail(msg):

@@ -32,9 +32,8 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import safetensors_np  # noqa: E402
-from make_checkpoint import _normal, _uniform  # noqa: E402
+import safetensors_np
+from make_checkpoint import _normal, _uniform
 
 FAMILIES = ("gpt2", "openai-gpt", "roberta", "distilbert")
 DEFAULT_ACT = {"gpt2": "gelu_new", "openai-gpt": "gelu", "roberta": "gelu", "distilbert": "gelu"}

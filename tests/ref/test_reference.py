@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Checks the reference itself before it is trusted to judge the C engine.
 
 - safetensors_np: F16/BF16 storage matches numpy's and torch's own conversions; shards and
@@ -12,7 +11,6 @@
 """
 import math
 import os
-import sys
 import tempfile
 import unittest
 
@@ -20,11 +18,11 @@ import numpy as np
 import scipy.special as sp
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import make_checkpoint  # noqa: E402
-import safetensors_np  # noqa: E402
-import torch_bert  # noqa: E402
+import make_checkpoint
+import safetensors_np
+import torch_bert
 
+torch.set_num_threads(1)
 TMP = tempfile.TemporaryDirectory(prefix="bt_ref_")
 
 
@@ -223,8 +221,3 @@ class TestReference(unittest.TestCase):
         n = sum(int(np.prod(s)) for _, s, _ in specs)
         # bert-base-uncased with a 2-label head: 109,483,778 parameters (HF's num_parameters).
         self.assertEqual(n, 109483778)
-
-
-if __name__ == "__main__":
-    torch.set_num_threads(1)
-    unittest.main(verbosity=2)

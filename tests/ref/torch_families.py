@@ -34,8 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import safetensors_np  # noqa: E402
+import safetensors_np
 
 HEAD_NONE, HEAD_CLASSIFY, HEAD_REGRESS, HEAD_LM = "none", "classify", "regress", "lm"
 

@@ -19,13 +19,10 @@ What follows transformers (modeling_gpt2.py, modeling_openai.py):
          no pad_token_id). Token-type ids are not used (transformers would add wte[type]
          when given any; bertology passes none).
 """
-import os
-import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_families import HEAD_LM, Model, act_fn, labels_of, layer_norm  # noqa: E402
+from torch_families import HEAD_LM, Model, act_fn, labels_of, layer_norm
 
 
 class Decoder(Model):

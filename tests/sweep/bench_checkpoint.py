@@ -6,7 +6,7 @@ batch, a sync every 30 s and one at the end of the pass) and 1 s (a sync about e
 interleaved in rounds in this one script so that the machine's load hits all alike. Prints the
 median of the per-round ratios against the baseline.
 
-usage: /usr/bin/python3 tests/sweep/bench_checkpoint.py --bertology build/bertology
+usage: PYTHONPATH=tests/lib:tests/ref /usr/bin/python3 tests/sweep/bench_checkpoint.py --bertology build/bertology
        [--examples 96] [--rounds 3] [--np 1] [--batch-tokens 512]
 """
 import argparse
@@ -18,11 +18,7 @@ import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "ref"))
-import make_checkpoint  # noqa: E402
-
-SOURCE = os.path.abspath(os.path.join(HERE, "..", ".."))
+from bttest import SST2, models
 
 
 def main():
@@ -35,8 +31,7 @@ def main():
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="bt-bench-ckpt-")
     model = os.path.join(work, "model")
-    make_checkpoint.make_checkpoint(model, bert_base=True, seed=1)
-    shutil.copy(os.path.join(SOURCE, "tests", "data", "vocab", "bert-base-uncased", "vocab.txt"), model)
+    models.bert(model, bert_base=True, seed=1)
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     configs = [("no checkpoint (0)", "0"), ("default (30 s)", "30"), ("every 1 s", "1")]
     secs = {c: [] for c, _ in configs}
@@ -45,7 +40,7 @@ def main():
             out = os.path.join(work, "out")
             shutil.rmtree(out, ignore_errors=True)
             cmd = ["mpirun", "--oversubscribe", "-np", str(args.np), args.bertology, "importance", "--model", model,
-                   "--task", "sst-2", "--data", os.path.join(SOURCE, "tests", "data", "glue", "SST-2"),
+                   "--task", "sst-2", "--data", SST2,
                    "--out", out, "--subset", str(args.examples), "--batch-tokens", str(args.batch_tokens),
                    "--checkpoint-every", every, "--verbose", "--quiet"]
             p = subprocess.run(cmd, capture_output=True, text=True, env=env)

@@ -11,7 +11,7 @@ Prints, per kind, the seconds from the ranks' signal until every rank has exited
 state.json covers every batch the journals hold. Each stopped run is resumed to its end, so that
 the next round starts afresh.
 
-usage: /usr/bin/python3 tests/sweep/bench_stop.py --bertology build/bertology
+usage: PYTHONPATH=tests/lib:tests/ref /usr/bin/python3 tests/sweep/bench_stop.py --bertology build/bertology
        [--examples 256] [--rounds 4] [--np 2] [--threads 1] [--batch-tokens 2048]
 """
 import argparse
@@ -26,19 +26,13 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "ref"))
-sys.path.insert(0, HERE)
-import make_checkpoint  # noqa: E402
-from common import session_alive  # noqa: E402
-
-SOURCE = os.path.abspath(os.path.join(HERE, "..", ".."))
+from bttest import SST2, models, session_members
 OMPI_DELAY = 1.0  # odls_base_sigkill_timeout: mpirun's SIGTERM reaches the ranks this much later
 
 
 def ranks_of(sid):
     pids = []
-    for pid in session_alive(sid):
+    for pid in session_members(sid):
         try:
             with open("/proc/%d/comm" % pid) as f:
                 if f.read().strip() == "bertology":
@@ -73,13 +67,12 @@ def main():
     rnd = random.Random(args.seed)
     work = tempfile.mkdtemp(prefix="bt-bench-stop-")
     model = os.path.join(work, "model")
-    make_checkpoint.make_checkpoint(model, bert_base=True, seed=1)
-    shutil.copy(os.path.join(SOURCE, "tests", "data", "vocab", "bert-base-uncased", "vocab.txt"), model)
+    models.bert(model, bert_base=True, seed=1)
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads))
     out = os.path.join(work, "out")
     argv = [args.bertology, "importance", "--model", model, "--task", "sst-2", "--data",
-            os.path.join(SOURCE, "tests", "data", "glue", "SST-2"), "--out", out, "--subset", str(args.examples),
+            SST2, "--out", out, "--subset", str(args.examples),
             "--batch-tokens", str(args.batch_tokens), "--threads", str(args.threads), "--verbose", "--quiet"]
     mpirun = ["mpirun", "--oversubscribe", "-np", str(args.np)]
     # the pass's place in an uninterrupted run, for the random moments
@@ -110,7 +103,7 @@ def main():
             ranks = ranks_of(p.pid)
             t_sig = time.time()
             p.send_signal(getattr(__import__("signal"), "SIG" + sig))
-            while [x for x in ranks if x in session_alive(p.pid)]:
+            while [x for x in ranks if x in session_members(p.pid)]:
                 time.sleep(0.002)
             gone = time.time() - t_sig - (OMPI_DELAY if launcher and sig == "TERM" else 0.0)
             _, err = p.communicate(timeout=60)

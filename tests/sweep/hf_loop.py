@@ -20,7 +20,7 @@ What it reproduces, step by step as HF does it:
     the three tables printed by print_2d_tensor (including its header, which counts len(tensor)
     = the number of LAYERS, as HF's code does), and head ranks by a descending sort.
 
-  hf_loop.py --model DIR --task sst-2|rte|... --data DIR --batch-size B --max-seq-length 128
+  PYTHONPATH=tests/ref:tests/text hf_loop.py --model DIR --task sst-2|rte|... --data DIR --batch-size B --max-seq-length 128
              [--subset N] [--zero-grad] --output-dir OUT
 """
 import argparse
@@ -30,11 +30,8 @@ import sys
 import numpy as np
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "ref"))
-sys.path.insert(0, os.path.join(HERE, "..", "text"))
-import torch_bert  # noqa: E402
-import wordpiece_ref  # noqa: E402
+import torch_bert
+import wordpiece_ref
 
 # GLUE dev files as HF's processors read them: (text_a column, text_b column or None, label
 # column, label list); the header line is skipped (CoLA has none).

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Measurements of docs/sweep.md (not a test: timings depend on the machine and its load).
 
-  measure.py --bertology BUILD/bertology --engine-time BUILD/tests/sweep_engine_time \
-             --testdata tests/data --work DIR [--mpiexec mpirun] [--subset N]
+  PYTHONPATH=tests/ref /usr/bin/python3 tests/sweep/measure.py --bertology BUILD/bertology \
+      --engine-time BUILD/tests/sweep_engine_time --testdata tests/data --work DIR [--mpiexec mpirun] [--subset N]
 
 On a 4-layer, 256-wide random BERT (4 heads, FFN 1024) and SST-2 dev, one BLAS thread per rank:
   (a) overhead: `bertology importance` (np=1, no dumps) against the engine alone on the same
@@ -22,9 +22,7 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "ref"))
-import make_checkpoint  # noqa: E402
+import make_checkpoint
 
 
 def uptime():

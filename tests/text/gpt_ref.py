@@ -23,8 +23,7 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wordpiece_ref import RefBert  # noqa: E402
+from wordpiece_ref import RefBert
 
 
 def basic_tokenizer(special):

@@ -23,12 +23,10 @@ Encoding, as the library runs it:
 """
 import json
 import os
-import sys
 import unicodedata
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bpe_ref import bytes_to_unicode, pattern  # noqa: E402
-from wordpiece_ref import _is_cjk, _is_control, _is_punctuation, _is_whitespace  # noqa: E402
+from bpe_ref import bytes_to_unicode, pattern
+from wordpiece_ref import _is_cjk, _is_control, _is_punctuation, _is_whitespace
 
 # Unicode White_Space (Rust's char::is_whitespace)
 WHITE_SPACE = set(map(chr, list(range(0x09, 0x0E)) + [0x20, 0x85, 0xA0, 0x1680] + list(range(0x2000, 0x200B))

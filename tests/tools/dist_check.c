@@ -10,8 +10,8 @@
  *   dist_check bench NB K      time of the ordered reduction of NB batches x K doubles against
  *                              MPI_Allreduce of each rank's K partial sums (the unordered way)
  *
- * The synthetic lengths and values are simple formulas that check_reduce.py recomputes on its
- * own. */
+ * The synthetic lengths and values are simple formulas that tests/dist/test_reduce.py
+ * recomputes on its own. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>

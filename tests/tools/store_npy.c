@@ -1,4 +1,4 @@
-/* The npy module from the command line, for tests/store/check_npy.py:
+/* The npy module from the command line, for tests/store/test_npy.py:
  *   store_npy read FILE                  -> "shape d0 d1 ...", "dtype f32|f64", one %.9g per line
  *   store_npy write f4|f8|i4|i8 FILE d0 d1 ...   writes value(k) for k = 0 .. prod(d)-1:
  *       floats: ((37 k) mod 101 - 50) / 8     ints: i4 1000003 k - 500000, i8 2^33 k + k - 7

@@ -1,6 +1,6 @@
 // eio_fs: a FUSE file system that passes everything through to a backing directory until it
 // is told to fail, then answers EIO, as a disk that went bad under a running job would
-// (tests/cluster/check_eio.py, docs/run_h5.md "Write failures").
+// (tests/cluster/test_eio.py, docs/run_h5.md "Write failures").
 //
 //   eio_fs BACKING MOUNTPOINT [FUSE options]   (stays in the foreground)
 //
