@@ -179,7 +179,7 @@ typedef struct {
     int is_ud;
     bt_conllu ud;
     bt_conllu_pieces ud_pieces;
-    int64_t ud_skipped_short; /* one-token sentences dropped for a language model's loss */
+    int64_t skipped_short; /* one-token sentences (ud) or functions (code) dropped for a language model's loss */
     /* --task code (docs/cat.md): CodeSearchNet JSON lines, each function one example, each
      * token's byte range in its code (-1: a special token) */
     int is_code;

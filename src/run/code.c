@@ -19,6 +19,33 @@ void bt_run_code_free(bt_run *x) {
     x->code_lang = NULL, x->tok_start = x->tok_end = NULL;
 }
 
+/* A language model's next-token loss needs two tokens (the engine would count a one-token
+ * function as loss 0 and pull the mean down): such functions are dropped and counted, as --task
+ * ud drops one-token sentences; the rest are encoded again (tokenising is cheap next to a pass). */
+static int drop_short(bt_run *x, bt_glue_examples *ex, int max_len, bt_error *err) {
+    bt_code_jsonl *cj = &x->code;
+    size_t e = 0;
+    for (size_t i = 0; i < cj->n; i++) {
+        if (x->data.len[i] < 2) {
+            free(cj->code[i]), free(cj->language[i]);
+            x->skipped_short++;
+            continue;
+        }
+        cj->code[e] = cj->code[i], cj->code_len[e] = cj->code_len[i];
+        cj->language[e] = cj->language[i], cj->line[e] = cj->line[i];
+        x->code_lang[e] = x->code_lang[i], ex->ex[e] = ex->ex[i];
+        e++;
+    }
+    if (e == cj->n) return BT_OK;
+    cj->n = e;
+    ex->n = e;
+    bt_dataset_free(&x->data);
+    if (e == 0)
+        return bt_error_set(err, BT_EINPUT, "%s: no function of at least two tokens: a language model's loss needs a next "
+                            "token", x->o->data);
+    return bt_dataset_encode(ex, x->tok, max_len, &x->data, err);
+}
+
 int bt_run_setup_code(const bt_run_options *o, bt_run *x, bt_error *err) {
     const bt_config *c = &x->model.cfg;
     if (c->head != BT_HEAD_LM && (o->command & (BT_CMD_IMPORTANCE | BT_CMD_MASK | BT_CMD_ABLATE)))
@@ -56,6 +83,7 @@ int bt_run_setup_code(const bt_run_options *o, bt_run *x, bt_error *err) {
         x->code_lang[i] = bt_code_lang_find(cj->language[i]);
     }
     rc = bt_dataset_encode(&ex, x->tok, o->max_seq_length, &x->data, err);
+    if (!rc && c->head == BT_HEAD_LM && o->command != BT_CMD_CAT) rc = drop_short(x, &ex, o->max_seq_length, err);
     free(ex.ex);
     if (rc) return rc;
     const bt_dataset *d = &x->data;

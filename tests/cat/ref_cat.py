@@ -51,6 +51,7 @@ class TreeSitter:
         ts.ts_node_start_byte.restype = ctypes.c_uint32
         ts.ts_node_end_byte.argtypes = [TSNode]
         ts.ts_node_end_byte.restype = ctypes.c_uint32
+        os.makedirs(work, exist_ok=True)
         self.work = work
         self.langs = {}
 

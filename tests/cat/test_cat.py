@@ -21,7 +21,9 @@ import pytest
 
 import bpe_ref
 import ref_cat
-from bttest import SOURCE, bertology, models, ranks_agree, refused, run_differences
+import torch_families
+from bertology_analysis.run import load_run
+from bttest import SOURCE, bertology, models, ranks_agree, refused, run_differences, same_bits
 
 pytestmark = pytest.mark.usefixtures("blas_one_thread")
 FUNCTIONS = os.path.join(SOURCE, "data", "code", "functions.jsonl")
@@ -170,6 +172,74 @@ def test_stop_and_resume(setup, check, work):
     check(not diffs, "resumed run differs from the uninterrupted one:\n" + "\n".join(diffs))
 
 
+def test_other_commands(setup, check, work):
+    """--task code beyond cat: eval of an encoder (no metric, /code as cat writes it), eval and
+    importance of a GPT-2 language model (its next-token loss against the PyTorch reference, each
+    token's bytes tiling the code it covers), and analysis/'s Run.code reading /code."""
+    w, base, _, data = setup
+    args = ["--task", "code", "--data", data, "--max-seq-length", "64"]
+    cat_out, eval_out = os.path.join(work, "cat_enc"), os.path.join(work, "eval_enc")
+    bertology(["cat", "--model", base] + args + ["--out", cat_out], timeout=300)
+    p = bertology(["eval", "--model", base] + args + ["--out", eval_out], np=2, timeout=300)
+    check("loss =" not in p.stdout, "eval of an encoder printed a loss:\n" + p.stdout)
+    with h5py.File(os.path.join(cat_out, "run.h5"), "r") as f, h5py.File(os.path.join(eval_out, "run.h5"), "r") as g:
+        check(g.attrs["task"] == "code" and g.attrs["status"] == "complete", "eval --task code: task/status")
+        for k in f["code"]:
+            check(same_bits(f["code"][k][()], g["code"][k][()]), "eval vs cat: /code/%s differs" % k)
+        check("cat" not in g, "eval wrote /cat")
+
+    gpt2 = models.gpt2(os.path.join(w, "gpt2"), max_pos=64)
+    out = os.path.join(work, "eval_lm")
+    p = bertology(["eval", "--model", gpt2] + args + ["--out", out], np=3, timeout=300)
+    check("loss = " in p.stdout and "perplexity = " in p.stdout, "eval of GPT-2 prints no loss:\n" + p.stdout)
+    ref = torch_families.load(gpt2)
+    bpe = bpe_ref.RefBPE(os.path.join(gpt2, "vocab.json"), os.path.join(gpt2, "merges.txt"), style="gpt2")
+    rows = [json.loads(ln) for ln in open(data, encoding="utf-8")]
+    # a function of one token has no next token: dropped and counted, not scored as loss 0
+    n_short = sum(len(bpe.encode(r["code"], max_len=64)[0]) < 2 for r in rows)
+    rows = [r for r in rows if len(bpe.encode(r["code"], max_len=64)[0]) >= 2]
+    check(n_short >= 1, "the data has no one-token function for GPT-2 (the drop is not exercised)")
+    check(("%d of one token" % n_short) in p.stderr, "eval did not report %d one-token functions:\n%s" % (
+        n_short, p.stderr))
+    with load_run(os.path.join(out, "run.h5"), vocab=gpt2) as run:
+        check(run.has_code, "eval --task code: Run.has_code is False")
+        check(run.n_examples == len(rows), "eval kept %d functions, want %d" % (run.n_examples, len(rows)))
+        want = np.array([ref.example([int(t) for t in run.token_ids(i)])["loss"] for i in range(run.n_examples)])
+        mean = run.metrics["loss"]
+        check(abs(mean - want.mean()) <= 1e-5 * want.mean(), "eval loss %.8g, the PyTorch reference's mean %.8g" % (
+            mean, want.mean()))
+        for i in range(run.n_examples):
+            c = run.code(i)
+            code = rows[i]["code"].encode("utf-8")
+            check(c["language"] == rows[i]["language"], "example %d: Run.code language" % i)
+            # GPT-2 adds no special token: the tokens tile the (truncated) code from its first byte
+            check(c["token_start"][0] == 0 and (c["token_start"][1:] == c["token_end"][:-1]).all(),
+                  "example %d: token byte ranges do not tile the code" % i)
+            if run.lengths[i] < 64:
+                check(c["token_end"][-1] == len(code), "example %d: untruncated tokens end before the code" % i)
+            for t in np.flatnonzero(c["token_leaf"] >= 0)[:20]:
+                k = c["token_leaf"][t]
+                s = c["token_start"][t]
+                while s < c["token_end"][t] and code[s:s + 1] in b" \t\n\r\v\f":
+                    s += 1
+                check(c["leaf_start"][k] <= s < c["leaf_end"][k],
+                      "example %d token %d: first byte %d outside its leaf %s" % (i, t, s, (c["leaf_start"][k],
+                                                                                        c["leaf_end"][k])))
+    imp = os.path.join(work, "imp_lm")
+    bertology(["importance", "--model", gpt2] + args + ["--out", imp], np=2, timeout=300)
+    with h5py.File(os.path.join(imp, "run.h5"), "r") as f, h5py.File(os.path.join(out, "run.h5"), "r") as g:
+        loss = f["examples/loss"][()]
+        worst = float(np.max(np.abs(loss - want) / want))
+        check(worst <= 1e-4, "importance: per-example loss off the PyTorch reference by %.3g (relative)" % worst)
+        print("GPT-2 --task code: eval's mean loss %.6f, PyTorch %.6f; importance's %d per-example losses within"
+              " %.2g (relative)" % (mean, want.mean(), len(loss), worst))
+        check(np.isfinite(f["importance/normalized"][()]).all(), "importance --task code: non-finite importance")
+        for k in g["code"]:
+            check(same_bits(f["code"][k][()], g["code"][k][()]), "importance vs eval: /code/%s differs" % k)
+    refused(check, "importance of an encoder", ["importance", "--model", base] + args + ["--out", os.path.join(
+        work, "bad")], os.path.join(work, "bad"), ["importance needs a loss"])
+
+
 BAD = [
     ("not json", b"this is not json\n", ["not a JSON object"]),
     ("no code", b'{"language": "python"}\n', ['no "code" string']),
@@ -188,14 +258,15 @@ def test_bad_input(setup, check, work):
         path = os.path.join(work, name.replace(" ", "_") + ".jsonl")
         with open(path, "wb") as f:
             f.write(b"".join(good) + line)
-        refused(check, name, ["cat", "--model", base, "--task", "code", "--data", path, "--out",
-                              os.path.join(work, "bad")], os.path.join(work, "bad"), [path + ":4"] + words)
+        refused(check, name, ["cat", "--model", base, "--task", "code", "--data", path, "--max-seq-length", "64",
+                              "--out", os.path.join(work, "bad")], os.path.join(work, "bad"), [path + ":4"] + words)
         out = os.path.join(work, "skip_" + name.replace(" ", "_"))
-        p = bertology(["cat", "--model", base, "--task", "code", "--data", path, "--skip-bad-lines", "--out", out])
+        p = bertology(["cat", "--model", base, "--task", "code", "--data", path, "--max-seq-length", "64",
+                       "--skip-bad-lines", "--out", out])
         check("1 bad lines skipped" in p.stdout, "%s: --skip-bad-lines did not count it:\n%s" % (name, p.stdout))
-    bert = models.bert(os.path.join(work, "bert"), labels=0, base=True) if hasattr(models, "bert") else None
+    bert = models.bert(os.path.join(work, "bert"), layers=2, hidden=32, heads=4, ff=64, no_head=True)
     if bert:
-        refused(check, "wordpiece model", ["cat", "--model", bert, "--task", "code", "--data", data, "--out",
+        refused(check, "wordpiece model", ["cat", "--model", bert, "--task", "code", "--data", data, "--max-seq-length", "64", "--out",
                                            os.path.join(work, "bad")], os.path.join(work, "bad"), ["byte-level BPE"])
     refused(check, "cat on glue", ["cat", "--model", base, "--task", "sst-2", "--data", data, "--out",
                                    os.path.join(work, "bad")], os.path.join(work, "bad"), ["--task code"])
