@@ -242,10 +242,8 @@ def section_cat(ctx: PageContext) -> Optional[Section]:
         return None
     blocks: List[Block] = [ctx.add_head_values("cat", "CAT-score, all languages (%s)" % c["graph"], heads)]
     series = []
-    cats = [(r, _cat(r)) for r in ctx.runs]
+    cats = [(r, rc) for r, rc in ((r, _cat(r)) for r in ctx.runs) if rc is not None]
     for r, rc in cats:
-        if rc is None:
-            continue
         label = os.path.basename(os.path.dirname(os.path.abspath(r.path))) if len(cats) > 1 else ""
         for g, name in enumerate(rc["groups"]):
             if rc["examples"][g] > 0 and (name != "all" or len(rc["groups"]) > 2):

@@ -351,7 +351,7 @@ class Run:
                 raise RunError("%s: /code/leaf_offset is not a non-decreasing list from 0" % self.path)
             c["languages"] = [str(x) for x in g.attrs.get("languages", [])]
             c["leaf_types"] = [str(x) for x in g.attrs.get("leaf_types", [])]
-            c["token_first"] = np.concatenate(([0], np.cumsum(self.lengths)))
+            c["token_first"] = np.concatenate((np.zeros(1, np.int64), np.cumsum(self.lengths)))
             self._code = c
         return self._code
 
