@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 DEMO_PACKAGES=(build-essential cmake pkg-config
                libopenmpi-dev openmpi-bin libhdf5-openmpi-dev
-               libopenblas-dev libopenblas-openmp-dev libdnnl-dev libcjson-dev libutf8proc-dev libzip-dev
+               libopenblas-dev libopenblas-openmp-dev libdnnl-dev libcjson-dev libutf8proc-dev libzip-dev libtree-sitter-dev
                python3-numpy python3-h5py python3-matplotlib)
 TEST_PACKAGES=(check libsubunit-dev hdf5-tools shellcheck slurm-wlm munge
                python3-scipy python3-sklearn python3-torch

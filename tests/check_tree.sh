@@ -45,6 +45,7 @@ check_sources() {  # $1 = SOURCES.md, files relative to its directory
 }
 check_sources tests/data/SOURCES.md || fail=1
 check_sources data/SOURCES.md || fail=1
+check_sources third_party/SOURCES.md || fail=1
 
 # ... and every file under tests/data has its row (nothing unaccounted for is shipped).
 while IFS= read -r f; do
@@ -52,6 +53,11 @@ while IFS= read -r f; do
   [[ $rel == SOURCES.md ]] && continue
   grep -qF "| $rel |" tests/data/SOURCES.md || { echo "check_tree: $f has no row in tests/data/SOURCES.md" >&2; fail=1; }
 done < <(find tests/data -type f | sort)
+while IFS= read -r f; do
+  rel=${f#third_party/}
+  [[ $rel == SOURCES.md ]] && continue
+  grep -qF "| $rel |" third_party/SOURCES.md || { echo "check_tree: $f has no row in third_party/SOURCES.md" >&2; fail=1; }
+done < <(find third_party -type f | sort)
 
 # An experiment's command is a thin shell over the run API (docs/architecture.md): its
 # src/cli/cmd_*.c includes bertology/run.h and the CLI's own headers (src/cli/*.h), no header of

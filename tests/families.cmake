@@ -7,7 +7,7 @@
 set(BT_FAMILY_GROUPS
     "gpt2=gpt2,gpt2_f16,gpt2_odd,gpt2_cls,gpt2_reg,gpt2_base,gpt2_extra,gpt2_pruned"
     "gpt=gpt,gpt_cls,gpt_pruned"
-    "roberta=roberta,roberta_reg,roberta_base,roberta_pruned"
+    "roberta=roberta,roberta_reg,roberta_base,roberta_mlm,roberta_pruned"
     "distilbert=distilbert,distilbert_f16,distilbert_relu,distilbert_base,distilbert_pruned"
     "save=save" "tiny=tiny" "errors=errors")
 # families.NAME<suffix> for a "NAME=case,case..." group; ARGN: more bt_pytest options.

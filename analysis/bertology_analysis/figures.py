@@ -9,6 +9,7 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 NAN_COLOUR = "#d0d0d0"
 MAX_ANNOTATED_CELLS = 256  # beyond this the numbers are unreadable: colour only
@@ -187,4 +188,20 @@ def fig_attention_grid(a, layers, title):
     if im is not None:
         fig.colorbar(im, ax=axes, shrink=0.6).set_label("attention probability")
     fig.suptitle(title + "\n(rows: queries, columns: keys)", fontsize=10)
+    return fig
+
+
+def fig_layer_curves(series, xlabel, ylabel, title):
+    """series: [(name, x, y)] drawn as lines with markers on one axis (NaN: a gap)."""
+    fig = new_figure(6.4, 3.8)
+    ax = fig.add_subplot(1, 1, 1)
+    for name, x, y in series:
+        ax.plot(x, y, marker="o", label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(series) > 1:
+        ax.legend(fontsize=7, ncol=2)
     return fig

@@ -142,6 +142,7 @@ def _make(runs, out_dir, examples, heads, max_examples, weighting, punct, dpi, l
     _section_attention_maps(rep, attn_run, examples, heads)
     _section_syntax(rep, runs, min_arcs)
     _section_probes(rep, probes)
+    _section_cat(rep, runs)
     _write_csv(out_dir, stats_run, stats, L, H)
     rep.add("p", "Per-head numbers: [head_stats.csv](head_stats.csv).")
     md = os.path.join(out_dir, "summary.md")
@@ -414,6 +415,36 @@ def _section_syntax(rep, runs, min_arcs):
     q_all = rels.index("all")
     rep.figure(figures.fig_heatmap(np.nanmax(acc[q_all], axis=2), "All relations pooled (best direction)",
                                    "accuracy", vmin=0.0), "syntax_all.png", "pooled head-as-parser accuracy")
+
+
+def _section_cat(rep, runs):
+    """CAT-scores (docs/cat.md): the [L, H] heatmap over all languages of the first cat run, and
+    the per-layer curve of each language of every cat run (a trained model against the same
+    architecture at random initialisation, when both are given)."""
+    cats = [(r, r.f["cat"]) for r in runs if "cat" in r.f and "head_score" in r.f["cat"]]
+    if not cats:
+        return
+    rep.add("h2", "CAT-scores (Chen et al. 2022)")
+    run, g = cats[0]
+    groups = [str(x) for x in g.attrs["groups"]]
+    heads = g["head_score"][()][groups.index("all")]
+    rep.add("p", "`%s`: how far each head's attention follows the syntax tree (%s), all languages; per-layer scores "
+            "average the heads' maps first." % (run.command_line, str(g.attrs.get("graph", ""))))
+    rep.figure(figures.fig_heatmap(heads, "CAT-score per head, all languages", "CAT-score"), "cat_heads.png",
+               "CAT-score per head")
+    series, rows = [], []
+    for r, c in cats:
+        names = [str(x) for x in c.attrs["groups"]]
+        layer, n = c["layer_score"][()], c["examples"][()]
+        label = os.path.basename(os.path.dirname(os.path.abspath(r.path))) if len(cats) > 1 else ""
+        for k, name in enumerate(names):
+            if n[k] > 0:
+                series.append(("%s %s" % (label, name) if label else name, list(range(1, layer.shape[1] + 1)),
+                               layer[k]))
+                rows.append([label or r.path, name, int(n[k])] + ["%.4f" % v for v in layer[k]])
+    rep.figure(figures.fig_layer_curves(series, "layer", "CAT-score", "CAT-score of each layer"), "cat_layers.png",
+               "CAT-score per layer and language")
+    rep.add("table", ["run", "language", "examples"] + ["layer %d" % (l + 1) for l in range(len(rows[0]) - 3)], rows)
 
 
 def _section_probes(rep, res):

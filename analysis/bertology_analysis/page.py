@@ -219,20 +219,43 @@ def section_probes(ctx: PageContext) -> Optional[Section]:
             "blocks": blocks, "layout": "row"}
 
 
+def _cat(r: Run) -> Optional[Dict[str, Any]]:
+    """A cat run's /cat: groups, head scores [G, L, H], layer scores [G, L], examples [G]."""
+    if "cat" not in r.f or "head_score" not in r.f["cat"]:
+        return None
+    g = r.f["cat"]
+    return {"groups": [str(x) for x in g.attrs["groups"]], "head": g["head_score"][()],
+            "layer": g["layer_score"][()], "examples": g["examples"][()], "graph": str(g.attrs.get("graph", ""))}
+
+
 def section_cat(ctx: PageContext) -> Optional[Section]:
-    """CAT-scores (Chen et al. 2022) from a /cat group with a dataset `scores` [L, H]; the rest of
-    the group's layout is not fixed yet, so nothing else of it is read."""
-    run, scores = ctx.first_with(lambda r: r.get("cat/scores"), "CAT-scores", "no /cat/scores in any run")
+    """CAT-scores (Chen et al. 2022; docs/cat.md): the heatmap of every head over all languages of
+    the first cat run, and the per-layer curve of each language of every cat run given (so that
+    a trained model and the same architecture at random initialisation can be compared)."""
+    run, c = ctx.first_with(_cat, "CAT-scores", "no /cat in any run (bertology cat)")
     if run is None:
         return None
-    scores = np.asarray(scores, dtype=np.float64)
-    if scores.shape != (ctx.L, ctx.H):
-        ctx.skip("CAT-scores", "%s: /cat/scores has shape %s, not [L, H] = (%d, %d)"
-                 % (run.path, scores.shape, ctx.L, ctx.H))
+    heads = np.asarray(c["head"][c["groups"].index("all")], dtype=np.float64)
+    if heads.shape != (ctx.L, ctx.H):
+        ctx.skip("CAT-scores", "%s: /cat/head_score has [L, H] = %s, the page shows (%d, %d)"
+                 % (run.path, heads.shape, ctx.L, ctx.H))
         return None
+    blocks: List[Block] = [ctx.add_head_values("cat", "CAT-score, all languages (%s)" % c["graph"], heads)]
+    series = []
+    cats = [(r, rc) for r, rc in ((r, _cat(r)) for r in ctx.runs) if rc is not None]
+    for r, rc in cats:
+        label = os.path.basename(os.path.dirname(os.path.abspath(r.path))) if len(cats) > 1 else ""
+        for g, name in enumerate(rc["groups"]):
+            if rc["examples"][g] > 0 and (name != "all" or len(rc["groups"]) > 2):
+                series.append({"name": ("%s: %s" % (label, name)) if label else name,
+                               "x": [float(l + 1) for l in range(rc["layer"].shape[1])],
+                               "y": _floats(rc["layer"][g])})
+    blocks.append({"kind": "curve", "title": "CAT-score of each layer (heads averaged first)", "xlabel": "layer",
+                   "ylabel": "CAT-score", "series": series})
     return {"id": "cat", "title": "CAT-scores (Chen et al. 2022)",
-            "note": "How closely each head's attention follows the syntax tree (`%s`)." % run.command_line,
-            "blocks": [ctx.add_head_values("cat", "CAT-score", scores)], "layout": "row"}
+            "note": "How far attention follows the syntax tree of code: per head over all languages (`%s`), and per "
+                    "layer and language for every cat run given." % run.command_line,
+            "blocks": blocks, "layout": "row"}
 
 
 SECTIONS: List[Callable[[PageContext], Optional[Section]]] = [

@@ -320,6 +320,57 @@ class Run:
             out[f:f + n] = k
         return out
 
+    # ---- code of a --task code run (/code, docs/run_h5.md) ---------------------------------
+    # /code is written by src/run/code.c through bt_store_write_array, outside the store's layout
+    # tables, like /words.
+
+    @property
+    def has_code(self) -> bool:
+        """True for runs over JSON lines of code (--task code, bertology cat)."""
+        return "code" in self.f
+
+    def _code_group(self) -> Dict[str, Any]:
+        if not self.has_code:
+            raise RunError("%s: no /code (a run with --task code --data FILE.jsonl has it)" % self.path)
+        if getattr(self, "_code", None) is None:
+            g = self.f["code"]
+            c: Dict[str, Any] = {k: self._outside_schema("code/" + k) for k in (
+                "language", "leaf_offset", "leaf_start", "leaf_end", "leaf_type", "token_start", "token_end",
+                "token_leaf")}
+            want = {"language": (self.n_examples,), "leaf_offset": (self.n_examples + 1,)}
+            nl = int(c["leaf_offset"][-1]) if c["leaf_offset"].size else 0
+            for k in ("leaf_start", "leaf_end", "leaf_type"):
+                want[k] = (nl,)
+            nt = int(self.lengths.sum())
+            for k in ("token_start", "token_end", "token_leaf"):
+                want[k] = (nt,)
+            for k, shape in want.items():
+                if c[k].shape != shape:
+                    raise RunError("%s: /code/%s has shape %s, expected %s" % (self.path, k, c[k].shape, shape))
+            if (np.diff(c["leaf_offset"]) < 0).any() or c["leaf_offset"][0] != 0:
+                raise RunError("%s: /code/leaf_offset is not a non-decreasing list from 0" % self.path)
+            c["languages"] = [str(x) for x in g.attrs.get("languages", [])]
+            c["leaf_types"] = [str(x) for x in g.attrs.get("leaf_types", [])]
+            c["token_first"] = np.concatenate((np.zeros(1, np.int64), np.cumsum(self.lengths)))
+            self._code = c
+        return self._code
+
+    def code(self, i: int) -> Dict[str, Any]:
+        """Example i's code structure: language (str); leaves as lists leaf_start, leaf_end
+        (bytes of the UTF-8 code, [start, end)) and leaf_type (tree-sitter node type); per token
+        (special tokens counted) token_start, token_end (-1 for <s>, </s>) and token_leaf (the
+        0-based leaf of the example, -1: none)."""
+        i = self._row(i)
+        c = self._code_group()
+        a, b = int(c["leaf_offset"][i]), int(c["leaf_offset"][i + 1])
+        t0, t1 = int(c["token_first"][i]), int(c["token_first"][i + 1])
+        return {"language": c["languages"][int(c["language"][i])],
+                "leaf_start": c["leaf_start"][a:b].astype(np.int64), "leaf_end": c["leaf_end"][a:b].astype(np.int64),
+                "leaf_type": [c["leaf_types"][t] for t in c["leaf_type"][a:b]],
+                "token_start": c["token_start"][t0:t1].astype(np.int64),
+                "token_end": c["token_end"][t0:t1].astype(np.int64),
+                "token_leaf": c["token_leaf"][t0:t1].astype(np.int64)}
+
     def tokens(self, i: int) -> List[str]:
         """The example's tokens as strings ("<id>" for each id when no vocabulary is found)."""
         ids = self.token_ids(i)

@@ -14,6 +14,8 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "bertology/cat.h"
+#include "bertology/code_jsonl.h"
 #include "bertology/conllu.h"
 #include "bertology/dataset.h"
 #include "bertology/error.h"
@@ -41,8 +43,9 @@ enum {
     BT_CMD_BENCH = 128,
     BT_CMD_TOKENIZE = 256,
     BT_CMD_SCHEMA = 512,
+    BT_CMD_CAT = 1024, /* an experiment, listed after the tools: the bits of the others stay */
     /* the commands whose runs keep a checkpoint and can be stopped and resumed (docs/resume.md) */
-    BT_CMD_RESUMABLE = BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE | BT_CMD_SYNTAX,
+    BT_CMD_RESUMABLE = BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE | BT_CMD_SYNTAX | BT_CMD_CAT,
 };
 
 typedef struct {
@@ -69,6 +72,9 @@ typedef struct {
     int exact, min_heads_per_layer;
     /* syntax */
     int min_arcs; /* the printed table: relations with at least this many arcs */
+    /* cat (docs/cat.md) */
+    int cat_plain;           /* the plain AST instead of the U-AST */
+    const char *cat_types;   /* "identifier,string": leaf types kept; NULL or "" = all */
     /* forward: token ids, types and labels one sequence a line; gates [L, H]; tensors to write */
     const char *ids_path, *types_path, *labels_path, *gates_path;
     int want_attentions, want_hidden;
@@ -173,7 +179,13 @@ typedef struct {
     int is_ud;
     bt_conllu ud;
     bt_conllu_pieces ud_pieces;
-    int64_t ud_skipped_short; /* one-token sentences dropped for a language model's loss */
+    int64_t skipped_short; /* one-token sentences (ud) or functions (code) dropped for a language model's loss */
+    /* --task code (docs/cat.md): CodeSearchNet JSON lines, each function one example, each
+     * token's byte range in its code (-1: a special token) */
+    int is_code;
+    bt_code_jsonl code;
+    int *code_lang;                 /* [n] bt_code_lang_find */
+    int64_t *tok_start, *tok_end;   /* [n_tokens] */
     double sink_seconds; /* spent writing run.h5 rows on this rank */
     /* wall time of bt_run_importance's phases on this rank: open run.h5, pass, summary + .npy +
      * commit */
@@ -270,6 +282,11 @@ typedef struct {
 } bt_run_syntax_result;
 int bt_run_syntax(bt_run *r, bt_run_syntax_result *res, bt_error *err);
 void bt_run_syntax_result_free(bt_run_syntax_result *res);
+
+/* `bertology cat` without the printing (--task code): bt_sweep_cat over the functions, run.h5 with
+ * every example's rows, /code (leaves) and /cat (docs/run_h5.md), cat_score.npy [L, H] and
+ * cat_layer_score.npy [L] (all languages pooled). */
+int bt_run_cat(bt_run *r, bt_cat_result *res, bt_error *err);
 
 /* "bertology X; HDF5 a.b.c; Open MPI ...; OpenBLAS ..." */
 void bt_run_versions(char *buf, size_t n);

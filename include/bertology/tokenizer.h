@@ -27,6 +27,8 @@
 
 #include <stddef.h>
 
+#include <stdint.h>
+
 #include "bertology/error.h"
 
 #ifdef __cplusplus
@@ -101,6 +103,14 @@ int bt_tok_encode(bt_tok *tok, const char *text_a, const char *text_b, int max_l
  * text_b is NULL. */
 int bt_tok_encode_n(bt_tok *tok, const char *text_a, size_t a_len, const char *text_b,
                     size_t b_len, int max_len, int *ids, int *types, int *n, bt_error *err);
+
+/* Byte ranges in text[0..len) of tokens ids[0..n) that a byte-level BPE tokenizer (GPT-2,
+ * RoBERTa) made of it: token k covers [start[k], end[k]); the special tokens encoding adds around
+ * the text (the first and last, when the tokenizer adds any) get -1, -1. The tokens
+ * must spell a prefix of the text (truncation keeps one): BT_EINPUT naming the first token that
+ * does not, or when the tokenizer is not byte-level BPE. */
+int bt_tok_byte_ranges(const bt_tok *tok, const char *text, size_t len, const int *ids, int n, int64_t *start,
+                       int64_t *end, bt_error *err);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@ int bt_cmd_mask(int argc, char **argv);
 int bt_cmd_prune(int argc, char **argv);
 int bt_cmd_ablate(int argc, char **argv);
 int bt_cmd_syntax(int argc, char **argv);
+int bt_cmd_cat(int argc, char **argv);
 int bt_cmd_schema(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const command COMMANDS[] = {
     {"prune", bt_cmd_prune, "remove masked heads from the weights, write a smaller model"},
     {"ablate", bt_cmd_ablate, "score change when each single head is masked"},
     {"syntax", bt_cmd_syntax, "which heads attend to syntactic heads (Clark et al.) on a CoNLL-U treebank"},
+    {"cat", bt_cmd_cat, "CAT-probing: how far attention follows the syntax tree of code (Chen et al.)"},
     {"eval", bt_cmd_eval, "score a model (optionally head-masked) on a GLUE split"},
     {"tokenize", bt_cmd_tokenize, "print the token ids of lines read from stdin"},
     {"forward", bt_cmd_forward, "run the engine on token ids and write its raw outputs (.npy)"},

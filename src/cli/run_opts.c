@@ -160,8 +160,15 @@ int run_open(MPI_Comm comm, const bt_run_options *o, bt_run *x) {
         fprintf(stderr, "%s: %d sentences, %lld words; %d kept (%lld tokens), %lld longer than %d tokens and %lld with a "
                 "word of no pieces skipped", o->data, x->ud.n_sents, (long long)x->ud.n_words, x->data.n,
                 (long long)x->data.n_tokens, (long long)pc->skipped_long, o->max_seq_length, (long long)pc->skipped_empty);
-        if (x->ud_skipped_short)
-            fprintf(stderr, ", %lld of one token (no next token for the loss)", (long long)x->ud_skipped_short);
+        if (x->skipped_short)
+            fprintf(stderr, ", %lld of one token (no next token for the loss)", (long long)x->skipped_short);
+        fputc('\n', stderr);
+    }
+    if (rank == 0 && x->is_code && o->command != BT_CMD_CAT && !o->quiet && (x->code.skipped || x->skipped_short)) {
+        fprintf(stderr, "%s: %zu functions kept (%lld tokens)", o->data, x->code.n, (long long)x->data.n_tokens);
+        if (x->code.skipped) fprintf(stderr, ", %zu bad lines skipped (first: %s)", x->code.skipped, x->code.first_skipped);
+        if (x->skipped_short)
+            fprintf(stderr, ", %lld of one token (no next token for the loss)", (long long)x->skipped_short);
         fputc('\n', stderr);
     }
     if (rank == 0 && o->verbose) {

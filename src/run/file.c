@@ -92,6 +92,7 @@ int bt_run_file_open(bt_run *x, int has_loss, bt_error *err) {
     rc = open_file(x, has_loss, err);
     /* a resumed run's file has them already */
     if (!rc && x->is_ud && !bt_run_resume_continuing(x)) rc = bt_dist_agree(x->comm, bt_run_write_words(x, &local), &local, err);
+    if (!rc && x->is_code && !bt_run_resume_continuing(x)) rc = bt_run_write_code(x, err);
     if (rc) bt_run_file_free(x);
     return rc;
 }

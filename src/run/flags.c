@@ -16,7 +16,8 @@
 #define ALL (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE | BT_CMD_PRUNE)
 #define SWEEPS (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE)
 #define SAVES (BT_CMD_IMPORTANCE | BT_CMD_EVAL)
-#define SYN BT_CMD_SYNTAX /* the flags bertology syntax takes too */
+#define SYN (BT_CMD_SYNTAX | BT_CMD_CAT) /* the flags bertology syntax and cat take too */
+#define CAT BT_CMD_CAT
 #define FWD BT_CMD_FORWARD
 #define BENCH BT_CMD_BENCH
 #define TOK BT_CMD_TOKENIZE
@@ -33,6 +34,7 @@ static const bt_flag_choice GEMM[] = {
     {"auto", BT_GEMM_AUTO}, {"blas", BT_GEMM_BLAS}, {"onednn", BT_GEMM_ONEDNN}, {"onednn-bf16", BT_GEMM_ONEDNN_BF16},
     {NULL, 0}};
 static const bt_flag_choice IO[] = {{"independent", BT_STORE_IO_INDEPENDENT}, {"collective", BT_STORE_IO_COLLECTIVE}, {NULL, 0}};
+static const bt_flag_choice AST[] = {{"u-ast", 0}, {"uast", 0}, {"plain", 1}, {NULL, 0}};
 static const bt_flag_choice DTYPE[] = {{"f16", 1}, {"f32", 0}, {"float16", 1}, {"float32", 0}, {NULL, 0}};
 
 /* bench measures the backends of this process: one the build lacks is refused as it is parsed
@@ -51,9 +53,9 @@ static const bt_flag FLAGS[] = {
      .kind = BT_FLAG_STRING, .offset = F(model), .arg = "DIR",
      .help = "Hugging Face model directory (config.json, model.safetensors, tokenizer files)"},
     {.name = "task", .key = "task", .stored = ALWAYS, .commands = ALL | SYN, .kind = BT_FLAG_STRING, .offset = F(task),
-     .arg = "TASK", .help = "GLUE task: cola sst-2 mrpc sts-b qqp mnli mnli-mm qnli rte wnli; or ud (CoNLL-U)"},
+     .arg = "TASK", .help = "GLUE task: cola sst-2 mrpc sts-b qqp mnli mnli-mm qnli rte wnli; ud (CoNLL-U); code (JSON lines)"},
     {.name = "data", .key = "data", .stored = ALWAYS, .commands = ALL | SYN, .kind = BT_FLAG_STRING, .offset = F(data),
-     .arg = "DIR", .help = "GLUE data: the task directory or the GLUE root; --task ud: a .conllu file"},
+     .arg = "DIR", .help = "GLUE data: the task directory or the GLUE root; --task ud: a .conllu file; --task code: a .jsonl file"},
     /* --out is not stored: run.h5 lives in it, and runs that differ only in where they write
      * (np=1 vs np=3 in the tests) have equal options */
     {.name = "out", .key = "out", .commands = ALL | SYN | FWD, .kind = BT_FLAG_STRING, .offset = F(out), .arg = "DIR",
@@ -66,9 +68,13 @@ static const bt_flag FLAGS[] = {
      .arg = "FILE", .help = "language-model data instead of a GLUE task: one document per line"},
     {.name = "tokenizer", .key = "tokenizer", .stored = ALWAYS, .commands = ALL | SYN, .kind = BT_FLAG_STRING,
      .offset = F(tokenizer), .arg = "DIR", .help = "tokenizer files, if not in the model directory"},
-    {.name = "max-seq-length", .key = "max_seq_length", .stored = ALWAYS, .commands = ALL | SYN | TOK,
+    {.name = "max-seq-length", .key = "max_seq_length", .stored = ALWAYS, .commands = ALL | BT_CMD_SYNTAX | TOK,
      .kind = BT_FLAG_INT, .offset = F(max_seq_length), .def = "128", .lo = 3, .hi = 1 << 20, .arg = "N",
      .help = "truncate to N tokens, HF longest_first", .bad = "need an integer >= 3"},
+    /* the authors' length; stored through the row above (the same field) */
+    {.name = "max-seq-length", .key = "max_seq_length", .commands = CAT, .kind = BT_FLAG_INT,
+     .offset = F(max_seq_length), .def = "256", .lo = 3, .hi = 1 << 20, .arg = "N",
+     .help = "truncate to N tokens (the leaves of the whole code count for distances)", .bad = "need an integer >= 3"},
     {.name = "subset", .key = "subset", .stored = ALWAYS, .commands = ALL | SYN, .kind = BT_FLAG_INT, .offset = F(subset),
      .lo = 1, .hi = 1 << 30, .arg = "N", .help = "only the first N examples (HF's --data_subset)",
      .bad = "need a positive integer"},
@@ -117,8 +123,8 @@ static const bt_flag FLAGS[] = {
     {.name = "max-output-gb", .key = "max_output_gb", .stored = ALWAYS, .commands = SAVES | SYN, .kind = BT_FLAG_DOUBLE,
      .offset = F(max_output_gb), .def = "20", .lo = 0, .hi = 1e300, .arg = "X",
      .help = "refuse to write a run.h5 larger than X GB", .bad = "need a positive number"},
-    {.name = "skip-bad-lines", .key = "skip_bad_lines", .stored = ALWAYS, .commands = ALL, .kind = BT_FLAG_SET,
-     .offset = F(skip_bad_lines), .help = "skip malformed TSV rows (counted and reported)"},
+    {.name = "skip-bad-lines", .key = "skip_bad_lines", .stored = ALWAYS, .commands = ALL | CAT, .kind = BT_FLAG_SET,
+     .offset = F(skip_bad_lines), .help = "skip malformed data lines (counted and reported)"},
     {.name = "threshold", .key = "threshold", .stored = APPLIES, .commands = BT_CMD_MASK, .kind = BT_FLAG_DOUBLE,
      .offset = F(threshold), .def = "0.9", .lo = 0, .hi = 1, .arg = "X",
      .help = "stop when score < X * original score", .bad = "must be inside (0, 1)"},
@@ -135,9 +141,14 @@ static const bt_flag FLAGS[] = {
     {.name = "min-heads-per-layer", .key = "min_heads_per_layer", .stored = APPLIES, .commands = BT_CMD_MASK,
      .kind = BT_FLAG_INT, .offset = F(min_heads_per_layer), .lo = 0, .hi = BT_MAX_HEADS, .arg = "K",
      .help = "keep at least K heads in every layer", .bad = "need an integer >= 0"},
-    {.name = "min-arcs", .key = "min_arcs", .stored = APPLIES, .commands = SYN, .kind = BT_FLAG_INT,
+    {.name = "min-arcs", .key = "min_arcs", .stored = APPLIES, .commands = BT_CMD_SYNTAX, .kind = BT_FLAG_INT,
      .offset = F(min_arcs), .def = "100", .lo = 0, .hi = 1 << 30, .arg = "N",
      .help = "the printed table: relations with at least N arcs", .bad = "need an integer >= 0"},
+    {.name = "ast", .key = "ast", .stored = APPLIES, .commands = CAT, .kind = BT_FLAG_CHOICE, .offset = F(cat_plain),
+     .def = "u-ast", .choices = AST, .arg = "KIND",
+     .help = "distances on the u-ast (tree, next leaf, same identifier) or the plain tree", .bad = "need u-ast or plain"},
+    {.name = "cat-types", .key = "cat_types", .stored = APPLIES, .commands = CAT, .kind = BT_FLAG_STRING,
+     .offset = F(cat_types), .arg = "LIST", .help = "score only leaves of these node types (identifier,string,...)"},
     /* lo is exclusive: -1e-300 lets 0 (no checkpoint) through and nothing negative that matters */
     {.name = "checkpoint-every", .key = "checkpoint_every", .stored = APPLIES, .commands = BT_CMD_RESUMABLE,
      .kind = BT_FLAG_DOUBLE, .offset = F(checkpoint_every), .def = "30", .lo = -1e-300, .hi = 1e300, .arg = "SECONDS",
@@ -198,12 +209,16 @@ void bt_run_options_init(bt_run_options *o, int command, const char *name) {
     memset(o, 0, sizeof *o);
     o->command = command;
     o->name = name;
-    /* every field's default, whatever the command: the JSON stores some flags of every command */
-    for (int i = 0; i < N_FLAGS; i++) {
-        const bt_flag *f = &FLAGS[i];
-        if (f->kind == BT_FLAG_CLEAR) *FIELD(o, f, int) = 1;
-        else if (f->def) bt_run_flag_apply(o, f, f->def, NULL); /* a default out of bounds: unit test */
-    }
+    /* every field's default, whatever the command (the JSON stores some flags of every command);
+     * the rows of the command last, so that a flag with a row of its own for this command (cat's
+     * --max-seq-length) gets that row's default */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < N_FLAGS; i++) {
+            const bt_flag *f = &FLAGS[i];
+            if (!!(f->commands & command) != pass) continue;
+            if (f->kind == BT_FLAG_CLEAR) *FIELD(o, f, int) = 1;
+            else if (f->def) bt_run_flag_apply(o, f, f->def, NULL); /* a default out of bounds: unit test */
+        }
 }
 
 int bt_run_resumable(const bt_run_options *o) {
@@ -271,6 +286,8 @@ int bt_run_options_check(const bt_run_options *o, bt_error *err) {
     NEED(o->command != BT_CMD_PRUNE || o->head_mask_path, "`head_mask` is required (the heads to remove: 0 entries)");
     NEED(o->command != BT_CMD_SYNTAX || !strcmp(o->task, "ud"),
          "`task` %s: syntax reads dependency trees: `task` ud `data` FILE.conllu", o->task);
+    NEED(o->command != BT_CMD_CAT || !strcmp(o->task, "code"),
+         "`task` %s: cat reads code: `task` code `data` FILE.jsonl (CodeSearchNet's code and language)", o->task);
 #undef NEED
     return BT_OK;
 }
@@ -283,6 +300,9 @@ static const struct {
     {BT_CMD_SYNTAX, "--model DIR --task ud --data FILE.conllu --out DIR [options]",
      "Counts, per (relation, layer, head, direction), how often a head's most attended word is the\n"
      "word's syntactic head (Clark et al. 2019), streamed through the model (docs/syntax.md).\n"},
+    {BT_CMD_CAT, "--model DIR --task code --data FILE.jsonl --out DIR [options]",
+     "CAT-probing (Chen et al. 2022): how far each head's and each layer's attention follows the\n"
+     "syntax tree of code, per language, streamed through the model (docs/cat.md).\n"},
     {BT_CMD_EVAL, "--model DIR --task TASK --data DIR [options]", NULL},
     {BT_CMD_FORWARD, "--model DIR --ids FILE --out DIR [options]",
      "The engine on explicit token ids (one sequence a line), in file order in batches of at most\n"
@@ -324,7 +344,7 @@ static cJSON *json_value(const bt_run_options *o, const bt_flag *f) {
     switch (f->kind) {
     case BT_FLAG_STRING: {
         const char *s = *CFIELD(o, f, const char *);
-        if (f->offset == F(split) && (o->text || (o->task && !strcmp(o->task, "ud")))) s = NULL;
+        if (f->offset == F(split) && (o->text || (o->task && (!strcmp(o->task, "ud") || !strcmp(o->task, "code"))))) s = NULL;
         return cJSON_CreateString(s ? s : "");
     }
     case BT_FLAG_INT: {

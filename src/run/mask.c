@@ -45,8 +45,8 @@ int bt_run_mask_prepare(const bt_run_options *o, bt_run_mask_plan *p, bt_error *
     /* language models (--text): 1/loss as the Python GPT-2 script, or 1/perplexity */
     p->lm_metric = o->metric && (!strcmp(o->metric, "inv_loss") || !strcmp(o->metric, "inv_perplexity"));
     p->lm_perplexity = p->lm_metric && !strcmp(o->metric, "inv_perplexity");
-    /* --task ud: only a language model has a score on a treebank (src/run/ud.c) */
-    const int lm_data = o->text || (o->task && !strcmp(o->task, "ud"));
+    /* --task ud, --task code: only a language model has a score on them (src/run/ud.c, code.c) */
+    const int lm_data = o->text || (o->task && (!strcmp(o->task, "ud") || !strcmp(o->task, "code")));
     if (o->metric && lm_data && !p->lm_metric)
         return bt_error_set(err, BT_EINPUT, "`metric` %s: a language model (`text`, `task` ud) is scored by inv_loss or "
                             "inv_perplexity", o->metric);

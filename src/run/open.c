@@ -49,7 +49,7 @@ static int check_vocab(const bt_run_options *o, const bt_run *x, bt_error *err) 
             if (d->ids[d->off[i] + t] >= V)
                 return bt_error_set(err, BT_EINPUT, "%s:%lld: token id %d from the tokenizer of %s is outside the model's "
                                     "vocabulary of %d (vocab_size in %s/config.json)",
-                                    o->text ? o->text : x->is_ud ? o->data : x->examples.path,
+                                    o->text ? o->text : x->is_ud || x->is_code ? o->data : x->examples.path,
                                     (long long)d->line[i], d->ids[d->off[i] + t], o->tokenizer ? o->tokenizer : o->model,
                                     V, o->model);
     return BT_OK;
@@ -94,6 +94,10 @@ static int setup_local(const bt_run_options *o, bt_run *x, bt_error *err) {
         return rc ? rc : check_vocab(o, x, err);
     }
     if (!o->task) return BT_OK;
+    if (!strcmp(o->task, "code")) {
+        rc = bt_run_setup_code(o, x, err);
+        return rc ? rc : check_vocab(o, x, err);
+    }
     if (!strcmp(o->task, "ud")) {
         rc = bt_run_setup_ud(o, x, err);
         return rc ? rc : check_vocab(o, x, err);
@@ -138,6 +142,7 @@ void bt_run_close(bt_run *x) {
     bt_dataset_free(&x->data);
     bt_conllu_free(&x->ud);
     bt_conllu_pieces_free(&x->ud_pieces);
+    bt_run_code_free(x);
     bt_glue_examples_free(&x->examples);
     bt_tok_free(x->tok);
     bt_model_free(&x->model);

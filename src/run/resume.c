@@ -27,7 +27,7 @@
 #include "run_internal.h"
 
 #define RESUME_FORMAT "bertology-checkpoint"
-#define RESUME_VERSION 3 /* 2: "kernels"; 3: a treebank's words in data_hash */
+#define RESUME_VERSION 4 /* 2: "kernels"; 3: a treebank's words in data_hash; 4: code in it */
 #define REC_MAGIC 0x4b435442u /* "BTCK" */
 
 typedef struct {
@@ -101,6 +101,12 @@ static void data_and_model_hashes(const bt_run *x, char *data, char *model) {
         h = fnv1a(pc->rel, sizeof(int) * n_words, h);
         for (int r = 0; r < x->ud.rel_names.n; r++)
             h = fnv1a(x->ud.rel_names.name[r], strlen(x->ud.rel_names.name[r]) + 1, h);
+    }
+    if (x->is_code) { /* the code beyond the truncated tokens shapes the trees, and the languages */
+        for (size_t i = 0; i < x->code.n; i++) {
+            h = fnv1a(x->code.code[i], x->code.code_len[i], h);
+            h = fnv1a(&x->code_lang[i], sizeof(int), h);
+        }
     }
     snprintf(data, 20, "%016" PRIx64, h);
     snprintf(model, 20, "%016" PRIx64, hash_words((const uint32_t *)(const void *)x->model.block, x->model.n_params));

@@ -39,6 +39,11 @@ bt_store_layout bt_run_layout(const bt_run *r, int has_loss);
 /* --task ud (src/run/ud.c): the treebank, its examples and words, checked against the model
  * and the command (a model without a language-model head has no loss on a treebank). Local. */
 int bt_run_setup_ud(const bt_run_options *o, bt_run *r, bt_error *err);
+/* --task code (src/run/code.c): the functions, their tokens and each token's byte range. Local. */
+int bt_run_setup_code(const bt_run_options *o, bt_run *r, bt_error *err);
+void bt_run_code_free(bt_run *r);
+/* /code of a --task code run (docs/run_h5.md): rank 0 parses every example. Collective. */
+int bt_run_write_code(bt_run *r, bt_error *err);
 /* Aborts run.h5 if still open and frees the sink (local). */
 void bt_run_file_free(bt_run *r);
 

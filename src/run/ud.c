@@ -22,7 +22,7 @@ static void drop_short(bt_run *x) {
     for (int i = 0; i < d->n; i++) {
         const int64_t w0 = pc->word_off[i], nw = pc->word_off[i + 1] - w0;
         if (d->len[i] < 2) {
-            x->ud_skipped_short++;
+            x->skipped_short++;
             continue;
         }
         d->len[e] = d->len[i], d->off[e] = d->off[i], d->line[e] = d->line[i];

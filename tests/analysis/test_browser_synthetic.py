@@ -49,7 +49,10 @@ def all_sections(work):
               "/syntax/baseline_accuracy": np.array([.1, .2], np.float32),
               "/syntax/baseline_offset": np.array([1, -1], np.int32), "/syntax/skipped": np.zeros(2, np.int64),
               "/syntax@relations": ["nsubj", "all"], "/syntax@directions": ["dep->head", "head->dep"],
-              "/cat/scores": cat}
+              # bertology cat's layout (docs/run_h5.md): one row per group, the pooled "all" last
+              "/cat/head_score": np.stack([cat[::-1], cat]).astype(np.float64),
+              "/cat/layer_score": np.stack([cat[::-1].mean(1), cat.mean(1)]).astype(np.float64),
+              "/cat/examples": np.array([5, 5], np.int64), "/cat@groups": ["java", "all"], "/cat@graph": "u-ast"}
     path = fake_run.write_run(os.path.join(work, "all.h5"), ex, maps, L, H, model_dir=model, groups=groups)
     probes = {"run": path, "layers": [0, 1, 2, 3], "tasks": {
         t: {"accuracy": [.2, .5, .6, .55], "mix_accuracy": [.2, .55, .65, .66], "majority": .15, "n_classes": 9,

@@ -3,7 +3,7 @@
 Checked against independent code here (zlib, base64, numpy sorting): the 8-bit encoding of
 whole rows and of the top k of each row; the page budget (a prefix of the rows asked for first,
 then data order; the page never above it); every section appears exactly when a run holds its
-data, the CAT-scores one from a /cat group with scores [L, H]; text from the files cannot end
+data, the CAT-scores one from a /cat group as bertology cat writes it; text from the files cannot end
 the data element early.
 """
 import base64
@@ -115,10 +115,15 @@ def test_sections_follow_the_data(work, model):
     m = maps_for(ex)
     plain = fake_run.write_run(os.path.join(work, "plain.h5"), ex, m, L, H, model_dir=model)
     cat = np.arange(L * H, dtype=np.float32).reshape(L, H) / 10
-    with_cat = fake_run.write_run(os.path.join(work, "cat.h5"), ex, m, L, H, model_dir=model,
-                                  groups={"/cat/scores": cat})
-    bad_cat = fake_run.write_run(os.path.join(work, "badcat.h5"), ex, m, L, H, model_dir=model,
-                                 groups={"/cat/scores": np.zeros((L + 1, H))})
+    # bertology cat's layout (docs/run_h5.md): rows per group, "all" last; go has no example
+    py_heads = cat[::-1].copy()
+    cat_groups = {"/cat/head_score": np.stack([py_heads, np.zeros((L, H)), cat]).astype(np.float64),
+                  "/cat/layer_score": np.stack([py_heads.mean(1), np.zeros(L), cat.mean(1)]),
+                  "/cat/examples": np.array([4, 0, 4], np.int64), "/cat@groups": ["python", "go", "all"],
+                  "/cat@graph": "u-ast"}
+    with_cat = fake_run.write_run(os.path.join(work, "cat.h5"), ex, m, L, H, model_dir=model, groups=cat_groups)
+    bad_cat = fake_run.write_run(os.path.join(work, "badcat.h5"), ex, m, L, H, model_dir=model, groups=dict(
+        cat_groups, **{"/cat/head_score": np.zeros((3, L + 1, H))}))
     R = 3
     acc = np.random.default_rng(5).random((R, L, H, 2)).astype(np.float32)
     syntax = fake_run.write_run(os.path.join(work, "syntax.h5"), ex, m, L, H, model_dir=model, groups={
@@ -134,15 +139,21 @@ def test_sections_follow_the_data(work, model):
     with load_run(plain) as r:
         page, info = build_page([r], "t", **quiet)
     assert section_ids(page) == ["heads"]
-    assert any("CAT-scores: no /cat/scores" in s for s in info["skipped"])
+    assert any("CAT-scores: no /cat in any run" in s for s in info["skipped"])
     with load_run(plain) as r, load_run(with_cat) as c:
         page, info = build_page([r, c], "t", **quiet)
     doc = data_of(page)
     assert "cat" in section_ids(page)
     np.testing.assert_allclose(doc["head_values"]["cat"]["values"], cat, rtol=1e-6)
+    sec = next(x for x in doc["sections"] if x["id"] == "cat")
+    curve = next(b for b in sec["blocks"] if b["kind"] == "curve")
+    # one curve per language with examples, and the pooled one: go (no example) is left out
+    assert [c["name"] for c in curve["series"]] == ["python", "all"]
+    np.testing.assert_allclose(curve["series"][0]["y"], py_heads.mean(1), rtol=1e-6)
+    np.testing.assert_allclose(curve["series"][1]["y"], cat.mean(1), rtol=1e-6)
     with load_run(bad_cat) as c:
         page, info = build_page([c], "t", **quiet)
-    assert "cat" not in section_ids(page) and any("/cat/scores has shape (3, 3)" in s for s in info["skipped"])
+    assert "cat" not in section_ids(page) and any("/cat/head_score has [L, H] = (3, 3)" in s for s in info["skipped"])
     with load_run(syntax) as s:
         page, info = build_page([s], "t", probes=probes, min_arcs=150, **quiet)
     doc = data_of(page)

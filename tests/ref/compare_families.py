@@ -57,6 +57,8 @@ CONFIGS = {
     "roberta_reg": dict(family="roberta", layers=2, hidden=32, heads=2, labels=1, pad_token_id=0,
                         type_vocab=2, eps=1e-12, act="gelu_new"),
     "roberta_base": dict(family="roberta", layers=2, hidden=32, heads=4, base=True, extra=True),
+    # RobertaForMaskedLM (CodeBERT's class): "roberta." keys, an LM head the engine ignores
+    "roberta_mlm": dict(family="roberta", layers=2, hidden=32, heads=4, mlm=True),
     "roberta_pruned": dict(family="roberta", layers=3, hidden=32, heads=4, labels=2,
                            pruned_heads=PRUNE),
     "distilbert": dict(family="distilbert", layers=3, hidden=64, heads=4, labels=2),

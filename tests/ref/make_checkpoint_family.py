@@ -158,6 +158,10 @@ def encoder_specs(o, s, pre):
         if o.labels:
             s.linear("classifier.dense", D, D)
             s.linear("classifier.out_proj", o.labels, D)
+        elif o.mlm:  # RobertaForMaskedLM: no pooler; the decoder is tied to the embeddings
+            s.linear("lm_head.dense", D, D)
+            s.ln("lm_head.layer_norm")
+            s.bias("lm_head.bias", o.vocab)
         else:
             s.linear("pooler.dense", D, D)  # RobertaModel has add_pooling_layer=True
         if o.extra:
@@ -172,6 +176,8 @@ def arch_name(o):
             "distilbert": "DistilBert"}[o.family]
     if o.labels:
         return base + "ForSequenceClassification"
+    if o.mlm:
+        return base + "ForMaskedLM"
     if o.base:
         return base + "Model"
     return base + "LMHeadModel"  # decoders only (options() refuses an encoder without a head)
@@ -238,6 +244,7 @@ def parser():
     ap.add_argument("--max-pos", type=int, default=32, help="rows of the position table")
     ap.add_argument("--labels", type=int, default=0, help="sequence classifier with C labels")
     ap.add_argument("--base", action="store_true", help="the bare model: no head, no prefix")
+    ap.add_argument("--mlm", action="store_true", help="roberta: RobertaForMaskedLM (prefix, LM head)")
     ap.add_argument("--act", default=None)
     ap.add_argument("--eps", type=float, default=None, help="LayerNorm eps (not distilbert)")
     ap.add_argument("--seed", type=int, default=0)
@@ -269,8 +276,10 @@ def options(argv=None, **kw):
         o.pad_token_id = 1
     if o.hidden % o.heads:
         raise ValueError("hidden %d is not a multiple of heads %d" % (o.hidden, o.heads))
-    if o.family in ("roberta", "distilbert") and not o.labels and not o.base:
-        raise ValueError("%s needs --labels or --base" % o.family)
+    if o.family in ("roberta", "distilbert") and not o.labels and not o.base and not (o.mlm and o.family == "roberta"):
+        raise ValueError("%s needs --labels or --base (or, roberta, --mlm)" % o.family)
+    if o.mlm and (o.labels or o.base):
+        raise ValueError("--mlm is a head of its own")
     if o.labels and o.base:
         raise ValueError("--base has no head")
     for k, v in (o.pruned_heads or {}).items():

@@ -62,6 +62,12 @@ START_TEST(defaults_from_the_table) {
     bt_run_options_init(&o, BT_CMD_MASK, "mask");
     for (int i = 0; i < n; i++) {
         if (f[i].kind == BT_FLAG_HELP) continue;
+        /* a field with a row of the command's own (cat's --max-seq-length) takes that row's default */
+        int shadowed = 0;
+        for (int j = 0; j < n; j++)
+            shadowed |= j != i && f[j].offset == f[i].offset && f[j].kind != BT_FLAG_HELP &&
+                        (f[j].commands & BT_CMD_MASK) && !(f[i].commands & BT_CMD_MASK);
+        if (shadowed) continue;
         bt_run_options z;
         memset(&z, 0, sizeof z);
         bt_error err = {0};
@@ -76,6 +82,11 @@ START_TEST(defaults_from_the_table) {
     ck_assert(o.threshold == 0.9 && o.amount == 0.1 && o.max_output_gb == 20.0 && o.checkpoint_every == 30.0);
     ck_assert(o.layer_norm && o.global_norm && o.token_norm && o.dtype_f16 && o.granularity == BT_GRAN_EXAMPLE);
     ck_assert_int_eq(o.min_arcs, 100);
+    bt_run_options c;
+    bt_run_options_init(&c, BT_CMD_CAT, "cat"); /* the authors' 256 for cat, whatever the row order */
+    ck_assert_int_eq(c.max_seq_length, 256);
+    ck_assert_int_eq(bt_run_flag_find("max-seq-length", BT_CMD_CAT)->def[0], '2');
+    ck_assert_int_eq(c.cat_plain, 0);
     ck_assert_int_eq(o.batch_tokens, 0); /* the plan's default, resolved when the plan is made */
     ck_assert(o.bench_layers == 12 && o.reps == 5);
     ck_assert(o.command == BT_CMD_MASK && !strcmp(o.name, "mask"));
