@@ -133,13 +133,28 @@ def section_clark(ctx: PageContext) -> Optional[Section]:
             "blocks": blocks, "layout": "row", "small": True}
 
 
+def _ranking(r: Run) -> str:
+    """What ranked a mask run's heads (/masking attribute method): "gate" or "scores: FILE"."""
+    a = r.f["masking"].attrs
+    method = [str(x) for x in a.get("method", ["gate"])]
+    files = [os.path.basename(str(x)) for x in a.get("scores_file", [""])]
+    return "scores: %s" % files[0] if method[:1] == ["scores"] else "gate importance"
+
+
 def section_masking(ctx: PageContext) -> Optional[Section]:
     run, c = ctx.first_with(experiments.masking_curve, "masking curve", "no /masking in any run (bertology mask)")
     if run is None:
         return None
+    series = [{"name": c["metric"], "x": _floats(c["percent"]), "y": _floats(c["score"])}]
+    # every mask run given, named by what ranked its heads: the gate importance against a score
+    # file (e.g. attention attribution), side by side
+    others = [(r, experiments.masking_curve(r)) for r in ctx.runs if r is not run]
+    others = [(r, oc) for r, oc in others if oc is not None]
+    if others:
+        series = [{"name": "%s (%s)" % (_ranking(r), oc["metric"]), "x": _floats(oc["percent"]),
+                   "y": _floats(oc["score"])} for r, oc in [(run, c)] + others]
     curve: Block = {"kind": "curve", "title": "Score while masking heads", "xlabel": "heads masked (%)",
-                    "ylabel": c["metric"], "series": [{"name": c["metric"], "x": _floats(c["percent"]),
-                                                       "y": _floats(c["score"])}]}
+                    "ylabel": c["metric"], "series": series}
     if c["threshold_score"] is not None:
         curve["hline"] = {"y": c["threshold_score"], "label": "stop below %.4f" % c["threshold_score"]}
     if c["chosen"] is not None:

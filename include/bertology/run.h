@@ -70,6 +70,9 @@ typedef struct {
     double threshold, amount;
     const char *metric, *percents;
     int exact, min_heads_per_layer;
+    /* mask and prune: a fixed ranking of the heads instead of importance (highest kept) */
+    const char *scores_path;
+    double percent; /* prune --scores: the share of all heads removed */
     /* syntax */
     int min_arcs; /* the printed table: relations with at least this many arcs */
     /* cat (docs/cat.md) */
@@ -165,6 +168,7 @@ typedef struct {
     bt_dataset data;
     bt_lmtext_stats text_stats; /* --text runs */
     float *head_mask;           /* [L, H] or NULL */
+    float *scores;              /* [L, H] --scores (finite), or NULL */
     int attn_layers[BT_MAX_LAYERS], n_attn_layers;
     int hidden_layers[BT_MAX_LAYERS + 1], n_hidden_layers;
     struct bt_run_file *file;

@@ -153,6 +153,8 @@ typedef struct {
     int exact;               /* with percents: re-compute importance after every step (else the
                                 first pass's importance ranks every step) */
     int min_heads_per_layer; /* never leave a layer with fewer heads on (0 = no limit) */
+    const float *rank_scores; /* [L, H] finite: rank every step by these (lowest masked first)
+                                 instead of importance; the steps then run forward only */
     bt_sweep_options pass;   /* options of every pass; pass.head_mask is the starting mask (NULL =
                                 all on) and pass.metrics->default_metric the metric watched */
 } bt_sweep_mask_options;

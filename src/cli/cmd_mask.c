@@ -28,7 +28,9 @@ static void print_outputs(const bt_sweep_mask_result *r, const bt_run_options *o
     const int LH = r->n_layers * r->n_heads, last = r->n_steps - 1;
     report_table_f(stdout, "Head importance scores (first pass)", r->first.importance, r->n_layers, r->n_heads);
     printf("Masking steps (%s; original %.6f, threshold %g -> %.6f; %s)\n", metric, r->scores[0], o->threshold, r->target,
-           r->per_step ? "HF loop" : o->exact ? "percents, importance re-scored" : "percents, first importance");
+           r->per_step ? (o->scores_path ? "HF loop, ranked by --scores" : "HF loop")
+           : o->scores_path ? "percents, ranked by --scores"
+           : o->exact ? "percents, importance re-scored" : "percents, first importance");
     printf("step\theads\tmasked %%\t%s\n", metric);
     for (int s = 0; s < r->n_steps; s++)
         printf("%d\t%d\t%.1f\t%.6f%s\n", s, r->heads_on[s], 100.0 * (LH - r->heads_on[s]) / LH, r->scores[s],

@@ -138,7 +138,13 @@ static const bt_flag FLAGS[] = {
      .offset = F(percents), .arg = "LIST", .help = "Michel's schedule: 10,20,... percent masked"},
     {.name = "exact", .key = "exact", .stored = APPLIES, .commands = BT_CMD_MASK, .kind = BT_FLAG_SET,
      .offset = F(exact), .help = "with --percents: re-score importance after every step"},
-    {.name = "min-heads-per-layer", .key = "min_heads_per_layer", .stored = APPLIES, .commands = BT_CMD_MASK,
+    {.name = "scores", .key = "scores", .stored = APPLIES, .commands = BT_CMD_MASK | BT_CMD_PRUNE,
+     .kind = BT_FLAG_STRING, .offset = F(scores_path), .arg = "FILE.npy",
+     .help = "rank heads by these [L,H] scores (highest kept) instead of importance"},
+    {.name = "percent", .key = "percent", .stored = APPLIES, .commands = BT_CMD_PRUNE, .kind = BT_FLAG_DOUBLE,
+     .offset = F(percent), .lo = 0, .hi = 100, .arg = "P", .help = "with --scores: remove the P% lowest-scored heads",
+     .bad = "must be inside (0, 100)"},
+    {.name = "min-heads-per-layer", .key = "min_heads_per_layer", .stored = APPLIES, .commands = BT_CMD_MASK | BT_CMD_PRUNE,
      .kind = BT_FLAG_INT, .offset = F(min_heads_per_layer), .lo = 0, .hi = BT_MAX_HEADS, .arg = "K",
      .help = "keep at least K heads in every layer", .bad = "need an integer >= 0"},
     {.name = "min-arcs", .key = "min_arcs", .stored = APPLIES, .commands = BT_CMD_SYNTAX, .kind = BT_FLAG_INT,
@@ -283,7 +289,15 @@ int bt_run_options_check(const bt_run_options *o, bt_error *err) {
     NEED(!(o->layers && o->layers[0]) || o->save_attentions || o->save_hidden,
          "`layers` selects what `save_attentions`/`save_hidden` store");
     NEED(!o->exact || o->percents, "`exact` goes with `percents`");
-    NEED(o->command != BT_CMD_PRUNE || o->head_mask_path, "`head_mask` is required (the heads to remove: 0 entries)");
+    NEED(!(o->exact && o->scores_path), "`exact` re-scores importance after every step and `scores` fixes the ranking: "
+         "give one or the other");
+    NEED(!(o->percent > 0) || o->scores_path, "`percent` goes with `scores`");
+    NEED(o->command != BT_CMD_PRUNE || o->head_mask_path || o->scores_path,
+         "`head_mask` (the heads to remove: 0 entries) or `scores` with `percent` is required");
+    NEED(o->command != BT_CMD_PRUNE || !(o->head_mask_path && o->scores_path),
+         "`head_mask` and `scores` both choose the heads to remove: give one or the other");
+    NEED(o->command != BT_CMD_PRUNE || !o->scores_path || o->percent > 0,
+         "`scores` needs `percent` P: the share of all heads to remove");
     NEED(o->command != BT_CMD_SYNTAX || !strcmp(o->task, "ud"),
          "`task` %s: syntax reads dependency trees: `task` ud `data` FILE.conllu", o->task);
     NEED(o->command != BT_CMD_CAT || !strcmp(o->task, "code"),

@@ -92,6 +92,11 @@ static int write_outputs(const bt_run *x, const bt_run_options *o, const bt_swee
     if (!rc) rc = bt_store_write_array(f, "/masking/final_mask", BT_NPY_F32, 2, sh2, final, err);
     if (!rc) rc = bt_store_write_array(f, "/masking/final_step", BT_NPY_I64, 0, NULL, &fin, err);
     if (!rc) rc = bt_store_write_array(f, "/masking/threshold_score", BT_NPY_F64, 0, NULL, &r->target, err);
+    /* what ranked the heads: the gate importance (docs/spec.md) or a file of scores */
+    const char *method[2] = {x->scores ? "scores" : "gate", x->scores ? o->scores_path : ""};
+    if (!rc) rc = bt_store_write_strings(f, "/masking", "method", 1, method, err);
+    if (!rc) rc = bt_store_write_strings(f, "/masking", "scores_file", 1, method + 1, err);
+    if (!rc && x->scores) rc = bt_store_write_array(f, "/masking/rank_scores", BT_NPY_F32, 2, sh2, x->scores, err);
     free(pct);
     if (rc || rank != 0) return rc;
     char path[4096];
@@ -116,7 +121,7 @@ int bt_run_mask(bt_run *x, const bt_run_mask_plan *p, bt_sweep_mask_step_fn on_s
     so.entropy = 1;
     bt_sweep_mask_options mo = {.threshold = o->threshold, .amount = o->amount, .percents = o->percents ? p->percents : NULL,
                                 .n_percents = p->n_percents, .exact = o->exact,
-                                .min_heads_per_layer = o->min_heads_per_layer, .pass = so};
+                                .min_heads_per_layer = o->min_heads_per_layer, .rank_scores = x->scores, .pass = so};
     if (!rc) rc = bt_sweep_mask_check(&mo, c->n_layers, c->n_heads, err);
     if (rc) return rc; /* before run.h5 exists: a bad option leaves no file behind */
     *metric_name = x->task ? bt_metric_name(ms.default_metric) : so.lm_perplexity ? "inv_perplexity" : "inv_loss";

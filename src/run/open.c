@@ -1,6 +1,7 @@
 /* Opening a run: the inputs of every command over a data set, loaded on every rank and checked
  * against each other before any pass starts (a bad input fails here, naming its file, and never
  * in the middle of a sweep). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,22 @@ static int setup_local(const bt_run_options *o, bt_run *x, bt_error *err) {
                 return bt_error_set(err, BT_EINPUT, "%s: entry [%d, %d] is %g; a head mask holds 0 or 1",
                                     o->head_mask_path, i / c->n_heads, i % c->n_heads, x->head_mask[i]);
     }
+    if (o->scores_path) {
+        bt_npy_info info;
+        rc = bt_npy_read_f32(o->scores_path, &info, &x->scores, err);
+        if (rc) return rc;
+        if (info.ndim != 2 || info.shape[0] != c->n_layers || info.shape[1] != c->n_heads) {
+            char shape[128];
+            bt_format_shape(shape, sizeof shape, info.ndim, info.shape, ", ");
+            return bt_error_set(err, BT_EINPUT, "%s: head scores have shape %s, the model needs [%d, %d]",
+                                o->scores_path, shape, c->n_layers, c->n_heads);
+        }
+        /* a NaN or infinite score would rank a head by accident, not by its merit */
+        for (int i = 0; i < c->n_layers * c->n_heads; i++)
+            if (!isfinite(x->scores[i]))
+                return bt_error_set(err, BT_EINPUT, "%s: entry [%d, %d] is %g; head scores must be finite",
+                                    o->scores_path, i / c->n_heads, i % c->n_heads, x->scores[i]);
+    }
     rc = parse_layers(o->layers ? o->layers : "", c->n_layers, x->attn_layers, &x->n_attn_layers, err);
     if (rc) return rc;
     /* hidden states: the embeddings output and after each selected layer */
@@ -147,6 +164,7 @@ void bt_run_close(bt_run *x) {
     bt_tok_free(x->tok);
     bt_model_free(&x->model);
     free(x->head_mask);
+    free(x->scores);
     memset(x, 0, sizeof *x);
 }
 

@@ -90,11 +90,35 @@ static int compare(bt_run *x, const bt_model *pruned, bt_run_prune_result *res, 
     return rc;
 }
 
+/* --scores S --percent P: the floor(L*H*P/100) heads of lowest score go, as a masking step of
+ * Michel's schedule chooses them (bt_sweep_mask_select: ties to the lower (layer, head), the
+ * --min-heads-per-layer best of every layer kept). Every rank computes the same mask. Local. */
+static int mask_from_scores(bt_run *x, bt_error *err) {
+    const bt_run_options *o = x->o;
+    const int L = x->model.cfg.n_layers, H = x->model.cfg.n_heads, LH = L * H;
+    const int n = (int)floor((double)LH * o->percent / 100.0);
+    if (n == 0) return bt_error_set(err, BT_EINPUT, "`percent` %g of %d heads is no head to remove", o->percent, LH);
+    if (o->min_heads_per_layer > H)
+        return bt_error_set(err, BT_EINPUT, "`min_heads_per_layer` %d: a layer has %d heads", o->min_heads_per_layer, H);
+    x->head_mask = bt_malloc((size_t)LH, sizeof(float), "the head mask", err);
+    if (!x->head_mask) return BT_EINTERNAL;
+    for (int i = 0; i < LH; i++) x->head_mask[i] = 1.0f;
+    const int got = bt_sweep_mask_select(x->scores, L, H, n, o->min_heads_per_layer, x->head_mask);
+    if (got < n)
+        return bt_error_set(err, BT_EINPUT, "`percent` %g removes %d of %d heads, but `min_heads_per_layer` %d keeps "
+                            "all but %d of them", o->percent, n, LH, o->min_heads_per_layer, got);
+    return BT_OK;
+}
+
 int bt_run_prune(bt_run *x, bt_run_prune_result *res, bt_error *err) {
     memset(res, 0, sizeof *res);
     const bt_run_options *o = x->o;
     bt_error local = {0};
     char rm[PATH_MAX], ro[PATH_MAX];
+    if (x->scores) {
+        int rc = mask_from_scores(x, err);
+        if (rc) return rc;
+    }
     if (!x->head_mask) return bt_error_set(err, BT_EINPUT, "`head_mask` is required (the heads to remove: 0 entries)");
     if (realpath(o->model, rm) && realpath(o->out, ro) && !strcmp(rm, ro))
         return bt_error_set(err, BT_EINPUT, "`out` %s is the model directory itself; write the pruned model elsewhere",

@@ -91,6 +91,7 @@ static void data_and_model_hashes(const bt_run *x, char *data, char *model) {
     if (d->labels) h = fnv1a(d->labels, sizeof(int) * (size_t)d->n, h);
     if (d->targets) h = fnv1a(d->targets, sizeof(float) * (size_t)d->n, h);
     if (x->head_mask) h = fnv1a(x->head_mask, sizeof(float) * x->model.cfg.n_layers * x->model.cfg.n_heads, h);
+    if (x->scores) h = fnv1a(x->scores, sizeof(float) * x->model.cfg.n_layers * x->model.cfg.n_heads, h);
     if (x->is_ud) { /* a treebank's labels: each word's pieces, head and relation */
         const bt_conllu_pieces *pc = &x->ud_pieces;
         const size_t n_words = (size_t)pc->word_off[d->n];

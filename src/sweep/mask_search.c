@@ -83,6 +83,8 @@ int bt_sweep_mask_check(const bt_sweep_mask_options *o, int L, int H, bt_error *
         return bt_error_set(err, BT_EINPUT, "masking amount %g must be inside (0, 1)", o->amount);
     if (o->percents && o->n_percents < 1) return bt_error_set(err, BT_EINPUT, "the list of percents is empty");
     if (o->exact && !o->percents) return bt_error_set(err, BT_EINPUT, "exact re-scoring goes with a list of percents");
+    if (o->exact && o->rank_scores)
+        return bt_error_set(err, BT_EINPUT, "exact re-scoring and fixed head scores exclude each other");
     if (!o->pass.metrics) return bt_error_set(err, BT_EINPUT, "masking needs a metric to watch (a GLUE task)");
     if (K < 0 || K > H)
         return bt_error_set(err, BT_EINPUT, "`min_heads_per_layer` %d: a layer has %d heads", K, H);
@@ -157,7 +159,8 @@ static int search_steps(MPI_Comm comm, const bt_model *m, const bt_dataset *d, c
     int rank;
     MPI_Comm_rank(comm, &rank);
     const int L = res->n_layers, H = res->n_heads, LH = L * H;
-    const float *rank_by = res->importance; /* the importance that picks the next heads */
+    /* what picks the next heads: the first importance, later importance, or the fixed scores */
+    const float *rank_by = o->rank_scores ? o->rank_scores : res->importance;
     for (int step = 1;; step++) {
         const int want = heads_to_mask(o, res, current, step);
         if (want < 0) return BT_OK;
@@ -169,7 +172,8 @@ static int search_steps(MPI_Comm comm, const bt_model *m, const bt_dataset *d, c
         snprintf(label, label_size, "mask step %d", step);
         po->head_mask = next;
         po->checkpoint_pass = step; /* a resumed search finds the steps done in the checkpoint */
-        po->importance = !o->percents || o->exact; /* Michel without --exact scores forward only */
+        /* Michel without --exact, and fixed scores, score forward only */
+        po->importance = !o->rank_scores && (!o->percents || o->exact);
         const int rc = bt_sweep_pass(comm, m, d, po, NULL, NULL, &r, err);
         if (rc) return rc;
         record(res, step, next, po->importance ? r.importance : NULL, r.score);
@@ -184,7 +188,7 @@ static int search_steps(MPI_Comm comm, const bt_model *m, const bt_dataset *d, c
             if (o->exact) rank_by = imp;
         } else if (s >= res->target) {
             res->final_step = step;
-            rank_by = imp;
+            if (!o->rank_scores) rank_by = imp;
         } else {
             res->stop = isnan(s) ? BT_MASK_STOP_NAN : BT_MASK_STOP_THRESHOLD;
             if (on_step) on_step(step_ctx, res);

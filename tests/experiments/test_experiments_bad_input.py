@@ -21,7 +21,8 @@ def mask_file(work, name, a):
 
 
 MASKS = {"shape.npy": np.ones((4, 2)), "half.npy": [[1, 0.5, 1, 1], [1, 1, 1, 1]],
-         "empty_layer.npy": [[1, 1, 1, 1], [0, 0, 0, 0]]}
+         "empty_layer.npy": [[1, 1, 1, 1], [0, 0, 0, 0]], "nan_scores.npy": [[1, 2, np.nan, 4], [5, 6, 7, 8]],
+         "scores.npy": [[1, 2, 3, 4], [5, 6, 7, 8]]}
 CASES = [  # command, its flags (a .npy named in MASKS is that mask), words the message must hold
     ("eval", ["--head-mask", "shape.npy"], ["shape.npy", "shape", "[2, 4]"]),
     ("ablate", ["--head-mask", "half.npy"], ["half.npy", "[0, 1]", "0.5", "0 or 1"]),
@@ -39,7 +40,17 @@ CASES = [  # command, its flags (a .npy named in MASKS is that mask), words the 
     ("mask", ["--metric", "pearson"], ["--metric pearson", "regression"]),
     ("mask", ["--metric", "bleu"], ["bleu"]),
     ("mask", ["--exact"], ["--exact", "--percents"]),
-    ("prune", [], ["--head-mask is required"]),
+    ("prune", [], ["--head-mask", "--scores", "is required"]),
+    ("mask", ["--scores", "shape.npy"], ["shape.npy", "head scores", "[2, 4]"]),
+    ("mask", ["--scores", "nan_scores.npy"], ["nan_scores.npy", "[0, 2]", "nan", "finite"]),
+    ("mask", ["--scores", "scores.npy", "--percents", "50", "--exact"], ["--exact", "--scores", "one or the other"]),
+    ("prune", ["--scores", "scores.npy"], ["--scores needs --percent"]),
+    ("prune", ["--percent", "50"], ["--percent goes with --scores"]),
+    ("prune", ["--scores", "scores.npy", "--percent", "50", "--head-mask", "half.npy"], ["one or the other"]),
+    ("prune", ["--scores", "scores.npy", "--percent", "100"], ["--percent 100", "(0, 100)"]),
+    ("prune", ["--scores", "scores.npy", "--percent", "10"], ["--percent 10 of 8 heads is no head"]),
+    ("prune", ["--scores", "scores.npy", "--percent", "80", "--min-heads-per-layer", "2"],
+     ["--percent 80 removes 6 of 8 heads", "--min-heads-per-layer 2"]),
 ]
 
 

@@ -44,9 +44,12 @@ def protected(imp, mask, k):
     return keep
 
 
-def hf_mask_heads(passes, L, H, amount, threshold, min_heads=0):
-    """run_bertology.py's mask_heads, the guard fixed; min_heads protects as --min-heads-per-layer."""
+def hf_mask_heads(passes, L, H, amount, threshold, min_heads=0, scores=None):
+    """run_bertology.py's mask_heads, the guard fixed; min_heads protects as --min-heads-per-layer;
+    scores: a fixed ranking (--scores) in place of every step's importance, which is then not
+    computed after the first pass."""
     head_importance, original_score = passes(np.ones((L, H)))
+    rank = head_importance if scores is None else scores
     steps = [(np.ones((L, H)), head_importance, original_score)]
     new_head_mask = torch.ones(L, H, dtype=torch.float64)
     num_to_mask = max(1, int(new_head_mask.numel() * amount))
@@ -54,24 +57,28 @@ def hf_mask_heads(passes, L, H, amount, threshold, min_heads=0):
     head_mask = new_head_mask.clone()
     while current_score >= original_score * threshold:
         head_mask = new_head_mask.clone()
-        imp = torch.tensor(head_importance).clone()
+        imp = torch.tensor(rank).clone()
         imp[head_mask == 0.0] = float("inf")
-        imp[torch.tensor(protected(head_importance, head_mask.numpy(), min_heads))] = float("inf")
+        imp[torch.tensor(protected(rank, head_mask.numpy(), min_heads))] = float("inf")
         if int((imp != float("inf")).sum()) < num_to_mask:
             break
         current_heads_to_mask = imp.view(-1).sort(stable=True)[1][:num_to_mask]
         new_head_mask = new_head_mask.view(-1)
         new_head_mask[current_heads_to_mask] = 0.0
         new_head_mask = new_head_mask.view_as(head_mask).clone()
-        head_importance, current_score = passes(new_head_mask.numpy())
+        head_importance, current_score = passes(new_head_mask.numpy(), grad=scores is None)
         steps.append((new_head_mask.numpy().copy(), head_importance, current_score))
+        if scores is None:
+            rank = head_importance
     return head_mask.numpy(), steps
 
 
-def michel(passes, L, H, percents, exact, min_heads, threshold):
+def michel(passes, L, H, percents, exact, min_heads, threshold, scores=None):
     imp, s0 = passes(np.ones((L, H)))
     mask = np.ones((L, H))
     steps = [(mask.copy(), imp, s0)]
+    if scores is not None:
+        imp = scores
     for p in sorted(percents):
         n_more = int(L * H * p / 100) - int((mask == 0).sum())
         keep = protected(imp, mask, min_heads)
@@ -98,7 +105,7 @@ def compare(name, out, final, steps, stop_words):
         assert on[s] == int(m.sum()), (name, s)
         assert abs(scores[s] - score) < 1e-6, "%s: step %d score %r, reference %r" % (name, s, scores[s], score)
         if imp is not None:
-            assert np.allclose(imps[s], imp, rtol=1e-4, atol=1e-5), "%s: step %d importance" % name
+            assert np.allclose(imps[s], imp, rtol=1e-4, atol=1e-5), "%s: step %d importance" % (name, s)
         else:
             assert np.isnan(imps[s]).all(), "%s: step %d has importance it did not compute" % name
     npy = np.load(os.path.join(out, "head_mask.npy"))
@@ -165,6 +172,37 @@ def test_michel_schedule(exact, work, model, acc):
                    + (["--exact"] if exact else []))
     final, steps = michel(acc, L, H, [25, 50, 75], exact, 1, 0.9)
     compare(name, out, final, steps, ["schedule done"])
+
+
+def fixed_scores(work, name, seed):
+    """[L, H] float64 scores with a tie (the lower (layer, head) goes first) and negative values."""
+    s = np.random.default_rng(seed).normal(size=(L, H))
+    s[1, 2] = s[0, 3]
+    path = os.path.join(work, name)
+    np.save(path, s)
+    return path, s.astype(np.float32)
+
+
+@pytest.mark.parametrize("loop", ["hf", "percents"])
+def test_fixed_scores(loop, work, model, acc):
+    """--scores: every step ranked by a file's [L, H] scores (highest kept), forward-only steps"""
+    path, scores = fixed_scores(work, "scores_%s.npy" % loop, 21)
+    if loop == "hf":
+        extra, (final, steps) = ["--threshold", "0.5", "--amount", "0.2"], hf_mask_heads(acc, L, H, 0.2, 0.5,
+                                                                                          scores=scores)
+    else:
+        extra = ["--percents", "25,50,75", "--min-heads-per-layer", "1", "--threshold", "0.9"]
+        final, steps = michel(acc, L, H, [25, 50, 75], False, 1, 0.9, scores=scores)
+    out = run_mask(work, "scores_" + loop, model, "sst-2", os.path.join(GLUE, "SST-2"), 150, extra + ["--scores", path])
+    compare("scores_" + loop, out, final, steps, ["ranked by --scores"])
+    # the ranking differs from the importance's: the test would not tell the two apart otherwise
+    by_imp = (hf_mask_heads(acc, L, H, 0.2, 0.5) if loop == "hf" else michel(acc, L, H, [25, 50, 75], False, 1, 0.9))[1]
+    assert any((a[0] != b[0]).any() for a, b in zip(steps[1:], by_imp[1:])), "scores rank as the importance does"
+    with h5py.File(os.path.join(out, "run.h5"), "r") as f:
+        assert list(f["masking"].attrs["method"]) == ["scores"] and list(f["masking"].attrs["scores_file"]) == [path]
+        assert (f["masking/rank_scores"][()] == scores).all()
+    with h5py.File(os.path.join(work, "hf_amount0.1", "run.h5"), "r") as f:
+        assert list(f["masking"].attrs["method"]) == ["gate"] and "rank_scores" not in f["masking"]
 
 
 def test_other_metric(work, model):

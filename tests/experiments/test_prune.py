@@ -125,3 +125,36 @@ def test_prune(work):
     print("ok prune: tensors = make_checkpoint --pruned-heads bitwise, %d -> %d parameters, masked vs pruned "
           "logits %.2g (prune), %.2g (eval round trip), union on re-pruning" % (n_before, n_after, diff,
                                                                                  np.abs(lp - lm).max()))
+
+
+def lowest_heads(scores, n, keep_per_layer):
+    """The n heads of lowest score, ties to the lower (layer, head), after protecting the
+    keep_per_layer highest of every layer (ties: the lower head kept)."""
+    keep = {(l, h) for l in range(L) for h in sorted(range(H), key=lambda h: (-scores[l, h], h))[:keep_per_layer]}
+    cand = sorted((scores[l, h], l, h) for l in range(L) for h in range(H) if (l, h) not in keep)
+    mask = np.ones((L, H), np.float32)
+    for _, l, h in cand[:n]:
+        mask[l, h] = 0
+    return mask
+
+
+def test_prune_by_scores(work):
+    """prune --scores S --percent P: the floor(L*H*P/100) lowest-scored heads go (layer minimum kept)"""
+    m = models.bert(os.path.join(work, "model_scores"), **KW)
+    scores = np.array([[0.5, -1.0, 0.2, 0.2], [-3.0, -2.5, -2.0, -2.9], [1.0, 0.1, 0.3, 0.0]])
+    path = os.path.join(work, "scores.npy")
+    np.save(path, scores)  # float64: read as float32, these values are exact in both
+    for pct, keep in ((50, 1), (40, 0)):
+        out = os.path.join(work, "pruned_scores_%d_%d" % (pct, keep))
+        bertology(["prune", "--model", m, "--scores", path, "--percent", str(pct), "--min-heads-per-layer", str(keep),
+                   "--out", out])
+        mask = lowest_heads(scores, L * H * pct // 100, keep)
+        with open(os.path.join(out, "config.json")) as f:
+            got = json.load(f)["pruned_heads"]
+        assert got == pruned_of(mask), (pct, keep, got, pruned_of(mask))
+        want = make_checkpoint.make_checkpoint(os.path.join(work, "expected_scores_%d_%d" % (pct, keep)), vocab=30522,
+                                               max_pos=128, pruned_heads=pruned_of(mask), **KW)
+        same_tensors(out, want)
+        print("prune --scores --percent %d --min-heads-per-layer %d: pruned %s" % (pct, keep, got))
+    # the layer minimum changed the choice: layer 1 (all lowest) keeps a head only with it
+    assert pruned_of(lowest_heads(scores, 6, 1)) != pruned_of(lowest_heads(scores, 6, 0))

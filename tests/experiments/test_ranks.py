@@ -16,6 +16,9 @@ RUNS = {
                                                "masking/final_mask", "importance/raw", "examples/gate_grad"]),
     "mask_percents": (["mask", "--percents", "20,40,60", "--exact", "--min-heads-per-layer", "1"],
                       ["masking/mask", "masking/score", "masking/importance"]),
+    # SCORES: a random [L, H] score file written by the test
+    "mask_scores": (["mask", "--threshold", "0.5", "--amount", "0.25", "--scores", "SCORES"],
+                    ["masking/mask", "masking/score", "masking/rank_scores"]),
     "ablate": (["ablate"], ["ablation/score_without_head", "ablation/score_only_head",
                             "ablation/layer_forwards_vs_naive", "entropy/raw"]),
     "eval": (["eval"], ["examples/logits", "entropy/raw"]),
@@ -36,6 +39,9 @@ def model(work):
 @pytest.mark.parametrize("name", list(RUNS))
 def test_np1_equals_np3(name, model, work):
     args, datasets = RUNS[name]
+    scores = os.path.join(work, "scores.npy")
+    np.save(scores, np.random.default_rng(3).random((2, 4)))
+    args = [scores if a == "SCORES" else a for a in args]
     res = {}
     for np_ in (1, 3):
         out = os.path.join(work, "%s_np%d" % (name, np_))

@@ -182,9 +182,20 @@ START_TEST(checks_between_flags) {
     FRESH(BT_CMD_PRUNE, "prune");
     o.task = o.data = NULL; /* prune without scoring */
     ck_assert_int_eq(bt_run_options_check(&o, &err), BT_EINPUT);
-    ck_assert_str_eq(err.msg, "`head_mask` is required (the heads to remove: 0 entries)");
+    ck_assert_str_eq(err.msg, "`head_mask` (the heads to remove: 0 entries) or `scores` with `percent` is required");
     o.head_mask_path = "mask.npy";
     ck_assert_int_eq(bt_run_options_check(&o, &err), BT_OK);
+    o.scores_path = "scores.npy"; /* both choose the heads */
+    ck_assert_int_eq(bt_run_options_check(&o, &err), BT_EINPUT);
+    ck_assert_str_eq(err.msg, "`head_mask` and `scores` both choose the heads to remove: give one or the other");
+    o.head_mask_path = NULL; /* scores alone need a share */
+    ck_assert_int_eq(bt_run_options_check(&o, &err), BT_EINPUT);
+    ck_assert_str_eq(err.msg, "`scores` needs `percent` P: the share of all heads to remove");
+    o.percent = 30;
+    ck_assert_int_eq(bt_run_options_check(&o, &err), BT_OK);
+    o.scores_path = NULL; /* a share of nothing */
+    ck_assert_int_eq(bt_run_options_check(&o, &err), BT_EINPUT);
+    ck_assert_str_eq(err.msg, "`percent` goes with `scores`");
     FRESH(BT_CMD_IMPORTANCE, "importance");
     o.batch_size = 8, o.batch_tokens = 512;
     ck_assert_int_eq(bt_run_options_check(&o, &err), BT_EINPUT);
