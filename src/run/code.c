@@ -261,21 +261,6 @@ static int write_cat(bt_store *st, const bt_run *x, const bt_cat_result *r, bt_e
     return rc;
 }
 
-/* The summary: the entropy; no importance is computed (NaN, rank -1). Collective; local code. */
-static int write_summary(bt_store *st, const bt_cat_result *r, int64_t n_examples, bt_error *err) {
-    const int LH = r->L * r->H;
-    float ent[BT_MAX_LAYERS * BT_MAX_HEADS], nan_norm[BT_MAX_LAYERS * BT_MAX_HEADS];
-    double nan_raw[BT_MAX_LAYERS * BT_MAX_HEADS];
-    int no_rank[BT_MAX_LAYERS * BT_MAX_HEADS];
-    for (int j = 0; j < LH; j++) {
-        ent[j] = (float)(r->n_tokens ? r->entropy_raw[j] / (double)r->n_tokens : 0.0);
-        nan_raw[j] = NAN, nan_norm[j] = NAN, no_rank[j] = -1;
-    }
-    const bt_store_summary sum = {.entropy_raw = r->entropy_raw, .entropy_norm = ent, .n_tokens = r->n_tokens,
-                                  .n_examples = n_examples, .importance_raw = nan_raw,
-                                  .importance_norm = nan_norm, .importance_rank = no_rank};
-    return bt_store_write_summary(st, &sum, err);
-}
 
 int bt_run_cat(bt_run *x, bt_cat_result *res, bt_error *err) {
     memset(res, 0, sizeof *res);
@@ -297,7 +282,7 @@ int bt_run_cat(bt_run *x, bt_cat_result *res, bt_error *err) {
     rc = bt_sweep_cat(x->comm, &x->model, &x->data, &code, &co, bt_run_sink, x, res, err);
     if (rc) return rc;
     bt_error local = {0};
-    int lrc = write_summary(bt_run_store(x), res, x->data.n, &local);
+    int lrc = bt_run_write_entropy_summary(bt_run_store(x), res->L, res->H, res->entropy_raw, res->n_tokens, x->data.n, &local);
     if (!lrc) lrc = write_cat(bt_run_store(x), x, res, &local);
     if (!lrc && x->rank == 0) {
         const int L = res->L, H = res->H;

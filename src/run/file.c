@@ -1,5 +1,6 @@
 /* run.h5 of a run: open (sized up front and refused before anything is written if too large),
  * summary, commit; each step agreed by all ranks. */
+#include <math.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,22 @@ int bt_run_file_open(bt_run *x, int has_loss, bt_error *err) {
     if (!rc && x->is_code && !bt_run_resume_continuing(x)) rc = bt_run_write_code(x, err);
     if (rc) bt_run_file_free(x);
     return rc;
+}
+
+int bt_run_write_entropy_summary(bt_store *st, int L, int H, const double *entropy_raw, int64_t n_tokens,
+                                 int64_t n_examples, bt_error *err) {
+    const int LH = L * H;
+    float ent[BT_MAX_LAYERS * BT_MAX_HEADS], nan_norm[BT_MAX_LAYERS * BT_MAX_HEADS];
+    double nan_raw[BT_MAX_LAYERS * BT_MAX_HEADS];
+    int no_rank[BT_MAX_LAYERS * BT_MAX_HEADS];
+    for (int j = 0; j < LH; j++) {
+        ent[j] = (float)(n_tokens ? entropy_raw[j] / (double)n_tokens : 0.0);
+        nan_raw[j] = NAN, nan_norm[j] = NAN, no_rank[j] = -1;
+    }
+    const bt_store_summary sum = {.entropy_raw = entropy_raw, .entropy_norm = ent, .n_tokens = n_tokens,
+                                  .n_examples = n_examples, .importance_raw = nan_raw,
+                                  .importance_norm = nan_norm, .importance_rank = no_rank};
+    return bt_store_write_summary(st, &sum, err);
 }
 
 int bt_run_file_summary(bt_run *x, const bt_sweep_result *r, bt_error *err) {

@@ -56,6 +56,20 @@ static int check_vocab(const bt_run_options *o, const bt_run *x, bt_error *err) 
     return BT_OK;
 }
 
+/* An [L, H] float array from a .npy file (a head mask, head scores): what names it in errors. */
+static int read_head_array(const char *path, const char *what, const bt_config *c, float **out, bt_error *err) {
+    bt_npy_info info;
+    int rc = bt_npy_read_f32(path, &info, out, err);
+    if (rc) return rc;
+    if (info.ndim != 2 || info.shape[0] != c->n_layers || info.shape[1] != c->n_heads) {
+        char shape[128];
+        bt_format_shape(shape, sizeof shape, info.ndim, info.shape, ", ");
+        return bt_error_set(err, BT_EINPUT, "%s: %s has shape %s, the model needs [%d, %d]", path, what, shape,
+                            c->n_layers, c->n_heads);
+    }
+    return BT_OK;
+}
+
 static int setup_local(const bt_run_options *o, bt_run *x, bt_error *err) {
     int rc = bt_model_load(o->model, &x->model, err);
     if (rc) return rc;
@@ -64,30 +78,14 @@ static int setup_local(const bt_run_options *o, bt_run *x, bt_error *err) {
         return bt_error_set(err, BT_EINPUT, "`max_seq_length` %d exceeds the %d positions of %s/config.json",
                             o->max_seq_length, c->max_pos - c->pos_offset, o->model);
     if (o->head_mask_path) {
-        bt_npy_info info;
-        rc = bt_npy_read_f32(o->head_mask_path, &info, &x->head_mask, err);
-        if (rc) return rc;
-        if (info.ndim != 2 || info.shape[0] != c->n_layers || info.shape[1] != c->n_heads) {
-            char shape[128];
-            bt_format_shape(shape, sizeof shape, info.ndim, info.shape, ", ");
-            return bt_error_set(err, BT_EINPUT, "%s: head mask has shape %s, the model needs [%d, %d]",
-                                o->head_mask_path, shape, c->n_layers, c->n_heads);
-        }
+        if ((rc = read_head_array(o->head_mask_path, "head mask", c, &x->head_mask, err))) return rc;
         for (int i = 0; i < c->n_layers * c->n_heads; i++)
             if (x->head_mask[i] != 0.0f && x->head_mask[i] != 1.0f)
                 return bt_error_set(err, BT_EINPUT, "%s: entry [%d, %d] is %g; a head mask holds 0 or 1",
                                     o->head_mask_path, i / c->n_heads, i % c->n_heads, x->head_mask[i]);
     }
     if (o->scores_path) {
-        bt_npy_info info;
-        rc = bt_npy_read_f32(o->scores_path, &info, &x->scores, err);
-        if (rc) return rc;
-        if (info.ndim != 2 || info.shape[0] != c->n_layers || info.shape[1] != c->n_heads) {
-            char shape[128];
-            bt_format_shape(shape, sizeof shape, info.ndim, info.shape, ", ");
-            return bt_error_set(err, BT_EINPUT, "%s: head scores have shape %s, the model needs [%d, %d]",
-                                o->scores_path, shape, c->n_layers, c->n_heads);
-        }
+        if ((rc = read_head_array(o->scores_path, "head scores", c, &x->scores, err))) return rc;
         /* a NaN or infinite score would rank a head by accident, not by its merit */
         for (int i = 0; i < c->n_layers * c->n_heads; i++)
             if (!isfinite(x->scores[i]))

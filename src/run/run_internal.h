@@ -44,6 +44,10 @@ int bt_run_setup_code(const bt_run_options *o, bt_run *r, bt_error *err);
 void bt_run_code_free(bt_run *r);
 /* /code of a --task code run (docs/run_h5.md): rank 0 parses every example. Collective. */
 int bt_run_write_code(bt_run *r, bt_error *err);
+/* run.h5's summary for a command that computes no importance (syntax, cat): the entropy, and
+ * /importance (which every run.h5 has) NaN with rank -1, not stale bytes. Collective. */
+int bt_run_write_entropy_summary(bt_store *st, int L, int H, const double *entropy_raw, int64_t n_tokens,
+                                 int64_t n_examples, bt_error *err);
 /* Aborts run.h5 if still open and frees the sink (local). */
 void bt_run_file_free(bt_run *r);
 

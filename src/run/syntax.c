@@ -86,22 +86,6 @@ static int write_h5(bt_store *st, const bt_run *x, const bt_run_syntax_result *d
     return rc;
 }
 
-/* The summary: the entropy; /importance exists in every run.h5 and syntax computes none: NaN and
- * rank -1, not stale bytes. Collective; local code. */
-static int write_summary(bt_store *st, const bt_syntax_result *r, bt_error *err) {
-    const int LH = r->L * r->H;
-    float ent[BT_MAX_LAYERS * BT_MAX_HEADS], nan_norm[BT_MAX_LAYERS * BT_MAX_HEADS];
-    double nan_raw[BT_MAX_LAYERS * BT_MAX_HEADS];
-    int no_rank[BT_MAX_LAYERS * BT_MAX_HEADS];
-    for (int j = 0; j < LH; j++) {
-        ent[j] = (float)(r->n_tokens ? r->entropy_raw[j] / (double)r->n_tokens : 0.0);
-        nan_raw[j] = NAN, nan_norm[j] = NAN, no_rank[j] = -1;
-    }
-    const bt_store_summary sum = {.entropy_raw = r->entropy_raw, .entropy_norm = ent, .n_tokens = r->n_tokens,
-                                  .n_examples = r->n_examples, .importance_raw = nan_raw,
-                                  .importance_norm = nan_norm, .importance_rank = no_rank};
-    return bt_store_write_summary(st, &sum, err);
-}
 
 int bt_run_syntax(bt_run *x, bt_run_syntax_result *res, bt_error *err) {
     memset(res, 0, sizeof *res);
@@ -122,7 +106,8 @@ int bt_run_syntax(bt_run *x, bt_run_syntax_result *res, bt_error *err) {
     bt_error local = {0};
     /* agreed before the collective writes, which every rank must make */
     int lrc = bt_dist_agree(x->comm, derive(x, res, &local), &local, &local);
-    if (!lrc) lrc = write_summary(bt_run_store(x), &res->counts, &local);
+    if (!lrc) lrc = bt_run_write_entropy_summary(bt_run_store(x), res->counts.L, res->counts.H, res->counts.entropy_raw,
+                                               res->counts.n_tokens, res->counts.n_examples, &local);
     if (!lrc) lrc = write_h5(bt_run_store(x), x, res, &local);
     if (!lrc && x->rank == 0) {
         char path[4096];

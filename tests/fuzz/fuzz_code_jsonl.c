@@ -15,15 +15,7 @@ static bt_tok *tok;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!dir[0]) {
         fz_subdir("jsonl", dir, sizeof dir);
-        char tdir[300];
-        fz_subdir("bpe", tdir, sizeof tdir);
-        fz_copy_fixture("tests/data/vocab/gpt2/vocab.json", tdir, "vocab.json");
-        fz_copy_fixture("tests/data/vocab/gpt2/merges.txt", tdir, "merges.txt");
-        bt_error e;
-        if (bt_tok_load(tdir, &tok, &e)) {
-            fprintf(stderr, "%s\n", e.msg);
-            abort();
-        }
+        tok = fz_gpt2_tokenizer("bpe");
     }
     if (size < 1) return 0;
     const char *langs[BT_CODE_N_LANGS];

@@ -12,15 +12,7 @@ static bt_tok *tok;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!dir[0]) {
         fz_subdir("text", dir, sizeof dir);
-        char tdir[300];
-        fz_subdir("gpt2", tdir, sizeof tdir);
-        fz_copy_fixture("tests/data/vocab/gpt2/vocab.json", tdir, "vocab.json");
-        fz_copy_fixture("tests/data/vocab/gpt2/merges.txt", tdir, "merges.txt");
-        bt_error e;
-        if (bt_tok_load(tdir, &tok, &e)) {
-            fprintf(stderr, "%s\n", e.msg);
-            abort();
-        }
+        tok = fz_gpt2_tokenizer("gpt2");
     }
     if (size < 1) return 0;
     const int max_len = 2 + data[0] % 64;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bertology/error.h"
+#include "bertology/tokenizer.h"
 
 static char fz_root[256];
 
@@ -117,6 +118,22 @@ static inline void fz_check_failure(int rc, const bt_error *err) {
         fprintf(stderr, "fuzz: failure %d without a proper message (code %d, \"%s\")\n", rc, err->code, err->msg);
         abort();
     }
+}
+
+/* GPT-2's byte-level BPE from tests/data, copied into the scratch subdirectory sub and loaded
+ * (the targets that tokenise text or code). */
+static inline bt_tok *fz_gpt2_tokenizer(const char *sub) {
+    char tdir[300];
+    fz_subdir(sub, tdir, sizeof tdir);
+    fz_copy_fixture("tests/data/vocab/gpt2/vocab.json", tdir, "vocab.json");
+    fz_copy_fixture("tests/data/vocab/gpt2/merges.txt", tdir, "merges.txt");
+    bt_tok *tok = NULL;
+    bt_error e;
+    if (bt_tok_load(tdir, &tok, &e)) {
+        fprintf(stderr, "%s\n", e.msg);
+        abort();
+    }
+    return tok;
 }
 
 #endif
