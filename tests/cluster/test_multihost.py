@@ -63,10 +63,22 @@ def test_hosts_give_the_bits_of_one_process(n_hosts, np1, agents, work, check):
     hosts = ",".join("127.0.0.%d:1" % (2 + i) for i in range(n_hosts))
     out = os.path.join(work, "hosts%d" % n_hosts)
     root = ["--allow-run-as-root"] if os.geteuid() == 0 else []
-    p = run([MPIEXEC] + root + ["-np", n_hosts, "--host", hosts, "--mca", "plm_rsh_agent", agent, "--mca", "btl",
-                                "self,tcp", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
-                                BERTOLOGY]
-            + importance(out), timeout=300)
+    argv = [MPIEXEC] + root + ["-np", n_hosts, "--host", hosts, "--mca", "plm_rsh_agent", agent, "--mca", "btl",
+                               "self,tcp", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
+                               BERTOLOGY] + importance(out)
+    # Open MPI's daemons on the loopback aliases now and then fail to connect to each other
+    # ("unable to complete a TCP connection", exit 213, before any rank runs: seen once in
+    # ~10 CI runs on a loaded machine). That is the simulation's, not bertology's: start again,
+    # at most twice, on a clean slate; anything else fails at once.
+    for attempt in range(3):
+        p = run(argv, timeout=300, expect=None)
+        if p.returncode == 0 or "unable to complete a TCP connection" not in p.stdout + p.stderr or attempt == 2:
+            break
+        print("%d hosts: Open MPI's daemons could not connect (exit %d); again" % (n_hosts, p.returncode))
+        shutil.rmtree(out, ignore_errors=True)
+        if os.path.exists(log):
+            os.remove(log)
+    check(p.returncode == 0, p.report("%d hosts: exit %d" % (n_hosts, p.returncode)))
     started = sorted(open(log).read().split()) if os.path.exists(log) else []
     want = sorted("127.0.0.%d" % (2 + i) for i in range(n_hosts))
     check(started == want, "%d hosts: the agent started daemons on %s, want %s" % (n_hosts, started, want))
