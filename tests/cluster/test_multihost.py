@@ -67,8 +67,8 @@ def test_hosts_give_the_bits_of_one_process(n_hosts, np1, agents, work, check):
                                "self,tcp", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
                                BERTOLOGY] + importance(out)
     # Open MPI's daemons on the loopback aliases now and then fail to connect to each other
-    # ("unable to complete a TCP connection", exit 213, before any rank runs: seen once in
-    # ~10 CI runs on a loaded machine). That is the simulation's, not bertology's: start again,
+    # ("unable to complete a TCP connection", exit 213, before any rank runs: one of three
+    # fresh-clone CI runs on 2026-12-07). That is the simulation's, not bertology's: start again,
     # at most twice, on a clean slate; anything else fails at once.
     for attempt in range(3):
         p = run(argv, timeout=300, expect=None)
