@@ -248,8 +248,12 @@ def test_stop_random(work, check, blas_one_thread, request):
         if os.path.exists(os.path.join(out, "run.h5")):  # finished before the signal took effect
             outcome = "finished"
             # a stop after the pass's last batch lets the run end; after SIGTERM/SIGINT mpirun
-            # exits 1 whatever its ranks did
-            check(rc == 0 or (interrupted and sig != "USR1" and not direct), "%s: finished, exit %d" % (what, rc))
+            # exits 1 whatever its ranks did; a KILL or SEGV that lands between run.h5's rename
+            # and the process's exit kills a finished process (seen: direct, SEGV 0.03 s before
+            # the end), and run.h5 must still be the reference's bits
+            dies = sig in ("KILL", "SEGV")
+            check(rc == 0 or (interrupted and (dies or (sig != "USR1" and not direct))),
+                  "%s: finished, exit %d" % (what, rc))
             finished_ok(check, out, ref, stdout, durable, what, clean=rc == 0)
         elif sig in ("KILL", "SEGV") and interrupted:
             outcome = "killed"
