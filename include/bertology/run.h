@@ -57,6 +57,12 @@ typedef struct {
     int gemm;                   /* BT_GEMM_*: the engine's GEMM backend (0 = auto) */
     int granularity, hf_compat, layer_norm, global_norm, token_norm, skip_bad_lines;
     int save_attentions, save_hidden, dtype_f16;
+    int save_rollout;       /* attention rollout per example (Abnar & Zuidema 2020) */
+    /* importance, mask, prune: the head score (docs/attribution.md) */
+    int method;             /* bt_sweep_method */
+    int steps;              /* attattr: Riemann steps m */
+    int attr_pred;          /* attattr: target the predicted class instead of the gold one */
+    int save_attributions;  /* attattr: every example's [L, H, T, T] attribution map */
     int io_mode;        /* bt_store_io of run.h5's rows */
     const char *layers; /* "0,3-5"; NULL or "" = all */
     double max_output_gb;

@@ -53,6 +53,9 @@ typedef struct {
     const int *attn_layers;
     int n_hidden_layers;    /* hidden states saved (0 = embeddings output, l = after layer l-1) */
     const int *hidden_layers;
+    int has_attr_max;       /* /examples/attr_max [n, L, H] f64 (importance --method attattr) */
+    int save_attributions;  /* /attribution/data: per example [L, H, T, T], tensor_dtype */
+    int save_rollout;       /* /rollout/data: per example [T] f32, the rollout's relevance row */
     int tensor_dtype;       /* bt_store_dtype of /attentions/data and /hidden/data */
     int io_mode;            /* bt_store_io of bt_store_write_examples */
 } bt_store_layout;
@@ -104,6 +107,9 @@ typedef struct {
     const float *attentions;  /* per example [Lsel, H, T, T] concatenated (converted to f16 if so
                                  laid out, rounding to nearest even) */
     const float *hidden;      /* per example [Lsel_hidden, T, D] concatenated */
+    const double *attr_max;   /* [n, L, H] */
+    const float *attributions; /* per example [L, H, T, T] concatenated */
+    const float *rollout;     /* per example [T] concatenated */
 } bt_store_rows;
 
 /* Any number of calls per rank (BT_STORE_IO_INDEPENDENT), or the same number on every rank

@@ -50,8 +50,19 @@ typedef struct {
                                          boundary they agree on, sync, BT_EINTERRUPTED */
 } bt_sweep_checkpoint;
 
+/* What a head's importance measures (docs/attribution.md). */
+typedef enum {
+    BT_SWEEP_GATE = 0,   /* Michel et al.: |dL/dxi|, one forward and one backward per batch */
+    BT_SWEEP_ATTATTR = 1 /* Hao et al.: max_ij of the integrated gradient along alpha*A of the
+                            head's probabilities; m*sum_l (L-l) layer passes per example */
+} bt_sweep_method;
+
 typedef struct {
     int importance;        /* run the backward pass to the gates (else forward only: eval) */
+    int method;            /* bt_sweep_method of importance */
+    int steps;             /* attattr: Riemann steps m >= 1 */
+    int attr_pred;         /* attattr: the predicted class is the target (else the gold label) */
+    int save_attributions; /* attattr: hand every example's [L, H, T, T] map to the sink */
     int entropy;           /* attention entropy */
     int granularity;       /* bt_sweep_granularity */
     int hf_compat;         /* HF's never-zeroed head_mask.grad: sum_k |sum_{j<=k} G_j| (needs batch) */
@@ -83,6 +94,9 @@ typedef struct {
     const double *loss;       /* [n] (NULL without labels) */
     const double *gate_grad;  /* [n, L, H] (NULL without importance) */
     const double *entropy;    /* [n, L, H] (NULL without entropy) */
+    const double *attr_max;   /* [n, L, H] attattr: max_ij of each head's attribution (else NULL) */
+    const float *attributions; /* per example [L, H, T, T] concatenated, attattr with
+                                  save_attributions (else NULL) */
     const bt_engine *engine;  /* sequence k of the batch: bt_engine_copy_attention(engine, k, ...) */
 } bt_sweep_batch;
 

@@ -16,6 +16,7 @@
 #define ALL (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE | BT_CMD_PRUNE)
 #define SWEEPS (BT_CMD_IMPORTANCE | BT_CMD_EVAL | BT_CMD_MASK | BT_CMD_ABLATE)
 #define SAVES (BT_CMD_IMPORTANCE | BT_CMD_EVAL)
+#define IMP_METHOD (BT_CMD_IMPORTANCE | BT_CMD_MASK | BT_CMD_PRUNE) /* the commands that score heads */
 #define SYN (BT_CMD_SYNTAX | BT_CMD_CAT) /* the flags bertology syntax and cat take too */
 #define CAT BT_CMD_CAT
 #define FWD BT_CMD_FORWARD
@@ -35,6 +36,8 @@ static const bt_flag_choice GEMM[] = {
     {NULL, 0}};
 static const bt_flag_choice IO[] = {{"independent", BT_STORE_IO_INDEPENDENT}, {"collective", BT_STORE_IO_COLLECTIVE}, {NULL, 0}};
 static const bt_flag_choice AST[] = {{"u-ast", 0}, {"uast", 0}, {"plain", 1}, {NULL, 0}};
+static const bt_flag_choice METHOD[] = {{"gate", BT_SWEEP_GATE}, {"attattr", BT_SWEEP_ATTATTR}, {NULL, 0}};
+static const bt_flag_choice ATTR_TARGET[] = {{"gold", 0}, {"pred", 1}, {NULL, 0}};
 static const bt_flag_choice DTYPE[] = {{"f16", 1}, {"f32", 0}, {"float16", 1}, {"float32", 0}, {NULL, 0}};
 
 /* bench measures the backends of this process: one the build lacks is refused as it is parsed
@@ -112,6 +115,20 @@ static const bt_flag FLAGS[] = {
      .offset = F(save_attentions), .help = "store every example's attention probabilities in run.h5"},
     {.name = "save-hidden", .key = "save_hidden", .stored = ALWAYS, .commands = SAVES | SYN, .kind = BT_FLAG_SET,
      .offset = F(save_hidden), .help = "store every example's hidden states in run.h5"},
+    {.name = "save-rollout", .key = "save_rollout", .stored = APPLIES, .commands = SAVES, .kind = BT_FLAG_SET,
+     .offset = F(save_rollout), .help = "store every example's attention rollout (Abnar & Zuidema) in run.h5"},
+    {.name = "method", .key = "method", .stored = APPLIES, .commands = IMP_METHOD, .kind = BT_FLAG_CHOICE,
+     .offset = F(method), .def = "gate", .choices = METHOD, .arg = "M",
+     .help = "head importance: gate (Michel et al.) or attattr (Hao et al.'s attribution)", .bad = "gate or attattr"},
+    {.name = "steps", .key = "steps", .stored = APPLIES, .commands = IMP_METHOD, .kind = BT_FLAG_INT, .offset = F(steps),
+     .def = "20", .lo = 1, .hi = 10000, .arg = "M", .help = "attattr: Riemann steps of the integrated gradient",
+     .bad = "need an integer in 1..10000"},
+    {.name = "attr-target", .key = "attr_target", .stored = APPLIES, .commands = IMP_METHOD, .kind = BT_FLAG_CHOICE,
+     .offset = F(attr_pred), .def = "gold", .choices = ATTR_TARGET, .arg = "T",
+     .help = "attattr: the class whose probability is attributed, gold or pred", .bad = "gold or pred"},
+    {.name = "save-attributions", .key = "save_attributions", .stored = APPLIES, .commands = BT_CMD_IMPORTANCE,
+     .kind = BT_FLAG_SET, .offset = F(save_attributions),
+     .help = "attattr: store every example's [L,H,T,T] attribution map in run.h5"},
     {.name = "layers", .key = "layers", .stored = ALWAYS, .commands = SAVES, .kind = BT_FLAG_STRING, .offset = F(layers),
      .def_note = "all", .arg = "LIST", .help = "layers to save, e.g. 0,3-5"},
     {.name = "dtype", .key = "dtype", .stored = ALWAYS, .commands = SAVES | SYN, .kind = BT_FLAG_CHOICE,
@@ -288,6 +305,12 @@ int bt_run_options_check(const bt_run_options *o, bt_error *err) {
     NEED(o->granularity != BT_GRAN_BATCH || o->batch_size, "`granularity` batch needs `batch_size` N");
     NEED(!(o->layers && o->layers[0]) || o->save_attentions || o->save_hidden,
          "`layers` selects what `save_attentions`/`save_hidden` store");
+    NEED(!o->save_attributions || o->method == BT_SWEEP_ATTATTR, "`save_attributions` needs `method` attattr");
+    NEED(o->method != BT_SWEEP_ATTATTR || !o->scores_path,
+         "`method` attattr scores the heads and `scores` gives their scores: give one or the other");
+    NEED(o->method != BT_SWEEP_ATTATTR || o->granularity == BT_GRAN_EXAMPLE,
+         "`method` attattr scores each example (max over the map): `granularity` must be example");
+    NEED(o->method != BT_SWEEP_ATTATTR || !o->hf_compat, "`hf_compat` reproduces HF's gate gradient: not with `method` attattr");
     NEED(!o->exact || o->percents, "`exact` goes with `percents`");
     NEED(!(o->exact && o->scores_path), "`exact` re-scores importance after every step and `scores` fixes the ranking: "
          "give one or the other");

@@ -186,7 +186,11 @@ bt_sweep_options bt_run_sweep_options(const bt_run *x) {
     s.plan.cost = bt_plan_cost_transformer(c->n_layers, c->d_model, c->d_ff);
     s.head_mask = x->head_mask;
     s.metrics = x->task ? &x->task->metrics : NULL;
-    s.keep_attentions = o->save_attentions;
+    s.method = o->method;
+    s.steps = o->steps;
+    s.attr_pred = o->attr_pred;
+    s.save_attributions = o->save_attributions;
+    s.keep_attentions = o->save_attentions || o->save_rollout; /* the rollout is made of every layer's */
     s.keep_hidden = o->save_hidden;
     s.progress = o->quiet ? NULL : stderr;
     s.label = o->name;

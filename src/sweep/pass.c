@@ -23,6 +23,8 @@ bt_sweep_options bt_sweep_options_default(void) {
     o.importance = 1;
     o.entropy = 1;
     o.granularity = BT_GRAN_EXAMPLE;
+    o.method = BT_SWEEP_GATE;
+    o.steps = 20;
     o.token_norm = o.layer_norm = o.global_norm = 1;
     o.plan = bt_plan_options_default();
     o.label = "importance";
