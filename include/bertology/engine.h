@@ -115,6 +115,8 @@ typedef struct {
     int backward;      /* keep what the backward pass to the gates needs */
     int attentions;    /* keep every layer's attention probabilities for bt_engine_copy_attention */
     int hidden;        /* keep every layer's hidden states for bt_engine_copy_hidden */
+    int attention_grad; /* with backward: keep one layer's gradient with respect to its
+                           probabilities for bt_engine_copy_attention_grad (the attribution) */
 } bt_engine_limits;
 
 typedef struct {
@@ -216,12 +218,32 @@ int bt_engine_forward(bt_engine *e, const bt_batch *batch, const float *gates, i
  * of the skipped layers is reported as 0. */
 int bt_engine_forward_from(bt_engine *e, const bt_batch *batch, const float *gates, int flags,
                            int first, const float *x_in, bt_error *err);
+/* The same forward from layer `first`, with layer `layer`'s attention probabilities of sequence
+ * b multiplied by alpha[b] (on top of the gates): the attribution's scaled copies of an example
+ * travel as one batch, each copy with its own alpha (docs/attribution.md). The scale applies to
+ * this forward and to the backward after it. */
+int bt_engine_forward_scaled(bt_engine *e, const bt_batch *batch, const float *gates, int flags, int first,
+                             const float *x_in, int layer, const float *alpha, bt_error *err);
 /* The packed hidden state l of the last forward, [N, D] (needs limits.hidden, or l = L). */
 const float *bt_engine_hidden(const bt_engine *e, int l);
 
 /* Backward from the sum of the per-example losses down to the gates of layer 0. Because the
  * sequences do not interact, this gives every example's own gate gradient. */
 int bt_engine_backward(bt_engine *e, bt_error *err);
+
+/* What a backward differentiates: the sum over sequences of their loss, or of their target F_b:
+ * the probability of the label's class (a classifier; the label may be any class, e.g. the
+ * predicted one) or the output itself (a regressor). */
+enum { BT_SEED_LOSS = 0, BT_SEED_TARGET = 1 };
+/* Backward from the seed down to layer `layer` only (layers below it untouched, their gate
+ * gradients left as they were), keeping dF/dX of layer `layer`'s probabilities X (gated and
+ * scaled, as the layer used them) for bt_engine_copy_attention_grad. Needs limits.attention_grad,
+ * a sequence head with labels (targets for a regressor), and a forward that ran layer `layer`
+ * (bt_engine_forward_from/_scaled with first <= layer). */
+int bt_engine_backward_attention(bt_engine *e, int layer, int seed, bt_error *err);
+/* dF/dX of sequence b from the last bt_engine_backward_attention into dst [H, T_b, T_b] (absent
+ * heads zero). */
+int bt_engine_copy_attention_grad(const bt_engine *e, int b, float *dst, bt_error *err);
 
 /* What stays valid after which call. The buffers are carved once at creation (engine.c carve(),
  * regions listed in engine_internal.h), and a forward-only engine shares one slot between its
@@ -244,8 +266,8 @@ const double *bt_engine_gate_grad(const bt_engine *e);    /* [B, L, H] g[l,h](x)
 const double *bt_engine_gate_grad_tok(const bt_engine *e);/* [B, L, H] sum_t |<dL/d(xi ctx)_t, ctx_t>| */
 const double *bt_engine_entropy(const bt_engine *e);      /* [B, L, H] sum over query tokens */
 
-/* Gated attention probabilities of sequence b in layer l into dst [H, T_b, T_b] (absent heads
- * zero); needs limits.attentions (or .backward), and layer l computed by the last forward (not
+/* Gated (and scaled, bt_engine_forward_scaled) attention probabilities of sequence b in layer l
+ * into dst [H, T_b, T_b] (absent heads zero); needs limits.attentions (or .backward), and layer l computed by the last forward (not
  * below the `first` of bt_engine_forward_from): otherwise an error, never stale numbers. */
 int bt_engine_copy_attention(const bt_engine *e, int b, int l, float *dst, bt_error *err);
 /* Hidden state l (0 = embeddings output, l = output of layer l-1) of sequence b into

@@ -77,6 +77,10 @@ static size_t carve(bt_engine *e, float *base) {
         TAKE(e->dctxg, N * Dmax);
         TAKE(e->dqkv, N * 3 * Dmax);
         TAKE(e->dp, (size_t)e->n_threads * TT);
+        if (lim->attention_grad) {
+            TAKE(e->dseed, B * C);
+            TAKE(e->gp, (Dmax / c->d_head) * p_per_head);
+        }
     }
     if (c->arch == BT_ARCH_GPT2) {
         TAKE(e->xf, N * D);
@@ -151,7 +155,9 @@ int bt_engine_create(const bt_config *cfg, const bt_params *params, const bt_eng
     e->len = bt_malloc(B, sizeof(int), "the batch", NULL);
     e->off = bt_malloc(B + 1, sizeof(int), "the batch", NULL);
     e->sq = bt_malloc(B + 1, sizeof(size_t), "the batch", NULL);
-    if (!e->mem || !e->len || !e->off || !e->sq) {
+    e->alpha = bt_malloc(B, sizeof(float), "the batch", NULL);
+    e->scale_layer = e->grad_layer = -1;
+    if (!e->mem || !e->len || !e->off || !e->sq || !e->alpha) {
         bt_engine_free(e);
         return bt_error_set(err, BT_EINTERNAL, "engine: cannot allocate %.1f MB of activations",
                             bytes / 1e6);
@@ -167,6 +173,7 @@ void bt_engine_free(bt_engine *e) {
     free(e->len);
     free(e->off);
     free(e->sq);
+    free(e->alpha);
     free(e);
 }
 
@@ -223,11 +230,22 @@ static void scatter_heads(const bt_engine *e, int l, double *dst, const double *
 }
 
 static int forward_impl(bt_engine *e, const bt_batch *bt, const float *gates, int flags, int first,
-                        const float *x_in, bt_error *err) {
+                        const float *x_in, int scale_layer, const float *alpha, bt_error *err) {
     const bt_config *c = &e->cfg;
     e->have_forward = 0;
+    e->scale_layer = e->grad_layer = -1;
     int rc = check_batch(e, bt, err);
     if (rc) return rc;
+    if (alpha) {
+        if (scale_layer < first || scale_layer >= c->n_layers)
+            return bt_error_set(err, BT_EINPUT, "scaled layer %d is not run by a forward from layer %d of %d", scale_layer,
+                                first, c->n_layers);
+        for (int b = 0; b < bt->n_seqs; b++)
+            if (!isfinite(alpha[b]))
+                return bt_error_set(err, BT_EINPUT, "scale of sequence %d is not a finite number", b);
+        memcpy(e->alpha, alpha, sizeof(float) * bt->n_seqs);
+        e->scale_layer = scale_layer;
+    }
     for (int i = 0; gates && i < c->n_layers * c->n_heads; i++)
         if (!isfinite(gates[i]))
             return bt_error_set(err, BT_EINPUT, "gate [%d, %d] is not a finite number", i / c->n_heads, i % c->n_heads);
@@ -293,6 +311,7 @@ static int forward_impl(bt_engine *e, const bt_batch *bt, const float *gates, in
         const int labelled = c->head == BT_HEAD_CLASSIFY ? bt->labels != NULL : bt->targets != NULL;
         if (labelled) {
             op_loss_forward_backward(e->loss, e->dlogits, e->logits, bt->labels, bt->targets, B, C);
+            if (e->dseed) op_target_grad(e->dseed, e->logits, bt->labels, B, C);
             e->have_loss = 1;
         }
     } else if (c->head == BT_HEAD_LM) {
@@ -307,12 +326,18 @@ static int forward_impl(bt_engine *e, const bt_batch *bt, const float *gates, in
 }
 
 int bt_engine_forward(bt_engine *e, const bt_batch *bt, const float *gates, int flags, bt_error *err) {
-    return forward_impl(e, bt, gates, flags, 0, NULL, err);
+    return forward_impl(e, bt, gates, flags, 0, NULL, -1, NULL, err);
 }
 
 int bt_engine_forward_from(bt_engine *e, const bt_batch *bt, const float *gates, int flags, int first,
                            const float *x_in, bt_error *err) {
-    return forward_impl(e, bt, gates, flags, first, x_in, err);
+    return forward_impl(e, bt, gates, flags, first, x_in, -1, NULL, err);
+}
+
+int bt_engine_forward_scaled(bt_engine *e, const bt_batch *bt, const float *gates, int flags, int first,
+                             const float *x_in, int layer, const float *alpha, bt_error *err) {
+    if (!alpha) return bt_error_set(err, BT_EINPUT, "a scaled forward needs the scales");
+    return forward_impl(e, bt, gates, flags, first, x_in, layer, alpha, err);
 }
 
 const float *bt_engine_hidden(const bt_engine *e, int l) {
@@ -320,11 +345,10 @@ const float *bt_engine_hidden(const bt_engine *e, int l) {
     return e->hidden[l];
 }
 
-int bt_engine_backward(bt_engine *e, bt_error *err) {
+/* From dL/dlogits (dlogits) or the LM head's dL/dh down to layer `last`, which computes no
+ * input gradient: 0 for the gates, the attributed layer for the attribution. */
+static int backward_impl(bt_engine *e, const float *dlogits, int last, bt_error *err) {
     const bt_config *c = &e->cfg;
-    if (!e->lim.backward) return bt_error_set(err, BT_EINPUT, "engine created without backward buffers");
-    if (e->have_forward != 1 || !e->have_loss)
-        return bt_error_set(err, BT_EINPUT, "backward needs a full forward pass with labels");
     const int B = e->B, N = e->N, D = c->d_model, C = c->n_labels, L = c->n_layers;
 
     float *dy = e->dxa, *dx = e->dxb;
@@ -332,7 +356,7 @@ int bt_engine_backward(bt_engine *e, bt_error *err) {
         memcpy(dy, e->dlm, (size_t)N * D * sizeof(float));
     } else {
         /* logits <- pooler <- first (or last) token of each sequence */
-        op_linear_backward(e->dpooled, e->dlogits, e->w->cls_w, B, D, C, 0);
+        op_linear_backward(e->dpooled, dlogits, e->w->cls_w, B, D, C, 0);
         if (c->has_pooler) {
             if (c->pooler_act == BT_POOL_RELU) op_act_backward(e->dpooled, e->pooled, (size_t)B * D, BT_ACT_RELU);
             else op_tanh_backward(e->dpooled, e->pooled, (size_t)B * D);
@@ -349,18 +373,57 @@ int bt_engine_backward(bt_engine *e, bt_error *err) {
         dy = dx;
         dx = t;
     }
-    for (int l = L - 1; l >= -1; l--) {
-        if (eng_stop_asked(e)) /* (l = -1: layer 0 returned early) */
+    for (int l = L - 1; l >= last - 1; l--) {
+        if (eng_stop_asked(e)) /* (l = last - 1: layer `last` returned early) */
             return bt_error_set(err, BT_EINTERRUPTED, "backward stopped on request at layer %d", l);
-        if (l < 0) break;
-        if (gpt2) pre_ln_layer_backward(e, l, dy, l > 0 ? dx : NULL);
-        else post_ln_layer_backward(e, l, dy, l > 0 ? dx : NULL);
+        if (l < last) break;
+        if (gpt2) pre_ln_layer_backward(e, l, dy, l > last ? dx : NULL);
+        else post_ln_layer_backward(e, l, dy, l > last ? dx : NULL);
         scatter_heads(e, l, e->ggrad, e->lg);
         scatter_heads(e, l, e->gtok, e->lt);
         float *t = dy;
         dy = dx;
         dx = t;
     }
+    return BT_OK;
+}
+
+int bt_engine_backward(bt_engine *e, bt_error *err) {
+    if (!e->lim.backward) return bt_error_set(err, BT_EINPUT, "engine created without backward buffers");
+    if (e->have_forward != 1 || !e->have_loss)
+        return bt_error_set(err, BT_EINPUT, "backward needs a full forward pass with labels");
+    e->grad_layer = -1;
+    return backward_impl(e, e->dlogits, 0, err);
+}
+
+int bt_engine_backward_attention(bt_engine *e, int layer, int seed, bt_error *err) {
+    const bt_config *c = &e->cfg;
+    e->grad_layer = -1;
+    if (!e->lim.backward || !e->lim.attention_grad)
+        return bt_error_set(err, BT_EINPUT, "engine created without attention-gradient buffers");
+    if (c->head != BT_HEAD_CLASSIFY && c->head != BT_HEAD_REGRESS)
+        return bt_error_set(err, BT_EINPUT, "the attention gradient needs a classification or regression head");
+    if (!e->have_forward || !e->have_loss)
+        return bt_error_set(err, BT_EINPUT, "the attention gradient needs a forward pass with labels");
+    if (layer < e->first_layer || layer >= c->n_layers)
+        return bt_error_set(err, BT_EINPUT, "attention gradient of layer %d: the last forward ran layers %d..%d", layer,
+                            e->first_layer, c->n_layers - 1);
+    e->grad_layer = layer;
+    const int rc = backward_impl(e, seed == BT_SEED_TARGET ? e->dseed : e->dlogits, layer, err);
+    if (rc) e->grad_layer = -1;
+    return rc;
+}
+
+int bt_engine_copy_attention_grad(const bt_engine *e, int b, float *dst, bt_error *err) {
+    const bt_config *c = &e->cfg;
+    const int l = e->grad_layer;
+    if (l < 0 || b < 0 || b >= e->B)
+        return bt_error_set(err, BT_EINPUT, "no attention gradient for sequence %d", b);
+    const int T = e->len[b], Hl = c->layer_heads[l];
+    const size_t TT = (size_t)T * T;
+    memset(dst, 0, (size_t)c->n_heads * TT * sizeof(float));
+    const float *g = e->gp + (size_t)Hl * e->sq[b];
+    for (int j = 0; j < Hl; j++) memcpy(dst + (size_t)c->head_id[l][j] * TT, g + (size_t)j * TT, TT * sizeof(float));
     return BT_OK;
 }
 
@@ -383,8 +446,9 @@ int bt_engine_copy_attention(const bt_engine *e, int b, int l, float *dst, bt_er
     const size_t TT = (size_t)T * T;
     memset(dst, 0, (size_t)c->n_heads * TT * sizeof(float));
     const float *p = e->act[l].p + (size_t)Hl * e->sq[b];
+    const float a = l == e->scale_layer ? e->alpha[b] : 1.0f;
     for (int j = 0; j < Hl; j++) {
-        const float g = e->gate[l][j];
+        const float g = e->gate[l][j] * a;
         float *o = dst + (size_t)c->head_id[l][j] * TT;
         const float *s = p + (size_t)j * TT;
         for (size_t i = 0; i < TT; i++) o[i] = g * s[i];

@@ -49,6 +49,10 @@ struct bt_engine {
     double *loss;                                     /* [B] */
     double *ggrad, *gtok, *ent;                       /* [B, L, H] */
     double *lg, *lt, *le;                             /* [B, Hmax] one layer's op output */
+    /* the attribution (limits.attention_grad): the target's gradient dF/dlogits, and dF/dX of
+     * one layer's probabilities, laid out as act[l].p */
+    float *dseed; /* [B, C] */
+    float *gp;    /* [Hmax * sum T^2] */
     /* GPT-2's final LayerNorm input and stats; the LM head's logits chunk and dL/dh */
     float *xf, *lnf_mean, *lnf_rstd; /* [N,D] [N] [N] */
     float *lm_scratch, *dlm;         /* [chunk, V] [N, D] */
@@ -59,6 +63,9 @@ struct bt_engine {
     size_t *sq;
     op_seqs seqs;
     float gate[BT_MAX_LAYERS][BT_MAX_HEADS]; /* gate of present head j of layer l */
+    int scale_layer; /* the layer whose gates sequence b multiplies by alpha[b] (-1: none) */
+    float *alpha;    /* [max_seqs] */
+    int grad_layer;  /* the layer whose dF/dX the last backward kept in gp (-1: none) */
     int have_loss, have_forward, want_entropy;
     int first_layer; /* the lowest layer the last forward ran: act[l].p below it is stale */
     const volatile sig_atomic_t *stop; /* bt_engine_set_stop */

@@ -15,7 +15,7 @@ void post_ln_layer_forward(bt_engine *e, int l, const float *x, float *y) {
 
     op_linear_forward(s->qkv, x, w->wqkv, w->bqkv, N, D, 3 * Dl);
     op_attention_forward(s->p, s->ctx, e->ctxg, e->want_entropy ? e->le : NULL, s->qkv, e->gate[l],
-                         &e->seqs, Hl, c->d_head, c->arch != BT_ARCH_BERT);
+                         l == e->scale_layer ? e->alpha : NULL, &e->seqs, Hl, c->d_head, c->arch != BT_ARCH_BERT);
     if (eng_stop_asked(e)) return;
     op_linear_forward(s->r1, e->ctxg, w->wo, w->bo, N, Dl, D);
     op_add_inplace(s->r1, x, (size_t)N * D);
@@ -44,8 +44,8 @@ void post_ln_layer_backward(bt_engine *e, int l, float *dy, float *dx) {
     /* through LN1 to r1 = x + attn(x) */
     op_layernorm_backward(dy, dr, s->r1, s->mean1, s->rstd1, w->ln1_g, N, D); /* dy = dL/dr1 */
     op_linear_backward(e->dctxg, dy, w->wo, N, Dl, D, 0);
-    op_attention_backward(dx ? e->dqkv : NULL, e->lg, e->lt, e->dctxg, s->p, s->ctx, s->qkv,
-                          e->gate[l], &e->seqs, Hl, c->d_head, e->dp, e->lim.max_len);
+    op_attention_backward(dx ? e->dqkv : NULL, l == e->grad_layer ? e->gp : NULL, e->lg, e->lt, e->dctxg, s->p,
+                          s->ctx, s->qkv, e->gate[l], l == e->scale_layer ? e->alpha : NULL, &e->seqs, Hl, c->d_head, e->dp, e->lim.max_len);
     if (!dx || eng_stop_asked(e)) return;
     memcpy(dx, dy, (size_t)N * D * sizeof(float)); /* the residual path */
     op_linear_backward(dx, e->dqkv, w->wqkv, N, D, 3 * Dl, 1);

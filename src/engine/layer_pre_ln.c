@@ -16,7 +16,7 @@ void pre_ln_layer_forward(bt_engine *e, int l, const float *x, float *y) {
     op_layernorm_forward(e->a, s->mean1, s->rstd1, x, w->ln1_g, w->ln1_b, N, D, c->ln_eps);
     op_linear_forward(s->qkv, e->a, w->wqkv, w->bqkv, N, D, 3 * Dl);
     op_attention_forward(s->p, s->ctx, e->ctxg, e->want_entropy ? e->le : NULL, s->qkv, e->gate[l],
-                         &e->seqs, Hl, c->d_head, 1);
+                         l == e->scale_layer ? e->alpha : NULL, &e->seqs, Hl, c->d_head, 1);
     if (eng_stop_asked(e)) return;
     op_linear_forward(s->r2, e->ctxg, w->wo, w->bo, N, Dl, D);
     op_add_inplace(s->r2, x, (size_t)N * D);
@@ -44,8 +44,8 @@ void pre_ln_layer_backward(bt_engine *e, int l, float *dy, float *dx) {
     if (eng_stop_asked(e)) return;
     /* r1 = x + attn(LN1(x)) */
     op_linear_backward(e->dctxg, dr, w->wo, N, Dl, D, 0);
-    op_attention_backward(dx ? e->dqkv : NULL, e->lg, e->lt, e->dctxg, s->p, s->ctx, s->qkv,
-                          e->gate[l], &e->seqs, Hl, c->d_head, e->dp, e->lim.max_len);
+    op_attention_backward(dx ? e->dqkv : NULL, l == e->grad_layer ? e->gp : NULL, e->lg, e->lt, e->dctxg, s->p,
+                          s->ctx, s->qkv, e->gate[l], l == e->scale_layer ? e->alpha : NULL, &e->seqs, Hl, c->d_head, e->dp, e->lim.max_len);
     if (!dx || eng_stop_asked(e)) return;
     op_linear_backward(da, e->dqkv, w->wqkv, N, D, 3 * Dl, 0);
     op_layernorm_backward(dx, da, s->r1, s->mean1, s->rstd1, w->ln1_g, N, D);

@@ -42,16 +42,20 @@ typedef struct {
 
 /* qkv[N, 3*Hl*dh] holds the query columns of every head, then key, then value. Writes the
  * probabilities p (pre-gate), ctx[N, Hl*dh] (pre-gate context) and ctxg = gate * ctx.
- * gate[j] is the gate of present head j. ent (nullable) [B, Hl] gets the entropy of the gated
- * probabilities summed over query positions. */
+ * gate[j] is the gate of present head j, times seq_scale[b] (nullable: 1) for sequence b: the
+ * attribution's alpha, one per copy of an example. ent (nullable) [B, Hl] gets the entropy of
+ * the gated probabilities summed over query positions. */
 void op_attention_forward(float *p, float *ctx, float *ctxg, double *ent, const float *qkv,
-                          const float *gate, const op_seqs *s, int Hl, int dh, int causal);
+                          const float *gate, const float *seq_scale, const op_seqs *s, int Hl, int dh,
+                          int causal);
 /* From dctxg[N, Hl*dh] = dL/d(gate*ctx): gate gradients ggrad[B,Hl] = sum_t <dctxg_t, ctx_t>,
- * gtok[B,Hl] = sum_t |<dctxg_t, ctx_t>|, and (dqkv != NULL) dqkv[N, 3*Hl*dh]. scratch holds
- * n_threads * max_len^2 floats. */
-void op_attention_backward(float *dqkv, double *ggrad, double *gtok, const float *dctxg,
+ * gtok[B,Hl] = sum_t |<dctxg_t, ctx_t>| (both times seq_scale[b]), (dqkv != NULL)
+ * dqkv[N, 3*Hl*dh], and (dprobs != NULL, laid out as p) dL/dX of the probabilities X = gate *
+ * seq_scale * P the layer used. scratch holds n_threads * max_len^2 floats. */
+void op_attention_backward(float *dqkv, float *dprobs, double *ggrad, double *gtok, const float *dctxg,
                            const float *p, const float *ctx, const float *qkv, const float *gate,
-                           const op_seqs *s, int Hl, int dh, float *scratch, int max_len);
+                           const float *seq_scale, const op_seqs *s, int Hl, int dh, float *scratch,
+                           int max_len);
 
 /* ---- embeddings and heads (ops_head.c) ---- */
 
@@ -72,6 +76,10 @@ void op_tanh_backward(float *d, const float *out, size_t n);
  * targets[b] (C == 1). dlogits[B,C] (nullable) gets d loss_b / d logits_b. */
 void op_loss_forward_backward(double *loss, float *dlogits, const float *logits, const int *labels,
                               const float *targets, int B, int C);
+
+/* dF/dlogits[B,C] of F_b the softmax probability of class labels[b] (C >= 2):
+ * p_y (delta_yc - p_c); of F_b = the output itself (C == 1, a regressor): 1. */
+void op_target_grad(float *dseed, const float *logits, const int *labels, int B, int C);
 
 /* Tied LM head: logits_t = h_t wte^T [V]; loss_b = mean over t < T_b - 1 of the cross-entropy
  * of ids[t+1] (a sequence of one token has loss 0). Processed in chunks of rows so the [N, V]

@@ -68,7 +68,8 @@ static double softmax_rows(float *P, int T, int causal, int want_entropy) {
 }
 
 void op_attention_forward(float *p, float *ctx, float *ctxg, double *ent, const float *qkv,
-                          const float *gate, const op_seqs *s, int Hl, int dh, int causal) {
+                          const float *gate, const float *seq_scale, const op_seqs *s, int Hl, int dh,
+                          int causal) {
     const int Dl = Hl * dh, ld = 3 * Dl, units = s->B * Hl;
     const float scale = 1.0f / sqrtf((float)dh);
     eng_blas_serial_begin();
@@ -84,7 +85,7 @@ void op_attention_forward(float *p, float *ctx, float *ctxg, double *ent, const 
             const double h = softmax_rows(w.p, T, causal, ent != NULL);
             float *c = ctx + (size_t)w.row * Dl + (size_t)j * dh;
             eng_gemm('N', 'N', T, dh, T, 1.0f, w.p, T, w.v, ld, 0.0f, c, Dl);
-            const float g = gate[j];
+            const float g = gate[j] * (seq_scale ? seq_scale[b] : 1.0f);
             float *cg = ctxg + (size_t)w.row * Dl + (size_t)j * dh;
             for (int t = 0; t < T; t++) {
 #pragma omp simd
@@ -100,9 +101,10 @@ void op_attention_forward(float *p, float *ctx, float *ctxg, double *ent, const 
     eng_blas_serial_end();
 }
 
-void op_attention_backward(float *dqkv, double *ggrad, double *gtok, const float *dctxg,
+void op_attention_backward(float *dqkv, float *dprobs, double *ggrad, double *gtok, const float *dctxg,
                            const float *p, const float *ctx, const float *qkv, const float *gate,
-                           const op_seqs *s, int Hl, int dh, float *scratch, int max_len) {
+                           const float *seq_scale, const op_seqs *s, int Hl, int dh, float *scratch,
+                           int max_len) {
     const int Dl = Hl * dh, ld = 3 * Dl, units = s->B * Hl;
     const float scale = 1.0f / sqrtf((float)dh);
     eng_blas_serial_begin();
@@ -117,7 +119,9 @@ void op_attention_backward(float *dqkv, double *ggrad, double *gtok, const float
             const float *dcg = dctxg + (size_t)w.row * Dl + (size_t)j * dh;
             const float *c = ctx + (size_t)w.row * Dl + (size_t)j * dh;
 
-            /* dL/dgate = sum_t <dL/d(gate ctx)_t, ctx_t>; the per-token terms feed `token` granularity. */
+            /* dL/dgate = a sum_t <dL/d(gate a ctx)_t, ctx_t> (a: the sequence's scale); the
+             * per-token terms feed `token` granularity. */
+            const double a = seq_scale ? seq_scale[b] : 1.0;
             double gsum = 0.0, gabs = 0.0;
             for (int t = 0; t < T; t++) {
                 double dot = 0.0;
@@ -126,12 +130,18 @@ void op_attention_backward(float *dqkv, double *ggrad, double *gtok, const float
                 gsum += dot;
                 gabs += fabs(dot);
             }
-            ggrad[(size_t)b * Hl + j] = gsum;
-            gtok[(size_t)b * Hl + j] = gabs;
+            ggrad[(size_t)b * Hl + j] = a * gsum;
+            gtok[(size_t)b * Hl + j] = fabs(a) * gabs;
+            if (dprobs) {
+                /* The layer computes ctxg = X V with X = g a P the probabilities it uses, so
+                 * dL/dX = dctxg V^T: the attribution's gradient, without the factor g a. */
+                float *dx = dprobs + (size_t)Hl * s->sq[b] + (size_t)j * T * T;
+                eng_gemm('N', 'T', T, T, dh, 1.0f, dcg, Dl, w.v, ld, 0.0f, dx, T);
+            }
             if (!dqkv) continue;
 
             float *dq = dqkv + (size_t)w.row * ld + (size_t)j * dh, *dk = dq + Dl, *dv = dq + 2 * Dl;
-            const float g = gate[j];
+            const float g = gate[j] * (float)a;
             if (g == 0.0f) {
                 /* A closed gate blocks every path below it. */
                 for (int t = 0; t < T; t++) {

@@ -72,6 +72,23 @@ void op_loss_forward_backward(double *loss, float *dlogits, const float *logits,
     }
 }
 
+void op_target_grad(float *dseed, const float *logits, const int *labels, int B, int C) {
+    for (int b = 0; b < B; b++) {
+        const float *z = logits + (size_t)b * C;
+        float *d = dseed + (size_t)b * C;
+        if (C == 1) {
+            d[0] = 1.0f;
+            continue;
+        }
+        double m = z[0];
+        for (int c = 1; c < C; c++) m = z[c] > m ? z[c] : m;
+        double sum = 0.0;
+        for (int c = 0; c < C; c++) sum += exp(z[c] - m);
+        const double py = exp(z[labels[b]] - m) / sum;
+        for (int c = 0; c < C; c++) d[c] = (float)(py * ((c == labels[b] ? 1.0 : 0.0) - exp(z[c] - m) / sum));
+    }
+}
+
 void op_lm_head_forward_backward(double *loss, float *dh, const float *h, const int *ids,
                                  const float *wte, const op_seqs *s, int V, int D, float *scratch,
                                  int chunk) {

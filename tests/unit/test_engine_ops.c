@@ -149,7 +149,7 @@ START_TEST(attention_forward) {
     float *p = calloc((size_t)Hl * (25 + 1 + 81), sizeof(float));
     float *ctx = calloc((size_t)N * Dl, sizeof(float)), *ctxg = calloc((size_t)N * Dl, sizeof(float));
     double ent[6];
-    op_attention_forward(p, ctx, ctxg, ent, qkv, gate, &s, Hl, dh, causal);
+    op_attention_forward(p, ctx, ctxg, ent, qkv, gate, NULL, &s, Hl, dh, causal);
     for (int b = 0; b < B; b++)
         for (int j = 0; j < Hl; j++) {
             const int T = len[b];
@@ -180,8 +180,8 @@ START_TEST(attention_backward) {
     float *ctxg = calloc((size_t)N * Dl, sizeof(float)), *dqkv = calloc((size_t)N * 3 * Dl, sizeof(float));
     float *scratch = calloc((size_t)64 * 36, sizeof(float));
     double gg[6], gt[6];
-    op_attention_forward(p, ctx, ctxg, NULL, qkv, gate, &s, Hl, dh, causal);
-    op_attention_backward(dqkv, gg, gt, R, p, ctx, qkv, gate, &s, Hl, dh, scratch, 6);
+    op_attention_forward(p, ctx, ctxg, NULL, qkv, gate, NULL, &s, Hl, dh, causal);
+    op_attention_backward(dqkv, NULL, gg, gt, R, p, ctx, qkv, gate, NULL, &s, Hl, dh, scratch, 6);
     const float eps = 1e-2f;
     for (int j = 0; j < Hl; j++) { /* gate gradient, per sequence: perturb, keep only b's rows */
         for (int b = 0; b < B; b++) {
@@ -189,7 +189,7 @@ START_TEST(attention_backward) {
             double f[2];
             for (int sgn = 0; sgn < 2; sgn++) {
                 gate[j] = g0 + (sgn ? -eps : eps);
-                op_attention_forward(p, ctx, ctxg, NULL, qkv, gate, &s, Hl, dh, causal);
+                op_attention_forward(p, ctx, ctxg, NULL, qkv, gate, NULL, &s, Hl, dh, causal);
                 f[sgn] = dot(R + (size_t)off[b] * Dl, ctxg + (size_t)off[b] * Dl, (size_t)len[b] * Dl);
             }
             gate[j] = g0;
@@ -202,13 +202,83 @@ START_TEST(attention_backward) {
         double f[2];
         for (int sgn = 0; sgn < 2; sgn++) {
             qkv[k] = x0 + (sgn ? -eps : eps);
-            op_attention_forward(p, ctx, ctxg, NULL, qkv, gate, &s, Hl, dh, causal);
+            op_attention_forward(p, ctx, ctxg, NULL, qkv, gate, NULL, &s, Hl, dh, causal);
             f[sgn] = dot(R, ctxg, (size_t)N * Dl);
         }
         qkv[k] = x0;
         ck_assert_double_eq_tol(dqkv[k], (f[0] - f[1]) / (2 * eps), 2e-3);
     }
     free(qkv), free(R), free(p), free(ctx), free(ctxg), free(dqkv), free(scratch);
+}
+END_TEST
+
+/* The attribution's additions, objective f = <R, ctxg> again: a per-sequence scale a_b on top of
+ * the gates (ctxg = gate a_b P V), the gate gradient at that scale, and dprobs = df/dX for the
+ * probabilities X = gate a_b P the op used, which must be R V^T whatever gate and scale are. */
+START_TEST(attention_backward_scaled) {
+    const int causal = _i;
+    const int B = 2, Hl = 2, dh = 4, Dl = Hl * dh, N = 8, ld = 3 * Dl;
+    int len[2] = {5, 3}, off[2] = {0, 5};
+    size_t sq[2] = {0, 25};
+    op_seqs s = {B, len, off, sq};
+    float *qkv = rnd((size_t)N * 3 * Dl, 1.5), gate[2] = {1.0f, 0.0f}, scale[2] = {0.35f, 1.6f};
+    float *R = rnd((size_t)N * Dl, 1);
+    float *p = calloc((size_t)Hl * 34, sizeof(float)), *ctx = calloc((size_t)N * Dl, sizeof(float));
+    float *ctxg = calloc((size_t)N * Dl, sizeof(float)), *dprobs = calloc((size_t)Hl * 34, sizeof(float));
+    float *scratch = calloc((size_t)64 * 25, sizeof(float));
+    double gg[4], gt[4];
+    op_attention_forward(p, ctx, ctxg, NULL, qkv, gate, scale, &s, Hl, dh, causal);
+    for (int b = 0; b < B; b++) /* the scale multiplies what the output projection sees */
+        for (int t = 0; t < len[b]; t++)
+            for (int i = 0; i < dh; i++)
+                ck_assert_double_eq_tol(ctxg[(size_t)(off[b] + t) * Dl + i], scale[b] * ctx[(size_t)(off[b] + t) * Dl + i], 1e-6);
+    op_attention_backward(NULL, dprobs, gg, gt, R, p, ctx, qkv, gate, scale, &s, Hl, dh, scratch, 5);
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < Hl; j++) {
+            const int T = len[b];
+            for (int t = 0; t < T; t++)
+                for (int k = 0; k < T; k++) {
+                    double want = 0;
+                    for (int i = 0; i < dh; i++)
+                        want += (double)R[(size_t)(off[b] + t) * Dl + j * dh + i] * qkv[(size_t)(off[b] + k) * ld + 2 * Dl + j * dh + i];
+                    ck_assert_double_eq_tol(dprobs[Hl * sq[b] + (size_t)j * T * T + t * T + k], want, 1e-5);
+                }
+            const float g0 = gate[j]; /* the gate gradient at the sequence's scale */
+            double f[2];
+            for (int sgn = 0; sgn < 2; sgn++) {
+                gate[j] = g0 + (sgn ? -1e-2f : 1e-2f);
+                op_attention_forward(p, ctx, ctxg, NULL, qkv, gate, scale, &s, Hl, dh, causal);
+                f[sgn] = dot(R + (size_t)off[b] * Dl, ctxg + (size_t)off[b] * Dl, (size_t)len[b] * Dl);
+            }
+            gate[j] = g0;
+            ck_assert_double_eq_tol(gg[b * Hl + j], (f[0] - f[1]) / 2e-2, 1e-4);
+        }
+    free(qkv), free(R), free(p), free(ctx), free(ctxg), free(dprobs), free(scratch);
+}
+END_TEST
+
+/* The attribution's seed: dF/dlogits of the target class's probability, by finite differences. */
+START_TEST(target_grad) {
+    const int B = 2, C = 3;
+    float *z = rnd(B * C, 2), d[6], one;
+    int labels[2] = {2, 0};
+    op_target_grad(d, z, labels, B, C);
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) {
+            double f[2];
+            for (int sgn = 0; sgn < 2; sgn++) {
+                float zz[3];
+                memcpy(zz, z + b * C, sizeof zz);
+                zz[c] += sgn ? -1e-3f : 1e-3f;
+                double m = 0;
+                for (int k = 0; k < C; k++) m += exp(zz[k]);
+                f[sgn] = exp(zz[labels[b]]) / m;
+            }
+            ck_assert_double_eq_tol(d[b * C + c], (f[0] - f[1]) / 2e-3, 1e-4);
+        }
+    op_target_grad(&one, z, NULL, 1, 1); /* a regressor's output is its own target */
+    ck_assert_float_eq(one, 1.0f);
+    free(z);
 }
 END_TEST
 
@@ -320,6 +390,8 @@ int main(void) {
     tcase_add_loop_test(tc, activation_forward_backward, BT_ACT_GELU, BT_ACT_RELU + 1);
     tcase_add_loop_test(tc, attention_forward, 0, 2);
     tcase_add_loop_test(tc, attention_backward, 0, 2);
+    tcase_add_loop_test(tc, attention_backward_scaled, 0, 2);
+    tcase_add_test(tc, target_grad);
     tcase_add_test(tc, loss_forward_backward);
     tcase_add_test(tc, embed_and_first_token);
     tcase_add_test(tc, lm_head_forward_backward);
