@@ -10,6 +10,7 @@
 #include "bertology/common.h"
 #include "bertology/dist.h"
 #include "bertology/sweep.h"
+#include "attribution.h"
 #include "drive.h"
 #include "score.h"
 
@@ -47,6 +48,12 @@ typedef struct {
     sweep_record *rec; /* [my examples] predictions for the metrics, in slot order */
     int rec_i, rec_last; /* next record; first record of the batch just run */
     const bt_plan *plan;
+    /* attattr: the attribution's buffers, its per-example scores [max seqs, L, H], targets and
+     * (save_attributions) maps */
+    sweep_attr attr;
+    double *attr_score;
+    int *target;
+    float *attr_maps;
 } pass_ctx;
 
 static int pass_check(void *ctx, bt_error *err) {
@@ -59,6 +66,14 @@ static int pass_check(void *ctx, bt_error *err) {
     if (o->granularity == BT_GRAN_BATCH && o->plan.mode != BT_PLAN_BY_SIZE)
         return bt_error_set(err, BT_EINPUT, "`granularity` batch needs `batch_size` (batches in data order)");
     const int lm = m->cfg.head == BT_HEAD_LM;
+    if (o->importance && o->method == BT_SWEEP_ATTATTR) {
+        if (m->cfg.head != BT_HEAD_CLASSIFY && m->cfg.head != BT_HEAD_REGRESS)
+            return bt_error_set(err, BT_EINPUT, "%s: `method` attattr attributes a class probability or a regression output: "
+                                "it needs a model with a classification or regression head", m->dir);
+        if (o->granularity != BT_GRAN_EXAMPLE || o->hf_compat)
+            return bt_error_set(err, BT_EINPUT, "`method` attattr scores each example: `granularity` must be example");
+        if (o->steps < 1) return bt_error_set(err, BT_EINPUT, "`steps` %d: attattr needs at least 1", o->steps);
+    }
     if (o->importance && !lm && m->cfg.head != BT_HEAD_CLASSIFY && m->cfg.head != BT_HEAD_REGRESS)
         return bt_error_set(err, BT_EINPUT, "%s: importance needs a model with a classification or LM head (%s has none)",
                             m->dir, m->arch_name[0] ? m->arch_name : m->model_type);
@@ -76,20 +91,56 @@ static int pass_check(void *ctx, bt_error *err) {
     return BT_OK;
 }
 
+static int attr_setup(pass_ctx *x, const sweep_share *sh, const bt_engine_limits *lim, bt_error *err) {
+    const bt_plan *p = &sh->plan;
+    const size_t B = (size_t)(p->max_batch_seqs > 0 ? p->max_batch_seqs : 1);
+    bt_engine_limits plan_lim = *lim;
+    plan_lim.max_tokens = p->max_batch_tokens > 0 ? (int)p->max_batch_tokens : 1;
+    int rc = sweep_attr_alloc(&x->attr, &x->m->cfg, &plan_lim, x->o->steps, err);
+    if (!rc && (!(x->attr_score = bt_malloc(B * x->LH, sizeof(double), "the attribution scores", err)) ||
+                !(x->target = bt_malloc(B, sizeof(int), "the attribution targets", err))))
+        rc = BT_EINTERNAL;
+    /* sum_k T_k^2 <= max_len * sum_k T_k */
+    if (!rc && x->o->save_attributions &&
+        !(x->attr_maps = bt_malloc((size_t)x->LH * plan_lim.max_len * plan_lim.max_tokens, sizeof(float),
+                                   "a batch's attribution maps", err)))
+        rc = BT_EINTERNAL;
+    return rc;
+}
+
 static int pass_setup(void *ctx, const sweep_share *sh, const bt_engine_limits *lim, bt_error *err) {
     pass_ctx *x = ctx;
     x->plan = &sh->plan;
     x->batch_g = bt_calloc((size_t)sh->my_batches * x->LH, sizeof(double), "per-batch gate gradients", err);
     x->rec = x->batch_g ? bt_calloc((size_t)sh->my_examples, sizeof(sweep_record), "predictions", err) : NULL;
-    return x->rec ? BT_OK : BT_EINTERNAL;
+    if (!x->rec) return BT_EINTERNAL;
+    return x->o->importance && x->o->method == BT_SWEEP_ATTATTR ? attr_setup(x, sh, lim, err) : BT_OK;
+}
+
+/* The attribution of a batch's examples, from a forward that keeps the hidden states. The
+ * target is the gold label, or the class the model predicts (the first maximum, as argmax). */
+static int attr_run(pass_ctx *x, bt_engine *e, const bt_batch *batch, bt_error *err) {
+    const bt_sweep_options *o = x->o;
+    int rc = bt_engine_forward(e, batch, o->head_mask, 0, err);
+    if (rc) return rc;
+    const float *z = bt_engine_logits(e);
+    for (int k = 0; k < batch->n_seqs; k++) {
+        int best = 0;
+        for (int c = 1; o->attr_pred && c < x->C; c++)
+            if (z[(size_t)k * x->C + c] > z[(size_t)k * x->C + best]) best = c;
+        x->target[k] = o->attr_pred ? best : batch->labels ? batch->labels[k] : 0;
+    }
+    return sweep_attr_batch(&x->attr, e, batch, o->head_mask, x->target, x->attr_score, x->attr_maps, err);
 }
 
 static int pass_run(void *ctx, bt_engine *e, const bt_batch *batch, int slot, int b, double *p, bt_sweep_batch *out,
                     bt_error *err) {
     pass_ctx *x = ctx;
     const bt_sweep_options *o = x->o;
-    const int LH = x->LH, backward = o->importance;
-    int rc = bt_engine_forward(e, batch, o->head_mask, o->entropy ? BT_FWD_ENTROPY : 0, err);
+    const int LH = x->LH, backward = o->importance, attr = backward && o->method == BT_SWEEP_ATTATTR;
+    /* the attribution first: the plain forward after it leaves the engine as the sink reads it */
+    int rc = attr ? attr_run(x, e, batch, err) : BT_OK;
+    if (!rc) rc = bt_engine_forward(e, batch, o->head_mask, o->entropy ? BT_FWD_ENTROPY : 0, err);
     if (!rc && backward) rc = bt_engine_backward(e, err);
     if (rc) {
         bt_error_prefix(err, "batch %d", b);
@@ -105,7 +156,7 @@ static int pass_run(void *ctx, bt_engine *e, const bt_batch *batch, int slot, in
     for (int k = 0; k < n; k++) {
         for (int j = 0; j < LH && gg; j++) {
             const double v = gg[(size_t)k * LH + j];
-            p[P_EX * LH + j] += fabs(v);
+            p[P_EX * LH + j] += attr ? x->attr_score[(size_t)k * LH + j] : fabs(v);
             p[P_TOK * LH + j] += gt[(size_t)k * LH + j];
             g[j] += v;
         }
@@ -125,7 +176,8 @@ static int pass_run(void *ctx, bt_engine *e, const bt_batch *batch, int slot, in
         p[P_BATCH * LH + j] = fabs(g[j]);
     }
     *out = (bt_sweep_batch){.n = n, .examples = ex, .logits = logits,
-                            .loss = loss, .gate_grad = gg, .entropy = o->entropy ? en : NULL, .engine = e};
+                            .loss = loss, .gate_grad = gg, .entropy = o->entropy ? en : NULL, .engine = e,
+                            .attr_max = attr ? x->attr_score : NULL, .attributions = attr ? x->attr_maps : NULL};
     return BT_OK;
 }
 
@@ -240,13 +292,16 @@ int bt_sweep_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
                   /* a language model's next-token loss needs no labels */
                   .labelled = d->labels || d->targets || c->head == BT_HEAD_LM,
                   .sequence_head = c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS};
+    const int attr = o->importance && o->method == BT_SWEEP_ATTATTR;
     const sweep_pass pass = {.label = "pass", .K = P_BLOCKS * LH + P_SCALARS, .backward = o->importance,
-                             .attentions = o->keep_attentions, .hidden = o->keep_hidden, .check = pass_check,
+                             .attentions = o->keep_attentions, .hidden = o->keep_hidden || attr,
+                             .copies = attr ? o->steps : 0, .check = pass_check,
                              .setup = pass_setup, .run = pass_run, .state_bytes = pass_state_bytes,
                              .save = pass_save, .restore = pass_restore, .finish = pass_finish};
     sweep_stats st = {0};
     const int rc = sweep_drive(comm, m, d, o, &pass, &x, sink, sink_ctx, &st, err);
-    free(x.batch_g), free(x.rec);
+    free(x.batch_g), free(x.rec), free(x.attr_score), free(x.target), free(x.attr_maps);
+    sweep_attr_free(&x.attr);
     if (rc) {
         bt_sweep_result_free(res);
         return rc;
