@@ -134,11 +134,14 @@ def section_clark(ctx: PageContext) -> Optional[Section]:
 
 
 def _ranking(r: Run) -> str:
-    """What ranked a mask run's heads (/masking attribute method): "gate" or "scores: FILE"."""
+    """What ranked a mask run's heads (/masking attribute method): "gate", "attattr" or
+    "scores: FILE"."""
     a = r.f["masking"].attrs
     method = [str(x) for x in a.get("method", ["gate"])]
     files = [os.path.basename(str(x)) for x in a.get("scores_file", [""])]
-    return "scores: %s" % files[0] if method[:1] == ["scores"] else "gate importance"
+    if method[:1] == ["scores"]:
+        return "scores: %s" % files[0]
+    return "attention attribution" if method[:1] == ["attattr"] else "gate importance"
 
 
 def section_masking(ctx: PageContext) -> Optional[Section]:

@@ -266,7 +266,8 @@ int bt_run_mask_prepare(const bt_run_options *o, bt_run_mask_plan *p, bt_error *
 int bt_run_mask(bt_run *r, const bt_run_mask_plan *p, bt_sweep_mask_step_fn on_step, void *step_ctx,
                 bt_sweep_mask_result *res, const char **metric_name, bt_error *err);
 
-/* `bertology prune` without the printing: the heads r->head_mask switches off removed from the
+/* `bertology prune` without the printing: the heads r->head_mask switches off (or the --percent
+ * lowest-scored by --scores or by --method attattr on the data) removed from the
  * weights, the model written to o->out as a Hugging Face directory (config.json with
  * pruned_heads, model.safetensors, the tokenizer files), read back by every rank; with --task,
  * the masked original and the pruned model scored on the same batch plan (forward only). */
@@ -275,6 +276,7 @@ typedef struct {
     size_t params_before, params_after; /* as Hugging Face counts them */
     int scored;                         /* the two passes below ran (a data set was given) */
     bt_sweep_result masked, pruned;     /* forward-only passes: metrics, seconds */
+    bt_sweep_result scoring;            /* --method attattr: the attribution pass that scored the heads */
     double max_logit_diff;              /* largest |logit masked - logit pruned| (classifiers) */
 } bt_run_prune_result;
 int bt_run_prune(bt_run *r, bt_run_prune_result *res, bt_error *err);

@@ -11,6 +11,9 @@
 
 static void print_result(const bt_run *x, const bt_run_prune_result *r) {
     const bt_run_options *o = x->o;
+    if (r->scoring.n_examples > 0)
+        printf("prune: heads scored by attention attribution (%d steps) over %lld examples in %.2f s\n", o->steps,
+               (long long)r->scoring.n_examples, r->scoring.seconds);
     printf("prune: wrote %s\n", o->out);
     printf("prune: attention heads %d -> %d of %d\n", r->heads_before, r->heads_after, r->heads_all);
     printf("prune: parameters %zu -> %zu (%.2f%% fewer)\n", r->params_before, r->params_after,

@@ -306,7 +306,8 @@ int bt_run_options_check(const bt_run_options *o, bt_error *err) {
     NEED(!(o->layers && o->layers[0]) || o->save_attentions || o->save_hidden,
          "`layers` selects what `save_attentions`/`save_hidden` store");
     NEED(!o->save_attributions || o->method == BT_SWEEP_ATTATTR, "`save_attributions` needs `method` attattr");
-    NEED(o->method != BT_SWEEP_ATTATTR || !o->scores_path,
+    const int attr = o->method == BT_SWEEP_ATTATTR;
+    NEED(!attr || !o->scores_path,
          "`method` attattr scores the heads and `scores` gives their scores: give one or the other");
     NEED(o->method != BT_SWEEP_ATTATTR || o->granularity == BT_GRAN_EXAMPLE,
          "`method` attattr scores each example (max over the map): `granularity` must be example");
@@ -314,9 +315,13 @@ int bt_run_options_check(const bt_run_options *o, bt_error *err) {
     NEED(!o->exact || o->percents, "`exact` goes with `percents`");
     NEED(!(o->exact && o->scores_path), "`exact` re-scores importance after every step and `scores` fixes the ranking: "
          "give one or the other");
-    NEED(!(o->percent > 0) || o->scores_path, "`percent` goes with `scores`");
-    NEED(o->command != BT_CMD_PRUNE || o->head_mask_path || o->scores_path,
-         "`head_mask` (the heads to remove: 0 entries) or `scores` with `percent` is required");
+    NEED(!(o->percent > 0) || o->scores_path || attr, "`percent` goes with `scores` or `method` attattr");
+    NEED(o->command != BT_CMD_PRUNE || o->head_mask_path || o->scores_path || attr,
+         "`head_mask` (the heads to remove: 0 entries), or `scores` or `method` attattr with `percent`, is required");
+    NEED(o->command != BT_CMD_PRUNE || !attr || !o->head_mask_path,
+         "`head_mask` chooses the heads to remove and `method` attattr scores them: give one or the other");
+    NEED(o->command != BT_CMD_PRUNE || !attr || o->percent > 0, "`method` attattr needs `percent` P: the share of all heads to remove");
+    NEED(o->command != BT_CMD_PRUNE || !attr || o->task, "`method` attattr scores the heads on data: `task` and `data` are required");
     NEED(o->command != BT_CMD_PRUNE || !(o->head_mask_path && o->scores_path),
          "`head_mask` and `scores` both choose the heads to remove: give one or the other");
     NEED(o->command != BT_CMD_PRUNE || !o->scores_path || o->percent > 0,

@@ -92,8 +92,9 @@ static int write_outputs(const bt_run *x, const bt_run_options *o, const bt_swee
     if (!rc) rc = bt_store_write_array(f, "/masking/final_mask", BT_NPY_F32, 2, sh2, final, err);
     if (!rc) rc = bt_store_write_array(f, "/masking/final_step", BT_NPY_I64, 0, NULL, &fin, err);
     if (!rc) rc = bt_store_write_array(f, "/masking/threshold_score", BT_NPY_F64, 0, NULL, &r->target, err);
-    /* what ranked the heads: the gate importance (docs/spec.md) or a file of scores */
-    const char *method[2] = {x->scores ? "scores" : "gate", x->scores ? o->scores_path : ""};
+    /* what ranked the heads: the gate importance, the attribution (docs/spec.md) or a file of scores */
+    const char *method[2] = {x->scores ? "scores" : o->method == BT_SWEEP_ATTATTR ? "attattr" : "gate",
+                             x->scores ? o->scores_path : ""};
     if (!rc) rc = bt_store_write_strings(f, "/masking", "method", 1, method, err);
     if (!rc) rc = bt_store_write_strings(f, "/masking", "scores_file", 1, method + 1, err);
     if (!rc && x->scores) rc = bt_store_write_array(f, "/masking/rank_scores", BT_NPY_F32, 2, sh2, x->scores, err);

@@ -110,11 +110,33 @@ static int mask_from_scores(bt_run *x, bt_error *err) {
     return BT_OK;
 }
 
+/* --method attattr --percent P: the heads' attribution over the run's data (the importance
+ * pass of `importance --method attattr`, normalised alike) becomes the scores. Collective. */
+static int scores_from_attribution(bt_run *x, bt_run_prune_result *res, bt_error *err) {
+    const int LH = x->model.cfg.n_layers * x->model.cfg.n_heads;
+    bt_sweep_options so = bt_run_sweep_options(x);
+    so.importance = 1;
+    so.entropy = 0;
+    so.checkpoint = NULL;
+    so.label = "prune: attattr";
+    int rc = bt_sweep_pass(x->comm, &x->model, &x->data, &so, NULL, NULL, &res->scoring, err);
+    if (rc) return rc;
+    bt_error local = {0};
+    x->scores = bt_malloc((size_t)LH, sizeof(float), "the head scores", &local);
+    rc = bt_dist_agree(x->comm, x->scores ? BT_OK : BT_EINTERNAL, &local, err);
+    if (!rc) memcpy(x->scores, res->scoring.importance, sizeof(float) * LH);
+    return rc;
+}
+
 int bt_run_prune(bt_run *x, bt_run_prune_result *res, bt_error *err) {
     memset(res, 0, sizeof *res);
     const bt_run_options *o = x->o;
     bt_error local = {0};
     char rm[PATH_MAX], ro[PATH_MAX];
+    if (!x->scores && o->method == BT_SWEEP_ATTATTR) {
+        int rc = scores_from_attribution(x, res, err);
+        if (rc) return rc;
+    }
     if (x->scores) {
         int rc = mask_from_scores(x, err);
         if (rc) return rc;
@@ -146,5 +168,6 @@ int bt_run_prune(bt_run *x, bt_run_prune_result *res, bt_error *err) {
 void bt_run_prune_result_free(bt_run_prune_result *res) {
     bt_sweep_result_free(&res->masked);
     bt_sweep_result_free(&res->pruned);
+    bt_sweep_result_free(&res->scoring);
     memset(res, 0, sizeof *res);
 }
