@@ -136,6 +136,84 @@ START_TEST(gate_gradient_matches_finite_differences) {
 }
 END_TEST
 
+/* The attribution's backward (bt_engine_backward_attention, seeded by the target F_b: the label's
+ * probability, or a regressor's output) against finite differences in each sequence's own scale
+ * of layer l: with X = alpha_b A the probabilities layer l uses, dF_b/dalpha_b = sum G (.) X / alpha_b.
+ * The forward starts at layer l from the cached input, as the attribution runs it.
+ * Configurations as above: 0 BERT 3 labels, 1 regression, 3 pruned, 6 GPT-2 classifier, 7
+ * DistilBERT-like. */
+static double target_of(const bt_engine *e, int b, int C, int label) {
+    const float *z = bt_engine_logits(e) + (size_t)b * C;
+    if (C == 1) return z[0];
+    double m = z[0], s = 0;
+    for (int c = 1; c < C; c++) m = fmax(m, z[c]);
+    for (int c = 0; c < C; c++) s += exp(z[c] - m);
+    return exp(z[label] - m) / s;
+}
+
+START_TEST(attention_gradient_matches_finite_differences) {
+    const int cfgs[5] = {0, 1, 3, 6, 7}, k = cfgs[_i];
+    const int acts[8] = {BT_ACT_GELU, BT_ACT_GELU_TANH, BT_ACT_RELU, BT_ACT_GELU,
+                         BT_ACT_GELU_TANH, BT_ACT_GELU, BT_ACT_GELU_TANH, BT_ACT_GELU};
+    const int labels[8] = {3, 1, 2, 2, 0, 0, 2, 3}, family[8] = {0, 0, 0, 0, 1, 2, 3, 4};
+    model m;
+    make_family(&m, family[k], k == 3 ? 2 : 3, 16, 4, 24, labels[k], acts[k], k == 3);
+    const int C = labels[k];
+    make_inputs(C);
+    bt_engine_limits lim = {.max_tokens = 64, .max_seqs = 8, .max_len = 20, .backward = 1, .attentions = 1,
+                            .hidden = 1, .attention_grad = 1};
+    bt_engine *e = NULL;
+    bt_error err;
+    ck_assert_int_eq(bt_engine_create(&m.cfg, &m.p, &lim, &e, &err), BT_OK);
+    const int L = m.cfg.n_layers, H = m.cfg.n_heads, D = m.cfg.d_model;
+    bt_batch bt = batch_of(family[k] == 0 ? C : -1);
+    bt.labels = C > 1 ? LABELS : NULL;
+    bt.targets = C == 1 ? TARGETS : NULL;
+    float alpha[NSEQ] = {0.3f, 0.75f, 1.0f}, x_in[64 * 16], G[4 * 400], X[4 * 400];
+    double worst = 0, dmax = 0;
+    for (int l = 0; l < L; l++) {
+        ck_assert_int_eq(bt_engine_forward(e, &bt, NULL, 0, &err), BT_OK);
+        memcpy(x_in, bt_engine_hidden(e, l), sizeof(float) * 20 * D);
+        ck_assert_int_eq(bt_engine_forward_scaled(e, &bt, NULL, 0, l, x_in, l, alpha, &err), BT_OK);
+        ck_assert_int_eq(bt_engine_backward_attention(e, l, BT_SEED_TARGET, &err), BT_OK);
+        double an[NSEQ];
+        for (int b = 0; b < NSEQ; b++) {
+            const int T = LENS[b];
+            ck_assert_int_eq(bt_engine_copy_attention_grad(e, b, G, &err), BT_OK);
+            ck_assert_int_eq(bt_engine_copy_attention(e, b, l, X, &err), BT_OK);
+            an[b] = 0;
+            for (int i = 0; i < H * T * T; i++) an[b] += (double)G[i] * X[i] / alpha[b];
+            dmax = fmax(dmax, fabs(an[b]));
+        }
+        const float eps = 1e-2f;
+        for (int b = 0; b < NSEQ; b++) {
+            double f[2];
+            for (int sgn = 0; sgn < 2; sgn++) {
+                float a2[NSEQ];
+                memcpy(a2, alpha, sizeof a2);
+                a2[b] += sgn ? -eps : eps;
+                ck_assert_int_eq(bt_engine_forward_scaled(e, &bt, NULL, 0, l, x_in, l, a2, &err), BT_OK);
+                f[sgn] = target_of(e, b, C, C > 1 ? LABELS[b] : 0);
+            }
+            worst = fmax(worst, fabs((f[0] - f[1]) / (2 * eps) - an[b]));
+        }
+    }
+    printf("config %d: max |dF/dalpha| %.4g, max |fd - G.X/alpha| %.3g\n", k, dmax, worst);
+    ck_assert(dmax > 1e-4); /* the test means nothing if every gradient vanished */
+    ck_assert(worst < 2e-3 * fmax(1e-2, dmax));
+    /* below the forward's first layer, and without the buffers: refused, never stale numbers */
+    ck_assert_int_eq(bt_engine_forward_scaled(e, &bt, NULL, 0, L - 1, x_in, L - 1, alpha, &err), BT_OK);
+    ck_assert_int_eq(bt_engine_backward_attention(e, 0, BT_SEED_TARGET, &err), BT_EINPUT);
+    ck_assert_int_eq(bt_engine_copy_attention_grad(e, 0, G, &err), BT_EINPUT);
+    bt_engine_free(e);
+    bt_engine *plain = new_engine(&m, 1);
+    ck_assert_int_eq(bt_engine_forward(plain, &bt, NULL, 0, &err), BT_OK);
+    ck_assert_int_eq(bt_engine_backward_attention(plain, 0, BT_SEED_TARGET, &err), BT_EINPUT);
+    bt_engine_free(plain);
+    free(m.block);
+}
+END_TEST
+
 START_TEST(packed_equals_alone) {
     model m;
     make_model(&m, 3, 16, 4, 24, 3, BT_ACT_GELU, 0);
@@ -341,6 +419,7 @@ int main(void) {
     TCase *tc = tcase_create("model");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, gate_gradient_matches_finite_differences, 0, 8);
+    tcase_add_loop_test(tc, attention_gradient_matches_finite_differences, 0, 5);
     tcase_add_test(tc, packed_equals_alone);
     tcase_add_test(tc, bad_input_is_refused);
     tcase_add_test(tc, forward_only_engine_matches);
