@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bertology/attribution.h"
 #include "bertology/common.h"
 #include "bench_sst2.h"
 #include "bertology/engine.h"
@@ -241,6 +242,63 @@ static int run_case(const bt_model *m, const char *label, const int *lens, int B
     return rc;
 }
 
+/* The attribution (bertology/attribution.h) of n SST-2-length examples at m steps, each timed
+ * right after the engine's plain forward+backward of the same m copies as one batch (the gate
+ * method's work on that many tokens): the ratio of the two rates in layer passes x tokens is the
+ * attribution's efficiency, load changes cancelling. Per example it runs m * sum_l (L - l)
+ * layer passes (forward and backward) on T tokens; the baseline L layer passes on m * T. */
+static int run_attr_case(const bt_model *m, const int *lens, int n, int steps, int reps) {
+    const bt_config *c = &m->cfg;
+    const int L = c->n_layers;
+    int maxT = 0;
+    for (int i = 0; i < n; i++) maxT = lens[i] > maxT ? lens[i] : maxT;
+    bt_error err = {0};
+    bt_engine *e = NULL;
+    bt_attr a = {0};
+    const bt_engine_limits own = {.max_tokens = maxT, .max_seqs = 1, .max_len = maxT, .backward = 1, .hidden = 1};
+    const bt_engine_limits lim = bt_attr_limits(own, steps);
+    int *ids = bt_malloc((size_t)steps * maxT, sizeof(int), "a batch", &err);
+    int *cl = bt_malloc((size_t)steps, sizeof(int), "a batch", &err), *lab = bt_calloc((size_t)steps, sizeof(int), "a batch", &err);
+    double *ratio = bt_malloc((size_t)reps * n, sizeof(double), "the ratios", &err), score[BT_MAX_LAYERS * BT_MAX_HEADS];
+    int rc = ids && cl && lab && ratio ? BT_OK : BT_EINTERNAL;
+    if (!rc) rc = bt_engine_create(c, &m->params, &lim, &e, &err);
+    if (!rc) rc = bt_attr_alloc(&a, c, &own, steps, &err);
+    for (int i = 0; !rc && i < steps * maxT; i++) ids[i] = (i * 7919) % c->vocab_size;
+    double t_attr = 0, t_gate = 0, passes = 0;
+    int k = 0;
+    for (int r = 0; r <= reps && !rc; r++)
+        for (int i = 0; i < n && !rc; i++) {
+            const int T = lens[i];
+            for (int j = 0; j < steps; j++) cl[j] = T;
+            const bt_batch copies = {.n_seqs = steps, .lens = cl, .ids = ids, .labels = lab};
+            const bt_batch one = {.n_seqs = 1, .lens = cl, .ids = ids, .labels = lab};
+            double t0 = now();
+            rc = bt_engine_forward(e, &copies, NULL, 0, &err);
+            if (!rc) rc = bt_engine_backward(e, &err);
+            const double tb = now() - t0;
+            t0 = now();
+            if (!rc) rc = bt_engine_forward(e, &one, NULL, 0, &err);
+            if (!rc) rc = bt_attr_batch(&a, e, &one, NULL, lab, score, NULL, &err);
+            const double ta = now() - t0;
+            const double work_attr = (double)steps * L * (L + 1) / 2 * T, work_base = (double)L * steps * T;
+            if (r == 0) continue; /* the warm-up */
+            ratio[k++] = (work_attr / ta) / (work_base / tb);
+            t_attr += ta, t_gate += tb / steps, passes += (double)steps * L * (L + 1) / 2;
+        }
+    if (!rc) {
+        const stats q = stats_of(ratio, k);
+        printf("bench mode=attattr steps=%d T=sst2 examples=%d s/example=%.3f gate_s/example=%.4f "
+               "layer_passes/example=%.0f naive_layer_passes/example=%.0f ratio=%.2f (%.2f..%.2f) load=%.2f\n", steps, n,
+               t_attr / k, t_gate / k, passes / k, (double)steps * L * L, q.median, q.min, q.max, load1());
+    } else {
+        fprintf(stderr, "bertology bench: %s (attattr)\n", err.msg);
+    }
+    bt_attr_free(&a);
+    bt_engine_free(e);
+    free(ids), free(cl), free(lab), free(ratio);
+    return rc;
+}
+
 int bt_cmd_bench(int argc, char **argv) {
     bt_run_options o;
     int rc = run_opts_parse(&o, BT_CMD_BENCH, "bench", argc, argv, 0);
@@ -288,6 +346,11 @@ int bt_cmd_bench(int argc, char **argv) {
         N += lens[B++];
     }
     if (!rc) rc = run_case(&m, "sst2", lens, B, reps, &g, bt_engine_threads());
+    /* the attribution of the first SST-2 sentences, fewer runs: each costs m*L(L+1)/2 layer passes */
+    if (!rc && o.steps > 0) {
+        for (int i = 0; i < 4; i++) lens[i] = SST2_DEV_LENGTHS[i] < max_len ? SST2_DEV_LENGTHS[i] : max_len;
+        rc = run_attr_case(&m, lens, 4, o.steps, reps < 3 ? reps : 3);
+    }
     printf("bench peak_rss_MB=%.0f\n", peak_rss_mb());
     free(lens), free(g.a), free(g.b), free(g.c);
     bt_model_free(&m);

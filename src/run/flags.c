@@ -123,6 +123,8 @@ static const bt_flag FLAGS[] = {
     {.name = "steps", .key = "steps", .stored = APPLIES, .commands = IMP_METHOD, .kind = BT_FLAG_INT, .offset = F(steps),
      .def = "20", .lo = 1, .hi = 10000, .arg = "M", .help = "attattr: Riemann steps of the integrated gradient",
      .bad = "need an integer in 1..10000"},
+    {.name = "steps", .key = "steps", .commands = BENCH, .kind = BT_FLAG_INT, .offset = F(steps), .def = "20", .lo = 0,
+     .hi = 10000, .arg = "M", .help = "the attattr case's Riemann steps (0: no attattr case)", .bad = "need an integer in 0..10000"},
     {.name = "attr-target", .key = "attr_target", .stored = APPLIES, .commands = IMP_METHOD, .kind = BT_FLAG_CHOICE,
      .offset = F(attr_pred), .def = "gold", .choices = ATTR_TARGET, .arg = "T",
      .help = "attattr: the class whose probability is attributed, gold or pred", .bad = "gold or pred"},

@@ -5,7 +5,7 @@
 
 #include "bertology/common.h"
 #include "bertology/dist.h"
-#include "attribution.h"
+#include "bertology/attribution.h"
 
 typedef struct {
     sweep_share sh;
@@ -35,7 +35,7 @@ static int prepare(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const 
     lim.backward = pass->backward;
     lim.attentions = pass->attentions;
     lim.hidden = pass->hidden;
-    if (pass->copies > 0) lim = sweep_attr_limits(lim, pass->copies);
+    if (pass->copies > 0) lim = bt_attr_limits(lim, pass->copies);
     rc = bt_engine_create(&m->cfg, &m->params, &lim, &s->e, err);
     /* a stop request abandons the batch in flight at the next layer (run_slot) */
     if (!rc) bt_engine_set_stop(s->e, o->checkpoint ? o->checkpoint->stop : NULL);

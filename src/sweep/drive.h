@@ -25,7 +25,7 @@ typedef struct {
     int K;             /* partial sums per batch */
     int backward, attentions, hidden; /* engine limits beyond the plan's */
     int copies; /* > 0: the engine also holds that many copies of the longest example in one
-                   batch, with the attention gradient (the attribution, attribution.h) */
+                   batch, with the attention gradient (the attribution, bertology/attribution.h) */
     /* Local checks of model, data and options before anything is allocated (may be NULL). */
     int (*check)(void *ctx, bt_error *err);
     /* The pass's own buffers, once the plan and the engine are known (may be NULL). Local. */

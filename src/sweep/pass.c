@@ -10,7 +10,7 @@
 #include "bertology/common.h"
 #include "bertology/dist.h"
 #include "bertology/sweep.h"
-#include "attribution.h"
+#include "bertology/attribution.h"
 #include "drive.h"
 #include "score.h"
 
@@ -50,7 +50,7 @@ typedef struct {
     const bt_plan *plan;
     /* attattr: the attribution's buffers, its per-example scores [max seqs, L, H], targets and
      * (save_attributions) maps */
-    sweep_attr attr;
+    bt_attr attr;
     double *attr_score;
     int *target;
     float *attr_maps;
@@ -96,7 +96,7 @@ static int attr_setup(pass_ctx *x, const sweep_share *sh, const bt_engine_limits
     const size_t B = (size_t)(p->max_batch_seqs > 0 ? p->max_batch_seqs : 1);
     bt_engine_limits plan_lim = *lim;
     plan_lim.max_tokens = p->max_batch_tokens > 0 ? (int)p->max_batch_tokens : 1;
-    int rc = sweep_attr_alloc(&x->attr, &x->m->cfg, &plan_lim, x->o->steps, err);
+    int rc = bt_attr_alloc(&x->attr, &x->m->cfg, &plan_lim, x->o->steps, err);
     if (!rc && (!(x->attr_score = bt_malloc(B * x->LH, sizeof(double), "the attribution scores", err)) ||
                 !(x->target = bt_malloc(B, sizeof(int), "the attribution targets", err))))
         rc = BT_EINTERNAL;
@@ -130,7 +130,7 @@ static int attr_run(pass_ctx *x, bt_engine *e, const bt_batch *batch, bt_error *
             if (z[(size_t)k * x->C + c] > z[(size_t)k * x->C + best]) best = c;
         x->target[k] = o->attr_pred ? best : batch->labels ? batch->labels[k] : 0;
     }
-    return sweep_attr_batch(&x->attr, e, batch, o->head_mask, x->target, x->attr_score, x->attr_maps, err);
+    return bt_attr_batch(&x->attr, e, batch, o->head_mask, x->target, x->attr_score, x->attr_maps, err);
 }
 
 static int pass_run(void *ctx, bt_engine *e, const bt_batch *batch, int slot, int b, double *p, bt_sweep_batch *out,
@@ -301,7 +301,7 @@ int bt_sweep_pass(MPI_Comm comm, const bt_model *m, const bt_dataset *d, const b
     sweep_stats st = {0};
     const int rc = sweep_drive(comm, m, d, o, &pass, &x, sink, sink_ctx, &st, err);
     free(x.batch_g), free(x.rec), free(x.attr_score), free(x.target), free(x.attr_maps);
-    sweep_attr_free(&x.attr);
+    bt_attr_free(&x.attr);
     if (rc) {
         bt_sweep_result_free(res);
         return rc;

@@ -1,4 +1,4 @@
-#include "attribution.h"
+#include "bertology/attribution.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 
 #include "bertology/common.h"
 
-bt_engine_limits sweep_attr_limits(bt_engine_limits lim, int m) {
+bt_engine_limits bt_attr_limits(bt_engine_limits lim, int m) {
     const long copies = (long)m * lim.max_len;
     if (copies > lim.max_tokens) lim.max_tokens = (int)copies;
     if (m > lim.max_seqs) lim.max_seqs = m;
@@ -14,13 +14,13 @@ bt_engine_limits sweep_attr_limits(bt_engine_limits lim, int m) {
     return lim;
 }
 
-void sweep_attr_free(sweep_attr *a) {
+void bt_attr_free(bt_attr *a) {
     free(a->hidden), free(a->x), free(a->ids), free(a->types), free(a->lens), free(a->labels);
     free(a->targets), free(a->alpha), free(a->g), free(a->gsum), free(a->a);
     memset(a, 0, sizeof *a);
 }
 
-int sweep_attr_alloc(sweep_attr *a, const bt_config *cfg, const bt_engine_limits *lim, int m, bt_error *err) {
+int bt_attr_alloc(bt_attr *a, const bt_config *cfg, const bt_engine_limits *lim, int m, bt_error *err) {
     memset(a, 0, sizeof *a);
     a->L = cfg->n_layers, a->H = cfg->n_heads, a->D = cfg->d_model, a->m = m, a->max_len = lim->max_len;
     const size_t N = (size_t)lim->max_tokens, mt = (size_t)m * lim->max_len, D = (size_t)a->D,
@@ -37,12 +37,12 @@ int sweep_attr_alloc(sweep_attr *a, const bt_config *cfg, const bt_engine_limits
         (a->gsum = bt_malloc(HTT, sizeof(float), "an attribution map", err)) &&
         (a->a = bt_malloc(HTT, sizeof(float), "an attribution map", err)))
         return BT_OK;
-    sweep_attr_free(a);
+    bt_attr_free(a);
     return BT_EINTERNAL;
 }
 
 /* The m copies of example k (rows off.. of the batch) as one batch, copy c at alpha = (c+1)/m. */
-static bt_batch copies_of(sweep_attr *a, const bt_batch *batch, int k, int off, int target) {
+static bt_batch copies_of(bt_attr *a, const bt_batch *batch, int k, int off, int target) {
     const int m = a->m, T = batch->lens[k];
     for (int c = 0; c < m; c++) {
         memcpy(a->ids + (size_t)c * T, batch->ids + off, sizeof(int) * T);
@@ -58,7 +58,7 @@ static bt_batch copies_of(sweep_attr *a, const bt_batch *batch, int k, int off, 
 }
 
 /* Layer l of example k: the copies from the cached input, their gradients summed, times A. */
-static int attribute_layer(sweep_attr *a, bt_engine *e, const bt_batch *copies, const float *gates, int l,
+static int attribute_layer(bt_attr *a, bt_engine *e, const bt_batch *copies, const float *gates, int l,
                            const float *x_l, int T, double *score, float *map, bt_error *err) {
     const int m = a->m, H = a->H, D = a->D;
     const size_t TT = (size_t)T * T, n = (size_t)H * TT;
@@ -92,7 +92,7 @@ static int attribute_layer(sweep_attr *a, bt_engine *e, const bt_batch *copies, 
     return BT_OK;
 }
 
-int sweep_attr_batch(sweep_attr *a, bt_engine *e, const bt_batch *batch, const float *gates, const int *target,
+int bt_attr_batch(bt_attr *a, bt_engine *e, const bt_batch *batch, const float *gates, const int *target,
                      double *score, float *maps, bt_error *err) {
     const int L = a->L, H = a->H, D = a->D;
     int N = 0;
