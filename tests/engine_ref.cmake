@@ -4,6 +4,9 @@
 # (tests/ref/test_engine.py: one test per configuration or check).
 bt_pytest(ref.reference ref/test_reference.py LABELS ref FAST)
 bt_pytest(ref.harness ref/test_harness.py LABELS ref)
+# the attention-attribution reference (torch_attattr.py, the judge of `importance --method
+# attattr` in experiments.attattr) against finite differences, completeness and the gate gradient
+bt_pytest(ref.attattr ref/test_attattr_ref.py TIMEOUT 300 LABELS ref FAST)
 
 set(BT_REF_ENGINE_CASES
     base three regress f16 bf16 gelu_new relu odd nohead sharded pruned wide packing fd errors)

@@ -7,3 +7,7 @@ foreach(name eval mask ablate prune)
 endforeach()
 bt_pytest(experiments.bad_input experiments/test_experiments_bad_input.py TIMEOUT 900 LABELS experiments MPI FAST)
 bt_pytest(experiments.ranks experiments/test_ranks.py TIMEOUT 900 LABELS experiments MPI)
+# importance --method attattr (Hao et al.'s attention attribution) against the float64 torch
+# reference tests/ref/torch_attattr.py on every family, pred target, regression, head mask,
+# pruned model; np 1 == np 2 bitwise; its refusals.
+bt_pytest(experiments.attattr experiments/test_attattr.py TIMEOUT 600 LABELS experiments attattr MPI)

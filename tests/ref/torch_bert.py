@@ -41,6 +41,10 @@ def _act(name):
 
 
 class Bert:
+    # probs_hook(l, gated) -> tensor: when set, layer l uses (and records) what it returns in
+    # place of its gated probabilities [B, Hl, T, T] (torch_attattr.py's finite differences)
+    probs_hook = None
+
     def __init__(self, model_dir, dtype=torch.float64):
         with open(os.path.join(model_dir, "config.json")) as f:
             c = json.load(f)
@@ -145,6 +149,8 @@ class Bert:
             else:
                 xi = gates[l, self.present[l]].view(1, Hl, 1, 1)
             gated = probs * xi
+            if self.probs_hook is not None:  # tests/ref/torch_attattr.py: see or replace them
+                gated = self.probs_hook(l, gated)
             out = gated @ v  # = xi * ctx
             if record:
                 rec["probs"].append(gated)

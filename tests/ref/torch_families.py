@@ -98,6 +98,10 @@ class Model:
     -> (out, rec): out is class logits [1, C], LM logits [1, T, V], or None; rec has lists
     "hidden" ([1, T, D] each), "probs" (gated), "out" (xi * ctx, grad retained), "ctx"."""
 
+    # probs_hook(l, gated) -> tensor: when set, layer l uses (and records) what it returns in
+    # place of its gated probabilities [1, Hl, T, T] (torch_attattr.py's finite differences)
+    probs_hook = None
+
     def __init__(self, model_dir, dtype):
         with open(os.path.join(model_dir, "config.json")) as f:
             self.cfg = json.load(f)
@@ -120,6 +124,8 @@ class Model:
         probs = torch.softmax(scores, dim=-1)
         xi = gates[l, self.present[l]].view(1, -1, 1, 1)
         gated = probs * xi
+        if self.probs_hook is not None:  # tests/ref/torch_attattr.py: see or replace them
+            gated = self.probs_hook(l, gated)
         out = gated @ v
         rec["probs"].append(gated)
         if out.requires_grad:
