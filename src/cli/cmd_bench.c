@@ -346,8 +346,9 @@ int bt_cmd_bench(int argc, char **argv) {
         N += lens[B++];
     }
     if (!rc) rc = run_case(&m, "sst2", lens, B, reps, &g, bt_engine_threads());
-    /* the attribution of the first SST-2 sentences, fewer runs: each costs m*L(L+1)/2 layer passes */
-    if (!rc && o.steps > 0) {
+    /* the attribution of the first SST-2 sentences (a model with a sequence head), fewer runs: each
+     * costs m*L(L+1)/2 layer passes */
+    if (!rc && o.steps > 0 && (c->head == BT_HEAD_CLASSIFY || c->head == BT_HEAD_REGRESS)) {
         for (int i = 0; i < 4; i++) lens[i] = SST2_DEV_LENGTHS[i] < max_len ? SST2_DEV_LENGTHS[i] : max_len;
         rc = run_attr_case(&m, lens, 4, o.steps, reps < 3 ? reps : 3);
     }

@@ -106,7 +106,9 @@ class Run:
             self.n_tokens = int(f["importance"].attrs["n_tokens"])
             g = f["attribution"]
             self.sum, self.count = g["sum"][()], g["count"][()]
-            self.attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
+            # string attributes are lists of str (bt_store_write_strings); the steps a dataset
+            self.attrs = {k: str(v[0]) if isinstance(v, np.ndarray) and v.size == 1 else v for k, v in g.attrs.items()}
+            self.steps = int(g["steps"][()]) if "steps" in g else -1
             self.data = g["data"][()] if "data" in g else None
             self.offset = g["offset"][()] if "offset" in g else None
         self.n = len(self.ids)
@@ -151,8 +153,8 @@ def compare(check, what, run, model_dir, target="gold", gates=None, zero=None):
     check(run.sum.tobytes() == run.raw.tobytes() and run.sum.dtype == np.float64,
           "%s: /attribution/sum != /importance/raw" % what)
     check(int(run.count) == run.n, "%s: /attribution/count %s, want %d" % (what, run.count, run.n))
-    check(run.attrs.get("method") == "attattr" and int(run.attrs.get("steps", -1)) == STEPS
-          and run.attrs.get("target") == target, "%s: /attribution attributes %s" % (what, run.attrs))
+    check(run.attrs.get("method") == "attattr" and run.steps == STEPS
+          and run.attrs.get("target") == target, "%s: /attribution attributes %s, steps %d" % (what, run.attrs, run.steps))
     n_tok = sum(len(s) for s in run.ids)
     check(run.n_tokens == n_tok, "%s: /importance n_tokens %d, want %d" % (what, run.n_tokens, n_tok))
     check.close(what + " /importance/normalized", run.norm, normalize(ref["raw"], n_tok), 1e-4)
