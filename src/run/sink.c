@@ -39,7 +39,8 @@ static int grow_scratch(struct bt_run_file *s, int n, size_t ntok, size_t nattn,
         bt_grow((void **)&s->tokens, &s->cap_tokens, ntok, sizeof(int), "a batch's tokens", err) ||
         (s->save_attentions && bt_grow((void **)&s->attn, &s->cap_attn, nattn, sizeof(float), "a batch's attentions", err)) ||
         (s->save_hidden && bt_grow((void **)&s->hidden, &s->cap_hidden, nhid, sizeof(float), "a batch's hidden states", err)) ||
-        (s->save_rollout && bt_grow((void **)&s->rollout, &s->cap_rollout, ntok, sizeof(float), "a batch's rollouts", err)))
+        (s->save_rollout &&
+         bt_grow((void **)&s->rollout, &s->cap_rollout, ntok, sizeof(float), "a batch's rollouts", err)))
         return BT_EINTERNAL;
     return BT_OK;
 }
@@ -93,7 +94,8 @@ static int sink_write(const bt_run *x, struct bt_run_file *s, const bt_sweep_bat
         r = (bt_store_rows){.n = b->n, .rows = s->rows, .index = s->rows, .token_ids = s->tokens,
                             .labels = x->data.labels ? s->labels : NULL, .targets = x->data.targets ? s->targets : NULL,
                             .logits = b->logits, .loss = b->loss, .gate_grad = b->gate_grad, .entropy = b->entropy,
-                            .attentions = s->save_attentions ? s->attn : NULL, .hidden = s->save_hidden ? s->hidden : NULL,
+                            .attentions = s->save_attentions ? s->attn : NULL,
+                            .hidden = s->save_hidden ? s->hidden : NULL,
                             /* attattr's come from the sweep in the batch's order, as the store takes them */
                             .attr_max = b->attr_max, .attributions = b->attributions,
                             .rollout = s->save_rollout ? s->rollout : NULL};
