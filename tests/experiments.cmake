@@ -1,8 +1,8 @@
-# Experiments (eval, mask, ablate, prune): the commands against the float64 torch reference of
+# Experiments (eval, mask, ablate, prune; --save-rollout): the commands against the float64 torch reference of
 # tests/ref and sklearn/scipy metrics (tests/experiments/reference.py), each other (ablation =
 # eval --head-mask), independent checkpoints (pruned tensors), and under MPI (np 1 == np 3
 # bitwise). See docs/experiments.md.
-foreach(name eval mask ablate prune)
+foreach(name eval mask ablate prune rollout)
   bt_pytest(experiments.${name} experiments/test_${name}.py TIMEOUT 900 LABELS experiments MPI)
 endforeach()
 bt_pytest(experiments.bad_input experiments/test_experiments_bad_input.py TIMEOUT 900 LABELS experiments MPI FAST)

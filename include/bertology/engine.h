@@ -270,6 +270,13 @@ const double *bt_engine_entropy(const bt_engine *e);      /* [B, L, H] sum over 
  * into dst [H, T_b, T_b] (absent heads zero); needs limits.attentions (or .backward), and layer l computed by the last forward (not
  * below the `first` of bt_engine_forward_from): otherwise an error, never stale numbers. */
 int bt_engine_copy_attention(const bt_engine *e, int b, int l, float *dst, bt_error *err);
+/* Attention rollout (Abnar & Zuidema 2020; docs/spec.md) of sequence b of the last forward into
+ * dst [T_b]: row `row` of Â_{L-1} ... Â_0, where Â_l = rownormalise(0.5 mean_j(g_j P_j) + 0.5 I)
+ * over layer l's present heads j (gated probabilities, as bt_engine_copy_attention gives them;
+ * a layer without heads is I). Needs limits.attentions and a full forward (not
+ * bt_engine_forward_from with first > 0). Uses scratch carved at creation: not for two threads
+ * on one engine at once. */
+int bt_engine_rollout(const bt_engine *e, int b, int row, float *dst, bt_error *err);
 /* Hidden state l (0 = embeddings output, l = output of layer l-1) of sequence b into
  * dst [T_b, D]; needs limits.hidden. */
 int bt_engine_copy_hidden(const bt_engine *e, int b, int l, float *dst, bt_error *err);

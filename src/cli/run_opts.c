@@ -41,16 +41,19 @@ int run_opts_parse(bt_run_options *o, int command, const char *name, int argc, c
     bt_error err = {0};
     struct option *opts = bt_calloc((size_t)n_flags + 1, sizeof *opts, "the flags", &err);
     if (!opts) FAIL("%s", err.msg);
-    /* the command's rows only: a flag name may mean another thing to another command */
+    /* the command's rows only: a flag name may mean another thing to another command. getopt_long
+     * returns a row's val, so vals start above every character: row 58 or 63 would otherwise come
+     * back as ':' or '?', getopt's own "bad option" */
+    enum { VAL0 = 1 << 10 };
     int n = 0;
     for (int i = 0; i < n_flags; i++)
         if (flags[i].commands & command)
-            opts[n++] = (struct option){flags[i].name, flags[i].arg ? required_argument : no_argument, 0, i};
+            opts[n++] = (struct option){flags[i].name, flags[i].arg ? required_argument : no_argument, 0, VAL0 + i};
     int c, rc = 0;
     optind = 1;
     opterr = 0;
     while (!rc && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == '?' || c == ':') {
+        if (c < VAL0 || c >= VAL0 + n_flags) {
             free(opts);
             /* another command's flag, or none at all */
             const char *arg = argv[optind - 1];
@@ -61,7 +64,7 @@ int run_opts_parse(bt_run_options *o, int command, const char *name, int argc, c
             if (elsewhere) FAIL("%.*s does not apply to %s", (int)len, arg, name);
             FAIL("unknown option or missing value: %s", arg);
         }
-        const bt_flag *fl = &flags[c];
+        const bt_flag *fl = &flags[c - VAL0];
         if (fl->kind == BT_FLAG_HELP) {
             free(opts);
             if (rank == 0) bt_run_options_usage(stdout, command, name);

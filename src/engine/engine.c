@@ -96,6 +96,7 @@ static size_t carve(bt_engine *e, float *base) {
     TAKE(e->logits, B * C);
     TAKE(e->dlogits, B * C);
     TAKE(e->dpooled, B * D);
+    if (lim->attentions) TAKE(e->roll, lim->max_len);
 #undef TAKE
     /* doubles: counted in float units, two per double */
     const size_t nd = B + 3 * B * L * H + 3 * B * H;

@@ -25,6 +25,7 @@ typedef struct {
  *   cls pooled logits dlogits dpooled loss   the sequence head (cls is dL/dh after backward)
  *   ggrad gtok  written by backward only;  ent  zeroed and written by every forward
  *   lg lt le    one layer's per-head results before scatter_heads
+ *   roll        bt_engine_rollout's scratch (limits.attentions only), meaningless between calls
  * What a caller may read after which call: include/bertology/engine.h. */
 struct bt_engine {
     bt_config cfg;
@@ -56,6 +57,8 @@ struct bt_engine {
     /* GPT-2's final LayerNorm input and stats; the LM head's logits chunk and dL/dh */
     float *xf, *lnf_mean, *lnf_rstd; /* [N,D] [N] [N] */
     float *lm_scratch, *dlm;         /* [chunk, V] [N, D] */
+    float *roll;                     /* [max_len] rollout.c's row sums, then weights; NULL without
+                                        limits.attentions */
 
     /* the current batch */
     int B, N;

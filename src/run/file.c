@@ -53,6 +53,7 @@ static int open_file(bt_run *x, int has_loss, bt_error *err) {
         snprintf(s->path, sizeof s->path, "%s/run.h5", o->out);
         s->save_attentions = o->save_attentions;
         s->save_hidden = o->save_hidden;
+        s->save_rollout = o->save_rollout;
         s->opts_json = bt_run_options_json(o);
     }
     int rc = bt_dist_agree(x->comm, !s ? BT_EINTERNAL : !s->opts_json ? bt_error_set(&local, BT_EINTERNAL,
@@ -155,7 +156,7 @@ void bt_run_file_free(bt_run *x) {
         else bt_store_abort(s->store);
     }
     bt_run_resume_free(x);
-    free(s->rows), free(s->tokens), free(s->labels), free(s->targets), free(s->attn), free(s->hidden);
+    free(s->rows), free(s->tokens), free(s->labels), free(s->targets), free(s->attn), free(s->hidden), free(s->rollout);
     free(s->opts_json);
     free(s);
     x->file = NULL;

@@ -9,12 +9,12 @@ struct bt_run_file {
     bt_store *store; /* NULL once committed or aborted */
     char path[4096];
     char *opts_json;
-    int save_attentions, save_hidden;
+    int save_attentions, save_hidden, save_rollout;
     /* the sink's scratch, grown to the largest batch and kept */
     int64_t *rows;
     int *tokens, *labels;
-    float *targets, *attn, *hidden;
-    size_t cap_rows, cap_tokens, cap_attn, cap_hidden;
+    float *targets, *attn, *hidden, *rollout; /* rollout: [sum T] like tokens */
+    size_t cap_rows, cap_tokens, cap_attn, cap_hidden, cap_rollout;
 };
 
 /* Checkpoint and resume (resume.c, docs/resume.md), for the commands that have them.

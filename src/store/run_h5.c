@@ -405,19 +405,24 @@ static int copy_layout(bt_store *s, const bt_store_layout *layout, bt_error *err
     bt_run_h5_describe(layout, s->desc);
     int64_t n = layout->n_examples;
     s->lengths = bt_malloc((size_t)n, sizeof(int), "the layout", NULL);
-    s->off[DS_TOKEN_IDS] = bt_malloc((size_t)n + 1, sizeof(int64_t), "the layout", NULL);
-    s->off[DS_ATTN] = bt_malloc((size_t)n + 1, sizeof(int64_t), "the layout", NULL);
-    s->off[DS_HID] = bt_malloc((size_t)n + 1, sizeof(int64_t), "the layout", NULL);
+    /* the flat datasets' offsets; the rollout's are the tokens' (kept twice: each off[] is freed) */
+    static const int flat[] = {DS_TOKEN_IDS, DS_ATTN, DS_HID, DS_ATTRIB, DS_ROLLOUT};
+    int ok = s->lengths != NULL;
+    for (size_t k = 0; k < sizeof flat / sizeof flat[0]; k++) {
+        s->off[flat[k]] = bt_malloc((size_t)n + 1, sizeof(int64_t), "the layout", NULL);
+        ok = ok && s->off[flat[k]];
+    }
     s->attn_layers = bt_malloc((size_t)layout->n_attn_layers + 1, sizeof(int), "the layout", NULL);
     s->hidden_layers = bt_malloc((size_t)layout->n_hidden_layers + 1, sizeof(int), "the layout", NULL);
-    int ok = s->lengths && s->off[DS_TOKEN_IDS] && s->off[DS_ATTN] && s->off[DS_HID] && s->attn_layers &&
-             s->hidden_layers, all_ok = 0;
+    ok = ok && s->attn_layers && s->hidden_layers;
+    int all_ok = 0;
     MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, s->comm);
     if (!all_ok)
         return bt_error_set(err, BT_EINTERNAL, "%s: out of memory for %lld examples%s",
                             s->final_path, (long long)n, ok ? " on another rank" : "");
     if (n) memcpy(s->lengths, layout->lengths, sizeof(int) * (size_t)n);
-    bt_run_h5_offsets(layout, s->off[DS_TOKEN_IDS], s->off[DS_ATTN], s->off[DS_HID]);
+    bt_run_h5_offsets(layout, s->off[DS_TOKEN_IDS], s->off[DS_ATTN], s->off[DS_HID], s->off[DS_ATTRIB]);
+    memcpy(s->off[DS_ROLLOUT], s->off[DS_TOKEN_IDS], sizeof(int64_t) * ((size_t)n + 1));
     if (layout->n_attn_layers)
         memcpy(s->attn_layers, layout->attn_layers, sizeof(int) * layout->n_attn_layers);
     if (layout->n_hidden_layers)
@@ -510,7 +515,8 @@ int bt_store_open(const char *final_path, MPI_Comm comm, const bt_store_layout *
         hid_t type;
         const void *buf;
     } fixed[] = {{DS_LENGTH, H5T_NATIVE_INT32, s->lengths}, {DS_TOKEN_OFFSET, H5T_NATIVE_INT64, s->off[DS_TOKEN_IDS]},
-                 {DS_ATTN_OFFSET, H5T_NATIVE_INT64, s->off[DS_ATTN]}, {DS_HID_OFFSET, H5T_NATIVE_INT64, s->off[DS_HID]}};
+                 {DS_ATTN_OFFSET, H5T_NATIVE_INT64, s->off[DS_ATTN]}, {DS_HID_OFFSET, H5T_NATIVE_INT64, s->off[DS_HID]},
+                 {DS_ATTRIB_OFFSET, H5T_NATIVE_INT64, s->off[DS_ATTRIB]}};
     for (size_t i = 0; !rc && i < sizeof fixed / sizeof fixed[0]; i++)
         if (s->ds[fixed[i].ds] >= 0)
             rc = agreed(s, write_from_root(s, s->ds[fixed[i].ds], fixed[i].type, fixed[i].buf)
@@ -707,6 +713,9 @@ static const void *rows_field(const bt_store *s, const bt_store_rows *r, int id)
     case DS_ENTROPY: return r->entropy;
     case DS_ATTN: return r->attentions;
     case DS_HID: return r->hidden;
+    case DS_ATTR_MAX: return r->attr_max;
+    case DS_ATTRIB: return r->attributions;
+    case DS_ROLLOUT: return r->rollout;
     }
     return NULL; /* written at open or by the summary */
 }
@@ -798,7 +807,7 @@ int bt_store_write_examples(bt_store *s, const bt_store_rows *r, bt_error *err) 
     for (int id = 0; id < DS_COUNT; id++) {
         if (!s->desc[id].present || s->desc[id].kind == K_SMALL) continue;
         if (id == DS_LENGTH || id == DS_TOKEN_OFFSET || id == DS_ATTN_OFFSET ||
-            id == DS_HID_OFFSET)
+            id == DS_HID_OFFSET || id == DS_ATTRIB_OFFSET)
             continue;
         const void *src = rows_field(s, r, id);
         if (s->lay.io_mode != BT_STORE_IO_COLLECTIVE && (!src || !r->n)) continue;

@@ -10,7 +10,8 @@
  * inside one bt_store_write_examples call. */
 enum {
     DS_INDEX, DS_LENGTH, DS_TOKEN_OFFSET, DS_TOKEN_IDS, DS_LABEL, DS_LOGITS, DS_LOSS,
-    DS_GATE_GRAD, DS_ENTROPY, DS_ATTN, DS_ATTN_OFFSET, DS_HID, DS_HID_OFFSET,
+    DS_GATE_GRAD, DS_ENTROPY, DS_ATTR_MAX, DS_ATTN, DS_ATTN_OFFSET, DS_HID, DS_HID_OFFSET,
+    DS_ATTRIB, DS_ATTRIB_OFFSET, DS_ROLLOUT,
     DS_IMP_RAW, DS_IMP_NORM, DS_IMP_RANK, DS_ENT_RAW, DS_ENT_NORM, DS_COUNT
 };
 
@@ -20,6 +21,8 @@ enum {
     K_TOK,   /* flat [sum T]: T per example */
     K_ATTN,  /* flat: Lsel*H*T*T per example */
     K_HID,   /* flat: Lhid*T*D per example */
+    K_ATTRIB, /* flat: L*H*T*T per example (the attribution maps) */
+    K_ROLL,  /* flat: T per example, at the token offsets (the rollout) */
     K_SMALL  /* written once from rank 0 */
 };
 
@@ -55,7 +58,7 @@ enum {
 extern const bt_attr_desc bt_run_h5_root_attrs[RA_COUNT];
 
 /* Groups made at open, with the attributes create_groups writes (what each holds: GA_*). */
-enum { G_EXAMPLES, G_IMPORTANCE, G_ENTROPY, G_METRICS, G_ATTENTIONS, G_HIDDEN, G_COUNT };
+enum { G_EXAMPLES, G_IMPORTANCE, G_ENTROPY, G_METRICS, G_ATTENTIONS, G_HIDDEN, G_ATTRIBUTION, G_ROLLOUT, G_COUNT };
 enum { GA_N_TOKENS, GA_N_EXAMPLES, GA_BLOCK_SHAPE, GA_N_HEADS, GA_D_MODEL, GA_LAYERS, GA_DTYPE };
 #define BT_GROUP_MAX_ATTRS 4
 typedef struct {
@@ -78,8 +81,9 @@ int bt_run_h5_group_present(const bt_store_layout *lay, int group);
 
 /* The datasets of a layout, with dims; returns the number present. Used by open and estimate. */
 int bt_run_h5_describe(const bt_store_layout *lay, bt_ds_desc desc[DS_COUNT]);
-/* Offsets (elements) of each row's block in the flat datasets: off[n+1]; NULL if absent. */
-void bt_run_h5_offsets(const bt_store_layout *lay, int64_t *tok, int64_t *attn, int64_t *hid);
+/* Offsets (elements) of each row's block in the flat datasets: off[n+1]; NULL if absent. The
+ * rollout has T per example, so its offsets are tok's. */
+void bt_run_h5_offsets(const bt_store_layout *lay, int64_t *tok, int64_t *attn, int64_t *hid, int64_t *attrib);
 /* Layout sanity (same verdict on every rank); message names the field at fault. */
 int bt_run_h5_check_layout(const bt_store_layout *lay, bt_error *err);
 /* Bytes of the datasets' elements (the file adds metadata). */

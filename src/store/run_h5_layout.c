@@ -6,15 +6,18 @@
 
 #define MAX_DIM (1 << 20) /* generous bound on C, D and T; their products are checked below */
 
-/* Elements of the flat token, attention and hidden datasets, with every product and sum
- * checked: 4096 layers x 4096 heads x T^2 of one example alone can pass 2^64. Each total (and
- * each [n, L, H] row dataset) must stay below 2^63 / 8 elements, so that its bytes, the file
+/* Elements of the flat token, attention, hidden and attribution datasets, with every product
+ * and sum checked: 4096 layers x 4096 heads x T^2 of one example alone can pass 2^64. Each total
+ * (and each [n, L, H] row dataset) must stay below 2^63 / 8 elements, so that its bytes, the file
  * offsets and HDF5's hsize_t dims are exact. 0 or the name of the total that does not fit. */
-static const char *checked_totals(const bt_store_layout *lay, int64_t *tok, int64_t *attn, int64_t *hid) {
+static const char *checked_totals(const bt_store_layout *lay, int64_t *tok, int64_t *attn, int64_t *hid,
+                                  int64_t *attrib) {
     const int64_t cap = INT64_MAX / 8;
-    int64_t t = 0, a = 0, h = 0, per_attn, per_hid, rows;
+    int64_t t = 0, a = 0, h = 0, m = 0, per_attn, per_hid, per_attrib, rows;
     if (__builtin_mul_overflow((int64_t)lay->n_attn_layers, (int64_t)lay->n_heads, &per_attn) ||
-        __builtin_mul_overflow((int64_t)lay->n_hidden_layers, (int64_t)lay->d_model, &per_hid))
+        __builtin_mul_overflow((int64_t)lay->n_hidden_layers, (int64_t)lay->d_model, &per_hid) ||
+        __builtin_mul_overflow((int64_t)(lay->save_attributions ? lay->n_layers : 0), (int64_t)lay->n_heads,
+                               &per_attrib))
         return "per-token sizes";
     if (__builtin_mul_overflow(lay->n_examples, (int64_t)lay->n_layers * lay->n_heads, &rows) || rows > cap ||
         __builtin_mul_overflow(lay->n_examples, (int64_t)(lay->n_labels + 1), &rows) || rows > cap)
@@ -27,10 +30,13 @@ static const char *checked_totals(const bt_store_layout *lay, int64_t *tok, int6
             return "attentions (layers x heads x T^2)";
         if (__builtin_mul_overflow(per_hid, T, &x) || __builtin_add_overflow(h, x, &h) || h > cap)
             return "hidden states (layers x d_model x T)";
+        if (__builtin_mul_overflow(per_attrib, T * T, &x) || __builtin_add_overflow(m, x, &m) || m > cap)
+            return "attributions (layers x heads x T^2)";
     }
     if (tok) *tok = t;
     if (attn) *attn = a;
     if (hid) *hid = h;
+    if (attrib) *attrib = m;
     return NULL;
 }
 
@@ -71,7 +77,7 @@ int bt_run_h5_check_layout(const bt_store_layout *lay, bt_error *err) {
         BAD("tensor_dtype %d", lay->tensor_dtype);
     if (lay->io_mode != BT_STORE_IO_INDEPENDENT && lay->io_mode != BT_STORE_IO_COLLECTIVE)
         BAD("io_mode %d", lay->io_mode);
-    const char *big = checked_totals(lay, NULL, NULL, NULL);
+    const char *big = checked_totals(lay, NULL, NULL, NULL, NULL);
     if (big)
         return bt_error_set(err, BT_EINPUT,
                             "store layout: the %s of %lld examples would exceed 2^60 elements: too large for "
@@ -84,19 +90,22 @@ int bt_run_h5_check_layout(const bt_store_layout *lay, bt_error *err) {
 #undef BAD
 }
 
-void bt_run_h5_offsets(const bt_store_layout *lay, int64_t *tok, int64_t *attn, int64_t *hid) {
-    int64_t t = 0, a = 0, h = 0;
+void bt_run_h5_offsets(const bt_store_layout *lay, int64_t *tok, int64_t *attn, int64_t *hid, int64_t *attrib) {
+    int64_t t = 0, a = 0, h = 0, m = 0;
     int64_t per_attn = (int64_t)lay->n_attn_layers * lay->n_heads;
     int64_t per_hid = (int64_t)lay->n_hidden_layers * lay->d_model;
+    int64_t per_attrib = lay->save_attributions ? (int64_t)lay->n_layers * lay->n_heads : 0;
     for (int64_t i = 0; i <= lay->n_examples; i++) {
         if (tok) tok[i] = t;
         if (attn) attn[i] = a;
         if (hid) hid[i] = h;
+        if (attrib) attrib[i] = m;
         if (i == lay->n_examples) break;
         int64_t T = lay->lengths[i];
         t += T;
         a += per_attn * T * T;
         h += per_hid * T;
+        m += per_attrib * T * T;
     }
 }
 
@@ -105,12 +114,13 @@ void bt_run_h5_offsets(const bt_store_layout *lay, int64_t *tok, int64_t *attn, 
  * names the layout field that switches a dataset on. Both go into the schema (bt_store_schema_json). */
 int bt_run_h5_describe(const bt_store_layout *lay, bt_ds_desc d[DS_COUNT]) {
     memset(d, 0, sizeof(bt_ds_desc) * DS_COUNT);
-    int64_t tok = 0, attn = 0, hid = 0;
+    int64_t tok = 0, attn = 0, hid = 0, attrib = 0;
     /* totals without allocating: the last offset (callers checked the layout, so they fit) */
-    checked_totals(lay, &tok, &attn, &hid);
+    checked_totals(lay, &tok, &attn, &hid, &attrib);
     hsize_t n = (hsize_t)lay->n_examples, L = lay->n_layers, H = lay->n_heads;
     int has_lab = lay->n_labels > 0, has_attn = lay->n_attn_layers > 0,
-        has_hid = lay->n_hidden_layers > 0;
+        has_hid = lay->n_hidden_layers > 0, has_attrib = lay->save_attributions != 0,
+        has_roll = lay->save_rollout != 0;
 #define DS(id, p, k, pres, when, ty, shape, r, a, b, c)                                       \
     d[id] = (bt_ds_desc){p, k, pres, r, {a, b, c}, 0, ty, shape, when};                      \
     d[id].per_row = (int64_t)((r) > 1 ? (b) : 1) * ((r) > 2 ? (c) : 1)
@@ -123,11 +133,18 @@ int bt_run_h5_describe(const bt_store_layout *lay, bt_ds_desc d[DS_COUNT]) {
     DS(DS_LOSS, "/examples/loss", K_ROW, lay->has_loss, "has_loss", T_F64, "n", 1, n, 0, 0);
     DS(DS_GATE_GRAD, "/examples/gate_grad", K_ROW, lay->has_loss, "has_loss", T_F64, "n,L,H", 3, n, L, H);
     DS(DS_ENTROPY, "/examples/entropy", K_ROW, lay->has_entropy, "has_entropy", T_F64, "n,L,H", 3, n, L, H);
+    DS(DS_ATTR_MAX, "/examples/attr_max", K_ROW, lay->has_attr_max != 0, "has_attr_max", T_F64, "n,L,H", 3, n, L, H);
     DS(DS_ATTN, "/attentions/data", K_ATTN, has_attn, "n_attn_layers", T_TENSOR, "sum(Lsel*H*T*T)", 1,
        (hsize_t)attn, 0, 0);
     DS(DS_ATTN_OFFSET, "/attentions/offset", K_ROW, has_attn, "n_attn_layers", T_I64, "n", 1, n, 0, 0);
     DS(DS_HID, "/hidden/data", K_HID, has_hid, "n_hidden_layers", T_TENSOR, "sum(Lh*T*D)", 1, (hsize_t)hid, 0, 0);
     DS(DS_HID_OFFSET, "/hidden/offset", K_ROW, has_hid, "n_hidden_layers", T_I64, "n", 1, n, 0, 0);
+    DS(DS_ATTRIB, "/attribution/data", K_ATTRIB, has_attrib, "save_attributions", T_TENSOR, "sum(L*H*T*T)", 1,
+       (hsize_t)attrib, 0, 0);
+    DS(DS_ATTRIB_OFFSET, "/attribution/offset", K_ROW, has_attrib, "save_attributions", T_I64, "n", 1, n, 0, 0);
+    /* f32 whatever tensor_dtype says: one value per token, and f16 would round relevances that
+     * differ in the fourth digit together (the store_rows rollout is f32) */
+    DS(DS_ROLLOUT, "/rollout/data", K_ROLL, has_roll, "save_rollout", T_F32, "sum(T)", 1, (hsize_t)tok, 0, 0);
     DS(DS_IMP_RAW, "/importance/raw", K_SMALL, 1, "always", T_F64, "L,H", 2, L, H, 0);
     DS(DS_IMP_NORM, "/importance/normalized", K_SMALL, 1, "always", T_F32, "L,H", 2, L, H, 0);
     DS(DS_IMP_RANK, "/importance/ranks", K_SMALL, 1, "always", T_I32, "L,H", 2, L, H, 0);
@@ -178,6 +195,12 @@ const bt_group_desc bt_run_h5_groups[G_COUNT] = {
                    {GA_D_MODEL, {"d_model", A_I64, NULL}, ""},
                    {GA_LAYERS, {"layers", A_I32_LIST, NULL}, "Lh"},
                    {GA_DTYPE, {"dtype", A_STR, "float16|float32"}, ""}}},
+    [G_ATTRIBUTION] = {"/attribution", "save_attributions", NULL, 3,
+                       {{GA_BLOCK_SHAPE, {"block_shape", A_STR, "layers,heads,T,T"}, ""},
+                        {GA_N_HEADS, {"n_heads", A_I64, NULL}, ""},
+                        {GA_DTYPE, {"dtype", A_STR, "float16|float32"}, ""}}},
+    /* indexed by /examples/token_offset: no offset dataset of its own */
+    [G_ROLLOUT] = {"/rollout", "save_rollout", NULL, 1, {{GA_BLOCK_SHAPE, {"block_shape", A_STR, "T"}, ""}}},
 };
 #undef COUNTS
 
@@ -192,6 +215,8 @@ const bt_shape_symbol bt_run_h5_symbols[BT_N_SHAPE_SYMBOLS] = {
 int bt_run_h5_group_present(const bt_store_layout *lay, int group) {
     if (group == G_ATTENTIONS) return lay->n_attn_layers > 0;
     if (group == G_HIDDEN) return lay->n_hidden_layers > 0;
+    if (group == G_ATTRIBUTION) return lay->save_attributions != 0;
+    if (group == G_ROLLOUT) return lay->save_rollout != 0;
     return 1;
 }
 

@@ -67,7 +67,7 @@ int bt_store_schema_json(char **out, bt_error *err) {
     const int one[1] = {0};
     bt_store_layout lay = {.n_layers = 1, .n_heads = 1, .n_labels = 1, .has_loss = 1, .has_entropy = 1,
                            .d_model = 1, .n_attn_layers = 1, .attn_layers = one, .n_hidden_layers = 1,
-                           .hidden_layers = one};
+                           .hidden_layers = one, .has_attr_max = 1, .save_attributions = 1, .save_rollout = 1};
     bt_ds_desc cls[DS_COUNT], reg[DS_COUNT];
     bt_run_h5_describe(&lay, cls);
     lay.regression = 1;

@@ -7,6 +7,8 @@ command-line tools. One test per ctest (store.run_h5_np1_np3, _variants, _failur
             layout, h5ls -r / h5dump -H listings, h5diff np=1 vs np=3 finds no difference
   variants  collective I/O + f32 tensors + regression; no tensors; one example on 3 ranks;
             zero examples; long metadata strings (dense attribute storage)
+  attr      attattr's /examples/attr_max, /attribution (f16 and f32) and /rollout (always
+            f32) written from the store's rows, np 1-3, both I/O modes
   failures  a rank killed mid-run, a clean abort, an unwritable directory: no final file
 Every file's size is compared with the estimate printed by the demo (bt_store_estimate_bytes).
 """
@@ -57,7 +59,7 @@ def synth(i, count, seed):
     return x.astype(np.float32)  # exact too
 
 
-def expected(n, regression, tensors):
+def expected(n, regression, tensors, attr=False):
     T = lengths(n)
     e = {"length": np.array(T, np.int32), "index": np.arange(1000, 1000 + n, dtype=np.int64)}
     e["token_offset"] = np.concatenate([[0], np.cumsum(T)[:-1]]).astype(np.int64) if n else \
@@ -76,6 +78,11 @@ def expected(n, regression, tensors):
                                 for l in range(L)] for i in range(n)], np.float64).reshape(n, L, H)
     e["entropy"] = np.array([[[(i + 1) * 0.5 + l * 0.25 + h for h in range(H)]
                               for l in range(L)] for i in range(n)], np.float64).reshape(n, L, H)
+    if attr:
+        e["attr_max"] = np.array([[[(i + 1) * 0.125 - l + h * 0.0625 for h in range(H)]
+                                   for l in range(L)] for i in range(n)], np.float64).reshape(n, L, H)
+        e["attrib"] = [synth(i, L * H * T[i] * T[i], 3).reshape(L, H, T[i], T[i]) for i in range(n)]
+        e["rollout"] = [synth(i, T[i], 4) for i in range(n)]
     if tensors:
         e["attn"] = [synth(i, 2 * H * T[i] * T[i], 1).reshape(2, H, T[i], T[i]) for i in range(n)]
         e["hidden"] = [synth(i, 2 * T[i] * D, 2).reshape(2, T[i], D) for i in range(n)]
@@ -109,10 +116,10 @@ def check_f16(check, name, got, want32):
 
 
 def check_file(check, path, n_ranks, n, regression=False, tensors=True, dtype="f16",
-               config_bytes=0):
+               config_bytes=0, attr=False):
     tag = os.path.basename(path)
     f = h5py.File(path, "r")
-    e = expected(n, regression, tensors)
+    e = expected(n, regression, tensors, attr)
     a = f.attrs
     check(a["format"] == "bertology-run" and a["format_version"] == 1, tag + ": format")
     check(a["status"] == "complete", tag + ": status %r" % a["status"])
@@ -153,6 +160,12 @@ def check_file(check, path, n_ranks, n, regression=False, tensors=True, dtype="f
         want["attentions/offset"] = (np.int64, (n,))
         want["hidden/data"] = (tdt, (int(np.sum(2 * T * D)),))
         want["hidden/offset"] = (np.int64, (n,))
+    if attr:
+        T = np.array(lengths(n), np.int64)
+        want["examples/attr_max"] = (np.float64, (n, L, H))
+        want["attribution/data"] = (tdt, (int(np.sum(L * H * T * T)),))
+        want["attribution/offset"] = (np.int64, (n,))
+        want["rollout/data"] = (np.float32, (total,))
     have = {}
     f.visititems(lambda name, o: have.__setitem__(name, (o.dtype, o.shape))
                  if isinstance(o, h5py.Dataset) else None)
@@ -207,6 +220,8 @@ def check_file(check, path, n_ranks, n, regression=False, tensors=True, dtype="f
         if n:
             check(f["attentions/offset"][-1] + 2 * H * T * T == f["attentions/data"].shape[0],
                   tag + ": attention blocks cover the dataset")
+    if attr:
+        check_attr(check, tag, f, e, n, dtype)
     f.close()
 
     # the HDF5 tools see the same layout
@@ -220,6 +235,29 @@ def check_file(check, path, n_ranks, n, regression=False, tensors=True, dtype="f
     if tensors and dtype == "f16":
         check(re.search(r'DATASET "data" \{\s*DATATYPE\s+16-bit little-endian floating-point',
                         dump) is not None, tag + ": h5dump shows a 16-bit float")
+
+
+def check_attr(check, tag, f, e, n, dtype):
+    """attattr's maxima, its [L, H, T, T] maps (the tensor dtype) and the rollout (float32, at the
+    token offsets), read as docs/run_h5.md says."""
+    check(np.array_equal(f["examples/attr_max"][()], e["attr_max"]), tag + ": examples/attr_max values")
+    g = f["attribution"].attrs
+    check(g["n_heads"] == H and g["block_shape"] == "layers,heads,T,T"
+          and g["dtype"] == ("float16" if dtype == "f16" else "float32"), tag + ": /attribution attributes")
+    check(f["rollout"].attrs["block_shape"] == "T", tag + ": /rollout attributes")
+    want_off = np.concatenate([[0], np.cumsum([L * H * T * T for T in lengths(n)])[:-1]]).astype(np.int64)
+    check(np.array_equal(f["attribution/offset"][()], want_off[:n]), tag + ": attribution/offset")
+    for i in range(n):
+        T = int(f["examples/length"][i])
+        o = f["attribution/offset"][i]
+        m = f["attribution/data"][o:o + L * H * T * T].reshape(L, H, T, T)
+        if dtype == "f16":
+            check_f16(check, "%s: attribution[%d]" % (tag, i), m, e["attrib"][i])
+        else:
+            check(np.array_equal(m, e["attrib"][i]), "%s: attribution[%d]" % (tag, i))
+        o = f["examples/token_offset"][i]
+        r = f["rollout/data"][o:o + T]
+        check(r.dtype == np.float32 and np.array_equal(r, e["rollout"][i]), "%s: rollout[%d]" % (tag, i))
 
 
 def check_size(check, path, info):
@@ -285,6 +323,24 @@ def test_variants(work, check):
     ]
     for k, (np_, n, extra, kw) in enumerate(cases):
         out = os.path.join(w, "variant%d.h5" % k)
+        rc, info, log = run_demo(np_, out, *extra)
+        if mpirun_ok(check, rc, log, "np=%d %s" % (np_, " ".join(extra))):
+            check_file(check, out, np_, n, **kw)
+            size, est = check_size(check, out, info)
+            print("np=%d %-40s %8d bytes, estimate %8d" % (np_, " ".join(extra), size, est))
+
+
+def test_attr(work, check):
+    cases = [
+        (1, 37, ["--attr"], dict(attr=True)),
+        (3, 37, ["--attr"], dict(attr=True)),
+        (2, 37, ["--attr", "--collective", "--dtype", "f32", "--no-tensors"],
+         dict(attr=True, dtype="f32", tensors=False)),
+        (3, 1, ["--attr", "--n", "1", "--collective"], dict(attr=True)),
+        (2, 0, ["--attr", "--n", "0"], dict(attr=True)),
+    ]
+    for k, (np_, n, extra, kw) in enumerate(cases):
+        out = os.path.join(work, "attr%d.h5" % k)
         rc, info, log = run_demo(np_, out, *extra)
         if mpirun_ok(check, rc, log, "np=%d %s" % (np_, " ".join(extra))):
             check_file(check, out, np_, n, **kw)

@@ -1,7 +1,7 @@
 """`bertology importance` under mpirun -np 1..4 gives the same bits.
 
-For example, token and batch granularity (with --save-attentions, f32 and f16, and hidden
-states in one case): head_importance.npy and attn_entropy.npy are byte-identical, every run.h5
+For example, token and batch granularity (with --save-attentions, f32 and f16, hidden states
+in one case and the attention rollout, --save-rollout, in another): head_importance.npy and attn_entropy.npy are byte-identical, every run.h5
 dataset (per-example rows and tensors included) is byte-identical when read with h5py, every
 attribute is equal except command_line, created and n_ranks, and `h5diff` given each dataset's
 path finds no difference between the np=1 and np=3 files. The printed tables are identical too.
@@ -15,7 +15,7 @@ import pytest
 from bttest import SST2, VOLATILE_ATTRS, contents, h5diff, models, ranks_agree, run
 
 CONFIGS = [
-    ("example", ["--batch-tokens", "128", "--save-attentions"]),
+    ("example", ["--batch-tokens", "128", "--save-attentions", "--save-rollout"]),
     ("token", ["--granularity", "token", "--batch-tokens", "160", "--save-attentions",
                "--save-hidden", "--dtype", "f32"]),
     ("batch", ["--granularity", "batch", "--batch-size", "4", "--save-attentions",
@@ -72,5 +72,9 @@ def test_np1_to_np4_same_bits(name, extra, model, work, check, blas_one_thread):
     check(np.array_equal(ds["/examples/index"], np.arange(SUBSET)), "%s: /examples/index" % name)
     if "--save-attentions" in extra:
         check("/attentions/data" in ds and ds["/attentions/data"].size > 0, "%s: attentions not saved" % name)
+    if "--save-rollout" in extra:
+        r = ds.get("/rollout/data")
+        check(r is not None and r.size == ds["/examples/token_ids"].size and np.all(np.isfinite(r)),
+              "%s: rollout not saved" % name)
     print("%s: %d datasets identical for np=1..4" % (name, len(ds)))
     h5diff_datasets(check, os.path.join(ref, "run.h5"), os.path.join(work, name + "_np3", "run.h5"), sorted(ds))

@@ -1,6 +1,6 @@
 """Interrupted runs resume to the bits of an uninterrupted run (docs/resume.md, issue 12).
 
-For importance (with --save-attentions --save-hidden), eval, ablate and mask (inside its
+For importance (with --save-attentions --save-hidden), eval (with --save-rollout), ablate and mask (inside its
 search), a reference run at np=1 is compared with a run that is stopped by a signal (exit 3,
 no run.h5, a checkpoint), stopped again after resuming with another number of ranks, and
 resumed to the end with a third: every dataset of run.h5 and every attribute but the run's own
@@ -131,7 +131,7 @@ def test_importance(model, work, check):
 
 
 def test_eval(model, work, check):
-    scenario(check, work, model, "eval", [], [(1, "20:TERM")], 3)
+    scenario(check, work, model, "eval", ["--save-rollout"], [(1, "20:TERM")], 3)
 
 
 def test_ablate(model, work, check):

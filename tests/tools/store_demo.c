@@ -3,6 +3,7 @@
  *
  *   store_demo --out FILE [--n N] [--dtype f16|f32] [--regression] [--no-tensors]
  *              [--collective] [--kill-after K | --abort-after K] [--config-bytes N]
+ *              [--attr]   (also /examples/attr_max, /attribution and /rollout: seeds 3 and 4)
  *              [--bad-row-on-rank R]   (rank R passes a row out of range in its first call:
  *                                       it must get an error, the others must not hang)
  *   store_demo --bench --out FILE --mb MB [--dtype f16|f32] [--collective]
@@ -112,7 +113,7 @@ int main(int argc, char **argv) {
     const char *out = NULL;
     int64_t n = 37;
     int f16 = 1, regression = 0, tensors = 1, collective = 0, kill_after = -1,
-        abort_after = -1, do_bench = 0, bad_rank = -1;
+        abort_after = -1, do_bench = 0, bad_rank = -1, attr = 0;
     double mb = 200;
     long config_bytes = 0; /* pad the model config to test large attributes */
     for (int i = 1; i < argc; i++) {
@@ -127,6 +128,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--bad-row-on-rank")) bad_rank = atoi(v), i++;
         else if (!strcmp(a, "--regression")) regression = 1;
         else if (!strcmp(a, "--no-tensors")) tensors = 0;
+        else if (!strcmp(a, "--attr")) attr = 1;
         else if (!strcmp(a, "--collective")) collective = 1;
         else if (!strcmp(a, "--bench")) do_bench = 1;
         else {
@@ -155,6 +157,7 @@ int main(int argc, char **argv) {
         .has_loss = 1, .has_entropy = 1, .d_model = D, .n_examples = n, .lengths = lens,
         .n_attn_layers = tensors ? 2 : 0, .attn_layers = ATTN_LAYERS,
         .n_hidden_layers = tensors ? 2 : 0, .hidden_layers = HIDDEN_LAYERS,
+        .has_attr_max = attr, .save_attributions = attr, .save_rollout = attr,
         .tensor_dtype = f16 ? BT_STORE_F16 : BT_STORE_F32, .io_mode = collective};
     /* {"num_hidden_layers": 3, ..., "note": "café", "pad": "xxx..."} */
     const char *cfg0 = "{\"num_hidden_layers\": 3, \"num_attention_heads\": 4, "
@@ -194,6 +197,8 @@ int main(int argc, char **argv) {
     double loss[BATCH], grad[BATCH * L * H], ent[BATCH * L * H];
     float *attn = malloc(sizeof(float) * BATCH * 2 * H * 13 * 13);
     float *hid = malloc(sizeof(float) * BATCH * 2 * 13 * D);
+    double amax[BATCH * L * H];
+    float *attrib = malloc(sizeof(float) * BATCH * L * H * 13 * 13), *roll = malloc(sizeof(float) * BATCH * 13);
     for (int64_t c = 0; c < calls; c++) {
         if (c == kill_after && rank == n_ranks - 1) raise(SIGKILL); /* a crash mid-run */
         if (c == abort_after) { /* a clean failure: every rank gives up together */
@@ -206,7 +211,7 @@ int main(int argc, char **argv) {
         bt_store_rows r = {0};
         if (b < n_batches) {
             int nb = (int)(n - b * BATCH < BATCH ? n - b * BATCH : BATCH);
-            int64_t nt = 0, na = 0, nh = 0;
+            int64_t nt = 0, na = 0, nh = 0, nm = 0, nr = 0;
             for (int k = 0; k < nb; k++) {
                 int64_t i = plan[b * BATCH + k];
                 int T = lens[i];
@@ -222,15 +227,19 @@ int main(int argc, char **argv) {
                         grad[(k * L + l) * H + h] =
                             ((double)(i - 2 * l) + h * 0.5) / (double)(1 + l + h);
                         ent[(k * L + l) * H + h] = (double)(i + 1) * 0.5 + l * 0.25 + h;
+                        amax[(k * L + l) * H + h] = (double)(i + 1) * 0.125 - l + h * 0.0625;
                     }
                 for (int t = 0; t < T; t++) ids[nt++] = (int)((i * 31 + t * 7) % 30522);
                 for (int j = 0; j < 2 * H * T * T; j++) attn[na++] = synth((uint32_t)i, j, 1);
                 for (int j = 0; j < 2 * T * D; j++) hid[nh++] = synth((uint32_t)i, j, 2);
+                for (int j = 0; j < L * H * T * T; j++) attrib[nm++] = synth((uint32_t)i, j, 3);
+                for (int j = 0; j < T; j++) roll[nr++] = synth((uint32_t)i, j, 4);
             }
             r = (bt_store_rows){.n = nb, .rows = rows, .index = index, .token_ids = ids,
                                 .labels = labels, .targets = targets, .logits = logits,
                                 .loss = loss, .gate_grad = grad, .entropy = ent,
-                                .attentions = attn, .hidden = hid};
+                                .attentions = attn, .hidden = hid, .attr_max = attr ? amax : NULL,
+                                .attributions = attr ? attrib : NULL, .rollout = attr ? roll : NULL};
         }
         if (c == 0 && rank == bad_rank && r.n) rows[r.n - 1] = n + 5;
         int rc = bt_store_write_examples(s, &r, &err), any = rc;
@@ -270,6 +279,8 @@ int main(int argc, char **argv) {
     if (bt_store_commit(s, &err)) return fail("commit", &err);
     free(attn);
     free(hid);
+    free(attrib);
+    free(roll);
     free(ids);
     free(plan);
     free(lens);

@@ -374,6 +374,88 @@ START_TEST(attention_below_forward_from_is_refused) {
 }
 END_TEST
 
+/* bt_engine_rollout against the rollout built here in double from bt_engine_copy_attention:
+ * Â_l = rownormalise(0.5 mean over the present heads + 0.5 I), row r of Â_{L-1} ... Â_0, for
+ * every sequence and row; on a pruned BERT (a layer of two heads, a layer of none), with a
+ * zeroed gate, and on a GPT-2 classifier (causal). Then what it refuses. */
+static void rollout_ref(const bt_engine *e, const bt_config *c, int b, int T, int row, double *v) {
+    float *a = malloc(sizeof(float) * c->n_heads * T * T);
+    double *m = malloc(sizeof(double) * T * T), *w = malloc(sizeof(double) * T);
+    bt_error err;
+    for (int k = 0; k < T; k++) v[k] = k == row;
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        const int Hl = c->layer_heads[l];
+        if (!Hl) continue;
+        ck_assert_int_eq(bt_engine_copy_attention(e, b, l, a, &err), BT_OK);
+        for (int i = 0; i < T; i++) {
+            double s = 0;
+            for (int k = 0; k < T; k++) {
+                double x = 0;
+                for (int h = 0; h < c->n_heads; h++) x += a[((size_t)h * T + i) * T + k];
+                m[i * T + k] = 0.5 * x / Hl + 0.5 * (i == k);
+                s += m[i * T + k];
+            }
+            for (int k = 0; k < T; k++) m[i * T + k] /= s;
+        }
+        for (int k = 0; k < T; k++) {
+            w[k] = 0;
+            for (int i = 0; i < T; i++) w[k] += v[i] * m[i * T + k];
+        }
+        memcpy(v, w, sizeof(double) * T);
+    }
+    free(a), free(m), free(w);
+}
+
+START_TEST(rollout_matches_attention_products) {
+    model m;
+    const int family = _i == 0 ? 0 : 3, pruned = _i == 0;
+    make_family(&m, family, 3, 16, 4, 24, 2, BT_ACT_GELU, pruned);
+    make_inputs(2);
+    bt_engine *e = new_engine(&m, 1);
+    bt_batch bt = batch_of(2);
+    bt_error err;
+    float gates[12], got[20];
+    double want[20];
+    for (int i = 0; i < 12; i++) gates[i] = i == 3 ? 0.0f : i == 9 ? 0.5f : 1.0f; /* layer 0 head 3 off */
+    ck_assert_int_eq(bt_engine_forward(e, &bt, gates, 0, &err), BT_OK);
+    ck_assert_int_eq(bt_engine_backward(e, &err), BT_OK); /* leaves the forward's attention */
+    for (int b = 0; b < NSEQ; b++)
+        for (int row = 0; row < LENS[b]; row++) {
+            ck_assert_int_eq(bt_engine_rollout(e, b, row, got, &err), BT_OK);
+            rollout_ref(e, &m.cfg, b, LENS[b], row, want);
+            double sum = 0;
+            for (int k = 0; k < LENS[b]; k++) {
+                ck_assert_msg(fabs(got[k] - want[k]) <= 1e-6 + 1e-5 * fabs(want[k]),
+                              "family %d seq %d row %d token %d: %g vs %g", family, b, row, k, got[k], want[k]);
+                sum += got[k];
+                /* causal: nothing after the row */
+                if (family == 3 && k > row) ck_assert(got[k] == 0.0f);
+            }
+            ck_assert(fabs(sum - 1) < 1e-5);
+        }
+    /* refused: a row outside the sequence, a sequence outside the batch */
+    ck_assert_int_eq(bt_engine_rollout(e, 0, LENS[0], got, &err), BT_EINPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "row 7 outside 0..6"));
+    ck_assert_int_eq(bt_engine_rollout(e, NSEQ, 0, got, &err), BT_EINPUT);
+    /* after a forward from layer 2 the lower layers' attention belongs to another batch */
+    float cache[20 * 16];
+    memcpy(cache, bt_engine_hidden(e, 2), sizeof(float) * 20 * 16);
+    ck_assert_int_eq(bt_engine_forward_from(e, &bt, gates, 0, 2, cache, &err), BT_OK);
+    ck_assert_int_eq(bt_engine_rollout(e, 0, 0, got, &err), BT_EINPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "full forward"));
+    bt_engine_free(e);
+    /* an engine that keeps no attention */
+    bt_engine_limits lim = {.max_tokens = 64, .max_seqs = 8, .max_len = 20};
+    ck_assert_int_eq(bt_engine_create(&m.cfg, &m.p, &lim, &e, &err), BT_OK);
+    ck_assert_int_eq(bt_engine_rollout(e, 0, 0, got, &err), BT_EINPUT); /* nor a forward yet */
+    ck_assert_int_eq(bt_engine_forward(e, &bt, gates, 0, &err), BT_OK);
+    ck_assert_int_eq(bt_engine_rollout(e, 0, 0, got, &err), BT_EINPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "without attention buffers"));
+    bt_engine_free(e);
+    free(m.block);
+}
+END_TEST
+
 /* A stop request (issue 20) abandons a forward or a backward before its next layer with
  * BT_EINTERRUPTED; an abandoned forward cannot be gone back from, and once the flag is clear the
  * engine gives the bits of one that was never stopped. */
@@ -425,6 +507,7 @@ int main(void) {
     tcase_add_test(tc, forward_only_engine_matches);
     tcase_add_test(tc, forward_from_layer_matches_full_forward);
     tcase_add_test(tc, attention_below_forward_from_is_refused);
+    tcase_add_loop_test(tc, rollout_matches_attention_products, 0, 2);
     tcase_add_test(tc, stop_request_abandons_the_batch);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -20,16 +20,23 @@ static bt_store_layout base(void) {
 
 START_TEST(offsets_by_hand) {
     bt_store_layout lay = base();
-    int64_t tok[4], attn[4], hid[4];
-    bt_run_h5_offsets(&lay, tok, attn, hid);
+    int64_t tok[4], attn[4], hid[4], attrib[4];
+    lay.save_attributions = 1;
+    bt_run_h5_offsets(&lay, tok, attn, hid, attrib);
     /* tokens 3,1,2; attention 2 layers x 4 heads x T^2 = 72, 8, 32; hidden 1 x T x 5 */
     const int64_t want_tok[4] = {0, 3, 4, 6}, want_attn[4] = {0, 72, 80, 112},
                   want_hid[4] = {0, 15, 20, 30};
+    /* attributions: every layer, 3 x 4 x T^2 = 108, 12, 48 */
+    const int64_t want_attrib[4] = {0, 108, 120, 168};
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(tok[i], want_tok[i]);
         ck_assert_int_eq(attn[i], want_attn[i]);
         ck_assert_int_eq(hid[i], want_hid[i]);
+        ck_assert_int_eq(attrib[i], want_attrib[i]);
     }
+    lay.save_attributions = 0;
+    bt_run_h5_offsets(&lay, NULL, NULL, NULL, attrib);
+    ck_assert_int_eq(attrib[3], 0);
 }
 END_TEST
 
@@ -53,6 +60,25 @@ START_TEST(datasets_present_and_shaped) {
     lay.n_attn_layers = lay.n_hidden_layers = 0;
     /* index, length, token_offset, token_ids + 5 summary datasets */
     ck_assert_int_eq(bt_run_h5_describe(&lay, d), 9);
+    ck_assert(!d[DS_ATTR_MAX].present && !d[DS_ATTRIB].present && !d[DS_ATTRIB_OFFSET].present &&
+              !d[DS_ROLLOUT].present);
+    /* attattr's maxima, its maps and the rollout: one switch each */
+    lay.has_attr_max = lay.save_attributions = lay.save_rollout = 1;
+    ck_assert_int_eq(bt_run_h5_describe(&lay, d), 13);
+    ck_assert_str_eq(d[DS_ATTR_MAX].path, "/examples/attr_max");
+    ck_assert(d[DS_ATTR_MAX].rank == 3 && d[DS_ATTR_MAX].dims[0] == 3 && d[DS_ATTR_MAX].dims[1] == 3 &&
+              d[DS_ATTR_MAX].dims[2] == 4 && d[DS_ATTR_MAX].type == T_F64);
+    ck_assert_int_eq(d[DS_ATTR_MAX].per_row, 12);
+    /* [L, H, T, T] per example: 3 x 4 x (9 + 1 + 4) */
+    ck_assert_int_eq(d[DS_ATTRIB].dims[0], 168);
+    ck_assert_int_eq(bt_run_h5_type_size(&lay, d[DS_ATTRIB].type), 2); /* tensor_dtype f16 */
+    ck_assert(d[DS_ATTRIB_OFFSET].rank == 1 && d[DS_ATTRIB_OFFSET].dims[0] == 3);
+    ck_assert_int_eq(d[DS_ROLLOUT].dims[0], 6);
+    ck_assert_int_eq(bt_run_h5_type_size(&lay, d[DS_ROLLOUT].type), 4); /* always f32 */
+    ck_assert_str_eq(d[DS_ROLLOUT].when, "save_rollout");
+    ck_assert_str_eq(d[DS_ATTRIB].when, "save_attributions");
+    ck_assert_str_eq(d[DS_ATTR_MAX].when, "has_attr_max");
+    ck_assert(bt_run_h5_group_present(&lay, G_ATTRIBUTION) && bt_run_h5_group_present(&lay, G_ROLLOUT));
 }
 END_TEST
 
@@ -83,6 +109,14 @@ START_TEST(estimate_counts_raw_bytes) {
     lay.tensor_dtype = BT_STORE_F16;
     ck_assert_uint_ge(bt_store_estimate_bytes(&lay, &meta), big + 100000);
     ck_assert_uint_lt(bt_store_estimate_bytes(&lay, &meta), big + 100000 + 16384);
+    /* attr_max 12 x 8, attribution 3 x 4 x 100^2 x 2 (f16) + an offset, rollout 100 x 4 per
+     * example of 100 tokens, plus the metadata of two groups and four datasets */
+    lay.n_examples = 3, lay.lengths = LENS;
+    lay.has_attr_max = lay.save_attributions = lay.save_rollout = 1;
+    const uint64_t small_all = bt_store_estimate_bytes(&lay, NULL);
+    ck_assert_uint_gt(small_all, small + 3 * 96 + 168 * 2 + 24 + 6 * 4);
+    lay.n_examples = 1003, lay.lengths = lens;
+    ck_assert_uint_eq(bt_store_estimate_bytes(&lay, NULL) - small_all, 1000 * (per + 96 + 240000 + 8 + 400));
 }
 END_TEST
 
