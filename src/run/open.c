@@ -77,6 +77,10 @@ static int setup_local(const bt_run_options *o, bt_run *x, bt_error *err) {
     if ((o->task || o->text) && o->max_seq_length > c->max_pos - c->pos_offset)
         return bt_error_set(err, BT_EINPUT, "`max_seq_length` %d exceeds the %d positions of %s/config.json",
                             o->max_seq_length, c->max_pos - c->pos_offset, o->model);
+    if (o->method == BT_SWEEP_ATTATTR && c->head != BT_HEAD_CLASSIFY && c->head != BT_HEAD_REGRESS)
+        return bt_error_set(err, BT_EINPUT, "%s: `method` attattr attributes a class probability or a regression output: "
+                            "it needs a model with a classification or regression head (this one has %s)", o->model,
+                            c->head == BT_HEAD_LM ? "a language-model head" : "none");
     if (o->head_mask_path) {
         if ((rc = read_head_array(o->head_mask_path, "head mask", c, &x->head_mask, err))) return rc;
         for (int i = 0; i < c->n_layers * c->n_heads; i++)
