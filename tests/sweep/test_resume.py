@@ -1,6 +1,6 @@
 """Interrupted runs resume to the bits of an uninterrupted run (docs/resume.md, issue 12).
 
-For importance (with --save-attentions --save-hidden), eval (with --save-rollout), ablate and mask (inside its
+For importance (with --save-attentions --save-hidden; and --method attattr --save-attributions), eval (with --save-rollout), ablate and mask (inside its
 search), a reference run at np=1 is compared with a run that is stopped by a signal (exit 3,
 no run.h5, a checkpoint), stopped again after resuming with another number of ranks, and
 resumed to the end with a third: every dataset of run.h5 and every attribute but the run's own
@@ -105,10 +105,10 @@ def reference(work, m, cmd, extra, name=None):
     return ref, ref_p
 
 
-def scenario(check, work, m, cmd, extra, stops, final_np):
+def scenario(check, work, m, cmd, extra, stops, final_np, name=None):
     """Reference at np=1; then one run per (np, signal) in stops, each exiting 3; then final_np."""
-    ref, ref_p = reference(work, m, cmd, extra)
-    out = os.path.join(work, cmd + "_resumed")
+    ref, ref_p = reference(work, m, cmd, extra, name)
+    out = os.path.join(work, (name or cmd) + "_resumed")
     os.makedirs(out)
     # a stale tmp file of some other, older run: never taken for this one, removed at the end
     with open(os.path.join(out, "run.h5.tmp-424242"), "w") as f:
@@ -128,6 +128,13 @@ def scenario(check, work, m, cmd, extra, stops, final_np):
 def test_importance(model, work, check):
     scenario(check, work, model, "importance", ["--save-attentions", "--save-hidden", "--dtype", "f32"],
              [(2, "10:USR1"), (3, "8:TERM")], 1)
+
+
+def test_importance_attattr(model, work, check):
+    # the attribution's per-example maps and scores, and its sums, across a stop at np=2
+    scenario(check, work, model, "importance", ["--method", "attattr", "--steps", 2, "--subset", 48, "--batch-tokens",
+                                                 128, "--save-attributions", "--dtype", "f32"],
+             [(2, "2:USR1")], 3, name="attattr")
 
 
 def test_eval(model, work, check):
