@@ -11,3 +11,5 @@ bt_pytest(experiments.ranks experiments/test_ranks.py TIMEOUT 900 LABELS experim
 # reference tests/ref/torch_attattr.py on every family, pred target, regression, head mask,
 # pruned model; np 1 == np 2 bitwise; its refusals.
 bt_pytest(experiments.attattr experiments/test_attattr.py TIMEOUT 600 LABELS experiments attattr MPI)
+# mask and prune --method attattr: the importance command's attribution is what they rank by.
+bt_pytest(experiments.attattr_experiments experiments/test_attattr_experiments.py TIMEOUT 600 LABELS experiments attattr)

@@ -188,28 +188,33 @@ def test_text_cannot_break_the_page(work):
 
 
 def test_masking_curves_side_by_side(work, model):
-    """Two mask runs, one ranked by the gate importance and one by --scores: one curve each,
-    named by what ranked the heads; a single run keeps its one curve named by the metric."""
+    """Three mask runs, ranked by the gate importance, by the attention attribution (mask
+    --method attattr) and by --scores: one curve each, named by what ranked the heads; a single
+    run keeps its one curve named by the metric."""
     ex = sentences(3)
     m = maps_for(ex)
     runs = {}
     for name, method, pct, score in (("gate", None, [0, 25, 50], [.9, .88, .7]),
+                                     ("attattr", "attattr", [0, 25, 50], [.9, .9, .8]),
                                      ("attr", "/data/attr_scores.npy", [0, 25, 50, 75], [.9, .89, .85, .6])):
         groups = {"/masking/score": np.array(score), "/masking/percent_masked": np.array(pct, np.float64)}
-        if method:
+        if method == "attattr":
+            groups.update({"/masking@method": ["attattr"], "/masking@scores_file": [""]})
+        elif method:
             groups.update({"/masking@method": ["scores"], "/masking@scores_file": [method]})
         runs[name] = fake_run.write_run(os.path.join(work, "mask_%s.h5" % name), ex, m, L, H, model_dir=model,
                                         groups=groups)
     quiet = dict(log=lambda *_: None)
-    with load_run(runs["gate"]) as g, load_run(runs["attr"]) as a:
-        doc = data_of(build_page([g, a], "t", **quiet)[0])
+    with load_run(runs["gate"]) as g, load_run(runs["attattr"]) as t, load_run(runs["attr"]) as a:
+        doc = data_of(build_page([g, t, a], "t", **quiet)[0])
     sec = next(x for x in doc["sections"] if x["id"] == "masking")
     curve = next(b for b in sec["blocks"] if b["kind"] == "curve")
     names = [s["name"] for s in curve["series"]]
-    assert len(names) == 2 and names[0].startswith("gate importance") and names[1].startswith(
-        "scores: attr_scores.npy"), names
-    np.testing.assert_allclose(curve["series"][1]["x"], [0, 25, 50, 75])
-    np.testing.assert_allclose(curve["series"][1]["y"], [.9, .89, .85, .6])
+    assert len(names) == 3 and names[0].startswith("gate importance") and names[1].startswith(
+        "attention attribution") and names[2].startswith("scores: attr_scores.npy"), names
+    np.testing.assert_allclose(curve["series"][1]["y"], [.9, .9, .8])
+    np.testing.assert_allclose(curve["series"][2]["x"], [0, 25, 50, 75])
+    np.testing.assert_allclose(curve["series"][2]["y"], [.9, .89, .85, .6])
     with load_run(runs["attr"]) as a:
         doc = data_of(build_page([a], "t", **quiet)[0])
     sec = next(x for x in doc["sections"] if x["id"] == "masking")
