@@ -51,6 +51,15 @@ CASES = [  # command, its flags (a .npy named in MASKS is that mask), words the 
     ("prune", ["--scores", "scores.npy", "--percent", "10"], ["--percent 10 of 8 heads is no head"]),
     ("prune", ["--scores", "scores.npy", "--percent", "80", "--min-heads-per-layer", "2"],
      ["--percent 80 removes 6 of 8 heads", "--min-heads-per-layer 2"]),
+    # the attribution (issue 24)
+    ("prune", ["--method", "attattr"], ["--method attattr needs --percent"]),
+    ("prune", ["--method", "attattr", "--percent", "50"], ["--method attattr scores the heads on data", "--task"]),
+    ("prune", ["--method", "attattr", "--percent", "50", "--head-mask", "half.npy"], ["--head-mask", "one or the other"]),
+    ("mask", ["--method", "attattr", "--scores", "scores.npy"], ["--method attattr", "--scores", "one or the other"]),
+    ("mask", ["--method", "attattr", "--steps", "0"], ["--steps 0", "1..10000"]),
+    ("importance", ["--method", "attattr", "--attr-target", "best"], ["--attr-target best", "gold or pred"]),
+    ("importance", ["--method", "shapley"], ["--method shapley", "gate or attattr"]),
+    ("eval", ["--method", "attattr"], ["--method"]),
 ]
 
 
