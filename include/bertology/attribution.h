@@ -21,6 +21,8 @@ typedef struct {
     int *ids, *types, *lens, *labels; /* the copies' batch: [m * max_len], [m * max_len], [m], [m] */
     float *targets, *alpha;           /* [m], [m] */
     float *g, *gsum, *a;              /* [H, T, T]: one copy's gradient, their sum, the probabilities */
+    int from_embeddings; /* run every copy from the embeddings, the layers below l included: only
+                            for bench, which measures what sharing them saves (same numbers) */
 } bt_attr;
 
 /* Engine limits that also hold the m copies of the longest example (and the attribution's

@@ -62,8 +62,9 @@ static int attribute_layer(bt_attr *a, bt_engine *e, const bt_batch *copies, con
                            const float *x_l, int T, double *score, float *map, bt_error *err) {
     const int m = a->m, H = a->H, D = a->D;
     const size_t TT = (size_t)T * T, n = (size_t)H * TT;
-    for (int c = 0; l > 0 && c < m; c++) memcpy(a->x + (size_t)c * T * D, x_l, sizeof(float) * (size_t)T * D);
-    int rc = bt_engine_forward_scaled(e, copies, gates, 0, l, l > 0 ? a->x : NULL, l, a->alpha, err);
+    const int first = a->from_embeddings ? 0 : l;
+    for (int c = 0; first > 0 && c < m; c++) memcpy(a->x + (size_t)c * T * D, x_l, sizeof(float) * (size_t)T * D);
+    int rc = bt_engine_forward_scaled(e, copies, gates, 0, first, first > 0 ? a->x : NULL, l, a->alpha, err);
     if (!rc) rc = bt_engine_backward_attention(e, l, BT_SEED_TARGET, err);
     /* copy m-1 runs at alpha = 1: its probabilities are A */
     if (!rc) rc = bt_engine_copy_attention(e, m - 1, l, a->a, err);

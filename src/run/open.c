@@ -186,6 +186,10 @@ bt_sweep_options bt_run_sweep_options(const bt_run *x) {
         if (bt < x->data.max_len) bt = x->data.max_len; /* a batch must hold the longest example */
         s.plan.batch_tokens = bt;
     }
+    /* The attribution costs m * sum_l (L - l) layer passes per example, some 100-1000 forward
+     * passes: one example per batch unless told otherwise, so that the batches spread evenly
+     * over many ranks and a checkpoint holds seconds of work, not hours */
+    if (o->method == BT_SWEEP_ATTATTR && !o->batch_size && !o->batch_tokens) s.plan.max_seqs = 1;
     const bt_config *c = &x->model.cfg;
     s.plan.cost = bt_plan_cost_transformer(c->n_layers, c->d_model, c->d_ff);
     s.head_mask = x->head_mask;
