@@ -182,7 +182,8 @@ START_TEST(checks_between_flags) {
     FRESH(BT_CMD_PRUNE, "prune");
     o.task = o.data = NULL; /* prune without scoring */
     ck_assert_int_eq(bt_run_options_check(&o, &err), BT_EINPUT);
-    ck_assert_str_eq(err.msg, "`head_mask` (the heads to remove: 0 entries) or `scores` with `percent` is required");
+    ck_assert_str_eq(err.msg, "`head_mask` (the heads to remove: 0 entries), or `scores` or `method` attattr with "
+                              "`percent`, is required");
     o.head_mask_path = "mask.npy";
     ck_assert_int_eq(bt_run_options_check(&o, &err), BT_OK);
     o.scores_path = "scores.npy"; /* both choose the heads */
@@ -195,7 +196,17 @@ START_TEST(checks_between_flags) {
     ck_assert_int_eq(bt_run_options_check(&o, &err), BT_OK);
     o.scores_path = NULL; /* a share of nothing */
     ck_assert_int_eq(bt_run_options_check(&o, &err), BT_EINPUT);
-    ck_assert_str_eq(err.msg, "`percent` goes with `scores`");
+    ck_assert_str_eq(err.msg, "`percent` goes with `scores` or `method` attattr");
+    o.method = BT_SWEEP_ATTATTR; /* the attribution on the run's data chooses them */
+    ck_assert_int_eq(bt_run_options_check(&o, &err), BT_EINPUT);
+    ck_assert_str_eq(err.msg, "`method` attattr scores the heads on data: `task` and `data` are required");
+    o.task = "sst-2", o.data = "glue";
+    ck_assert_int_eq(bt_run_options_check(&o, &err), BT_OK);
+    o.save_attributions = 1; /* importance's alone */
+    ck_assert_int_eq(bt_run_options_check(&o, &err), BT_OK);
+    o.method = BT_SWEEP_GATE;
+    ck_assert_int_eq(bt_run_options_check(&o, &err), BT_EINPUT);
+    ck_assert_str_eq(err.msg, "`save_attributions` needs `method` attattr");
     FRESH(BT_CMD_IMPORTANCE, "importance");
     o.batch_size = 8, o.batch_tokens = 512;
     ck_assert_int_eq(bt_run_options_check(&o, &err), BT_EINPUT);
