@@ -5,7 +5,8 @@
  *
  * with A_l layer l's (gated) probabilities and F the target's probability (a classifier) or the
  * output (a regressor). Per example and layer, the m scaled copies of the example run as one
- * batch of the engine (bt_engine_forward_scaled, copy k at alpha = k/m) from the example's input
+ * batch of the engine (bt_engine_forward_scaled, copy k at alpha = k/m; a long example's in
+ * chunks of at most 2048 tokens, so that memory does not grow with m) from the example's input
  * of layer l, which a forward of the whole batch cached: the layers below l run once per example,
  * not m times. Cost: m * sum_l (L - l) layer passes forward and as many backward per example.
  * The buffers are allocated once (bt_attr_alloc); a batch allocates nothing. */
@@ -16,8 +17,9 @@
 
 typedef struct {
     int L, H, D, m, max_len;
+    int chunk;     /* copies per engine batch: all m, unless m * max_len exceeds 2048 tokens */
     float *hidden; /* [L, N, D] the batch's input of every layer, from its plain forward */
-    float *x;      /* [m * max_len, D] the copies' input of the layer attributed */
+    float *x;      /* [chunk * max_len, D] the copies' input of the layer attributed */
     int *ids, *types, *lens, *labels; /* the copies' batch: [m * max_len], [m * max_len], [m], [m] */
     float *targets, *alpha;           /* [m], [m] */
     float *g, *gsum, *a;              /* [H, T, T]: one copy's gradient, their sum, the probabilities */
