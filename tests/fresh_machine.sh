@@ -23,7 +23,12 @@ rm -rf "$root"
 if [[ -n $base ]]; then
   cp -a "$base" "$root"
 else
-  debootstrap --variant=minbase --include=git,ca-certificates bookworm "$root" http://deb.debian.org/debian
+  # debootstrap 1.0.128 (bookworm) resolves no dependencies when its target path has a space
+  # (seen: libc6 missing, then "chroot ... /bin/true: No such file"): build where none is
+  tmp=$(mktemp -d /tmp/bt-debootstrap.XXXXXX)
+  debootstrap --variant=minbase --include=git,ca-certificates bookworm "$tmp/root" http://deb.debian.org/debian
+  mv "$tmp/root" "$root"
+  rmdir "$tmp"
 fi
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 git clone -q --no-hardlinks "$repo" "$root/opt/my work/bertology"
