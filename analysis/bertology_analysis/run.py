@@ -420,6 +420,54 @@ class Run:
             k = j
 
 
+    # ---- what scored the heads: attention attribution and rollout (docs/attribution.md) ----
+
+    @property
+    def method(self) -> str:
+        """What the importance measures: "gate" (Michel et al.) or "attattr" (Hao et al.'s
+        attention attribution); files written before the attribution say nothing: "gate"."""
+        if "importance" not in self.f:
+            return "gate"
+        v = _attr_value(self.f["importance"].attrs.get("method", ["gate"]))
+        return str(v[0] if isinstance(v, list) else v)
+
+    @property
+    def attr_max(self) -> Optional[np.ndarray]:
+        """[n, L, H] float64: each example's largest attribution of each head (the per-example
+        score whose sum is importance_raw), or None (not an attattr run)."""
+        return self.get("examples/attr_max")
+
+    def attribution(self, i: int, dtype: npt.DTypeLike = np.float32) -> np.ndarray:
+        """Example i's attribution maps, a new array [L, H, T, T] (every layer): how much the
+        attention edge t -> s of head h contributes to the target's probability (run with
+        --method attattr --save-attributions)."""
+        i = self._row(i)
+        if "attribution/data" not in self.f:
+            raise RunError("%s: no /attribution/data (run importance --method attattr --save-attributions)"
+                           % self.path)
+        data, off = self._checked("/attribution/data"), self._checked("/attribution/offset")
+        T = int(self.lengths[i])
+        n, o = self.n_layers * self.n_heads * T * T, int(off[i])
+        if o < 0 or o + n > data.shape[0]:
+            raise RunError("%s: /attribution/offset[%d] = %d (+%d) outside /attribution/data of %d"
+                           % (self.path, i, o, n, data.shape[0]))
+        return data[o:o + n].astype(dtype).reshape(self.n_layers, self.n_heads, T, T)
+
+    def rollout(self, i: int) -> np.ndarray:
+        """Example i's attention rollout [T] float32: the relevance of each token to the token
+        the model's output reads ([CLS], or the last token of a GPT-2 classifier or LM); run
+        with --save-rollout."""
+        i = self._row(i)
+        if "rollout/data" not in self.f:
+            raise RunError("%s: no /rollout/data (run with --save-rollout)" % self.path)
+        data = self._checked("/rollout/data")
+        o, T = int(self._token_offset[i]), int(self.lengths[i])
+        if o < 0 or o + T > data.shape[0]:
+            raise RunError("%s: /examples/token_offset[%d] = %d (+%d) outside /rollout/data of %d"
+                           % (self.path, i, o, T, data.shape[0]))
+        return data[o:o + T].astype(np.float32)
+
+
 def load_run(path: PathLike, vocab: Optional[PathLike] = None, allow_incomplete: bool = False) -> Run:
     """Opens a run.h5 (see Run). vocab: vocabulary file or model directory, if the file's
     model_dir attribute does not lead to one."""
