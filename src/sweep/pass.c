@@ -125,10 +125,9 @@ static int attr_run(pass_ctx *x, bt_engine *e, const bt_batch *batch, bt_error *
     if (rc) return rc;
     const float *z = bt_engine_logits(e);
     for (int k = 0; k < batch->n_seqs; k++) {
-        int best = 0;
-        for (int c = 1; o->attr_pred && c < x->C; c++)
-            if (z[(size_t)k * x->C + c] > z[(size_t)k * x->C + best]) best = c;
-        x->target[k] = o->attr_pred ? best : batch->labels ? batch->labels[k] : 0;
+        sweep_record r; /* its pred: the argmax the metrics use */
+        sweep_record_set(&r, z + (size_t)k * x->C, x->C, -1, NAN);
+        x->target[k] = o->attr_pred ? r.pred : batch->labels ? batch->labels[k] : 0;
     }
     return bt_attr_batch(&x->attr, e, batch, o->head_mask, x->target, x->attr_score, x->attr_maps, err);
 }

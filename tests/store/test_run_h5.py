@@ -307,6 +307,18 @@ def test_ranks(work, check):
           "the f16 data should exercise ties, subnormals and overflow")
 
 
+def run_cases(check, work, name, cases):
+    """store_demo for each (np, n, flags, check_file keywords): the file as asked, its size
+    within the estimate."""
+    for k, (np_, n, extra, kw) in enumerate(cases):
+        out = os.path.join(work, "%s%d.h5" % (name, k))
+        rc, info, log = run_demo(np_, out, *extra)
+        if mpirun_ok(check, rc, log, "np=%d %s" % (np_, " ".join(extra))):
+            check_file(check, out, np_, n, **kw)
+            size, est = check_size(check, out, info)
+            print("np=%d %-40s %8d bytes, estimate %8d" % (np_, " ".join(extra), size, est))
+
+
 def test_variants(work, check):
     w = work
     cases = [
@@ -321,13 +333,7 @@ def test_variants(work, check):
         (3, 37, ["--config-bytes", "9000"], dict(config_bytes=9000)),
         (2, 37, ["--config-bytes", "100000"], dict(config_bytes=100000)),
     ]
-    for k, (np_, n, extra, kw) in enumerate(cases):
-        out = os.path.join(w, "variant%d.h5" % k)
-        rc, info, log = run_demo(np_, out, *extra)
-        if mpirun_ok(check, rc, log, "np=%d %s" % (np_, " ".join(extra))):
-            check_file(check, out, np_, n, **kw)
-            size, est = check_size(check, out, info)
-            print("np=%d %-40s %8d bytes, estimate %8d" % (np_, " ".join(extra), size, est))
+    run_cases(check, w, "variant", cases)
 
 
 def test_attr(work, check):
@@ -339,13 +345,7 @@ def test_attr(work, check):
         (3, 1, ["--attr", "--n", "1", "--collective"], dict(attr=True)),
         (2, 0, ["--attr", "--n", "0"], dict(attr=True)),
     ]
-    for k, (np_, n, extra, kw) in enumerate(cases):
-        out = os.path.join(work, "attr%d.h5" % k)
-        rc, info, log = run_demo(np_, out, *extra)
-        if mpirun_ok(check, rc, log, "np=%d %s" % (np_, " ".join(extra))):
-            check_file(check, out, np_, n, **kw)
-            size, est = check_size(check, out, info)
-            print("np=%d %-40s %8d bytes, estimate %8d" % (np_, " ".join(extra), size, est))
+    run_cases(check, work, "attr", cases)
 
 
 def test_failures(work, check):
