@@ -132,6 +132,7 @@ int bt_run_file_commit(bt_run *x, int lrc, const bt_error *local, bt_error *err)
     if (rc) {
         if (s && s->store) bt_store_abort(s->store);
     } else {
+        bt_run_resume_before_commit(x, s->store);
         rc = bt_store_commit(s->store, err);
         if (!rc) bt_run_resume_done(x);
     }

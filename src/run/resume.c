@@ -58,6 +58,7 @@ struct bt_run_resume {
     char data_hash[20], model_hash[20];
     cJSON *options;      /* this run's options JSON */
     int saves, signal_after, signal_no; /* BT_TEST_SIGNAL_AFTER (docs/resume.md) */
+    int signal_at_commit;               /* ... =commit:SIG */
     double slow_s;                      /* BT_TEST_BATCH_SECONDS: a pause after every batch */
     bt_sweep_checkpoint hooks;
 };
@@ -406,6 +407,16 @@ static char *state_text(const char *dir, int restart) {
     return bt_read_file(path, (size_t)1 << 26, &text, &len, NULL) ? NULL : text;
 }
 
+void bt_run_resume_before_commit(bt_run *x, bt_store *st) {
+    int at = x->resume && x->resume->signal_at_commit, any = 0;
+    MPI_Allreduce(&at, &any, 1, MPI_INT, MPI_MAX, x->comm);
+    if (!any) return;
+    /* the file as a kill between the commit's close and its rename leaves it: summary written */
+    bt_error ignored = {0};
+    bt_store_flush(st, &ignored);
+    if (at) kill(getpid(), x->resume->signal_no);
+}
+
 int bt_run_resume_prepare(bt_run *x, bt_error *err) {
     const bt_run_options *o = x->o;
     bt_error local = {0};
@@ -421,10 +432,12 @@ int bt_run_resume_prepare(bt_run *x, bt_error *err) {
         data_and_model_hashes(x, c->data_hash, c->model_hash);
         const char *slow = getenv("BT_TEST_BATCH_SECONDS");
         c->slow_s = slow ? atof(slow) : 0.0;
-        const char *inject = getenv("BT_TEST_SIGNAL_AFTER"); /* "N:TERM|USR1|INT|KILL", rank 0 only */
+        /* "N:TERM|USR1|INT|KILL" or "commit:SIG", rank 0 only */
+        const char *inject = getenv("BT_TEST_SIGNAL_AFTER");
         if (inject && x->rank == 0) {
             char sig[8] = "";
-            if (sscanf(inject, "%d:%7s", &c->signal_after, sig) == 2)
+            c->signal_at_commit = sscanf(inject, "commit:%7s", sig) == 1;
+            if (c->signal_at_commit || sscanf(inject, "%d:%7s", &c->signal_after, sig) == 2)
                 c->signal_no = !strcmp(sig, "KILL") ? SIGKILL : !strcmp(sig, "USR1") ? SIGUSR1 : !strcmp(sig, "INT") ? SIGINT : SIGTERM;
             else c->signal_after = 0;
         }

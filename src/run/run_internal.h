@@ -28,6 +28,9 @@ const char *bt_run_resume_id(const bt_run *x);  /* NULL without a checkpoint */
 const char *bt_run_resume_tmp(const bt_run *x); /* the resumed run's tmp file, relative to --out */
 /* Rank 0, after the commit: removes the checkpoint and stale tmp files. */
 void bt_run_resume_done(bt_run *x);
+/* Test fault injection (BT_TEST_SIGNAL_AFTER=commit:SIG): the summary flushed, then the signal.
+ * Collective. */
+void bt_run_resume_before_commit(bt_run *x, bt_store *st);
 void bt_run_resume_free(bt_run *x);
 
 /* Threads, GEMM backend and oneDNN's instruction set, the same on every rank (kernels.c):

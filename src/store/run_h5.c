@@ -896,6 +896,10 @@ int bt_store_write_array(bt_store *s, const char *path, bt_npy_dtype dtype, int 
         H5Pset_create_intermediate_group(lcpl, 1);
         H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
         hid_t sp = hdr[1] ? H5Screate_simple((int)hdr[1], dims, NULL) : H5Screate(H5S_SCALAR);
+        /* a resumed run's file may hold it already: its first run was killed after the close
+         * that wrote its summary, before the rename (its shape may differ: written anew) */
+        const htri_t there = H5Lexists(s->file, p, H5P_DEFAULT);
+        if (there < 0 || (there > 0 && H5Ldelete(s->file, p, H5P_DEFAULT) < 0)) H5Eclear2(H5E_DEFAULT);
         hid_t ds = H5Dcreate2(s->file, p, file_type(s, map[hdr[0]]), sp, lcpl, dcpl, H5P_DEFAULT);
         if (ds < 0 || write_from_root(s, ds, mem_type(s, map[hdr[0]]), data))
             rc = h5_fail(s, err, "writing extra array", p);
@@ -934,6 +938,8 @@ int bt_store_write_strings(bt_store *s, const char *path, const char *attr, int 
         sp = H5Screate_simple(1, &dim, NULL);
         ok = obj >= 0 && t >= 0 && sp >= 0 && H5Tset_size(t, H5T_VARIABLE) >= 0 &&
              H5Tset_cset(t, H5T_CSET_UTF8) >= 0;
+        /* replaced if there (a resumed run's file, as for bt_store_write_array) */
+        if (ok && H5Aexists(obj, a) > 0) ok = H5Adelete(obj, a) >= 0;
         if (ok) at = H5Acreate2(obj, a, t, sp, H5P_DEFAULT, H5P_DEFAULT);
         ok = ok && at >= 0 && H5Awrite(at, t, v) >= 0;
     }

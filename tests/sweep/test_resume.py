@@ -239,6 +239,34 @@ def test_refusals(model, work, check):
     print("refusals: other options, another command refused; --verbose resumes; --restart starts over")
 
 
+# every command whose summary adds datasets or attributes after the pass (importance's method,
+# attattr's /attribution, mask's /masking, ablate's /ablation)
+COMMIT_KILLS = [("importance", []), ("importance", ["--method", "attattr", "--steps", 2, "--subset", 24]),
+                ("mask", ["--subset", 64, "--amount", 0.25]), ("ablate", ["--subset", 48])]
+
+
+@pytest.mark.parametrize("cmd,extra", COMMIT_KILLS, ids=["importance", "attattr", "mask", "ablate"])
+def test_kill_before_the_rename(model, work, check, cmd, extra):
+    """SIGKILL after the summary reached the file, before the rename (BT_TEST_SIGNAL_AFTER=commit:KILL:
+    the window between the commit's close and its rename): the resumed run finds its summary's
+    datasets and attributes in the file and writes them again, to the bits of an uninterrupted run."""
+    name = "commit_" + "_".join([cmd] + [str(e).strip("-") for e in extra[:2]])
+    ref, ref_p = reference(work, model, cmd, extra, name=name)
+    out = os.path.join(work, name)
+    p = run(2, cmd, model, out, extra, signal_after="commit:KILL")
+    check(p.returncode != 0 and not os.path.exists(os.path.join(out, "run.h5")),
+          "%s killed at the commit: exit %d, files %s" % (name, p.returncode, os.listdir(out)))
+    with open(os.path.join(out, "checkpoint", "state.json")) as f:
+        tmp = os.path.join(out, json.load(f)["tmp"])
+    with h5py.File(tmp, "r") as f:  # the case this test is about: the summary is in the file
+        check("method" in f["/importance"].attrs if cmd == "importance" else "/" + cmd.replace("mask", "masking")
+              .replace("ablate", "ablation") in f, "%s: the killed run's file has no summary" % name)
+    p = run(1, cmd, model, out, extra)
+    check(p.returncode == 0, "%s resumed after a kill at the commit: exit %d\n%s" % (name, p.returncode, p.stderr[-1500:]))
+    if p.returncode == 0:
+        same_files(check, ref, out, name + " resumed after a kill at the commit")
+
+
 def test_hard_kill(model, work, check):
     """SIGKILL of rank 0 after 12 batches: the work of the last periodic sync survives, the resume
     at np=3 gives the bits of the uninterrupted run."""
