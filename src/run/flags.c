@@ -387,7 +387,7 @@ void bt_run_options_usage(FILE *f, int command, const char *name) {
 static cJSON *json_value(const bt_run_options *o, const bt_flag *f) {
     switch (f->kind) {
     case BT_FLAG_STRING: {
-        const char *s = *CFIELD(o, f, const char *);
+        const char *s = *CFIELD(o, f, char *);
         if (f->offset == F(split) && (o->text || (o->task && (!strcmp(o->task, "ud") || !strcmp(o->task, "code"))))) s = NULL;
         return cJSON_CreateString(s ? s : "");
     }

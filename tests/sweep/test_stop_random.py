@@ -3,7 +3,9 @@
 A seeded random sequence of interruptions (the seed is printed; BT_STOP_SEED repeats a sequence:
 `BT_STOP_SEED=N ctest -R sweep.stop_random`):
 each run is `mpirun -np N bertology importance` (N in 1..3, --threads 1; for N = 1 half the time
-one `bertology importance` without mpirun, the signal sent to it) on a random model of
+one `bertology importance` without mpirun, the signal sent to it), a chain's runs all by the gate
+or all by attention attribution (`--method attattr --steps 2` on a quarter of the subset: as long
+a run, with the engine's stop polls inside the attribution's layer passes), on a random model of
 bert-base width (D 768, 12 heads, F 3072, 30522-token vocabulary; layers of them), SST-2 dev
 (subset), 256-token batches, --save-attentions, and a random --checkpoint-every (0.3 s, 1 s or
 the default). At a random moment of the run comes one of: SIGUSR1, SIGINT or SIGTERM to mpirun
@@ -26,7 +28,7 @@ MALLOC_PERTURB_ (freed and new memory filled with a byte), so that a heap error 
 
 The settings come from the environment (tests/sweep.cmake sets them per build): BT_STOP_SEED,
 BT_STOP_INTERRUPTIONS (30), BT_STOP_LAYERS (2), BT_STOP_HIDDEN (768), BT_STOP_HEADS (12),
-BT_STOP_SUBSET (160), BT_STOP_MALLOC_CHECK (0), BT_STOP_SIGNALS (USR1,INT,TERM,KILL,SEGV: a
+BT_STOP_SUBSET (160), BT_STOP_MALLOC_CHECK (0), BT_STOP_METHODS (gate,attattr), BT_STOP_SIGNALS (USR1,INT,TERM,KILL,SEGV: a
 sanitizer build has its own fatal-signal reports, no SEGV there), BT_STOP_TIMEOUT (600: a
 finishing run's limit, seconds).
 """
@@ -63,6 +65,7 @@ def settings():
                            hidden=get("HIDDEN", 768), heads=get("HEADS", 12), subset=get("SUBSET", 160),
                            malloc_check=bool(get("MALLOC_CHECK", 0)),
                            signals=get("SIGNALS", ",".join(SIGNALS), str).split(","),
+                           methods=get("METHODS", "gate,attattr", str).split(","),
                            timeout=get("TIMEOUT", 600.0, float))
 
 
@@ -109,11 +112,13 @@ class Runner:
     def __init__(self, cfg, model, env):
         self.cfg, self.model, self.env = cfg, model, env
 
-    def start(self, np_, out, every, direct=False):
-        """`bertology importance` under mpirun -np NP, or alone (direct)."""
+    def start(self, np_, out, every, method, direct=False):
+        """`bertology importance --method METHOD` under mpirun -np NP, or alone (direct)."""
+        subset = self.cfg.subset if method == "gate" else max(8, self.cfg.subset // 4)
         argv = [BERTOLOGY, "importance", "--model", self.model, "--task", "sst-2", "--data", SST2, "--out", out,
-                "--threads", "1", "--quiet", "--batch-tokens", "256", "--subset", str(self.cfg.subset),
-                "--save-attentions", "--dtype", "f32"] + (["--checkpoint-every", str(every)] if every else [])
+                "--threads", "1", "--quiet", "--batch-tokens", "256", "--subset", str(subset),
+                "--save-attentions", "--dtype", "f32", "--method", method] + \
+            (["--steps", "2"] if method == "attattr" else []) + (["--checkpoint-every", str(every)] if every else [])
         return Background(argv, np=None if direct else np_, env=self.env)
 
 
@@ -195,11 +200,13 @@ def test_stop_random(work, check, blas_one_thread, request):
     m = models.bert(os.path.join(work, "model"), layers=cfg.layers, hidden=cfg.hidden, heads=cfg.heads,
                     ff=4 * cfg.hidden, seed=11)
     run = Runner(cfg, m, env)
-    ref = os.path.join(work, "ref")
-    with run.start(1, ref, None) as p:
-        r = p.wait(timeout=cfg.timeout, expect=0)
-    full = r.seconds
-    print("uninterrupted np=1 run: %.1f s" % full, flush=True)
+    refs, fulls = {}, {}
+    for method in cfg.methods:
+        refs[method] = os.path.join(work, "ref_" + method)
+        with run.start(1, refs[method], None, method) as p:
+            r = p.wait(timeout=cfg.timeout, expect=0)
+        fulls[method] = r.seconds
+        print("uninterrupted np=1 run, %s: %.1f s" % (method, r.seconds), flush=True)
 
     done, chains, latencies, ends, rank_ends, outcomes = 0, 0, [], [], {}, {}
     out, durable = None, set()
@@ -208,13 +215,15 @@ def test_stop_random(work, check, blas_one_thread, request):
             chains += 1
             out = os.path.join(work, "chain%02d" % chains)
             durable = set()
+            method = rnd.choice(cfg.methods)
+            ref, full = refs[method], fulls[method]
         np_, sig = rnd.randint(1, 3), rnd.choice(cfg.signals)
         direct = np_ == 1 and rnd.random() < 0.5  # one process, no mpirun
         every = rnd.choice([0.3, 1, None])
         delay = rnd.uniform(0.2, full * 1.1)
-        what = "chain %d, %s, %s at %.2f s (checkpoint every %s)" % (
-            chains, "direct" if direct else "np=%d" % np_, sig, delay, every or "default")
-        with run.start(np_, out, every, direct) as p:
+        what = "chain %d, %s, %s, %s at %.2f s (checkpoint every %s)" % (
+            chains, method, "direct" if direct else "np=%d" % np_, sig, delay, every or "default")
+        with run.start(np_, out, every, method, direct) as p:
             t_start = time.time()
             while p.poll() is None and time.time() - t_start < delay:
                 time.sleep(0.005)
@@ -224,9 +233,13 @@ def test_stop_random(work, check, blas_one_thread, request):
                 while not pids and p.poll() is None and time.time() - t_look < 5:
                     pids = rank_pids(p.pid, started=sig == "SEGV")
                     time.sleep(0.005)
-                if pids:
-                    os.kill(rnd.choice(pids), getattr(signal, "SIG" + sig))
-                interrupted = bool(pids)
+                victim = rnd.choice(pids) if pids else None
+                try:
+                    if victim:
+                        os.kill(victim, getattr(signal, "SIG" + sig))
+                except ProcessLookupError:  # it ended (and was reaped) since it was listed
+                    victim = None
+                interrupted = victim is not None
             elif interrupted:
                 p.signal(getattr(signal, "SIG" + sig))
             if interrupted:
@@ -271,7 +284,7 @@ def test_stop_random(work, check, blas_one_thread, request):
         if interrupted:
             ends.append(took)
             rank_ends.setdefault(sig, []).append(ranks_took)
-        print("%-66s %-11s exit %3d; ranks gone %s, mpirun %s after the signal (run %.1f s)" % (
+        print("%-74s %-11s exit %3d; ranks gone %s, mpirun %s after the signal (run %.1f s)" % (
             what, outcome, rc, "%.2f s" % ranks_took if interrupted else "-", "%.2f s" % took if interrupted else "-",
             at), flush=True)
         if outcome == "finished":
@@ -282,7 +295,7 @@ def test_stop_random(work, check, blas_one_thread, request):
         if check.failures:
             break
     if out is not None and not check.failures:  # the last chain runs to its end
-        with run.start(rnd.randint(1, 3), out, None) as p:
+        with run.start(rnd.randint(1, 3), out, None, method) as p:
             took, _ = wait_gone(p, cfg.timeout)
             res = p.wait(timeout=1, expect=None)
         what = "chain %d, final run" % chains
