@@ -226,14 +226,17 @@ class Run:
     def has_attentions(self) -> bool:
         return self.attn_layers.size > 0
 
+    def _span(self, data: Any, data_name: str, offset_name: str, i: int, o: int, n: int) -> Any:
+        """data[o:o + n], example i's values; a RunError naming the offset if that lies outside."""
+        if o < 0 or o + n > data.shape[0]:
+            raise RunError("%s: %s[%d] = %d (+%d) outside %s of %d"
+                           % (self.path, offset_name, i, o, n, data_name, data.shape[0]))
+        return data[o:o + n]
+
     def token_ids(self, i: int) -> npt.NDArray[np.int64]:
         i = self._row(i)
         o, T = int(self._token_offset[i]), int(self.lengths[i])
-        ids = self._token_ids
-        if o < 0 or o + T > ids.shape[0]:
-            raise RunError("%s: /examples/token_offset[%d] = %d (+%d) outside /examples/token_ids"
-                           " of %d" % (self.path, i, o, T, ids.shape[0]))
-        return ids[o:o + T].astype(np.int64)
+        return self._span(self._token_ids, "/examples/token_ids", "/examples/token_offset", i, o, T).astype(np.int64)
 
     @property
     def vocab(self) -> Optional[Vocab]:
@@ -383,9 +386,7 @@ class Run:
         T = int(self.lengths[i])
         n = self.attn_layers.size * self.n_heads * T * T
         o = int(self._attn_offset[i])
-        if o < 0 or o + n > self._attn_data.shape[0]:
-            raise RunError("%s: /attentions/offset[%d] = %d (+%d) outside /attentions/data of %d"
-                           % (self.path, i, o, n, self._attn_data.shape[0]))
+        self._span(self._attn_data, "/attentions/data", "/attentions/offset", i, o, n)
         return o, n, T
 
     def attention(self, i: int, dtype: npt.DTypeLike = np.float32) -> np.ndarray:
@@ -448,10 +449,8 @@ class Run:
         data, off = self._checked("/attribution/data"), self._checked("/attribution/offset")
         T = int(self.lengths[i])
         n, o = self.n_layers * self.n_heads * T * T, int(off[i])
-        if o < 0 or o + n > data.shape[0]:
-            raise RunError("%s: /attribution/offset[%d] = %d (+%d) outside /attribution/data of %d"
-                           % (self.path, i, o, n, data.shape[0]))
-        return data[o:o + n].astype(dtype).reshape(self.n_layers, self.n_heads, T, T)
+        span = self._span(data, "/attribution/data", "/attribution/offset", i, o, n)
+        return span.astype(dtype).reshape(self.n_layers, self.n_heads, T, T)
 
     def rollout(self, i: int) -> np.ndarray:
         """Example i's attention rollout [T] float32: the relevance of each token to the token
@@ -460,12 +459,9 @@ class Run:
         i = self._row(i)
         if "rollout/data" not in self.f:
             raise RunError("%s: no /rollout/data (run with --save-rollout)" % self.path)
-        data = self._checked("/rollout/data")
         o, T = int(self._token_offset[i]), int(self.lengths[i])
-        if o < 0 or o + T > data.shape[0]:
-            raise RunError("%s: /examples/token_offset[%d] = %d (+%d) outside /rollout/data of %d"
-                           % (self.path, i, o, T, data.shape[0]))
-        return data[o:o + T].astype(np.float32)
+        span = self._span(self._checked("/rollout/data"), "/rollout/data", "/examples/token_offset", i, o, T)
+        return span.astype(np.float32)
 
 
 def load_run(path: PathLike, vocab: Optional[PathLike] = None, allow_incomplete: bool = False) -> Run:

@@ -83,7 +83,8 @@ static int attribute_layer(bt_attr *a, bt_engine *e, const bt_batch *copies, con
                                .types = copies->types ? copies->types + (size_t)c0 * T : NULL,
                                .labels = copies->labels ? copies->labels + c0 : NULL,
                                .targets = copies->targets ? copies->targets + c0 : NULL};
-        for (int c = 0; first > 0 && c < nc; c++) memcpy(a->x + (size_t)c * T * D, x_l, sizeof(float) * (size_t)T * D);
+        /* the engine only reads x_in: the first chunk's input serves the later, smaller ones */
+        for (int c = 0; first > 0 && c0 == 0 && c < nc; c++) memcpy(a->x + (size_t)c * T * D, x_l, sizeof(float) * (size_t)T * D);
         rc = bt_engine_forward_scaled(e, &part, gates, 0, first, first > 0 ? a->x : NULL, l, a->alpha + c0, err);
         if (!rc) rc = bt_engine_backward_attention(e, l, BT_SEED_TARGET, err);
         /* the last copy runs at alpha = 1: its probabilities are A */
